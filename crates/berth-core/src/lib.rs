@@ -1,0 +1,20 @@
+//! Domain types shared by every berth crate: names, digests, refs, manifests,
+//! version records, audit entries, the clock and the error classification that
+//! maps failures to exit codes. This crate does no I/O and depends on no other
+//! berth crate; everything else builds on its vocabulary.
+
+pub mod clock;
+pub mod digest;
+pub mod error;
+pub mod manifest;
+pub mod name;
+pub mod reference;
+pub mod version;
+
+pub use clock::{Clock, FixedClock, SystemClock, Timestamp};
+pub use digest::{Digest, DigestError, Sha256Hasher};
+pub use error::{ErrorClass, Exit};
+pub use manifest::{Manifest, ManifestEntry, ManifestError, RelPath};
+pub use name::{AliasName, ModelName, NameError};
+pub use reference::{Ref, RefError, Selector};
+pub use version::{AliasEvent, AuditEntry, Lineage, NewVersion, VersionRecord, VersionStatus};

@@ -1,0 +1,72 @@
+use berth_core::{ErrorClass, Exit};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("model {0:?} does not exist")]
+    ModelNotFound(String),
+    #[error("version {version} of model {model:?} does not exist (latest is {latest})")]
+    VersionNotFound { model: String, version: u64, latest: String },
+    #[error("alias {alias:?} of model {model:?} does not exist")]
+    AliasNotFound { model: String, alias: String },
+    #[error("a garbage collection is running on {url}")]
+    GcRunning { url: String },
+    #[error("registry {url} is locked by another process and stayed locked: {source}")]
+    Locked { url: String, source: sqlx::Error },
+    #[error("registry {url}: {source}")]
+    Db { url: String, source: sqlx::Error },
+    #[error("registry {url} holds a row berth cannot read ({what}): {detail}")]
+    BadRow { url: String, what: &'static str, detail: String },
+    #[error("invalid registry URL {url:?}: {reason}")]
+    Url { url: String, reason: String },
+    #[error("registry {url} has schema version {found}, newer than this berth knows ({known}); upgrade berth")]
+    SchemaTooNew { url: String, found: i64, known: i64 },
+}
+
+impl RegistryError {
+    pub(crate) fn db(url: &str) -> impl FnOnce(sqlx::Error) -> RegistryError + '_ {
+        move |source| {
+            let locked = match &source {
+                sqlx::Error::Database(e) => {
+                    let m = e.message();
+                    m.contains("database is locked") || m.contains("database table is locked")
+                }
+                sqlx::Error::PoolTimedOut => true,
+                _ => false,
+            };
+            if locked && url.starts_with("sqlite") {
+                RegistryError::Locked { url: url.to_string(), source }
+            } else {
+                RegistryError::Db { url: url.to_string(), source }
+            }
+        }
+    }
+}
+
+impl Exit for RegistryError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            RegistryError::ModelNotFound(_)
+            | RegistryError::VersionNotFound { .. }
+            | RegistryError::AliasNotFound { .. }
+            | RegistryError::Url { .. } => ErrorClass::Input,
+            _ => ErrorClass::Infra,
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        match self {
+            RegistryError::ModelNotFound(_) => Some("run `berth models` to list the models".into()),
+            RegistryError::VersionNotFound { model, .. } => Some(format!("run `berth versions {model}` to list its versions")),
+            RegistryError::AliasNotFound { model, .. } => Some(format!("run `berth show {model}` to see its aliases")),
+            RegistryError::GcRunning { .. } => Some("wait for `berth gc` to finish, then retry".into()),
+            RegistryError::Locked { .. } => {
+                Some("another berth process holds the registry; retry when it is done, or raise BERTH_REGISTRY_BUSY_TIMEOUT_MS".into())
+            }
+            RegistryError::Db { url, .. } if url.starts_with("postgres") => {
+                Some("check that PostgreSQL is running and the URL (BERTH_REGISTRY_URL or berth.toml) is right".into())
+            }
+            RegistryError::Url { .. } => Some("use sqlite://PATH or postgres://USER@HOST:PORT/DB".into()),
+            _ => None,
+        }
+    }
+}

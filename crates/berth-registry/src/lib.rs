@@ -1,0 +1,114 @@
+//! The registry: models, versions, aliases (environments) with their full
+//! history, upload leases that keep garbage collection safe, and the
+//! append-only audit log. One [`Registry`] trait, implemented on SQLite (the
+//! embedded default) and PostgreSQL with the same SQL; one test suite runs
+//! against both. The registry stores digests, never bytes: it must not depend
+//! on the blob store.
+
+mod connect;
+mod error;
+mod migrate;
+mod postgres;
+mod rows;
+mod sql;
+mod sqlite;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use berth_core::{AliasEvent, AliasName, AuditEntry, Digest, ModelName, NewVersion, Ref, Timestamp, VersionRecord};
+use serde::{Deserialize, Serialize};
+
+pub use connect::{RegistryUrl, connect};
+pub use error::RegistryError;
+pub use postgres::PgRegistry;
+pub use sqlite::SqliteRegistry;
+
+pub type Result<T, E = RegistryError> = std::result::Result<T, E>;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelSummary {
+    pub name: ModelName,
+    pub versions: u64,
+    pub latest: Option<u64>,
+    pub aliases: BTreeMap<String, u64>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// A promise from a push in progress: "these blobs are about to be
+/// referenced". Garbage collection treats leased blobs as live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaseId(pub i64);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GcRunId(pub i64);
+
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub model: Option<ModelName>,
+    pub limit: Option<u32>,
+}
+
+/// Who is acting, for the audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor(pub String);
+
+#[async_trait]
+pub trait Registry: Send + Sync {
+    /// The registry's URL with any password hidden, for messages.
+    fn url(&self) -> String;
+
+    /// Creates the next version of `v.model` (creating the model on its first
+    /// version) in one transaction with its blob references and an audit
+    /// entry; releases `lease` in the same transaction.
+    async fn create_version(&self, v: NewVersion, blobs: &[Digest], lease: Option<LeaseId>) -> Result<VersionRecord>;
+
+    async fn models(&self) -> Result<Vec<ModelSummary>>;
+
+    /// Every version of a model, newest first.
+    async fn versions(&self, model: &ModelName) -> Result<Vec<VersionRecord>>;
+
+    async fn version(&self, model: &ModelName, n: u64) -> Result<VersionRecord>;
+
+    /// Resolves `name@N`, `name@alias` or `name@latest` to a version.
+    async fn resolve(&self, r: &Ref) -> Result<VersionRecord>;
+
+    /// Sets tags on a version (tags are the one mutable part of a version).
+    async fn set_tags(&self, model: &ModelName, n: u64, tags: &BTreeMap<String, String>, actor: &Actor) -> Result<VersionRecord>;
+
+    /// Points an alias at a version; a no-op (returning `None`) when it already does.
+    async fn set_alias(&self, model: &ModelName, alias: &AliasName, n: u64, actor: &Actor, reason: Option<&str>)
+    -> Result<Option<AliasEvent>>;
+
+    async fn remove_alias(&self, model: &ModelName, alias: &AliasName, actor: &Actor, reason: Option<&str>) -> Result<AliasEvent>;
+
+    async fn aliases(&self, model: &ModelName) -> Result<BTreeMap<String, u64>>;
+
+    /// Every move of a model's aliases (or of one alias), oldest first.
+    async fn alias_history(&self, model: &ModelName, alias: Option<&AliasName>) -> Result<Vec<AliasEvent>>;
+
+    /// The audit log, newest first.
+    async fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>>;
+
+    /// Appends an audit entry for an operation outside the registry (gc).
+    async fn record(&self, actor: &Actor, action: &str, after: serde_json::Value) -> Result<()>;
+
+    /// Every blob some version references, with one referencing version each.
+    async fn referenced_blobs(&self) -> Result<BTreeMap<Digest, (ModelName, u64)>>;
+
+    /// Registers the blobs a push is about to reference. Fails with
+    /// [`RegistryError::GcRunning`] if a garbage collection is running.
+    async fn begin_upload(&self, blobs: &[Digest], ttl: Duration) -> Result<LeaseId>;
+
+    async fn end_upload(&self, lease: LeaseId) -> Result<()>;
+
+    /// Blobs held by unexpired leases.
+    async fn leased_blobs(&self) -> Result<Vec<Digest>>;
+
+    /// Marks a garbage collection as running (leases taken from now on wait).
+    async fn gc_begin(&self, ttl: Duration) -> Result<GcRunId>;
+
+    async fn gc_end(&self, run: GcRunId) -> Result<()>;
+}

@@ -1,0 +1,93 @@
+//! Embedded schema migrations, applied in order inside one transaction.
+//! The SQL is shared by both engines; only the auto-increment key differs.
+
+/// Each migration, in order. Never edit one that has shipped: append a new one.
+pub(crate) const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE models (
+    name TEXT PRIMARY KEY,
+    next_version BIGINT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE TABLE versions (
+    model TEXT NOT NULL REFERENCES models(name),
+    version BIGINT NOT NULL,
+    manifest TEXT NOT NULL,
+    size BIGINT NOT NULL,
+    format TEXT,
+    signature TEXT,
+    params TEXT NOT NULL,
+    metrics TEXT NOT NULL,
+    description TEXT,
+    lineage TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    status TEXT NOT NULL,
+    PRIMARY KEY (model, version)
+);
+CREATE TABLE version_tags (
+    model TEXT NOT NULL,
+    version BIGINT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (model, version, key),
+    FOREIGN KEY (model, version) REFERENCES versions(model, version)
+);
+CREATE INDEX version_tags_by_key ON version_tags (key, value);
+CREATE TABLE version_blobs (
+    model TEXT NOT NULL,
+    version BIGINT NOT NULL,
+    digest TEXT NOT NULL,
+    PRIMARY KEY (model, version, digest),
+    FOREIGN KEY (model, version) REFERENCES versions(model, version)
+);
+CREATE INDEX version_blobs_by_digest ON version_blobs (digest);
+CREATE TABLE aliases (
+    model TEXT NOT NULL REFERENCES models(name),
+    alias TEXT NOT NULL,
+    version BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    PRIMARY KEY (model, alias),
+    FOREIGN KEY (model, version) REFERENCES versions(model, version)
+);
+CREATE TABLE alias_events (
+    id {ID},
+    model TEXT NOT NULL,
+    alias TEXT NOT NULL,
+    from_version BIGINT,
+    to_version BIGINT,
+    actor TEXT NOT NULL,
+    reason TEXT,
+    at BIGINT NOT NULL
+);
+CREATE INDEX alias_events_by_alias ON alias_events (model, alias, id);
+CREATE TABLE audit_log (
+    id {ID},
+    at BIGINT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    model TEXT,
+    version BIGINT,
+    before_json TEXT,
+    after_json TEXT
+);
+CREATE INDEX audit_log_by_model ON audit_log (model, id);
+CREATE TABLE upload_leases (
+    id {ID},
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    digests TEXT NOT NULL
+);
+CREATE TABLE gc_runs (
+    id {ID},
+    started_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    finished_at BIGINT
+);
+"#];
+
+pub(crate) const SCHEMA_TABLE: &str = "CREATE TABLE IF NOT EXISTS berth_schema (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)";
+
+pub(crate) fn render(sql: &str, id_type: &str) -> String {
+    sql.replace("{ID}", id_type)
+}

@@ -1,0 +1,91 @@
+//! The team registry on PostgreSQL. Migrations run under an advisory lock so
+//! that many replicas starting at once migrate exactly once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use berth_core::Clock;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Postgres, Transaction};
+
+use crate::migrate::{MIGRATIONS, SCHEMA_TABLE, render};
+use crate::{RegistryError, Result};
+
+/// Arbitrary, fixed: the advisory lock key berth's migrations hold.
+const MIGRATION_LOCK: i64 = 0x6265_7274_6800;
+
+pub struct PgRegistry {
+    pub(crate) pool: PgPool,
+    pub(crate) url: String,
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+/// The URL with its password replaced, safe to print.
+pub(crate) fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{}:***{}", &url[..s + 3], user, &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+impl PgRegistry {
+    pub async fn open(url: &str, clock: Arc<dyn Clock>) -> Result<Self> {
+        let shown = redact(url);
+        let opts: PgConnectOptions =
+            url.parse().map_err(|e: sqlx::Error| RegistryError::Url { url: shown.clone(), reason: e.to_string() })?;
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(opts)
+            .await
+            .map_err(RegistryError::db(&shown))?;
+        let reg = PgRegistry { pool, url: shown, clock };
+        reg.migrate().await?;
+        Ok(reg)
+    }
+
+    pub(crate) async fn begin_write(&self) -> Result<Transaction<'static, Postgres>> {
+        self.pool.begin().await.map_err(RegistryError::db(&self.url))
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        let db = || RegistryError::db(&self.url);
+        let mut tx = self.begin_write().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(MIGRATION_LOCK).execute(&mut *tx).await.map_err(db())?;
+        sqlx::raw_sql(SCHEMA_TABLE).execute(&mut *tx).await.map_err(db())?;
+        let current: i64 =
+            sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM berth_schema").fetch_one(&mut *tx).await.map_err(db())?;
+        let known = MIGRATIONS.len() as i64;
+        if current > known {
+            return Err(RegistryError::SchemaTooNew { url: self.url.clone(), found: current, known });
+        }
+        for (i, m) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+            let sql = render(m, "BIGSERIAL PRIMARY KEY");
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut *tx).await.map_err(db())?;
+            sqlx::query("INSERT INTO berth_schema (version, applied_at) VALUES ($1, $2)")
+                .bind(i as i64 + 1)
+                .bind(self.clock.now().millis())
+                .execute(&mut *tx)
+                .await
+                .map_err(db())?;
+        }
+        tx.commit().await.map_err(db())
+    }
+}
+
+crate::sql::impl_registry!(PgRegistry, Postgres);
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn redact_hides_only_the_password() {
+        assert_eq!(super::redact("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(super::redact("postgres://u@h/db"), "postgres://u@h/db");
+    }
+}

@@ -1,0 +1,129 @@
+//! Turning rows into records, shared by both engines.
+
+use std::collections::BTreeMap;
+
+use berth_core::{AliasEvent, AliasName, AuditEntry, Digest, Lineage, ModelName, Timestamp, VersionRecord, VersionStatus};
+use sqlx::Row;
+
+use crate::{RegistryError, Result};
+
+/// The columns every version query selects, in this order.
+macro_rules! version_cols {
+    () => {
+        "model, version, manifest, size, format, signature, params, metrics, description, lineage, created_by, created_at, status"
+    };
+}
+pub(crate) use version_cols;
+
+pub(crate) trait Decodes:
+    Row + for<'r> RowGet<'r, i64> + for<'r> RowGet<'r, String> + for<'r> RowGet<'r, Option<String>> + for<'r> RowGet<'r, Option<i64>>
+{
+}
+
+impl<R> Decodes for R where
+    R: Row + for<'r> RowGet<'r, i64> + for<'r> RowGet<'r, String> + for<'r> RowGet<'r, Option<String>> + for<'r> RowGet<'r, Option<i64>>
+{
+}
+
+/// `row.get(column)` for one type, so the decoding code below is written once.
+pub(crate) trait RowGet<'r, T> {
+    fn col(&'r self, name: &str) -> std::result::Result<T, sqlx::Error>;
+}
+
+impl<'r, R, T> RowGet<'r, T> for R
+where
+    R: Row,
+    T: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+{
+    fn col(&'r self, name: &str) -> std::result::Result<T, sqlx::Error> {
+        self.try_get(name)
+    }
+}
+
+pub(crate) struct Ctx<'a> {
+    pub url: &'a str,
+}
+
+impl Ctx<'_> {
+    fn bad(&self, what: &'static str, detail: impl ToString) -> RegistryError {
+        RegistryError::BadRow { url: self.url.to_string(), what, detail: detail.to_string() }
+    }
+
+    fn get<'r, R: RowGet<'r, T>, T>(&self, row: &'r R, name: &'static str) -> Result<T> {
+        row.col(name).map_err(|e| self.bad(name, e))
+    }
+
+    fn json<T: serde::de::DeserializeOwned>(&self, what: &'static str, s: &str) -> Result<T> {
+        serde_json::from_str(s).map_err(|e| self.bad(what, e))
+    }
+
+    pub fn model(&self, s: &str) -> Result<ModelName> {
+        ModelName::parse(s).map_err(|e| self.bad("model", e))
+    }
+
+    pub fn version<R: Decodes>(&self, row: &R, tags: BTreeMap<String, String>) -> Result<VersionRecord> {
+        let model: String = self.get(row, "model")?;
+        let manifest: String = self.get(row, "manifest")?;
+        let signature: Option<String> = self.get(row, "signature")?;
+        let params: String = self.get(row, "params")?;
+        let metrics: String = self.get(row, "metrics")?;
+        let lineage: String = self.get(row, "lineage")?;
+        let status: String = self.get(row, "status")?;
+        Ok(VersionRecord {
+            model: self.model(&model)?,
+            version: self.get::<_, i64>(row, "version")? as u64,
+            manifest: Digest::parse(&manifest).map_err(|e| self.bad("manifest", e))?,
+            size: self.get::<_, i64>(row, "size")? as u64,
+            format: self.get(row, "format")?,
+            signature: signature.map(|s| self.json("signature", &s)).transpose()?,
+            params: self.json("params", &params)?,
+            metrics: self.json("metrics", &metrics)?,
+            tags,
+            description: self.get(row, "description")?,
+            lineage: self.json::<Lineage>("lineage", &lineage)?,
+            created_by: self.get(row, "created_by")?,
+            created_at: Timestamp::from_millis(self.get(row, "created_at")?),
+            status: VersionStatus::parse(&status).ok_or_else(|| self.bad("status", &status))?,
+        })
+    }
+
+    pub fn alias_event<R: Decodes>(&self, row: &R) -> Result<AliasEvent> {
+        let model: String = self.get(row, "model")?;
+        let alias: String = self.get(row, "alias")?;
+        Ok(AliasEvent {
+            id: self.get(row, "id")?,
+            model: self.model(&model)?,
+            alias: AliasName::parse(&alias).map_err(|e| self.bad("alias", e))?,
+            from: self.get::<_, Option<i64>>(row, "from_version")?.map(|v| v as u64),
+            to: self.get::<_, Option<i64>>(row, "to_version")?.map(|v| v as u64),
+            actor: self.get(row, "actor")?,
+            reason: self.get(row, "reason")?,
+            at: Timestamp::from_millis(self.get(row, "at")?),
+        })
+    }
+
+    pub fn audit<R: Decodes>(&self, row: &R) -> Result<AuditEntry> {
+        let model: Option<String> = self.get(row, "model")?;
+        let before: Option<String> = self.get(row, "before_json")?;
+        let after: Option<String> = self.get(row, "after_json")?;
+        Ok(AuditEntry {
+            id: self.get(row, "id")?,
+            at: Timestamp::from_millis(self.get(row, "at")?),
+            actor: self.get(row, "actor")?,
+            action: self.get(row, "action")?,
+            model: model.map(|m| self.model(&m)).transpose()?,
+            version: self.get::<_, Option<i64>>(row, "version")?.map(|v| v as u64),
+            before: before.map(|s| self.json("before_json", &s)).transpose()?,
+            after: after.map(|s| self.json("after_json", &s)).transpose()?,
+        })
+    }
+
+    pub fn digest(&self, s: &str) -> Result<Digest> {
+        Digest::parse(s).map_err(|e| self.bad("digest", e))
+    }
+}
+
+pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).expect("records always serialise")
+}

@@ -1,0 +1,679 @@
+//! The registry's SQL, written once and stamped out for each engine. Both
+//! engines accept `$N` placeholders, `ON CONFLICT … DO UPDATE` and
+//! `RETURNING`, so the statements are identical; each engine only supplies
+//! how a write transaction begins (see `sqlite.rs` and `postgres.rs`).
+//!
+//! Every mutation of a model first updates that model's row, which takes a
+//! row lock on PostgreSQL and the write lock on SQLite: concurrent writers to
+//! one model are serialised, and version numbers come from the model's
+//! counter in the same transaction, so they are unique and without gaps.
+
+macro_rules! impl_registry {
+    ($ty:ty, $db:ty) => {
+        impl $ty {
+            async fn insert_audit(
+                &self,
+                conn: &mut <$db as sqlx::Database>::Connection,
+                actor: &str,
+                action: &str,
+                model: Option<&str>,
+                version: Option<u64>,
+                before: Option<String>,
+                after: Option<String>,
+            ) -> $crate::Result<()> {
+                sqlx::query(
+                    "INSERT INTO audit_log (at, actor, action, model, version, before_json, after_json) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(self.clock.now().millis())
+                .bind(actor)
+                .bind(action)
+                .bind(model)
+                .bind(version.map(|v| v as i64))
+                .bind(before)
+                .bind(after)
+                .execute(&mut *conn)
+                .await
+                .map_err($crate::RegistryError::db(&self.url))?;
+                Ok(())
+            }
+
+            /// Takes the model's lock for this transaction; fails if the model does not exist.
+            async fn lock_model(&self, conn: &mut <$db as sqlx::Database>::Connection, model: &berth_core::ModelName) -> $crate::Result<()> {
+                let r = sqlx::query("UPDATE models SET updated_at = $2 WHERE name = $1")
+                    .bind(model.as_str())
+                    .bind(self.clock.now().millis())
+                    .execute(&mut *conn)
+                    .await
+                    .map_err($crate::RegistryError::db(&self.url))?;
+                if r.rows_affected() == 0 {
+                    return Err($crate::RegistryError::ModelNotFound(model.to_string()));
+                }
+                Ok(())
+            }
+
+            async fn tags_of(
+                &self,
+                conn: &mut <$db as sqlx::Database>::Connection,
+                model: &berth_core::ModelName,
+                n: u64,
+            ) -> $crate::Result<std::collections::BTreeMap<String, String>> {
+                use sqlx::Row;
+                let rows = sqlx::query("SELECT key, value FROM version_tags WHERE model = $1 AND version = $2")
+                    .bind(model.as_str())
+                    .bind(n as i64)
+                    .fetch_all(&mut *conn)
+                    .await
+                    .map_err($crate::RegistryError::db(&self.url))?;
+                let mut out = std::collections::BTreeMap::new();
+                for r in rows {
+                    let k: String = r.try_get("key").map_err($crate::RegistryError::db(&self.url))?;
+                    let v: String = r.try_get("value").map_err($crate::RegistryError::db(&self.url))?;
+                    out.insert(k, v);
+                }
+                Ok(out)
+            }
+
+            /// The error for a version that was not found: the model is missing, or just that version.
+            async fn missing_version(&self, conn: &mut <$db as sqlx::Database>::Connection, model: &berth_core::ModelName, n: u64) -> $crate::RegistryError {
+                use sqlx::Row;
+                let row = sqlx::query("SELECT MAX(v.version) AS latest FROM models m LEFT JOIN versions v ON v.model = m.name WHERE m.name = $1 GROUP BY m.name")
+                    .bind(model.as_str())
+                    .fetch_optional(&mut *conn)
+                    .await;
+                match row {
+                    Ok(Some(r)) => {
+                        let latest: Option<i64> = r.try_get("latest").unwrap_or(None);
+                        $crate::RegistryError::VersionNotFound {
+                            model: model.to_string(),
+                            version: n,
+                            latest: latest.map(|l| l.to_string()).unwrap_or_else(|| "none".into()),
+                        }
+                    }
+                    Ok(None) => $crate::RegistryError::ModelNotFound(model.to_string()),
+                    Err(e) => $crate::RegistryError::db(&self.url)(e),
+                }
+            }
+
+            async fn version_in(
+                &self,
+                conn: &mut <$db as sqlx::Database>::Connection,
+                model: &berth_core::ModelName,
+                n: u64,
+            ) -> $crate::Result<berth_core::VersionRecord> {
+                let row = sqlx::query(concat!("SELECT ", $crate::rows::version_cols!(), " FROM versions WHERE model = $1 AND version = $2"))
+                    .bind(model.as_str())
+                    .bind(n as i64)
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err($crate::RegistryError::db(&self.url))?;
+                let Some(row) = row else { return Err(self.missing_version(conn, model, n).await) };
+                let tags = self.tags_of(conn, model, n).await?;
+                $crate::rows::Ctx { url: &self.url }.version(&row, tags)
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::Registry for $ty {
+            fn url(&self) -> String {
+                self.url.clone()
+            }
+
+            async fn create_version(
+                &self,
+                v: berth_core::NewVersion,
+                blobs: &[berth_core::Digest],
+                lease: Option<$crate::LeaseId>,
+            ) -> $crate::Result<berth_core::VersionRecord> {
+                use sqlx::Row;
+                let db = || $crate::RegistryError::db(&self.url);
+                let now = self.clock.now();
+                let mut tx = self.begin_write().await?;
+                let row = sqlx::query(
+                    "INSERT INTO models (name, next_version, created_at, updated_at) VALUES ($1, 2, $2, $2) \
+                     ON CONFLICT (name) DO UPDATE SET next_version = models.next_version + 1, updated_at = $2 \
+                     RETURNING next_version - 1 AS version",
+                )
+                .bind(v.model.as_str())
+                .bind(now.millis())
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db())?;
+                let n: i64 = row.try_get("version").map_err(db())?;
+                let rec = berth_core::VersionRecord {
+                    model: v.model,
+                    version: n as u64,
+                    manifest: v.manifest,
+                    size: v.size,
+                    format: v.format,
+                    signature: v.signature,
+                    params: v.params,
+                    metrics: v.metrics,
+                    tags: v.tags,
+                    description: v.description,
+                    lineage: v.lineage,
+                    created_by: v.created_by,
+                    created_at: now,
+                    status: berth_core::VersionStatus::Ready,
+                };
+                sqlx::query(concat!(
+                    "INSERT INTO versions (",
+                    $crate::rows::version_cols!(),
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+                ))
+                .bind(rec.model.as_str())
+                .bind(n)
+                .bind(rec.manifest.to_string())
+                .bind(rec.size as i64)
+                .bind(rec.format.as_deref())
+                .bind(rec.signature.as_ref().map($crate::rows::to_json))
+                .bind($crate::rows::to_json(&rec.params))
+                .bind($crate::rows::to_json(&rec.metrics))
+                .bind(rec.description.as_deref())
+                .bind($crate::rows::to_json(&rec.lineage))
+                .bind(rec.created_by.as_str())
+                .bind(now.millis())
+                .bind(rec.status.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(db())?;
+                for (k, val) in &rec.tags {
+                    sqlx::query("INSERT INTO version_tags (model, version, key, value) VALUES ($1, $2, $3, $4)")
+                        .bind(rec.model.as_str())
+                        .bind(n)
+                        .bind(k)
+                        .bind(val)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db())?;
+                }
+                let mut all: std::collections::BTreeSet<berth_core::Digest> = blobs.iter().copied().collect();
+                all.insert(rec.manifest);
+                for d in &all {
+                    sqlx::query("INSERT INTO version_blobs (model, version, digest) VALUES ($1, $2, $3)")
+                        .bind(rec.model.as_str())
+                        .bind(n)
+                        .bind(d.to_string())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db())?;
+                }
+                let after = serde_json::json!({"version": n, "manifest": rec.manifest, "size": rec.size});
+                self.insert_audit(&mut tx, &rec.created_by, "version.create", Some(rec.model.as_str()), Some(n as u64), None, Some(after.to_string()))
+                    .await?;
+                if let Some(l) = lease {
+                    sqlx::query("DELETE FROM upload_leases WHERE id = $1").bind(l.0).execute(&mut *tx).await.map_err(db())?;
+                }
+                tx.commit().await.map_err(db())?;
+                Ok(rec)
+            }
+
+            async fn models(&self) -> $crate::Result<Vec<$crate::ModelSummary>> {
+                use sqlx::Row;
+                let db = || $crate::RegistryError::db(&self.url);
+                let ctx = $crate::rows::Ctx { url: &self.url };
+                let rows = sqlx::query(
+                    "SELECT m.name, m.created_at, m.updated_at, COUNT(v.version) AS n, MAX(v.version) AS latest \
+                     FROM models m LEFT JOIN versions v ON v.model = m.name GROUP BY m.name, m.created_at, m.updated_at ORDER BY m.name",
+                )
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db())?;
+                let alias_rows = sqlx::query("SELECT model, alias, version FROM aliases").fetch_all(&self.pool).await.map_err(db())?;
+                let mut aliases: std::collections::BTreeMap<String, std::collections::BTreeMap<String, u64>> = Default::default();
+                for r in alias_rows {
+                    let m: String = r.try_get("model").map_err(db())?;
+                    let a: String = r.try_get("alias").map_err(db())?;
+                    let v: i64 = r.try_get("version").map_err(db())?;
+                    aliases.entry(m).or_default().insert(a, v as u64);
+                }
+                let mut out = Vec::with_capacity(rows.len());
+                for r in rows {
+                    let name: String = r.try_get("name").map_err(db())?;
+                    let n: i64 = r.try_get("n").map_err(db())?;
+                    let latest: Option<i64> = r.try_get("latest").map_err(db())?;
+                    out.push($crate::ModelSummary {
+                        name: ctx.model(&name)?,
+                        versions: n as u64,
+                        latest: latest.map(|l| l as u64),
+                        aliases: aliases.remove(&name).unwrap_or_default(),
+                        created_at: berth_core::Timestamp::from_millis(r.try_get("created_at").map_err(db())?),
+                        updated_at: berth_core::Timestamp::from_millis(r.try_get("updated_at").map_err(db())?),
+                    });
+                }
+                Ok(out)
+            }
+
+            async fn versions(&self, model: &berth_core::ModelName) -> $crate::Result<Vec<berth_core::VersionRecord>> {
+                use sqlx::Row;
+                let db = || $crate::RegistryError::db(&self.url);
+                let ctx = $crate::rows::Ctx { url: &self.url };
+                let mut conn = self.pool.acquire().await.map_err(db())?;
+                let exists = sqlx::query("SELECT name FROM models WHERE name = $1")
+                    .bind(model.as_str())
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(db())?;
+                if exists.is_none() {
+                    return Err($crate::RegistryError::ModelNotFound(model.to_string()));
+                }
+                let tag_rows = sqlx::query("SELECT version, key, value FROM version_tags WHERE model = $1")
+                    .bind(model.as_str())
+                    .fetch_all(&mut *conn)
+                    .await
+                    .map_err(db())?;
+                let mut tags: std::collections::BTreeMap<i64, std::collections::BTreeMap<String, String>> = Default::default();
+                for r in tag_rows {
+                    let v: i64 = r.try_get("version").map_err(db())?;
+                    tags.entry(v).or_default().insert(r.try_get("key").map_err(db())?, r.try_get("value").map_err(db())?);
+                }
+                let rows = sqlx::query(concat!("SELECT ", $crate::rows::version_cols!(), " FROM versions WHERE model = $1 ORDER BY version DESC"))
+                    .bind(model.as_str())
+                    .fetch_all(&mut *conn)
+                    .await
+                    .map_err(db())?;
+                rows.iter()
+                    .map(|r| {
+                        let v: i64 = r.try_get("version").map_err(db())?;
+                        ctx.version(r, tags.remove(&v).unwrap_or_default())
+                    })
+                    .collect()
+            }
+
+            async fn version(&self, model: &berth_core::ModelName, n: u64) -> $crate::Result<berth_core::VersionRecord> {
+                let mut conn = self.pool.acquire().await.map_err($crate::RegistryError::db(&self.url))?;
+                self.version_in(&mut conn, model, n).await
+            }
+
+            async fn resolve(&self, r: &berth_core::Ref) -> $crate::Result<berth_core::VersionRecord> {
+                use sqlx::Row;
+                let db = || $crate::RegistryError::db(&self.url);
+                let mut conn = self.pool.acquire().await.map_err(db())?;
+                let n = match &r.selector {
+                    berth_core::Selector::Version(n) => *n,
+                    berth_core::Selector::Latest => {
+                        let row = sqlx::query("SELECT MAX(version) AS latest FROM versions WHERE model = $1")
+                            .bind(r.model.as_str())
+                            .fetch_one(&mut *conn)
+                            .await
+                            .map_err(db())?;
+                        let latest: Option<i64> = row.try_get("latest").map_err(db())?;
+                        match latest {
+                            Some(l) => l as u64,
+                            None => return Err($crate::RegistryError::ModelNotFound(r.model.to_string())),
+                        }
+                    }
+                    berth_core::Selector::Alias(a) => {
+                        let row = sqlx::query("SELECT version FROM aliases WHERE model = $1 AND alias = $2")
+                            .bind(r.model.as_str())
+                            .bind(a.as_str())
+                            .fetch_optional(&mut *conn)
+                            .await
+                            .map_err(db())?;
+                        match row {
+                            Some(row) => row.try_get::<i64, _>("version").map_err(db())? as u64,
+                            None => {
+                                let m = sqlx::query("SELECT name FROM models WHERE name = $1")
+                                    .bind(r.model.as_str())
+                                    .fetch_optional(&mut *conn)
+                                    .await
+                                    .map_err(db())?;
+                                return Err(match m {
+                                    Some(_) => $crate::RegistryError::AliasNotFound { model: r.model.to_string(), alias: a.to_string() },
+                                    None => $crate::RegistryError::ModelNotFound(r.model.to_string()),
+                                });
+                            }
+                        }
+                    }
+                };
+                self.version_in(&mut conn, &r.model, n).await
+            }
+
+            async fn set_tags(
+                &self,
+                model: &berth_core::ModelName,
+                n: u64,
+                tags: &std::collections::BTreeMap<String, String>,
+                actor: &$crate::Actor,
+            ) -> $crate::Result<berth_core::VersionRecord> {
+                let db = || $crate::RegistryError::db(&self.url);
+                let mut tx = self.begin_write().await?;
+                self.lock_model(&mut tx, model).await?;
+                let before = self.version_in(&mut tx, model, n).await?.tags;
+                for (k, v) in tags {
+                    sqlx::query(
+                        "INSERT INTO version_tags (model, version, key, value) VALUES ($1, $2, $3, $4) \
+                         ON CONFLICT (model, version, key) DO UPDATE SET value = excluded.value",
+                    )
+                    .bind(model.as_str())
+                    .bind(n as i64)
+                    .bind(k)
+                    .bind(v)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db())?;
+                }
+                let rec = self.version_in(&mut tx, model, n).await?;
+                self.insert_audit(
+                    &mut tx,
+                    &actor.0,
+                    "version.tag",
+                    Some(model.as_str()),
+                    Some(n),
+                    Some($crate::rows::to_json(&before)),
+                    Some($crate::rows::to_json(&rec.tags)),
+                )
+                .await?;
+                tx.commit().await.map_err(db())?;
+                Ok(rec)
+            }
+
+            async fn set_alias(
+                &self,
+                model: &berth_core::ModelName,
+                alias: &berth_core::AliasName,
+                n: u64,
+                actor: &$crate::Actor,
+                reason: Option<&str>,
+            ) -> $crate::Result<Option<berth_core::AliasEvent>> {
+                use sqlx::Row;
+                let db = || $crate::RegistryError::db(&self.url);
+                let now = self.clock.now();
+                let mut tx = self.begin_write().await?;
+                self.lock_model(&mut tx, model).await?;
+                self.version_in(&mut tx, model, n).await?;
+                let cur = sqlx::query("SELECT version FROM aliases WHERE model = $1 AND alias = $2")
+                    .bind(model.as_str())
+                    .bind(alias.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db())?;
+                let from = match cur {
+                    Some(r) => Some(r.try_get::<i64, _>("version").map_err(db())? as u64),
+                    None => None,
+                };
+                if from == Some(n) {
+                    tx.commit().await.map_err(db())?;
+                    return Ok(None);
+                }
+                sqlx::query(
+                    "INSERT INTO aliases (model, alias, version, updated_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (model, alias) DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at",
+                )
+                .bind(model.as_str())
+                .bind(alias.as_str())
+                .bind(n as i64)
+                .bind(now.millis())
+                .execute(&mut *tx)
+                .await
+                .map_err(db())?;
+                let row = sqlx::query(
+                    "INSERT INTO alias_events (model, alias, from_version, to_version, actor, reason, at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+                )
+                .bind(model.as_str())
+                .bind(alias.as_str())
+                .bind(from.map(|f| f as i64))
+                .bind(n as i64)
+                .bind(actor.0.as_str())
+                .bind(reason)
+                .bind(now.millis())
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db())?;
+                let id: i64 = row.try_get("id").map_err(db())?;
+                let ev = berth_core::AliasEvent {
+                    id,
+                    model: model.clone(),
+                    alias: alias.clone(),
+                    from,
+                    to: Some(n),
+                    actor: actor.0.clone(),
+                    reason: reason.map(str::to_string),
+                    at: now,
+                };
+                self.insert_audit(
+                    &mut tx,
+                    &actor.0,
+                    "alias.set",
+                    Some(model.as_str()),
+                    Some(n),
+                    Some(serde_json::json!({"alias": alias, "version": from}).to_string()),
+                    Some(serde_json::json!({"alias": alias, "version": n, "reason": reason}).to_string()),
+                )
+                .await?;
+                tx.commit().await.map_err(db())?;
+                Ok(Some(ev))
+            }
+
+            async fn remove_alias(
+                &self,
+                model: &berth_core::ModelName,
+                alias: &berth_core::AliasName,
+                actor: &$crate::Actor,
+                reason: Option<&str>,
+            ) -> $crate::Result<berth_core::AliasEvent> {
+                use sqlx::Row;
+                let db = || $crate::RegistryError::db(&self.url);
+                let now = self.clock.now();
+                let mut tx = self.begin_write().await?;
+                self.lock_model(&mut tx, model).await?;
+                let cur = sqlx::query("SELECT version FROM aliases WHERE model = $1 AND alias = $2")
+                    .bind(model.as_str())
+                    .bind(alias.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db())?;
+                let Some(cur) = cur else {
+                    return Err($crate::RegistryError::AliasNotFound { model: model.to_string(), alias: alias.to_string() });
+                };
+                let from = cur.try_get::<i64, _>("version").map_err(db())? as u64;
+                sqlx::query("DELETE FROM aliases WHERE model = $1 AND alias = $2")
+                    .bind(model.as_str())
+                    .bind(alias.as_str())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db())?;
+                let row = sqlx::query(
+                    "INSERT INTO alias_events (model, alias, from_version, to_version, actor, reason, at) VALUES ($1, $2, $3, NULL, $4, $5, $6) RETURNING id",
+                )
+                .bind(model.as_str())
+                .bind(alias.as_str())
+                .bind(from as i64)
+                .bind(actor.0.as_str())
+                .bind(reason)
+                .bind(now.millis())
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db())?;
+                let id: i64 = row.try_get("id").map_err(db())?;
+                self.insert_audit(
+                    &mut tx,
+                    &actor.0,
+                    "alias.remove",
+                    Some(model.as_str()),
+                    Some(from),
+                    Some(serde_json::json!({"alias": alias, "version": from}).to_string()),
+                    Some(serde_json::json!({"alias": alias, "version": null, "reason": reason}).to_string()),
+                )
+                .await?;
+                tx.commit().await.map_err(db())?;
+                Ok(berth_core::AliasEvent {
+                    id,
+                    model: model.clone(),
+                    alias: alias.clone(),
+                    from: Some(from),
+                    to: None,
+                    actor: actor.0.clone(),
+                    reason: reason.map(str::to_string),
+                    at: now,
+                })
+            }
+
+            async fn aliases(&self, model: &berth_core::ModelName) -> $crate::Result<std::collections::BTreeMap<String, u64>> {
+                use sqlx::Row;
+                let db = || $crate::RegistryError::db(&self.url);
+                let rows = sqlx::query("SELECT alias, version FROM aliases WHERE model = $1")
+                    .bind(model.as_str())
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db())?;
+                let mut out = std::collections::BTreeMap::new();
+                for r in rows {
+                    out.insert(r.try_get("alias").map_err(db())?, r.try_get::<i64, _>("version").map_err(db())? as u64);
+                }
+                Ok(out)
+            }
+
+            async fn alias_history(
+                &self,
+                model: &berth_core::ModelName,
+                alias: Option<&berth_core::AliasName>,
+            ) -> $crate::Result<Vec<berth_core::AliasEvent>> {
+                let db = || $crate::RegistryError::db(&self.url);
+                let ctx = $crate::rows::Ctx { url: &self.url };
+                let rows = match alias {
+                    Some(a) => sqlx::query(
+                        "SELECT id, model, alias, from_version, to_version, actor, reason, at FROM alias_events WHERE model = $1 AND alias = $2 ORDER BY id",
+                    )
+                    .bind(model.as_str())
+                    .bind(a.as_str())
+                    .fetch_all(&self.pool)
+                    .await,
+                    None => sqlx::query(
+                        "SELECT id, model, alias, from_version, to_version, actor, reason, at FROM alias_events WHERE model = $1 ORDER BY id",
+                    )
+                    .bind(model.as_str())
+                    .fetch_all(&self.pool)
+                    .await,
+                }
+                .map_err(db())?;
+                rows.iter().map(|r| ctx.alias_event(r)).collect()
+            }
+
+            async fn audit(&self, filter: &$crate::AuditFilter) -> $crate::Result<Vec<berth_core::AuditEntry>> {
+                let db = || $crate::RegistryError::db(&self.url);
+                let ctx = $crate::rows::Ctx { url: &self.url };
+                let limit = filter.limit.map(i64::from).unwrap_or(i64::MAX);
+                let rows = match &filter.model {
+                    Some(m) => sqlx::query(
+                        "SELECT id, at, actor, action, model, version, before_json, after_json FROM audit_log WHERE model = $1 ORDER BY id DESC LIMIT $2",
+                    )
+                    .bind(m.as_str())
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await,
+                    None => sqlx::query(
+                        "SELECT id, at, actor, action, model, version, before_json, after_json FROM audit_log ORDER BY id DESC LIMIT $1",
+                    )
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await,
+                }
+                .map_err(db())?;
+                rows.iter().map(|r| ctx.audit(r)).collect()
+            }
+
+            async fn record(&self, actor: &$crate::Actor, action: &str, after: serde_json::Value) -> $crate::Result<()> {
+                let mut conn = self.pool.acquire().await.map_err($crate::RegistryError::db(&self.url))?;
+                self.insert_audit(&mut conn, &actor.0, action, None, None, None, Some(after.to_string())).await
+            }
+
+            async fn referenced_blobs(
+                &self,
+            ) -> $crate::Result<std::collections::BTreeMap<berth_core::Digest, (berth_core::ModelName, u64)>> {
+                use sqlx::Row;
+                let db = || $crate::RegistryError::db(&self.url);
+                let ctx = $crate::rows::Ctx { url: &self.url };
+                let rows = sqlx::query("SELECT digest, model, version FROM version_blobs").fetch_all(&self.pool).await.map_err(db())?;
+                let mut out = std::collections::BTreeMap::new();
+                for r in rows {
+                    let d: String = r.try_get("digest").map_err(db())?;
+                    let m: String = r.try_get("model").map_err(db())?;
+                    let v: i64 = r.try_get("version").map_err(db())?;
+                    out.entry(ctx.digest(&d)?).or_insert((ctx.model(&m)?, v as u64));
+                }
+                Ok(out)
+            }
+
+            async fn begin_upload(&self, blobs: &[berth_core::Digest], ttl: std::time::Duration) -> $crate::Result<$crate::LeaseId> {
+                use sqlx::Row;
+                let db = || $crate::RegistryError::db(&self.url);
+                let now = self.clock.now();
+                // Write the lease, then look for a running gc. A gc writes its
+                // run, then reads the leases. Whichever comes second sees the
+                // other, so a blob can never be both leased and swept.
+                let row = sqlx::query("INSERT INTO upload_leases (created_at, expires_at, digests) VALUES ($1, $2, $3) RETURNING id")
+                    .bind(now.millis())
+                    .bind(now.plus(ttl).millis())
+                    .bind($crate::rows::to_json(&blobs))
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(db())?;
+                let id: i64 = row.try_get("id").map_err(db())?;
+                let running = sqlx::query("SELECT id FROM gc_runs WHERE finished_at IS NULL AND expires_at > $1")
+                    .bind(self.clock.now().millis())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db())?;
+                if running.is_some() {
+                    self.end_upload($crate::LeaseId(id)).await?;
+                    return Err($crate::RegistryError::GcRunning { url: self.url.clone() });
+                }
+                Ok($crate::LeaseId(id))
+            }
+
+            async fn end_upload(&self, lease: $crate::LeaseId) -> $crate::Result<()> {
+                sqlx::query("DELETE FROM upload_leases WHERE id = $1")
+                    .bind(lease.0)
+                    .execute(&self.pool)
+                    .await
+                    .map_err($crate::RegistryError::db(&self.url))?;
+                Ok(())
+            }
+
+            async fn leased_blobs(&self) -> $crate::Result<Vec<berth_core::Digest>> {
+                use sqlx::Row;
+                let db = || $crate::RegistryError::db(&self.url);
+                let rows = sqlx::query("SELECT digests FROM upload_leases WHERE expires_at > $1")
+                    .bind(self.clock.now().millis())
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db())?;
+                let mut out = Vec::new();
+                for r in rows {
+                    let s: String = r.try_get("digests").map_err(db())?;
+                    let ds: Vec<berth_core::Digest> = serde_json::from_str(&s).map_err(|e| $crate::RegistryError::BadRow {
+                        url: self.url.clone(),
+                        what: "upload lease",
+                        detail: e.to_string(),
+                    })?;
+                    out.extend(ds);
+                }
+                Ok(out)
+            }
+
+            async fn gc_begin(&self, ttl: std::time::Duration) -> $crate::Result<$crate::GcRunId> {
+                use sqlx::Row;
+                let now = self.clock.now();
+                let row = sqlx::query("INSERT INTO gc_runs (started_at, expires_at) VALUES ($1, $2) RETURNING id")
+                    .bind(now.millis())
+                    .bind(now.plus(ttl).millis())
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err($crate::RegistryError::db(&self.url))?;
+                Ok($crate::GcRunId(row.try_get("id").map_err($crate::RegistryError::db(&self.url))?))
+            }
+
+            async fn gc_end(&self, run: $crate::GcRunId) -> $crate::Result<()> {
+                sqlx::query("UPDATE gc_runs SET finished_at = $1 WHERE id = $2")
+                    .bind(self.clock.now().millis())
+                    .bind(run.0)
+                    .execute(&self.pool)
+                    .await
+                    .map_err($crate::RegistryError::db(&self.url))?;
+                Ok(())
+            }
+        }
+    };
+}
+
+pub(crate) use impl_registry;
