@@ -1,1 +1,57 @@
-fn main() {}
+//! The `berth` binary: parses arguments, calls the service layer, prints.
+//! No business logic lives here.
+
+mod cli;
+mod progress;
+mod quickstart;
+mod render;
+mod run;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use berth_core::Exit;
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = match cli::Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    init_logging(&cli.global);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(3);
+        }
+    };
+    let json = cli.global.json;
+    match runtime.block_on(run::run(cli)) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            render::error(&e, json);
+            ExitCode::from(e.class().exit_code() as u8)
+        }
+    }
+}
+
+fn init_logging(g: &cli::Global) {
+    use tracing_subscriber::EnvFilter;
+    let default = if g.quiet { "error" } else { "warn" };
+    let filter = EnvFilter::try_from_env("BERTH_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
+    match g.log_format {
+        cli::LogFormat::Json => builder.json().init(),
+        cli::LogFormat::Text => builder.with_ansi(use_colour()).without_time().init(),
+    }
+}
+
+/// Colour only on a terminal, and never when NO_COLOR is set.
+pub(crate) fn use_colour() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}

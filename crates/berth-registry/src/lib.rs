@@ -45,6 +45,24 @@ pub struct LeaseId(pub i64);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GcRunId(pub i64);
 
+/// An upload lease as stored: who holds it (`host:pid`) and until when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lease {
+    pub id: LeaseId,
+    pub holder: String,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+/// This process, as a lease holder: `host:pid`.
+pub fn this_holder() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into()));
+    format!("{host}:{}", std::process::id())
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
     pub model: Option<ModelName>,
@@ -107,7 +125,11 @@ pub trait Registry: Send + Sync {
     /// Blobs held by unexpired leases.
     async fn leased_blobs(&self) -> Result<Vec<Digest>>;
 
-    /// Marks a garbage collection as running (leases taken from now on wait).
+    /// Unexpired leases, oldest first.
+    async fn active_leases(&self) -> Result<Vec<Lease>>;
+
+    /// Marks a garbage collection as running: from now on `begin_upload`
+    /// fails with `GcRunning` until [`Registry::gc_end`].
     async fn gc_begin(&self, ttl: Duration) -> Result<GcRunId>;
 
     async fn gc_end(&self, run: GcRunId) -> Result<()>;

@@ -76,6 +76,7 @@ CREATE TABLE upload_leases (
     id {ID},
     created_at BIGINT NOT NULL,
     expires_at BIGINT NOT NULL,
+    holder TEXT NOT NULL,
     digests TEXT NOT NULL
 );
 CREATE TABLE gc_runs (

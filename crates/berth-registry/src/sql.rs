@@ -601,9 +601,10 @@ macro_rules! impl_registry {
                 // Write the lease, then look for a running gc. A gc writes its
                 // run, then reads the leases. Whichever comes second sees the
                 // other, so a blob can never be both leased and swept.
-                let row = sqlx::query("INSERT INTO upload_leases (created_at, expires_at, digests) VALUES ($1, $2, $3) RETURNING id")
+                let row = sqlx::query("INSERT INTO upload_leases (created_at, expires_at, holder, digests) VALUES ($1, $2, $3, $4) RETURNING id")
                     .bind(now.millis())
                     .bind(now.plus(ttl).millis())
+                    .bind($crate::this_holder())
                     .bind($crate::rows::to_json(&blobs))
                     .fetch_one(&self.pool)
                     .await
@@ -649,6 +650,26 @@ macro_rules! impl_registry {
                     out.extend(ds);
                 }
                 Ok(out)
+            }
+
+            async fn active_leases(&self) -> $crate::Result<Vec<$crate::Lease>> {
+                use sqlx::Row;
+                let db = || $crate::RegistryError::db(&self.url);
+                let rows = sqlx::query("SELECT id, holder, created_at, expires_at FROM upload_leases WHERE expires_at > $1 ORDER BY id")
+                    .bind(self.clock.now().millis())
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db())?;
+                rows.iter()
+                    .map(|r| {
+                        Ok($crate::Lease {
+                            id: $crate::LeaseId(r.try_get("id").map_err(db())?),
+                            holder: r.try_get("holder").map_err(db())?,
+                            created_at: berth_core::Timestamp::from_millis(r.try_get("created_at").map_err(db())?),
+                            expires_at: berth_core::Timestamp::from_millis(r.try_get("expires_at").map_err(db())?),
+                        })
+                    })
+                    .collect()
             }
 
             async fn gc_begin(&self, ttl: std::time::Duration) -> $crate::Result<$crate::GcRunId> {

@@ -1,1 +1,30 @@
+//! The operations users perform — init, push, pull, resolve, tag, alias, log,
+//! gc, fsck — over a blob store and a registry. This is the one service layer:
+//! the CLI calls it today and the hub will call it tomorrow, so nothing may
+//! reach the store or the registry around it. It does no argument parsing and
+//! no printing; results are plain serialisable structs.
 
+mod config;
+mod error;
+mod files;
+mod fsck;
+mod gc;
+mod gitignore;
+mod lineage;
+mod metrics_file;
+mod pull;
+mod push;
+mod service;
+
+pub use config::{Config, ENV_PREFIX, InitOutcome, init};
+pub use error::ServiceError;
+pub use fsck::{FsckProblem, FsckReport};
+pub use gc::GcReport;
+pub use gitignore::GitWarning;
+pub use lineage::{Env, detect_actor, detect_lineage};
+pub use metrics_file::read_metrics;
+pub use pull::PullReport;
+pub use push::{PushReport, PushRequest};
+pub use service::{Berth, NoTransfer, ShowFile, ShowReport, Transfer};
+
+pub type Result<T, E = ServiceError> = std::result::Result<T, E>;

@@ -1,0 +1,168 @@
+//! The command line, as clap types. Parsing only: each command is carried out
+//! in `run.rs` by calling the service layer.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "berth",
+    version,
+    about = "Continuous delivery for machine-learning models",
+    long_about = "berth keeps model files out of git in a content-addressed store, versions them in a registry \
+                  with their lineage, and moves them between environments.\n\n\
+                  Exit codes: 0 success; 1 a check said no (fsck found damage); 2 bad input or usage; \
+                  3 store, database or network failure.",
+    after_help = "Refs name a version: NAME@N, NAME@ALIAS, NAME@latest, or a bare NAME (the latest).\n\
+                  Model and alias names: 1-64 characters from a-z, 0-9, '-', '_', '.', starting with a letter or digit."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    #[command(flatten)]
+    pub global: Global,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Print results as JSON on stdout.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Run as if started in DIR.
+    #[arg(short = 'C', long = "project", global = true, value_name = "DIR")]
+    pub project: Option<PathBuf>,
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    /// Only print results and errors (no progress, no warnings).
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create berth.toml and .berth/ here (idempotent).
+    Init(InitArgs),
+    /// Store files or directories as a new version of a model.
+    Push(PushArgs),
+    /// Restore a version's files into a directory, verifying every byte.
+    Pull(PullArgs),
+    /// List models.
+    Models,
+    /// List the versions of a model, newest first.
+    Versions {
+        /// Model name.
+        model: String,
+    },
+    /// Show one version: metadata, lineage, aliases and files.
+    Show {
+        /// NAME@N, NAME@ALIAS or NAME@latest.
+        reference: String,
+    },
+    /// Set tags on a version (KEY=VALUE ...).
+    Tag {
+        reference: String,
+        #[arg(required = true, value_name = "KEY=VALUE")]
+        tags: Vec<String>,
+    },
+    /// Point aliases (environments) at versions.
+    #[command(subcommand)]
+    Alias(AliasCommand),
+    /// Show the audit log, newest first.
+    Log {
+        /// Only entries about this model.
+        #[arg(long)]
+        model: Option<String>,
+        /// At most this many entries.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Remove blobs that no version references.
+    Gc {
+        /// Report what would be removed without removing anything.
+        #[arg(long)]
+        dry_run: bool,
+        /// Seconds to wait for pushes in progress to finish.
+        #[arg(long, default_value_t = 60)]
+        wait: u64,
+    },
+    /// Verify every blob in the store; report missing, corrupt and orphaned blobs.
+    Fsck,
+    /// Run the whole loop on a throwaway project and show each step.
+    Quickstart {
+        /// Where to create the project (default: a new temporary directory).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Registry URL to record (default sqlite://.berth/registry.db, or BERTH_REGISTRY_URL).
+    #[arg(long)]
+    pub registry: Option<String>,
+    /// Store URL to record (default .berth/store, or BERTH_STORE_URL).
+    #[arg(long)]
+    pub store: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// Files or directories (a directory keeps its layout).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Model name.
+    #[arg(long, short)]
+    pub model: String,
+    /// JSON file of metrics ({"accuracy": 0.91, ...}).
+    #[arg(long)]
+    pub metrics: Option<PathBuf>,
+    /// A parameter (repeatable).
+    #[arg(long = "param", value_name = "KEY=VALUE")]
+    pub params: Vec<String>,
+    /// A tag (repeatable).
+    #[arg(long = "tag", value_name = "KEY=VALUE")]
+    pub tags: Vec<String>,
+    #[arg(long)]
+    pub description: Option<String>,
+    /// Model format (inferred from file extensions when omitted).
+    #[arg(long)]
+    pub format: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// NAME@N, NAME@ALIAS or NAME@latest.
+    pub reference: String,
+    /// Target directory (default NAME-vN).
+    #[arg(short = 'o', long = "output")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AliasCommand {
+    /// Point ALIAS of model NAME at version N.
+    Set {
+        model: String,
+        alias: String,
+        version: u64,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Remove ALIAS of model NAME.
+    Rm {
+        model: String,
+        alias: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Every move of a model's aliases, oldest first.
+    History { model: String, alias: Option<String> },
+}

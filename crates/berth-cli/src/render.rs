@@ -1,0 +1,263 @@
+//! Human output: tables and summaries on stdout, warnings and errors on
+//! stderr as `error: …` / `help: …`. JSON output is the service's structs.
+
+use berth_core::{AliasEvent, AuditEntry, Exit, VersionRecord};
+use berth_registry::ModelSummary;
+use berth_service::{FsckReport, GcReport, PullReport, PushReport, ServiceError, ShowReport};
+use serde::Serialize;
+
+pub fn json<T: Serialize>(v: &T) {
+    match serde_json::to_string_pretty(v) {
+        Ok(s) => println!("{s}"),
+        Err(e) => eprintln!("error: cannot encode the result as JSON: {e}"),
+    }
+}
+
+pub fn error(e: &ServiceError, as_json: bool) {
+    if as_json {
+        json(&serde_json::json!({"error": e.to_string(), "help": e.hint(), "exit_code": e.class().exit_code()}));
+    }
+    eprintln!("error: {e}");
+    if let Some(h) = e.hint() {
+        eprintln!("help: {h}");
+    }
+}
+
+pub fn warn(msg: &str, help: Option<&str>) {
+    eprintln!("warning: {msg}");
+    if let Some(h) = help {
+        eprintln!("  help: {h}");
+    }
+}
+
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 { format!("{n} B") } else { format!("{v:.1} {}", UNITS[u]) }
+}
+
+/// Prints rows as left-aligned columns under a header.
+pub fn table(header: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            widths[i] = widths[i].max(c.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let s: Vec<String> = cells.iter().enumerate().map(|(i, c)| format!("{c:<w$}", w = widths[i])).collect();
+        println!("{}", s.join("  ").trim_end());
+    };
+    line(header.iter().map(|h| h.to_string()).collect());
+    for r in rows {
+        line(r.clone());
+    }
+}
+
+pub fn push(r: &PushReport, quiet: bool) {
+    println!("{} {}", r.reference, r.version.manifest);
+    if quiet {
+        return;
+    }
+    eprintln!(
+        "{} file(s), {}: {} blob(s) written, {} already stored, {} hash(es) from the stat cache, {:.2}s",
+        r.files,
+        bytes(r.bytes),
+        r.blobs_written,
+        r.blobs_skipped,
+        r.hashes_cached,
+        r.seconds
+    );
+    for w in &r.git_warnings {
+        let what = if w.tracked { "is tracked by git" } else { "is inside a git work tree and not ignored" };
+        warn(
+            &format!("{} {what} ({})", w.path, w.repo),
+            Some(&format!("model files belong in the store, not in git: add `{}` to {}/.gitignore", w.suggestion, w.repo)),
+        );
+    }
+}
+
+pub fn pull(r: &PullReport) {
+    println!(
+        "{} -> {} ({} file(s): {} written, {} already up to date, {})",
+        r.reference,
+        r.dir.display(),
+        r.files,
+        r.written,
+        r.skipped,
+        bytes(r.bytes)
+    );
+}
+
+pub fn models(ms: &[ModelSummary]) {
+    let rows: Vec<Vec<String>> = ms
+        .iter()
+        .map(|m| {
+            let aliases: Vec<String> = m.aliases.iter().map(|(a, v)| format!("{a}={v}")).collect();
+            vec![
+                m.name.to_string(),
+                m.versions.to_string(),
+                m.latest.map(|l| l.to_string()).unwrap_or_default(),
+                aliases.join(","),
+                m.updated_at.to_string(),
+            ]
+        })
+        .collect();
+    table(&["MODEL", "VERSIONS", "LATEST", "ALIASES", "UPDATED"], &rows);
+}
+
+pub fn versions(vs: &[VersionRecord], aliases: &std::collections::BTreeMap<String, u64>) {
+    let rows: Vec<Vec<String>> = vs
+        .iter()
+        .map(|v| {
+            let a: Vec<&str> = aliases.iter().filter(|(_, n)| **n == v.version).map(|(a, _)| a.as_str()).collect();
+            vec![
+                v.version.to_string(),
+                v.created_at.to_string(),
+                v.created_by.clone(),
+                bytes(v.size),
+                v.format.clone().unwrap_or_default(),
+                a.join(","),
+                v.manifest.short(),
+            ]
+        })
+        .collect();
+    table(&["VERSION", "CREATED", "BY", "SIZE", "FORMAT", "ALIASES", "DIGEST"], &rows);
+}
+
+pub fn show(s: &ShowReport) {
+    let v = &s.version;
+    println!("{}@{}", v.model, v.version);
+    println!("  digest:      {}", v.manifest);
+    println!("  created:     {} by {}", v.created_at, v.created_by);
+    println!("  size:        {}", bytes(v.size));
+    if let Some(f) = &v.format {
+        println!("  format:      {f}");
+    }
+    if !s.aliases.is_empty() {
+        println!("  aliases:     {}", s.aliases.join(", "));
+    }
+    if let Some(d) = &v.description {
+        println!("  description: {d}");
+    }
+    let kv = |title: &str, m: Vec<(String, String)>| {
+        if !m.is_empty() {
+            println!("  {title}:");
+            for (k, v) in m {
+                println!("    {k} = {v}");
+            }
+        }
+    };
+    kv("params", v.params.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
+    kv("metrics", v.metrics.iter().map(|(k, v)| (k.clone(), v.to_string())).collect());
+    kv("tags", v.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
+    let l = &v.lineage;
+    let mut lin = Vec::new();
+    if let Some(c) = &l.git_commit {
+        let dirty = if l.git_dirty == Some(true) { " (dirty)" } else { "" };
+        lin.push(("git commit".to_string(), format!("{c}{dirty}")));
+    }
+    if let Some(b) = &l.git_branch {
+        lin.push(("git branch".into(), b.clone()));
+    }
+    if let Some(p) = &l.ci_provider {
+        lin.push(("ci".into(), format!("{p} run {}", l.ci_run_id.clone().unwrap_or_default())));
+    }
+    if let Some(u) = &l.ci_run_url {
+        lin.push(("ci run".into(), u.clone()));
+    }
+    kv("lineage", lin);
+    println!("  files:");
+    for f in &s.files {
+        println!("    {}  {}  {}", f.path, bytes(f.size), &f.digest[..19]);
+    }
+}
+
+pub fn alias_event(e: &AliasEvent) {
+    let from = e.from.map(|f| f.to_string()).unwrap_or_else(|| "-".into());
+    let to = e.to.map(|f| f.to_string()).unwrap_or_else(|| "-".into());
+    println!("{}@{}: {from} -> {to}", e.model, e.alias);
+}
+
+pub fn alias_history(events: &[AliasEvent]) {
+    let rows: Vec<Vec<String>> = events
+        .iter()
+        .map(|e| {
+            vec![
+                e.at.to_string(),
+                e.alias.to_string(),
+                e.from.map(|f| f.to_string()).unwrap_or_else(|| "-".into()),
+                e.to.map(|f| f.to_string()).unwrap_or_else(|| "-".into()),
+                e.actor.clone(),
+                e.reason.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    table(&["WHEN", "ALIAS", "FROM", "TO", "WHO", "REASON"], &rows);
+}
+
+pub fn log(entries: &[AuditEntry]) {
+    let rows: Vec<Vec<String>> = entries
+        .iter()
+        .map(|e| {
+            let target = match (&e.model, e.version) {
+                (Some(m), Some(v)) => format!("{m}@{v}"),
+                (Some(m), None) => m.to_string(),
+                _ => String::new(),
+            };
+            let detail = e.after.as_ref().map(|a| a.to_string()).unwrap_or_default();
+            vec![e.id.to_string(), e.at.to_string(), e.actor.clone(), e.action.clone(), target, detail]
+        })
+        .collect();
+    table(&["ID", "WHEN", "WHO", "ACTION", "TARGET", "DETAIL"], &rows);
+}
+
+pub fn gc(r: &GcReport) {
+    let verb = if r.dry_run { "would remove" } else { "removed" };
+    println!(
+        "{verb} {} unreferenced blob(s), {} ({} blobs in the store, {} referenced)",
+        r.removed.len(),
+        bytes(r.bytes_removed),
+        r.blobs,
+        r.referenced
+    );
+    if r.partials_removed > 0 {
+        println!("removed {} temporary file(s) of interrupted writes", r.partials_removed);
+    }
+    if r.stale_leases_released > 0 {
+        println!("released {} upload lease(s) of pushes that died", r.stale_leases_released);
+    }
+}
+
+pub fn fsck(r: &FsckReport) {
+    for p in &r.missing {
+        println!("missing  {}  {}  {}", p.digest, p.referenced_by.as_deref().unwrap_or("-"), p.detail);
+    }
+    for p in &r.corrupt {
+        println!("corrupt  {}  {}  {}", p.digest, p.referenced_by.as_deref().unwrap_or("-"), p.detail);
+    }
+    for d in &r.orphaned {
+        println!("orphan   {d}");
+    }
+    for p in &r.partials {
+        println!("partial  {p}");
+    }
+    let verdict = if r.ok { "ok" } else { "DAMAGED" };
+    println!(
+        "{verdict}: {} blob(s) checked, {} referenced, {} missing, {} corrupt, {} orphaned, {} partial file(s)",
+        r.blobs_checked,
+        r.referenced,
+        r.missing.len(),
+        r.corrupt.len(),
+        r.orphaned.len(),
+        r.partials.len()
+    );
+    if !r.ok {
+        eprintln!("help: push the damaged versions again from a good copy; `berth gc` removes orphans and partial files");
+    }
+}

@@ -1,0 +1,208 @@
+//! Carries out a parsed command: open the service, call it, print.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use berth_core::{AliasName, ModelName, Ref};
+use berth_service::{Berth, Config, PushRequest, Result, ServiceError, detect_actor, detect_lineage, read_metrics};
+
+use crate::cli::{AliasCommand, Cli, Command};
+use crate::progress::Bars;
+use crate::render;
+
+fn env(k: &str) -> Option<String> {
+    std::env::var(k).ok()
+}
+
+fn input<E: std::fmt::Display>(e: E) -> ServiceError {
+    ServiceError::input(e.to_string(), None)
+}
+
+pub(crate) fn parse_kv(items: &[String], what: &str) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for item in items {
+        match item.split_once('=') {
+            Some((k, v)) if !k.trim().is_empty() => {
+                out.insert(k.trim().to_string(), v.to_string());
+            }
+            _ => {
+                return Err(ServiceError::input(
+                    format!("invalid {what} {item:?}: expected KEY=VALUE"),
+                    Some(format!("write the {what} as key=value, e.g. lr=0.01")),
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn model_name(s: &str) -> Result<ModelName> {
+    ModelName::parse(s).map_err(input)
+}
+
+fn reference(s: &str) -> Result<Ref> {
+    Ref::parse(s).map_err(|e| ServiceError::input(e.to_string(), Some("write NAME@VERSION, NAME@ALIAS or NAME@latest".into())))
+}
+
+fn alias_name(s: &str) -> Result<AliasName> {
+    AliasName::parse(s).map_err(input)
+}
+
+fn workdir(cli: &Cli) -> Result<PathBuf> {
+    let cwd = std::env::current_dir().map_err(|e| ServiceError::input(format!("cannot read the current directory: {e}"), None))?;
+    Ok(match &cli.global.project {
+        Some(p) => cwd.join(p),
+        None => cwd,
+    })
+}
+
+pub(crate) async fn open(dir: &Path) -> Result<Berth> {
+    let config = Config::discover(dir, &env)?;
+    let actor = detect_actor(config.user.as_deref(), &env);
+    Berth::open(config, actor).await
+}
+
+/// Runs the command; returns the exit code for outcomes that are not errors
+/// (fsck finding damage answers "no": 1).
+pub async fn run(cli: Cli) -> Result<u8> {
+    let dir = workdir(&cli)?;
+    let json = cli.global.json;
+    let quiet = cli.global.quiet;
+    let bars = Bars::new(!json && !quiet);
+    match &cli.command {
+        Command::Init(a) => {
+            let out = berth_service::init(&dir, a.registry.clone(), a.store.clone(), &env)?;
+            // Open once so the registry is created and migrated now.
+            open(&dir).await?;
+            if json {
+                render::json(&out);
+            } else if out.created {
+                println!("initialised berth project in {}", out.root.display());
+                println!("  registry: {}", out.registry_url);
+                println!("  store:    {}", out.store_url);
+            } else {
+                println!("already a berth project: {} (nothing changed)", out.root.display());
+            }
+        }
+        Command::Push(a) => {
+            let model = model_name(&a.model)?;
+            let b = open(&dir).await?;
+            let (metrics, skipped) = match &a.metrics {
+                Some(p) => read_metrics(&dir.join(p))?,
+                None => (BTreeMap::new(), Vec::new()),
+            };
+            if !skipped.is_empty() && !quiet {
+                render::warn(&format!("metrics that are not numbers were not recorded: {}", skipped.join(", ")), None);
+            }
+            let paths: Vec<PathBuf> = a.paths.iter().map(|p| dir.join(p)).collect();
+            let req = PushRequest {
+                lineage: detect_lineage(paths.first().and_then(|p| p.parent()).unwrap_or(&dir), &env),
+                paths,
+                model: Some(model),
+                format: a.format.clone(),
+                signature: None,
+                params: parse_kv(&a.params, "parameter")?,
+                metrics,
+                tags: parse_kv(&a.tags, "tag")?,
+                description: a.description.clone(),
+            };
+            let r = b.push(req, &bars).await?;
+            if json { render::json(&r) } else { render::push(&r, quiet) }
+        }
+        Command::Pull(a) => {
+            let r = reference(&a.reference)?;
+            let b = open(&dir).await?;
+            let out = b.pull(&r, Some(dir.join(a.output.clone().unwrap_or_default())).filter(|_| a.output.is_some()), &bars).await?;
+            if json { render::json(&out) } else { render::pull(&out) }
+        }
+        Command::Models => {
+            let ms = open(&dir).await?.models().await?;
+            if json { render::json(&ms) } else { render::models(&ms) }
+        }
+        Command::Versions { model } => {
+            let m = model_name(model)?;
+            let b = open(&dir).await?;
+            let vs = b.versions(&m).await?;
+            if json {
+                render::json(&vs)
+            } else {
+                render::versions(&vs, &b.registry().aliases(&m).await?)
+            }
+        }
+        Command::Show { reference: r } => {
+            let r = reference(r)?;
+            let s = open(&dir).await?.show(&r).await?;
+            if json { render::json(&s) } else { render::show(&s) }
+        }
+        Command::Tag { reference: r, tags } => {
+            let r = reference(r)?;
+            let tags = parse_kv(tags, "tag")?;
+            let v = open(&dir).await?.tag(&r, &tags).await?;
+            if json {
+                render::json(&v)
+            } else {
+                println!("{}@{} tags: {}", v.model, v.version, v.tags.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", "))
+            }
+        }
+        Command::Alias(AliasCommand::Set { model, alias, version, reason }) => {
+            let (m, a) = (model_name(model)?, alias_name(alias)?);
+            let b = open(&dir).await?;
+            match b.alias_set(&m, &a, *version, reason.as_deref()).await? {
+                Some(ev) if json => render::json(&ev),
+                Some(ev) => render::alias_event(&ev),
+                None if json => render::json(&serde_json::json!({"model": m, "alias": a, "version": version, "changed": false})),
+                None => println!("{m}@{a} already points at {version} (nothing changed)"),
+            }
+        }
+        Command::Alias(AliasCommand::Rm { model, alias, reason }) => {
+            let (m, a) = (model_name(model)?, alias_name(alias)?);
+            let ev = open(&dir).await?.alias_rm(&m, &a, reason.as_deref()).await?;
+            if json { render::json(&ev) } else { render::alias_event(&ev) }
+        }
+        Command::Alias(AliasCommand::History { model, alias }) => {
+            let m = model_name(model)?;
+            let a = alias.as_deref().map(alias_name).transpose()?;
+            let b = open(&dir).await?;
+            b.registry().version(&m, 1).await.map(|_| ()).or_else(|e| match e {
+                berth_registry::RegistryError::VersionNotFound { .. } => Ok(()),
+                e => Err(e),
+            })?;
+            let evs = b.alias_history(&m, a.as_ref()).await?;
+            if json { render::json(&evs) } else { render::alias_history(&evs) }
+        }
+        Command::Log { model, limit } => {
+            let m = model.as_deref().map(model_name).transpose()?;
+            let entries = open(&dir).await?.log(m, Some(*limit)).await?;
+            if json { render::json(&entries) } else { render::log(&entries) }
+        }
+        Command::Gc { dry_run, wait } => {
+            let r = open(&dir).await?.gc(*dry_run, Duration::from_secs(*wait)).await?;
+            if json { render::json(&r) } else { render::gc(&r) }
+        }
+        Command::Fsck => {
+            let r = open(&dir).await?.fsck().await?;
+            if json { render::json(&r) } else { render::fsck(&r) }
+            if !r.ok {
+                return Ok(1);
+            }
+        }
+        Command::Quickstart { dir: qdir } => {
+            crate::quickstart::run(qdir.clone(), json).await?;
+        }
+    }
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_value_pairs_need_an_equals_sign_and_a_key() {
+        let ok = parse_kv(&["a=1".into(), "b=x=y".into()], "tag").unwrap();
+        assert_eq!(ok["b"], "x=y");
+        assert!(parse_kv(&["novalue".into()], "tag").is_err());
+        assert!(parse_kv(&["=v".into()], "tag").is_err());
+    }
+}

@@ -1,0 +1,45 @@
+use berth_core::{ErrorClass, Exit};
+use berth_registry::RegistryError;
+use berth_store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// The user asked something that cannot be done as asked.
+    #[error("{message}")]
+    Input { message: String, hint: Option<String> },
+    /// The project's configuration is missing or wrong.
+    #[error("{message}")]
+    Config { message: String, hint: Option<String> },
+    /// Storage or registry is in a state that needs attention.
+    #[error("{message}")]
+    Infra { message: String, hint: Option<String> },
+}
+
+impl ServiceError {
+    pub fn input(message: impl Into<String>, hint: impl Into<Option<String>>) -> Self {
+        ServiceError::Input { message: message.into(), hint: hint.into() }
+    }
+}
+
+impl Exit for ServiceError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            ServiceError::Store(e) => e.class(),
+            ServiceError::Registry(e) => e.class(),
+            ServiceError::Input { .. } | ServiceError::Config { .. } => ErrorClass::Input,
+            ServiceError::Infra { .. } => ErrorClass::Infra,
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        match self {
+            ServiceError::Store(e) => e.hint(),
+            ServiceError::Registry(e) => e.hint(),
+            ServiceError::Input { hint, .. } | ServiceError::Config { hint, .. } | ServiceError::Infra { hint, .. } => hint.clone(),
+        }
+    }
+}

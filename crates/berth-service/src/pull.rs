@@ -1,0 +1,93 @@
+//! `pull`: restores a version's files into a directory, verifying every blob
+//! and skipping files that already hold the right bytes.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use berth_core::{Digest, Ref, Sha256Hasher, VersionRecord};
+use berth_store::Progress;
+use futures::StreamExt;
+use serde::Serialize;
+
+use crate::{Berth, Result, ServiceError, Transfer};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PullReport {
+    #[serde(rename = "ref")]
+    pub reference: String,
+    pub version: VersionRecord,
+    pub dir: PathBuf,
+    pub files: usize,
+    pub written: usize,
+    pub skipped: usize,
+    pub bytes: u64,
+}
+
+fn hash_file(p: &Path) -> Option<Digest> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(p).ok()?;
+    let mut h = Sha256Hasher::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).ok()?;
+        if n == 0 {
+            return Some(h.finish());
+        }
+        h.update(&buf[..n]);
+    }
+}
+
+impl Berth {
+    pub async fn pull(&self, r: &Ref, dir: Option<PathBuf>, transfer: &dyn Transfer) -> Result<PullReport> {
+        let v = self.registry.resolve(r).await?;
+        let manifest = self.manifest(&v).await?;
+        let dir = dir.unwrap_or_else(|| PathBuf::from(format!("{}-v{}", v.model, v.version)));
+        if dir.exists() && !dir.is_dir() {
+            return Err(ServiceError::input(format!("{}: exists and is not a directory", dir.display()), Some("choose another -o DIR".into())));
+        }
+        let mut stat = self.stat_cache();
+        // Decide which files need writing: a file already holding the right
+        // bytes (by the stat cache, else by hashing it) is left alone.
+        let mut todo = Vec::new();
+        let mut skipped = 0;
+        for (rel, e) in &manifest.files {
+            let dest = dir.join(rel.as_str());
+            let have = if dest.is_file() { stat.lookup(&dest).or_else(|| hash_file(&dest)) } else { None };
+            if have == Some(e.digest) {
+                stat.record(&dest, e.digest);
+                skipped += 1;
+            } else {
+                todo.push((dest, *e));
+            }
+        }
+        let total: u64 = todo.iter().map(|(_, e)| e.size).sum();
+        let progress: Arc<dyn Progress> = transfer.begin(&format!("pull {}@{}", v.model, v.version), total);
+        let store = &self.store;
+        let results: Vec<_> = futures::stream::iter(todo.iter().map(|(dest, e)| {
+            let progress = progress.clone();
+            async move { store.get_to_file(&e.digest, dest, &*progress).await }
+        }))
+        .buffer_unordered(self.config.jobs)
+        .collect()
+        .await;
+        transfer.finish();
+        for r in results {
+            r?;
+        }
+        for (dest, e) in &todo {
+            stat.record(dest, e.digest);
+        }
+        if let Err(e) = stat.save() {
+            tracing::warn!("could not save the stat cache: {e}");
+        }
+        Ok(PullReport {
+            reference: format!("{}@{}", v.model, v.version),
+            dir,
+            files: manifest.files.len(),
+            written: todo.len(),
+            skipped,
+            bytes: total,
+            version: v,
+        })
+    }
+}

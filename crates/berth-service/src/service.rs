@@ -1,0 +1,140 @@
+//! [`Berth`]: a store and a registry opened from a [`Config`], and the
+//! operations that only read or move pointers.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use berth_core::{AliasEvent, AliasName, AuditEntry, Clock, Manifest, ModelName, Ref, SystemClock, VersionRecord};
+use berth_registry::{Actor, AuditFilter, ModelSummary, Registry, RegistryUrl};
+use berth_store::{BlobStore, Progress, StatCache, StoreUrl};
+use serde::Serialize;
+
+use crate::{Config, Result, ServiceError};
+
+/// Manifests larger than this are refused rather than read into memory.
+pub(crate) const MAX_MANIFEST: u64 = 64 << 20;
+
+/// Lets the caller show progress: `begin` is called once per transfer with
+/// the total number of bytes and returns the sink the store reports to.
+pub trait Transfer: Send + Sync {
+    fn begin(&self, label: &str, total_bytes: u64) -> Arc<dyn Progress>;
+    fn finish(&self) {}
+}
+
+pub struct NoTransfer;
+
+impl Transfer for NoTransfer {
+    fn begin(&self, _: &str, _: u64) -> Arc<dyn Progress> {
+        Arc::new(berth_store::NoProgress)
+    }
+}
+
+pub struct Berth {
+    pub(crate) config: Config,
+    pub(crate) registry: Arc<dyn Registry>,
+    pub(crate) store: Arc<dyn BlobStore>,
+    pub(crate) actor: Actor,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ShowReport {
+    #[serde(flatten)]
+    pub version: VersionRecord,
+    /// Aliases that point at this version.
+    pub aliases: Vec<String>,
+    pub files: Vec<ShowFile>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ShowFile {
+    pub path: String,
+    pub digest: String,
+    pub size: u64,
+}
+
+impl Berth {
+    /// Opens the store and registry the configuration names.
+    pub async fn open(config: Config, actor: String) -> Result<Berth> {
+        let base = config.root.clone().unwrap_or_else(|| std::env::current_dir().unwrap_or_default());
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let reg_url = RegistryUrl::parse(&config.registry_url, &base)?;
+        let registry = berth_registry::connect(&reg_url, Duration::from_millis(config.busy_timeout_ms), clock).await?;
+        let store_url = StoreUrl::parse(&config.store_url, &base)?;
+        let store = berth_store::open_store(&store_url, config.cache_dir.as_deref())?;
+        Ok(Berth { config, registry, store, actor: Actor(actor) })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn registry(&self) -> &dyn Registry {
+        &*self.registry
+    }
+
+    pub fn store(&self) -> &dyn BlobStore {
+        &*self.store
+    }
+
+    pub(crate) fn stat_cache(&self) -> StatCache {
+        match self.config.state_dir() {
+            Some(d) => StatCache::load(d.join("cache").join("stat.json")),
+            None => StatCache::in_memory(),
+        }
+    }
+
+    pub async fn resolve(&self, r: &Ref) -> Result<VersionRecord> {
+        Ok(self.registry.resolve(r).await?)
+    }
+
+    pub async fn manifest(&self, v: &VersionRecord) -> Result<Manifest> {
+        let bytes = self.store.get_bytes(&v.manifest, MAX_MANIFEST).await?;
+        Manifest::from_bytes(&bytes).map_err(|e| ServiceError::Infra {
+            message: format!("{}@{}: manifest {} is unreadable: {e}", v.model, v.version, v.manifest),
+            hint: Some("run `berth fsck`".into()),
+        })
+    }
+
+    pub async fn models(&self) -> Result<Vec<ModelSummary>> {
+        Ok(self.registry.models().await?)
+    }
+
+    pub async fn versions(&self, model: &ModelName) -> Result<Vec<VersionRecord>> {
+        Ok(self.registry.versions(model).await?)
+    }
+
+    pub async fn show(&self, r: &Ref) -> Result<ShowReport> {
+        let v = self.registry.resolve(r).await?;
+        let aliases = self.registry.aliases(&v.model).await?;
+        let manifest = self.manifest(&v).await?;
+        let files = manifest
+            .files
+            .iter()
+            .map(|(p, e)| ShowFile { path: p.to_string(), digest: e.digest.to_string(), size: e.size })
+            .collect();
+        let aliases = aliases.into_iter().filter(|(_, n)| *n == v.version).map(|(a, _)| a).collect();
+        Ok(ShowReport { version: v, aliases, files })
+    }
+
+    pub async fn tag(&self, r: &Ref, tags: &BTreeMap<String, String>) -> Result<VersionRecord> {
+        let v = self.registry.resolve(r).await?;
+        Ok(self.registry.set_tags(&v.model, v.version, tags, &self.actor).await?)
+    }
+
+    pub async fn alias_set(&self, model: &ModelName, alias: &AliasName, n: u64, reason: Option<&str>) -> Result<Option<AliasEvent>> {
+        Ok(self.registry.set_alias(model, alias, n, &self.actor, reason).await?)
+    }
+
+    pub async fn alias_rm(&self, model: &ModelName, alias: &AliasName, reason: Option<&str>) -> Result<AliasEvent> {
+        Ok(self.registry.remove_alias(model, alias, &self.actor, reason).await?)
+    }
+
+    pub async fn alias_history(&self, model: &ModelName, alias: Option<&AliasName>) -> Result<Vec<AliasEvent>> {
+        Ok(self.registry.alias_history(model, alias).await?)
+    }
+
+    pub async fn log(&self, model: Option<ModelName>, limit: Option<u32>) -> Result<Vec<AuditEntry>> {
+        Ok(self.registry.audit(&AuditFilter { model, limit }).await?)
+    }
+}
