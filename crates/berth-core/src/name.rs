@@ -27,17 +27,18 @@ fn check(what: &'static str, s: &str) -> Result<(), NameError> {
     if s.len() > 64 {
         return Err(err(format!("it is {} characters long; use {NAME_PATTERN}", s.len())));
     }
+    if s.bytes().any(|b| b.is_ascii_uppercase()) {
+        let lower = s.to_ascii_lowercase();
+        if check(what, &lower).is_ok() {
+            return Err(err(format!("names are lowercase; try {lower:?}")));
+        }
+    }
     let first = s.as_bytes()[0];
     if !(first.is_ascii_lowercase() || first.is_ascii_digit()) {
         return Err(err(format!("it must start with a lowercase letter or digit; use {NAME_PATTERN}")));
     }
     if let Some(c) = s.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.".contains(*c))) {
-        let hint = if c.is_ascii_uppercase() {
-            format!("try {:?}", s.to_ascii_lowercase())
-        } else {
-            format!("use {NAME_PATTERN}")
-        };
-        return Err(err(format!("character {c:?} is not allowed; {hint}")));
+        return Err(err(format!("character {c:?} is not allowed; use {NAME_PATTERN}")));
     }
     Ok(())
 }
