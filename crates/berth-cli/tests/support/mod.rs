@@ -1,0 +1,120 @@
+//! Drives the real `berth` binary in a fresh project directory.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+pub struct Project {
+    pub dir: tempfile::TempDir,
+    pub env: Vec<(String, String)>,
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+    }
+
+    #[track_caller]
+    pub fn ok(self) -> Self {
+        assert_eq!(self.code, 0, "expected success\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        self
+    }
+
+    #[track_caller]
+    pub fn fails(self, code: i32) -> Self {
+        assert_eq!(self.code, code, "expected exit {code}\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        self
+    }
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Run {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_berth")
+}
+
+impl Project {
+    /// An empty directory (not yet initialised).
+    pub fn empty() -> Project {
+        Project { dir: tempfile::tempdir().expect("tempdir"), env: vec![("BERTH_USER".into(), "tester".into())] }
+    }
+
+    /// An initialised project on the embedded default.
+    pub fn new() -> Project {
+        let p = Project::empty();
+        p.berth(&["init"]).ok();
+        p
+    }
+
+    pub fn with_env(mut self, k: &str, v: &str) -> Project {
+        self.env.push((k.into(), v.into()));
+        self
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(bin());
+        c.args(args).current_dir(self.path()).stdin(Stdio::null());
+        for (k, _) in std::env::vars() {
+            if k.starts_with("BERTH_") || k.starts_with("AWS_") || k == "CI" || k.starts_with("GITHUB_") || k.starts_with("GITLAB") {
+                c.env_remove(k);
+            }
+        }
+        for (k, v) in &self.env {
+            c.env(k, v);
+        }
+        c
+    }
+
+    pub fn berth(&self, args: &[&str]) -> Run {
+        self.command(args).output().expect("run berth").into()
+    }
+
+    pub fn write(&self, rel: &str, bytes: &[u8]) -> PathBuf {
+        let p = self.path().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, bytes).unwrap();
+        p
+    }
+
+    /// Sets a file's modification time a minute back, so the stat cache trusts it.
+    pub fn age(&self, rel: &str) {
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+        std::fs::File::options().write(true).open(self.path().join(rel)).unwrap().set_modified(old).unwrap();
+    }
+
+    pub fn blob_path(&self, digest: &str) -> PathBuf {
+        let hex = digest.strip_prefix("sha256:").unwrap();
+        self.path().join(".berth/store/blobs/sha256").join(&hex[..2]).join(&hex[2..])
+    }
+}
+
+/// Deterministic pseudo-random bytes.
+pub fn noise(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
