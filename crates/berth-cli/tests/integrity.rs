@@ -1,0 +1,142 @@
+//! Damage, crashes and garbage: the store never hands out wrong bytes, a
+//! killed push leaves nothing half-visible, gc removes only garbage.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use support::{Project, noise};
+
+fn flip_one_byte(path: &std::path::Path) {
+    let mut bytes = std::fs::read(path).unwrap();
+    let i = bytes.len() / 2;
+    bytes[i] ^= 0x01;
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn pull_refuses_a_corrupted_blob_and_fsck_reports_it() {
+    let p = Project::new();
+    p.write("m.bin", &noise(5, 100_000));
+    p.berth(&["push", "m.bin", "--model", "churn"]).ok();
+    let show = p.berth(&["show", "churn@1", "--json"]).ok().json();
+    let digest = show["files"][0]["digest"].as_str().unwrap().to_string();
+    flip_one_byte(&p.blob_path(&digest));
+
+    let r = p.berth(&["pull", "churn@1", "-o", "out"]).fails(3);
+    assert!(r.stderr.contains(&digest), "the error names the blob:\n{}", r.stderr);
+    assert!(r.stderr.contains("corrupt"), "{}", r.stderr);
+    assert!(!p.path().join("out/m.bin").exists(), "no wrong bytes were written");
+
+    let f = p.berth(&["fsck", "--json"]).fails(1).json();
+    assert_eq!(f["ok"], false);
+    assert_eq!(f["corrupt"][0]["digest"], digest.as_str());
+    assert_eq!(f["corrupt"][0]["referenced_by"], "churn@1");
+    let text = p.berth(&["fsck"]).fails(1);
+    assert!(text.stdout.contains("corrupt") && text.stdout.contains("churn@1"), "{}", text.stdout);
+}
+
+#[test]
+fn fsck_reports_a_missing_blob_with_its_version() {
+    let p = Project::new();
+    p.write("m.bin", &noise(6, 1000));
+    p.berth(&["push", "m.bin", "--model", "churn"]).ok();
+    let show = p.berth(&["show", "churn@1", "--json"]).ok().json();
+    let digest = show["files"][0]["digest"].as_str().unwrap().to_string();
+    std::fs::remove_file(p.blob_path(&digest)).unwrap();
+    let f = p.berth(&["fsck", "--json"]).fails(1).json();
+    assert_eq!(f["missing"][0]["digest"], digest.as_str());
+    assert_eq!(f["missing"][0]["referenced_by"], "churn@1");
+    let r = p.berth(&["pull", "churn@1", "-o", "out"]).fails(3);
+    assert!(r.stderr.contains(&digest), "{}", r.stderr);
+}
+
+#[test]
+fn gc_removes_only_unreferenced_blobs() {
+    let p = Project::new();
+    p.write("m.bin", &noise(7, 5000));
+    p.berth(&["push", "m.bin", "--model", "churn"]).ok();
+    // An orphan: a well-formed blob no version references.
+    let orphan = b"left behind by an interrupted push";
+    let d = {
+        use std::process::Command;
+        let out = Command::new("sha256sum").stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).spawn().unwrap();
+        let mut child = out;
+        std::io::Write::write_all(child.stdin.as_mut().unwrap(), orphan).unwrap();
+        let o = child.wait_with_output().unwrap();
+        format!("sha256:{}", String::from_utf8(o.stdout).unwrap().split_whitespace().next().unwrap())
+    };
+    let path = p.blob_path(&d);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, orphan).unwrap();
+
+    let f = p.berth(&["fsck", "--json"]).ok().json();
+    assert_eq!(f["orphaned"][0], d.as_str());
+    let dry = p.berth(&["gc", "--dry-run", "--json"]).ok().json();
+    assert_eq!(dry["removed"][0], d.as_str());
+    assert!(path.exists(), "dry run removes nothing");
+    let real = p.berth(&["gc", "--json"]).ok().json();
+    assert_eq!(real["removed"].as_array().unwrap().len(), 1);
+    assert!(!path.exists());
+    let f = p.berth(&["fsck", "--json"]).ok().json();
+    assert_eq!(f["ok"], true);
+    assert_eq!(f["orphaned"].as_array().unwrap().len(), 0);
+    p.berth(&["pull", "churn@1", "-o", "out"]).ok();
+    let log = p.berth(&["log", "--json", "--limit", "1"]).ok().json();
+    assert_eq!(log[0]["action"], "gc");
+}
+
+/// Kills `berth push` at many moments (a seeded spread from process start to
+/// past completion), then checks that no version points at missing data and
+/// no partial blob is visible.
+#[test]
+fn a_push_killed_at_any_moment_leaves_no_partial_blob_and_no_dangling_version() {
+    let p = Project::new();
+    // Big enough that a push takes a while in a debug build.
+    for i in 0..3 {
+        p.write(&format!("model/part{i}.bin"), &noise(100 + i, 12 << 20));
+    }
+    p.write("model/config.json", b"{}");
+    // How long one full push takes here, to spread the kills over it.
+    let t = Instant::now();
+    p.berth(&["push", "model", "--model", "crash", "-q"]).ok();
+    let full = t.elapsed();
+    let mut seed = 0x5eed_u64;
+    let mut killed = 0;
+    for round in 0..30u64 {
+        // Vary the content so most rounds write new blobs.
+        p.write("model/part0.bin", &noise(1000 + round, 12 << 20));
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let delay = Duration::from_micros(seed % (full.as_micros() as u64 * 9 / 10 + 1));
+        let mut child = p
+            .command(&["push", "model", "--model", "crash", "-q"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(delay);
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap();
+            killed += 1;
+        }
+        child.wait().unwrap();
+    }
+    assert!(killed >= 20, "only {killed} of 30 pushes were killed before finishing");
+
+    let f = p.berth(&["fsck", "--json"]).json();
+    assert_eq!(f["missing"].as_array().unwrap().len(), 0, "{f}");
+    assert_eq!(f["corrupt"].as_array().unwrap().len(), 0, "{f}");
+    assert_eq!(f["ok"], true);
+    // Every version that exists is complete: it pulls and verifies.
+    let versions = p.berth(&["versions", "crash", "--json"]).ok().json();
+    for v in versions.as_array().unwrap() {
+        let r = format!("crash@{}", v["version"]);
+        p.berth(&["pull", &r, "-o", &format!("out{}", v["version"])]).ok();
+    }
+    // The leases of the killed pushes are released by gc (their processes are gone).
+    let gc = p.berth(&["gc", "--json", "--wait", "5"]).ok().json();
+    assert!(gc["stale_leases_released"].as_u64().unwrap() <= killed);
+    assert_eq!(p.berth(&["fsck", "--json"]).ok().json()["orphaned"].as_array().unwrap().len(), 0);
+}
