@@ -61,7 +61,10 @@ pub async fn run(dir: Option<PathBuf>, json: bool) -> Result<()> {
             ..Default::default()
         };
         let r = b.push(req, &NoTransfer).await?;
-        println!("    {} {}  ({} files, {} written, {} already stored)", r.reference, r.version.manifest, r.files, r.blobs_written, r.blobs_skipped);
+        println!(
+            "    {} {}  ({} files, {} written, {} already stored)",
+            r.reference, r.version.manifest, r.files, r.blobs_written, r.blobs_skipped
+        );
         refs.push(r);
     }
     let production = AliasName::parse("production").map_err(|e| ServiceError::input(e.to_string(), None))?;
@@ -71,7 +74,13 @@ pub async fn run(dir: Option<PathBuf>, json: bool) -> Result<()> {
 
     step(5, "berth pull churn@production -o deploy  (every byte verified)");
     let deploy = dir.join("deploy");
-    let p = b.pull(&Ref { model: model.clone(), selector: berth_core::Selector::Alias(production.clone()) }, Some(deploy.clone()), &NoTransfer).await?;
+    let p = b
+        .pull(
+            &Ref { model: model.clone(), selector: berth_core::Selector::Alias(production.clone()) },
+            Some(deploy.clone()),
+            &NoTransfer,
+        )
+        .await?;
     println!("    {} -> {} ({} written)", p.reference, p.dir.display(), p.written);
     let again = b.pull(&Ref::version(model.clone(), 2), Some(deploy.clone()), &NoTransfer).await?;
     println!("    pulled again: {} written, {} already up to date", again.written, again.skipped);
@@ -79,7 +88,14 @@ pub async fn run(dir: Option<PathBuf>, json: bool) -> Result<()> {
     step(6, "berth alias set churn production 1 --reason rollback");
     b.alias_set(&model, &production, 1, Some("rollback")).await?;
     for e in b.alias_history(&model, Some(&production)).await? {
-        println!("    {}  {} -> {}  by {}  ({})", e.at, e.from.map(|f| f.to_string()).unwrap_or("-".into()), e.to.map(|f| f.to_string()).unwrap_or("-".into()), e.actor, e.reason.unwrap_or_default());
+        println!(
+            "    {}  {} -> {}  by {}  ({})",
+            e.at,
+            e.from.map(|f| f.to_string()).unwrap_or("-".into()),
+            e.to.map(|f| f.to_string()).unwrap_or("-".into()),
+            e.actor,
+            e.reason.unwrap_or_default()
+        );
     }
 
     step(7, "berth fsck");
@@ -91,7 +107,9 @@ pub async fn run(dir: Option<PathBuf>, json: bool) -> Result<()> {
         println!("    {}  {:<14} {}", e.at, e.action, e.model.map(|m| m.to_string()).unwrap_or_default());
     }
     if json {
-        crate::render::json(&serde_json::json!({"project": dir, "versions": refs.iter().map(|r| &r.reference).collect::<Vec<_>>(), "fsck_ok": f.ok}));
+        crate::render::json(
+            &serde_json::json!({"project": dir, "versions": refs.iter().map(|r| &r.reference).collect::<Vec<_>>(), "fsck_ok": f.ok}),
+        );
     }
     println!("\nDone. The project is in {}; try `berth -C {} models`.", dir.display(), dir.display());
     if !f.ok {

@@ -77,7 +77,10 @@ pub fn push(r: &PushReport, quiet: bool) {
         let what = if w.tracked { "is tracked by git" } else { "is inside a git work tree and not ignored" };
         warn(
             &format!("{} {what} ({})", w.path, w.repo),
-            Some(&format!("model files belong in the store, not in git: add `{}` to {}/.gitignore", w.suggestion, w.repo)),
+            Some(&format!(
+                "model files belong in the store, not in git: add `{}` to {}/.gitignore",
+                w.suggestion, w.repo
+            )),
         );
     }
 }
@@ -258,6 +261,8 @@ pub fn fsck(r: &FsckReport) {
         r.partials.len()
     );
     if !r.ok {
-        eprintln!("help: push the damaged versions again from a good copy; `berth gc` removes orphans and partial files");
+        eprintln!(
+            "help: push the damaged versions again from a good copy; `berth gc` removes orphans and partial files"
+        );
     }
 }

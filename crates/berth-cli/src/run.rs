@@ -42,7 +42,8 @@ fn model_name(s: &str) -> Result<ModelName> {
 }
 
 fn reference(s: &str) -> Result<Ref> {
-    Ref::parse(s).map_err(|e| ServiceError::input(e.to_string(), Some("write NAME@VERSION, NAME@ALIAS or NAME@latest".into())))
+    Ref::parse(s)
+        .map_err(|e| ServiceError::input(e.to_string(), Some("write NAME@VERSION, NAME@ALIAS or NAME@latest".into())))
 }
 
 fn alias_name(s: &str) -> Result<AliasName> {
@@ -50,7 +51,8 @@ fn alias_name(s: &str) -> Result<AliasName> {
 }
 
 fn workdir(cli: &Cli) -> Result<PathBuf> {
-    let cwd = std::env::current_dir().map_err(|e| ServiceError::input(format!("cannot read the current directory: {e}"), None))?;
+    let cwd = std::env::current_dir()
+        .map_err(|e| ServiceError::input(format!("cannot read the current directory: {e}"), None))?;
     Ok(match &cli.global.project {
         Some(p) => cwd.join(p),
         None => cwd,
@@ -113,7 +115,9 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::Pull(a) => {
             let r = reference(&a.reference)?;
             let b = open(&dir).await?;
-            let out = b.pull(&r, Some(dir.join(a.output.clone().unwrap_or_default())).filter(|_| a.output.is_some()), &bars).await?;
+            let out = b
+                .pull(&r, Some(dir.join(a.output.clone().unwrap_or_default())).filter(|_| a.output.is_some()), &bars)
+                .await?;
             if json { render::json(&out) } else { render::pull(&out) }
         }
         Command::Models => {
@@ -124,11 +128,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
             let m = model_name(model)?;
             let b = open(&dir).await?;
             let vs = b.versions(&m).await?;
-            if json {
-                render::json(&vs)
-            } else {
-                render::versions(&vs, &b.registry().aliases(&m).await?)
-            }
+            if json { render::json(&vs) } else { render::versions(&vs, &b.registry().aliases(&m).await?) }
         }
         Command::Show { reference: r } => {
             let r = reference(r)?;
@@ -142,7 +142,12 @@ pub async fn run(cli: Cli) -> Result<u8> {
             if json {
                 render::json(&v)
             } else {
-                println!("{}@{} tags: {}", v.model, v.version, v.tags.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", "))
+                println!(
+                    "{}@{} tags: {}",
+                    v.model,
+                    v.version,
+                    v.tags.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ")
+                )
             }
         }
         Command::Alias(AliasCommand::Set { model, alias, version, reason }) => {
@@ -151,7 +156,9 @@ pub async fn run(cli: Cli) -> Result<u8> {
             match b.alias_set(&m, &a, *version, reason.as_deref()).await? {
                 Some(ev) if json => render::json(&ev),
                 Some(ev) => render::alias_event(&ev),
-                None if json => render::json(&serde_json::json!({"model": m, "alias": a, "version": version, "changed": false})),
+                None if json => {
+                    render::json(&serde_json::json!({"model": m, "alias": a, "version": version, "changed": false}))
+                }
                 None => println!("{m}@{a} already points at {version} (nothing changed)"),
             }
         }
@@ -182,7 +189,11 @@ pub async fn run(cli: Cli) -> Result<u8> {
         }
         Command::Fsck => {
             let r = open(&dir).await?.fsck().await?;
-            if json { render::json(&r) } else { render::fsck(&r) }
+            if json {
+                render::json(&r)
+            } else {
+                render::fsck(&r)
+            }
             if !r.ok {
                 return Ok(1);
             }

@@ -22,7 +22,20 @@ fn push_then_pull_restores_every_file_and_its_layout() {
     p.write("model/weights.bin", &noise(1, 300_000));
     p.write("model/sub/config.json", b"{\"layers\": 3}");
     p.write("metrics.json", br#"{"accuracy": 0.91, "per_class_recall": {"0": 0.8}}"#);
-    let out = p.berth(&["push", "model", "--model", "churn", "--metrics", "metrics.json", "--param", "lr=0.1", "--tag", "team=risk"]).ok();
+    let out = p
+        .berth(&[
+            "push",
+            "model",
+            "--model",
+            "churn",
+            "--metrics",
+            "metrics.json",
+            "--param",
+            "lr=0.1",
+            "--tag",
+            "team=risk",
+        ])
+        .ok();
     let line = out.stdout.trim();
     assert!(line.starts_with("churn@1 sha256:"), "{line}");
 
@@ -96,7 +109,10 @@ fn aliases_move_with_history_and_resolve_in_refs() {
     p.berth(&["show", "churn@production"]).fails(2);
     let log = p.berth(&["log", "--json"]).ok().json();
     let actions: Vec<&str> = log.as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
-    assert_eq!(actions, ["alias.remove", "alias.set", "alias.set", "version.create", "version.create", "version.create"]);
+    assert_eq!(
+        actions,
+        ["alias.remove", "alias.set", "alias.set", "version.create", "version.create", "version.create"]
+    );
 }
 
 #[test]

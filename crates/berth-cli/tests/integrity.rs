@@ -60,7 +60,11 @@ fn gc_removes_only_unreferenced_blobs() {
     let orphan = b"left behind by an interrupted push";
     let d = {
         use std::process::Command;
-        let out = Command::new("sha256sum").stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).spawn().unwrap();
+        let out = Command::new("sha256sum")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
         let mut child = out;
         std::io::Write::write_all(child.stdin.as_mut().unwrap(), orphan).unwrap();
         let o = child.wait_with_output().unwrap();

@@ -127,7 +127,10 @@ mod tests {
         let back = Manifest::from_bytes(&m.to_bytes()).unwrap();
         assert_eq!(back, m);
         assert_eq!(back.digest(), m.digest());
-        assert!(String::from_utf8(m.to_bytes()).unwrap().find("\"a\"") < String::from_utf8(m.to_bytes()).unwrap().find("\"b\""));
+        assert!(
+            String::from_utf8(m.to_bytes()).unwrap().find("\"a\"")
+                < String::from_utf8(m.to_bytes()).unwrap().find("\"b\"")
+        );
     }
 
     #[test]

@@ -48,7 +48,9 @@ impl Ref {
                     });
                 }
             },
-            Some(a) => Selector::Alias(AliasName::parse(a).map_err(|source| RefError::Name { value: s.to_string(), source })?),
+            Some(a) => {
+                Selector::Alias(AliasName::parse(a).map_err(|source| RefError::Name { value: s.to_string(), source })?)
+            }
         };
         Ok(Ref { model, selector })
     }

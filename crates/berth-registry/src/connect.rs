@@ -23,7 +23,10 @@ impl RegistryUrl {
         }
         let path = s.strip_prefix("sqlite://").unwrap_or(s);
         if path.is_empty() || s.contains("://") && !s.starts_with("sqlite://") {
-            return Err(RegistryError::Url { url: s.to_string(), reason: "expected sqlite://PATH or postgres://…".into() });
+            return Err(RegistryError::Url {
+                url: s.to_string(),
+                reason: "expected sqlite://PATH or postgres://…".into(),
+            });
         }
         Ok(RegistryUrl::Sqlite(base.join(path)))
     }

@@ -94,13 +94,31 @@ pub trait Registry: Send + Sync {
     async fn resolve(&self, r: &Ref) -> Result<VersionRecord>;
 
     /// Sets tags on a version (tags are the one mutable part of a version).
-    async fn set_tags(&self, model: &ModelName, n: u64, tags: &BTreeMap<String, String>, actor: &Actor) -> Result<VersionRecord>;
+    async fn set_tags(
+        &self,
+        model: &ModelName,
+        n: u64,
+        tags: &BTreeMap<String, String>,
+        actor: &Actor,
+    ) -> Result<VersionRecord>;
 
     /// Points an alias at a version; a no-op (returning `None`) when it already does.
-    async fn set_alias(&self, model: &ModelName, alias: &AliasName, n: u64, actor: &Actor, reason: Option<&str>)
-    -> Result<Option<AliasEvent>>;
+    async fn set_alias(
+        &self,
+        model: &ModelName,
+        alias: &AliasName,
+        n: u64,
+        actor: &Actor,
+        reason: Option<&str>,
+    ) -> Result<Option<AliasEvent>>;
 
-    async fn remove_alias(&self, model: &ModelName, alias: &AliasName, actor: &Actor, reason: Option<&str>) -> Result<AliasEvent>;
+    async fn remove_alias(
+        &self,
+        model: &ModelName,
+        alias: &AliasName,
+        actor: &Actor,
+        reason: Option<&str>,
+    ) -> Result<AliasEvent>;
 
     async fn aliases(&self, model: &ModelName) -> Result<BTreeMap<String, u64>>;
 

@@ -87,7 +87,8 @@ CREATE TABLE gc_runs (
 );
 "#];
 
-pub(crate) const SCHEMA_TABLE: &str = "CREATE TABLE IF NOT EXISTS berth_schema (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)";
+pub(crate) const SCHEMA_TABLE: &str =
+    "CREATE TABLE IF NOT EXISTS berth_schema (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)";
 
 pub(crate) fn render(sql: &str, id_type: &str) -> String {
     sql.replace("{ID}", id_type)

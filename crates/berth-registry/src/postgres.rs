@@ -59,8 +59,10 @@ impl PgRegistry {
         let mut tx = self.begin_write().await?;
         sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(MIGRATION_LOCK).execute(&mut *tx).await.map_err(db())?;
         sqlx::raw_sql(SCHEMA_TABLE).execute(&mut *tx).await.map_err(db())?;
-        let current: i64 =
-            sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM berth_schema").fetch_one(&mut *tx).await.map_err(db())?;
+        let current: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM berth_schema")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db())?;
         let known = MIGRATIONS.len() as i64;
         if current > known {
             return Err(RegistryError::SchemaTooNew { url: self.url.clone(), found: current, known });

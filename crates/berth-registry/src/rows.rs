@@ -2,7 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use berth_core::{AliasEvent, AliasName, AuditEntry, Digest, Lineage, ModelName, Timestamp, VersionRecord, VersionStatus};
+use berth_core::{
+    AliasEvent, AliasName, AuditEntry, Digest, Lineage, ModelName, Timestamp, VersionRecord, VersionStatus,
+};
 use sqlx::Row;
 
 use crate::{RegistryError, Result};
@@ -16,12 +18,20 @@ macro_rules! version_cols {
 pub(crate) use version_cols;
 
 pub(crate) trait Decodes:
-    Row + for<'r> RowGet<'r, i64> + for<'r> RowGet<'r, String> + for<'r> RowGet<'r, Option<String>> + for<'r> RowGet<'r, Option<i64>>
+    Row
+    + for<'r> RowGet<'r, i64>
+    + for<'r> RowGet<'r, String>
+    + for<'r> RowGet<'r, Option<String>>
+    + for<'r> RowGet<'r, Option<i64>>
 {
 }
 
 impl<R> Decodes for R where
-    R: Row + for<'r> RowGet<'r, i64> + for<'r> RowGet<'r, String> + for<'r> RowGet<'r, Option<String>> + for<'r> RowGet<'r, Option<i64>>
+    R: Row
+        + for<'r> RowGet<'r, i64>
+        + for<'r> RowGet<'r, String>
+        + for<'r> RowGet<'r, Option<String>>
+        + for<'r> RowGet<'r, Option<i64>>
 {
 }
 
@@ -122,6 +132,16 @@ impl Ctx<'_> {
     pub fn digest(&self, s: &str) -> Result<Digest> {
         Digest::parse(s).map_err(|e| self.bad("digest", e))
     }
+}
+
+/// One audit entry to append.
+pub(crate) struct AuditRow<'a> {
+    pub actor: &'a str,
+    pub action: &'a str,
+    pub model: Option<&'a str>,
+    pub version: Option<u64>,
+    pub before: Option<String>,
+    pub after: Option<String>,
 }
 
 pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> String {

@@ -14,23 +14,18 @@ macro_rules! impl_registry {
             async fn insert_audit(
                 &self,
                 conn: &mut <$db as sqlx::Database>::Connection,
-                actor: &str,
-                action: &str,
-                model: Option<&str>,
-                version: Option<u64>,
-                before: Option<String>,
-                after: Option<String>,
+                e: $crate::rows::AuditRow<'_>,
             ) -> $crate::Result<()> {
                 sqlx::query(
                     "INSERT INTO audit_log (at, actor, action, model, version, before_json, after_json) VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 )
                 .bind(self.clock.now().millis())
-                .bind(actor)
-                .bind(action)
-                .bind(model)
-                .bind(version.map(|v| v as i64))
-                .bind(before)
-                .bind(after)
+                .bind(e.actor)
+                .bind(e.action)
+                .bind(e.model)
+                .bind(e.version.map(|v| v as i64))
+                .bind(e.before)
+                .bind(e.after)
                 .execute(&mut *conn)
                 .await
                 .map_err($crate::RegistryError::db(&self.url))?;
@@ -198,7 +193,17 @@ macro_rules! impl_registry {
                         .map_err(db())?;
                 }
                 let after = serde_json::json!({"version": n, "manifest": rec.manifest, "size": rec.size});
-                self.insert_audit(&mut tx, &rec.created_by, "version.create", Some(rec.model.as_str()), Some(n as u64), None, Some(after.to_string()))
+                self.insert_audit(
+                    &mut tx,
+                    $crate::rows::AuditRow {
+                        actor: &rec.created_by,
+                        action: "version.create",
+                        model: Some(rec.model.as_str()),
+                        version: Some(n as u64),
+                        before: None,
+                        after: Some(after.to_string()),
+                    },
+                )
                     .await?;
                 if let Some(l) = lease {
                     sqlx::query("DELETE FROM upload_leases WHERE id = $1").bind(l.0).execute(&mut *tx).await.map_err(db())?;
@@ -355,12 +360,14 @@ macro_rules! impl_registry {
                 let rec = self.version_in(&mut tx, model, n).await?;
                 self.insert_audit(
                     &mut tx,
-                    &actor.0,
-                    "version.tag",
-                    Some(model.as_str()),
-                    Some(n),
-                    Some($crate::rows::to_json(&before)),
-                    Some($crate::rows::to_json(&rec.tags)),
+                    $crate::rows::AuditRow {
+                        actor: &actor.0,
+                        action: "version.tag",
+                        model: Some(model.as_str()),
+                        version: Some(n),
+                        before: Some($crate::rows::to_json(&before)),
+                        after: Some($crate::rows::to_json(&rec.tags)),
+                    },
                 )
                 .await?;
                 tx.commit().await.map_err(db())?;
@@ -432,12 +439,14 @@ macro_rules! impl_registry {
                 };
                 self.insert_audit(
                     &mut tx,
-                    &actor.0,
-                    "alias.set",
-                    Some(model.as_str()),
-                    Some(n),
-                    Some(serde_json::json!({"alias": alias, "version": from}).to_string()),
-                    Some(serde_json::json!({"alias": alias, "version": n, "reason": reason}).to_string()),
+                    $crate::rows::AuditRow {
+                        actor: &actor.0,
+                        action: "alias.set",
+                        model: Some(model.as_str()),
+                        version: Some(n),
+                        before: Some(serde_json::json!({"alias": alias, "version": from}).to_string()),
+                        after: Some(serde_json::json!({"alias": alias, "version": n, "reason": reason}).to_string()),
+                    },
                 )
                 .await?;
                 tx.commit().await.map_err(db())?;
@@ -487,12 +496,14 @@ macro_rules! impl_registry {
                 let id: i64 = row.try_get("id").map_err(db())?;
                 self.insert_audit(
                     &mut tx,
-                    &actor.0,
-                    "alias.remove",
-                    Some(model.as_str()),
-                    Some(from),
-                    Some(serde_json::json!({"alias": alias, "version": from}).to_string()),
-                    Some(serde_json::json!({"alias": alias, "version": null, "reason": reason}).to_string()),
+                    $crate::rows::AuditRow {
+                        actor: &actor.0,
+                        action: "alias.remove",
+                        model: Some(model.as_str()),
+                        version: Some(from),
+                        before: Some(serde_json::json!({"alias": alias, "version": from}).to_string()),
+                        after: Some(serde_json::json!({"alias": alias, "version": null, "reason": reason}).to_string()),
+                    },
                 )
                 .await?;
                 tx.commit().await.map_err(db())?;
@@ -574,7 +585,7 @@ macro_rules! impl_registry {
 
             async fn record(&self, actor: &$crate::Actor, action: &str, after: serde_json::Value) -> $crate::Result<()> {
                 let mut conn = self.pool.acquire().await.map_err($crate::RegistryError::db(&self.url))?;
-                self.insert_audit(&mut conn, &actor.0, action, None, None, None, Some(after.to_string())).await
+                self.insert_audit(&mut conn, $crate::rows::AuditRow { actor: &actor.0, action, model: None, version: None, before: None, after: Some(after.to_string()) }).await
             }
 
             async fn referenced_blobs(

@@ -27,7 +27,10 @@ impl SqliteRegistry {
         if let Some(dir) = path.parent()
             && !dir.as_os_str().is_empty()
         {
-            std::fs::create_dir_all(dir).map_err(|e| RegistryError::Url { url: url.clone(), reason: format!("cannot create {}: {e}", dir.display()) })?;
+            std::fs::create_dir_all(dir).map_err(|e| RegistryError::Url {
+                url: url.clone(),
+                reason: format!("cannot create {}: {e}", dir.display()),
+            })?;
         }
         let opts = SqliteConnectOptions::new()
             .filename(path)
@@ -55,8 +58,10 @@ impl SqliteRegistry {
         let db = || RegistryError::db(&self.url);
         let mut tx = self.begin_write().await?;
         sqlx::raw_sql(SCHEMA_TABLE).execute(&mut *tx).await.map_err(db())?;
-        let current: i64 =
-            sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM berth_schema").fetch_one(&mut *tx).await.map_err(db())?;
+        let current: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM berth_schema")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db())?;
         let known = MIGRATIONS.len() as i64;
         if current > known {
             return Err(RegistryError::SchemaTooNew { url: self.url.clone(), found: current, known });

@@ -91,7 +91,10 @@ impl Config {
             (false, Some(r), Some(s)) => (r, s),
             (false, _, _) => {
                 return Err(ServiceError::Config {
-                    message: format!("{} is not inside a berth project (no {CONFIG_FILE} here or above)", start.display()),
+                    message: format!(
+                        "{} is not inside a berth project (no {CONFIG_FILE} here or above)",
+                        start.display()
+                    ),
                     hint: Some("run `berth init` here, or set BERTH_REGISTRY_URL and BERTH_STORE_URL".into()),
                 });
             }
@@ -108,7 +111,8 @@ impl Config {
             None => file.store.jobs.unwrap_or(4),
         }
         .max(1);
-        let user = env("BERTH_USER").filter(|v| !v.is_empty()).or_else(|| env_var(env, "user", "name")).or(file.user.name);
+        let user =
+            env("BERTH_USER").filter(|v| !v.is_empty()).or_else(|| env_var(env, "user", "name")).or(file.user.name);
         let store_url = if store_url.contains("://") { store_url } else { base.join(store_url).display().to_string() };
         Ok(Config { root, registry_url, store_url, cache_dir, busy_timeout_ms, jobs, user })
     }
@@ -128,10 +132,8 @@ fn absolutise_sqlite(url: &str, base: &Path) -> String {
 }
 
 fn read_file_config(path: &Path) -> Result<FileConfig> {
-    let text = std::fs::read_to_string(path).map_err(|e| ServiceError::Config {
-        message: format!("cannot read {}: {e}", path.display()),
-        hint: None,
-    })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ServiceError::Config { message: format!("cannot read {}: {e}", path.display()), hint: None })?;
     toml::from_str(&text).map_err(|e| ServiceError::Config {
         message: format!("{} is not valid: {}", path.display(), e.message()),
         hint: Some("see the keys `berth init` writes: [registry] url, busy_timeout_ms; [store] url, cache_dir, jobs; [user] name".into()),
@@ -149,7 +151,12 @@ pub struct InitOutcome {
 /// Creates `berth.toml` and `.berth/` in `dir`, adopting registry and store
 /// URLs from the arguments or the environment. Running it again changes
 /// nothing and says so.
-pub fn init(dir: &Path, registry: Option<String>, store: Option<String>, env: &dyn Fn(&str) -> Option<String>) -> Result<InitOutcome> {
+pub fn init(
+    dir: &Path,
+    registry: Option<String>,
+    store: Option<String>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<InitOutcome> {
     let cfg_path = dir.join(CONFIG_FILE);
     let io = |what: &str, p: &Path, e: std::io::Error| ServiceError::Infra {
         message: format!("cannot {what} {}: {e}", p.display()),

@@ -39,7 +39,9 @@ impl Exit for ServiceError {
         match self {
             ServiceError::Store(e) => e.hint(),
             ServiceError::Registry(e) => e.hint(),
-            ServiceError::Input { hint, .. } | ServiceError::Config { hint, .. } | ServiceError::Infra { hint, .. } => hint.clone(),
+            ServiceError::Input { hint, .. } | ServiceError::Config { hint, .. } | ServiceError::Infra { hint, .. } => {
+                hint.clone()
+            }
         }
     }
 }

@@ -40,21 +40,26 @@ impl Berth {
         let refd = |d: &Digest| referenced.get(d).map(|(m, n)| format!("{m}@{n}"));
 
         let store = &self.store;
-        let checks: Vec<_> = futures::stream::iter(listed.iter().map(|b| async move { (b.digest, store.verify(&b.digest).await) }))
-            .buffer_unordered(self.config.jobs)
-            .collect()
-            .await;
+        let checks: Vec<_> =
+            futures::stream::iter(listed.iter().map(|b| async move { (b.digest, store.verify(&b.digest).await) }))
+                .buffer_unordered(self.config.jobs)
+                .collect()
+                .await;
         let mut corrupt = Vec::new();
         let mut missing = Vec::new();
         for (d, r) in checks {
             match r? {
                 Verified::Ok { .. } => {}
-                Verified::Corrupt { actual } => {
-                    corrupt.push(FsckProblem { digest: d, referenced_by: refd(&d), detail: format!("content hashes to {actual}") })
-                }
-                Verified::Missing => {
-                    missing.push(FsckProblem { digest: d, referenced_by: refd(&d), detail: "vanished while checking".into() })
-                }
+                Verified::Corrupt { actual } => corrupt.push(FsckProblem {
+                    digest: d,
+                    referenced_by: refd(&d),
+                    detail: format!("content hashes to {actual}"),
+                }),
+                Verified::Missing => missing.push(FsckProblem {
+                    digest: d,
+                    referenced_by: refd(&d),
+                    detail: "vanished while checking".into(),
+                }),
             }
         }
         for d in referenced.keys().filter(|d| !listed_set.contains(d)) {
@@ -62,7 +67,8 @@ impl Berth {
         }
         corrupt.sort_by_key(|p| p.digest);
         missing.sort_by_key(|p| p.digest);
-        let orphaned = listed_set.iter().filter(|d| !referenced.contains_key(d) && !leased.contains(d)).copied().collect();
+        let orphaned =
+            listed_set.iter().filter(|d| !referenced.contains_key(d) && !leased.contains(d)).copied().collect();
         let partials = self.store.partials().await?;
         Ok(FsckReport {
             ok: missing.is_empty() && corrupt.is_empty(),

@@ -106,7 +106,8 @@ impl Berth {
         }
         let partials_removed = if dry_run { 0 } else { self.store.remove_partials(PARTIAL_AGE).await? };
         if !dry_run {
-            let summary = serde_json::json!({"removed": removed.len(), "bytes": bytes_removed, "partials": partials_removed});
+            let summary =
+                serde_json::json!({"removed": removed.len(), "bytes": bytes_removed, "partials": partials_removed});
             self.registry.record(&self.actor, "gc", summary).await?;
         }
         Ok(GcReport {

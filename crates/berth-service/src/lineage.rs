@@ -28,7 +28,9 @@ pub fn detect_lineage(dir: &Path, env: Env) -> Lineage {
     if get(env, "GITHUB_ACTIONS").as_deref() == Some("true") {
         l.ci_provider = Some("github-actions".into());
         l.ci_run_id = get(env, "GITHUB_RUN_ID");
-        if let (Some(server), Some(repo), Some(run)) = (get(env, "GITHUB_SERVER_URL"), get(env, "GITHUB_REPOSITORY"), get(env, "GITHUB_RUN_ID")) {
+        if let (Some(server), Some(repo), Some(run)) =
+            (get(env, "GITHUB_SERVER_URL"), get(env, "GITHUB_REPOSITORY"), get(env, "GITHUB_RUN_ID"))
+        {
             l.ci_run_url = Some(format!("{server}/{repo}/actions/runs/{run}"));
         }
         l.git_commit = l.git_commit.or_else(|| get(env, "GITHUB_SHA"));

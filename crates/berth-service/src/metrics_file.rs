@@ -54,7 +54,11 @@ mod tests {
     fn nested_metrics_are_flattened_and_non_numbers_skipped() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("m.json");
-        std::fs::write(&p, r#"{"accuracy": 0.9, "per_class_recall": {"0": 0.8, "1": 0.7}, "cm": [[1,2],[3,4]], "note": "x"}"#).unwrap();
+        std::fs::write(
+            &p,
+            r#"{"accuracy": 0.9, "per_class_recall": {"0": 0.8, "1": 0.7}, "cm": [[1,2],[3,4]], "note": "x"}"#,
+        )
+        .unwrap();
         let (m, skipped) = read_metrics(&p).unwrap();
         assert_eq!(m["accuracy"], 0.9);
         assert_eq!(m["per_class_recall.1"], 0.7);

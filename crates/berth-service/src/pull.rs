@@ -43,7 +43,10 @@ impl Berth {
         let manifest = self.manifest(&v).await?;
         let dir = dir.unwrap_or_else(|| PathBuf::from(format!("{}-v{}", v.model, v.version)));
         if dir.exists() && !dir.is_dir() {
-            return Err(ServiceError::input(format!("{}: exists and is not a directory", dir.display()), Some("choose another -o DIR".into())));
+            return Err(ServiceError::input(
+                format!("{}: exists and is not a directory", dir.display()),
+                Some("choose another -o DIR".into()),
+            ));
         }
         let mut stat = self.stat_cache();
         // Decide which files need writing: a file already holding the right

@@ -80,12 +80,20 @@ fn infer_format(files: &BTreeMap<berth_core::RelPath, PathBuf>) -> Option<String
 impl Berth {
     pub async fn push(&self, req: PushRequest, transfer: &dyn Transfer) -> Result<PushReport> {
         let started = Instant::now();
-        let model = req.model.clone().ok_or_else(|| ServiceError::input("no model name given", Some("pass --model NAME".into())))?;
+        let model = req
+            .model
+            .clone()
+            .ok_or_else(|| ServiceError::input("no model name given", Some("pass --model NAME".into())))?;
         let files = crate::files::collect(&req.paths)?;
         let git_warnings = crate::gitignore::check(&req.paths);
         let mut stat = self.stat_cache();
-        let known: Vec<(berth_core::RelPath, PathBuf, Option<Digest>)> =
-            files.into_iter().map(|(rel, path)| { let d = stat.lookup(&path); (rel, path, d) }).collect();
+        let known: Vec<(berth_core::RelPath, PathBuf, Option<Digest>)> = files
+            .into_iter()
+            .map(|(rel, path)| {
+                let d = stat.lookup(&path);
+                (rel, path, d)
+            })
+            .collect();
         let hashes_cached = known.iter().filter(|(_, _, d)| d.is_some()).count();
         let total: u64 = known.iter().map(|(_, p, _)| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)).sum();
 
@@ -105,7 +113,8 @@ impl Berth {
             tracing::warn!("could not save the stat cache: {e}");
         }
         let blob_digests: Vec<Digest> = entries.iter().map(|(_, e)| e.digest).collect();
-        let manifest = Manifest::new(entries.into_iter().collect()).map_err(|e| ServiceError::input(e.to_string(), None))?;
+        let manifest =
+            Manifest::new(entries.into_iter().collect()).map_err(|e| ServiceError::input(e.to_string(), None))?;
         let put = self.store.put_bytes(Bytes::from(manifest.to_bytes())).await;
         let put = match put {
             Ok(p) => p,
@@ -118,7 +127,10 @@ impl Berth {
             model: model.clone(),
             manifest: put.digest,
             size: manifest.total_size(),
-            format: req.format.clone().or_else(|| infer_format(&known.iter().map(|(r, p, _)| (r.clone(), p.clone())).collect())),
+            format: req
+                .format
+                .clone()
+                .or_else(|| infer_format(&known.iter().map(|(r, p, _)| (r.clone(), p.clone())).collect())),
             signature: req.signature,
             params: req.params,
             metrics: req.metrics,

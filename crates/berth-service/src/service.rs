@@ -122,7 +122,13 @@ impl Berth {
         Ok(self.registry.set_tags(&v.model, v.version, tags, &self.actor).await?)
     }
 
-    pub async fn alias_set(&self, model: &ModelName, alias: &AliasName, n: u64, reason: Option<&str>) -> Result<Option<AliasEvent>> {
+    pub async fn alias_set(
+        &self,
+        model: &ModelName,
+        alias: &AliasName,
+        n: u64,
+        reason: Option<&str>,
+    ) -> Result<Option<AliasEvent>> {
         Ok(self.registry.set_alias(model, alias, n, &self.actor, reason).await?)
     }
 

@@ -9,7 +9,9 @@ use async_trait::async_trait;
 use berth_core::Digest;
 use bytes::Bytes;
 
-use crate::{BlobMeta, BlobStore, LocalStore, NoProgress, ObjectBlobStore, Progress, PutOutcome, Result, StoreError, Verified};
+use crate::{
+    BlobMeta, BlobStore, LocalStore, NoProgress, ObjectBlobStore, Progress, PutOutcome, Result, StoreError, Verified,
+};
 
 pub struct CachedStore {
     remote: ObjectBlobStore,

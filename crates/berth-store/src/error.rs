@@ -32,12 +32,14 @@ impl StoreError {
 impl Exit for StoreError {
     fn class(&self) -> ErrorClass {
         match self {
-            StoreError::NotFound { .. } | StoreError::Corrupt { .. } | StoreError::Io { .. } | StoreError::Remote { .. } => {
-                ErrorClass::Infra
-            }
-            StoreError::TooLarge { .. } | StoreError::Input { .. } | StoreError::Changed { .. } | StoreError::Url { .. } => {
-                ErrorClass::Input
-            }
+            StoreError::NotFound { .. }
+            | StoreError::Corrupt { .. }
+            | StoreError::Io { .. }
+            | StoreError::Remote { .. } => ErrorClass::Infra,
+            StoreError::TooLarge { .. }
+            | StoreError::Input { .. }
+            | StoreError::Changed { .. }
+            | StoreError::Url { .. } => ErrorClass::Input,
         }
     }
 

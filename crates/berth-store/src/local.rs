@@ -75,7 +75,8 @@ impl LocalStore {
             return Ok(PutOutcome { digest: d, size, written: false });
         }
         let guard = TempGuard::new(self.temp_path());
-        let mut tmp = File::create(guard.path()).map_err(StoreError::io("cannot create", guard.path().to_path_buf()))?;
+        let mut tmp =
+            File::create(guard.path()).map_err(StoreError::io("cannot create", guard.path().to_path_buf()))?;
         let (digest, size) = hash_and_copy(src, Some(&mut tmp), path, progress)?;
         if let Some(expected) = known
             && expected != digest
@@ -112,7 +113,8 @@ impl LocalStore {
             fs::create_dir_all(dir).map_err(StoreError::io("cannot create directory", dir))?;
         }
         let guard = TempGuard::new(crate::atomic::temp_beside(dest));
-        let mut out = File::create(guard.path()).map_err(StoreError::io("cannot create", guard.path().to_path_buf()))?;
+        let mut out =
+            File::create(guard.path()).map_err(StoreError::io("cannot create", guard.path().to_path_buf()))?;
         let (actual, size) = hash_and_copy(src, Some(&mut out), &self.blob_path(d), progress)?;
         if actual != *d {
             return Err(StoreError::Corrupt { digest: *d, actual, location: self.location() });
@@ -148,7 +150,7 @@ impl LocalStore {
                 out.push(BlobMeta { digest, size: meta.len(), modified: meta.modified().ok().map(to_ts) });
             }
         }
-        out.sort_by(|a, b| a.digest.cmp(&b.digest));
+        out.sort_by_key(|a| a.digest);
         Ok(out)
     }
 
@@ -174,7 +176,11 @@ fn to_ts(t: SystemTime) -> Timestamp {
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
     tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| {
-        Err(StoreError::Io { what: "worker failed for", path: PathBuf::from("(store)"), source: std::io::Error::other(e) })
+        Err(StoreError::Io {
+            what: "worker failed for",
+            path: PathBuf::from("(store)"),
+            source: std::io::Error::other(e),
+        })
     })
 }
 

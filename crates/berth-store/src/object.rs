@@ -47,7 +47,9 @@ impl ObjectBlobStore {
 
     fn err(&self, d: Option<&Digest>, e: object_store::Error) -> StoreError {
         match (e, d) {
-            (object_store::Error::NotFound { .. }, Some(d)) => StoreError::NotFound { digest: *d, location: self.url.clone() },
+            (object_store::Error::NotFound { .. }, Some(d)) => {
+                StoreError::NotFound { digest: *d, location: self.url.clone() }
+            }
             (e, _) => StoreError::Remote { location: self.url.clone(), source: Box::new(e) },
         }
     }
@@ -186,7 +188,7 @@ impl BlobStore for ObjectBlobStore {
                 out.push(BlobMeta { digest, size: meta.size, modified });
             }
         }
-        out.sort_by(|a, b| a.digest.cmp(&b.digest));
+        out.sort_by_key(|a| a.digest);
         Ok(out)
     }
 

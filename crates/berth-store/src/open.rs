@@ -68,7 +68,11 @@ impl fmt::Display for StoreUrl {
 /// command within about twenty seconds instead of hanging.
 fn retry() -> RetryConfig {
     RetryConfig {
-        backoff: BackoffConfig { init_backoff: Duration::from_millis(100), max_backoff: Duration::from_secs(2), base: 2.0 },
+        backoff: BackoffConfig {
+            init_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(2),
+            base: 2.0,
+        },
         max_retries: 4,
         retry_timeout: Duration::from_secs(20),
     }
@@ -124,7 +128,8 @@ fn remote(url: &StoreUrl) -> Result<ObjectBlobStore> {
         #[allow(unreachable_patterns)]
         StoreUrl::Gcs { .. } | StoreUrl::Azure { .. } => Err(StoreError::Url {
             url: shown.clone(),
-            reason: "this berth was built without support for it; rebuild with `--features gcs` or `--features azure`".into(),
+            reason: "this berth was built without support for it; rebuild with `--features gcs` or `--features azure`"
+                .into(),
         }),
         StoreUrl::Local(_) => unreachable!("local stores are opened directly"),
     }

@@ -69,7 +69,8 @@ impl StatCache {
     pub fn record(&mut self, path: &Path, digest: Digest) {
         let Ok(abs) = fs::canonicalize(path) else { return };
         let Ok(meta) = fs::metadata(&abs) else { return };
-        let racy = meta.modified().ok().and_then(|m| SystemTime::now().duration_since(m).ok()).is_none_or(|age| age < RACY);
+        let racy =
+            meta.modified().ok().and_then(|m| SystemTime::now().duration_since(m).ok()).is_none_or(|age| age < RACY);
         if racy {
             return;
         }

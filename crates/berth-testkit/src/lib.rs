@@ -15,7 +15,8 @@ static COUNTER: AtomicU64 = AtomicU64::new(0);
 /// A name no other test (in this or another process) is using.
 pub fn unique(prefix: &str) -> String {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
     format!("{prefix}{}x{n}x{nanos}", std::process::id())
 }
 
@@ -32,6 +33,8 @@ pub fn closed_port() -> u16 {
 pub struct S3Server {
     pub endpoint: String,
     pub port: u16,
+    /// The shell that runs moto and stops it when this process exits.
+    _watcher: std::process::Child,
 }
 
 /// The S3-protocol server for this test process, started on first use. It is
@@ -41,17 +44,14 @@ pub fn s3() -> &'static S3Server {
     static SERVER: OnceLock<S3Server> = OnceLock::new();
     SERVER.get_or_init(|| {
         let port = free_port();
-        let moto = if Command::new("moto_server").arg("--help").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok() {
-            "moto_server".to_string()
-        } else {
-            "python3 -m moto.server".to_string()
-        };
+        ensure_moto();
+        let moto = "python3 -m moto.server";
         let script = format!(
             "{moto} -H 127.0.0.1 -p {port} >/dev/null 2>&1 & m=$!; \
              while kill -0 {parent} 2>/dev/null; do sleep 1; done; kill $m 2>/dev/null",
             parent = std::process::id()
         );
-        Command::new("sh")
+        let watcher = Command::new("sh")
             .arg("-c")
             .arg(script)
             .stdin(Stdio::null())
@@ -67,15 +67,41 @@ pub fn s3() -> &'static S3Server {
             );
             std::thread::sleep(Duration::from_millis(100));
         }
-        S3Server { endpoint: format!("http://127.0.0.1:{port}"), port }
+        S3Server { endpoint: format!("http://127.0.0.1:{port}"), port, _watcher: watcher }
     })
+}
+
+fn moto_installed() -> bool {
+    Command::new("python3")
+        .args(["-c", "import moto.server, flask, flask_cors"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Installs moto's server from PyPI if this machine lacks it, so that
+/// `cargo test` works on a fresh machine with Python.
+fn ensure_moto() {
+    if moto_installed() {
+        return;
+    }
+    let status = Command::new("python3")
+        .args(["-m", "pip", "install", "--quiet", "moto[server]"])
+        .stdout(Stdio::null())
+        .status();
+    assert!(
+        status.is_ok_and(|s| s.success()) && moto_installed(),
+        "the S3 tests need moto's server and could not install it; run `pip install 'moto[server]'`"
+    );
 }
 
 /// Sends one HTTP/1.1 request and returns the status code.
 pub fn http(port: u16, method: &str, path: &str) -> u16 {
     let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(10))).ok();
-    write!(s, "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").expect("send");
+    write!(s, "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        .expect("send");
     let mut buf = String::new();
     let _ = s.read_to_string(&mut buf);
     buf.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0)

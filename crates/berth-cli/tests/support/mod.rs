@@ -17,7 +17,8 @@ pub struct Run {
 
 impl Run {
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
     }
 
     #[track_caller]
@@ -73,7 +74,12 @@ impl Project {
         let mut c = Command::new(bin());
         c.args(args).current_dir(self.path()).stdin(Stdio::null());
         for (k, _) in std::env::vars() {
-            if k.starts_with("BERTH_") || k.starts_with("AWS_") || k == "CI" || k.starts_with("GITHUB_") || k.starts_with("GITLAB") {
+            if k.starts_with("BERTH_")
+                || k.starts_with("AWS_")
+                || k == "CI"
+                || k.starts_with("GITHUB_")
+                || k.starts_with("GITLAB")
+            {
                 c.env_remove(k);
             }
         }
