@@ -50,13 +50,13 @@ fn alias_name(s: &str) -> Result<AliasName> {
     AliasName::parse(s).map_err(input)
 }
 
+/// `-C DIR` works as in git: as if berth were started in DIR.
 fn workdir(cli: &Cli) -> Result<PathBuf> {
-    let cwd = std::env::current_dir()
-        .map_err(|e| ServiceError::input(format!("cannot read the current directory: {e}"), None))?;
-    Ok(match &cli.global.project {
-        Some(p) => cwd.join(p),
-        None => cwd,
-    })
+    if let Some(p) = &cli.global.project {
+        std::env::set_current_dir(p)
+            .map_err(|e| ServiceError::input(format!("-C {}: cannot enter the directory: {e}", p.display()), None))?;
+    }
+    std::env::current_dir().map_err(|e| ServiceError::input(format!("cannot read the current directory: {e}"), None))
 }
 
 pub(crate) async fn open(dir: &Path) -> Result<Berth> {
@@ -115,9 +115,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::Pull(a) => {
             let r = reference(&a.reference)?;
             let b = open(&dir).await?;
-            let out = b
-                .pull(&r, Some(dir.join(a.output.clone().unwrap_or_default())).filter(|_| a.output.is_some()), &bars)
-                .await?;
+            let out = b.pull(&r, a.output.clone(), &bars).await?;
             if json { render::json(&out) } else { render::pull(&out) }
         }
         Command::Models => {

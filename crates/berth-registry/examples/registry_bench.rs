@@ -37,7 +37,8 @@ async fn main() {
         eprintln!("usage: registry_bench URL VERSIONS RESOLVES");
         std::process::exit(2);
     }
-    let (url, n, m): (&str, usize, usize) = (&args[1], args[2].parse().expect("VERSIONS"), args[3].parse().expect("RESOLVES"));
+    let (url, n, m): (&str, usize, usize) =
+        (&args[1], args[2].parse().expect("VERSIONS"), args[3].parse().expect("RESOLVES"));
     let reg_url = RegistryUrl::parse(url, Path::new(".")).expect("registry URL");
     let reg = connect(&reg_url, Duration::from_secs(30), Arc::new(SystemClock)).await.expect("connect");
     let model = ModelName::parse("bench").unwrap();
