@@ -8,7 +8,6 @@ use berth_core::Clock;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres, Transaction};
 
-use crate::migrate::{MIGRATIONS, SCHEMA_TABLE, render};
 use crate::{RegistryError, Result};
 
 /// Arbitrary, fixed: the advisory lock key berth's migrations hold.
@@ -54,30 +53,18 @@ impl PgRegistry {
         self.pool.begin().await.map_err(RegistryError::db(&self.url))
     }
 
-    async fn migrate(&self) -> Result<()> {
-        let db = || RegistryError::db(&self.url);
+    const ID_TYPE: &str = "BIGSERIAL PRIMARY KEY";
+
+    /// Migrations run under an advisory lock, so replicas starting together
+    /// migrate once.
+    async fn begin_migration(&self) -> Result<Transaction<'static, Postgres>> {
         let mut tx = self.begin_write().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(MIGRATION_LOCK).execute(&mut *tx).await.map_err(db())?;
-        sqlx::raw_sql(SCHEMA_TABLE).execute(&mut *tx).await.map_err(db())?;
-        let current: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM berth_schema")
-            .fetch_one(&mut *tx)
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(MIGRATION_LOCK)
+            .execute(&mut *tx)
             .await
-            .map_err(db())?;
-        let known = MIGRATIONS.len() as i64;
-        if current > known {
-            return Err(RegistryError::SchemaTooNew { url: self.url.clone(), found: current, known });
-        }
-        for (i, m) in MIGRATIONS.iter().enumerate().skip(current as usize) {
-            let sql = render(m, "BIGSERIAL PRIMARY KEY");
-            sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut *tx).await.map_err(db())?;
-            sqlx::query("INSERT INTO berth_schema (version, applied_at) VALUES ($1, $2)")
-                .bind(i as i64 + 1)
-                .bind(self.clock.now().millis())
-                .execute(&mut *tx)
-                .await
-                .map_err(db())?;
-        }
-        tx.commit().await.map_err(db())
+            .map_err(RegistryError::db(&self.url))?;
+        Ok(tx)
     }
 }
 

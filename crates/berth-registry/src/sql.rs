@@ -11,6 +11,39 @@
 macro_rules! impl_registry {
     ($ty:ty, $db:ty) => {
         impl $ty {
+            /// Applies the embedded migrations not yet applied, in one transaction.
+            pub(crate) async fn migrate(&self) -> $crate::Result<()> {
+                use $crate::migrate::{MIGRATIONS, SCHEMA_TABLE, render};
+                let db = || $crate::RegistryError::db(&self.url);
+                // Fast path without a write lock: an up-to-date schema is the common case.
+                let applied: Result<i64, _> =
+                    sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM berth_schema").fetch_one(&self.pool).await;
+                if applied.is_ok_and(|v| v == MIGRATIONS.len() as i64) {
+                    return Ok(());
+                }
+                let mut tx = self.begin_migration().await?;
+                sqlx::raw_sql(SCHEMA_TABLE).execute(&mut *tx).await.map_err(db())?;
+                let current: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM berth_schema")
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db())?;
+                let known = MIGRATIONS.len() as i64;
+                if current > known {
+                    return Err($crate::RegistryError::SchemaTooNew { url: self.url.clone(), found: current, known });
+                }
+                for (i, m) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+                    let sql = render(m, Self::ID_TYPE);
+                    sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut *tx).await.map_err(db())?;
+                    sqlx::query("INSERT INTO berth_schema (version, applied_at) VALUES ($1, $2)")
+                        .bind(i as i64 + 1)
+                        .bind(self.clock.now().millis())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db())?;
+                }
+                tx.commit().await.map_err(db())
+            }
+
             async fn insert_audit(
                 &self,
                 conn: &mut <$db as sqlx::Database>::Connection,
@@ -30,6 +63,72 @@ macro_rules! impl_registry {
                 .await
                 .map_err($crate::RegistryError::db(&self.url))?;
                 Ok(())
+            }
+
+            async fn current_alias(
+                &self,
+                conn: &mut <$db as sqlx::Database>::Connection,
+                model: &berth_core::ModelName,
+                alias: &berth_core::AliasName,
+            ) -> $crate::Result<Option<u64>> {
+                let v: Option<i64> = sqlx::query_scalar("SELECT version FROM aliases WHERE model = $1 AND alias = $2")
+                    .bind(model.as_str())
+                    .bind(alias.as_str())
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err($crate::RegistryError::db(&self.url))?;
+                Ok(v.map(|v| v as u64))
+            }
+
+            /// Appends an alias move to its history and to the audit log.
+            #[allow(clippy::too_many_arguments)]
+            async fn record_alias_move(
+                &self,
+                conn: &mut <$db as sqlx::Database>::Connection,
+                model: &berth_core::ModelName,
+                alias: &berth_core::AliasName,
+                from: Option<u64>,
+                to: Option<u64>,
+                actor: &$crate::Actor,
+                reason: Option<&str>,
+            ) -> $crate::Result<berth_core::AliasEvent> {
+                let at = self.clock.now();
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO alias_events (model, alias, from_version, to_version, actor, reason, at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+                )
+                .bind(model.as_str())
+                .bind(alias.as_str())
+                .bind(from.map(|f| f as i64))
+                .bind(to.map(|t| t as i64))
+                .bind(actor.0.as_str())
+                .bind(reason)
+                .bind(at.millis())
+                .fetch_one(&mut *conn)
+                .await
+                .map_err($crate::RegistryError::db(&self.url))?;
+                self.insert_audit(
+                    conn,
+                    $crate::rows::AuditRow {
+                        actor: &actor.0,
+                        action: if to.is_some() { "alias.set" } else { "alias.remove" },
+                        model: Some(model.as_str()),
+                        version: to.or(from),
+                        before: Some(serde_json::json!({"alias": alias, "version": from}).to_string()),
+                        after: Some(serde_json::json!({"alias": alias, "version": to, "reason": reason}).to_string()),
+                    },
+                )
+                .await?;
+                Ok(berth_core::AliasEvent {
+                    id,
+                    model: model.clone(),
+                    alias: alias.clone(),
+                    from,
+                    to,
+                    actor: actor.0.clone(),
+                    reason: reason.map(str::to_string),
+                    at,
+                })
             }
 
             /// Takes the model's lock for this transaction; fails if the model does not exist.
@@ -382,22 +481,12 @@ macro_rules! impl_registry {
                 actor: &$crate::Actor,
                 reason: Option<&str>,
             ) -> $crate::Result<Option<berth_core::AliasEvent>> {
-                use sqlx::Row;
                 let db = || $crate::RegistryError::db(&self.url);
                 let now = self.clock.now();
                 let mut tx = self.begin_write().await?;
                 self.lock_model(&mut tx, model).await?;
                 self.version_in(&mut tx, model, n).await?;
-                let cur = sqlx::query("SELECT version FROM aliases WHERE model = $1 AND alias = $2")
-                    .bind(model.as_str())
-                    .bind(alias.as_str())
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(db())?;
-                let from = match cur {
-                    Some(r) => Some(r.try_get::<i64, _>("version").map_err(db())? as u64),
-                    None => None,
-                };
+                let from = self.current_alias(&mut tx, model, alias).await?;
                 if from == Some(n) {
                     tx.commit().await.map_err(db())?;
                     return Ok(None);
@@ -413,42 +502,7 @@ macro_rules! impl_registry {
                 .execute(&mut *tx)
                 .await
                 .map_err(db())?;
-                let row = sqlx::query(
-                    "INSERT INTO alias_events (model, alias, from_version, to_version, actor, reason, at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-                )
-                .bind(model.as_str())
-                .bind(alias.as_str())
-                .bind(from.map(|f| f as i64))
-                .bind(n as i64)
-                .bind(actor.0.as_str())
-                .bind(reason)
-                .bind(now.millis())
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(db())?;
-                let id: i64 = row.try_get("id").map_err(db())?;
-                let ev = berth_core::AliasEvent {
-                    id,
-                    model: model.clone(),
-                    alias: alias.clone(),
-                    from,
-                    to: Some(n),
-                    actor: actor.0.clone(),
-                    reason: reason.map(str::to_string),
-                    at: now,
-                };
-                self.insert_audit(
-                    &mut tx,
-                    $crate::rows::AuditRow {
-                        actor: &actor.0,
-                        action: "alias.set",
-                        model: Some(model.as_str()),
-                        version: Some(n),
-                        before: Some(serde_json::json!({"alias": alias, "version": from}).to_string()),
-                        after: Some(serde_json::json!({"alias": alias, "version": n, "reason": reason}).to_string()),
-                    },
-                )
-                .await?;
+                let ev = self.record_alias_move(&mut tx, model, alias, from, Some(n), actor, reason).await?;
                 tx.commit().await.map_err(db())?;
                 Ok(Some(ev))
             }
@@ -460,63 +514,21 @@ macro_rules! impl_registry {
                 actor: &$crate::Actor,
                 reason: Option<&str>,
             ) -> $crate::Result<berth_core::AliasEvent> {
-                use sqlx::Row;
                 let db = || $crate::RegistryError::db(&self.url);
-                let now = self.clock.now();
                 let mut tx = self.begin_write().await?;
                 self.lock_model(&mut tx, model).await?;
-                let cur = sqlx::query("SELECT version FROM aliases WHERE model = $1 AND alias = $2")
-                    .bind(model.as_str())
-                    .bind(alias.as_str())
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(db())?;
-                let Some(cur) = cur else {
+                let Some(from) = self.current_alias(&mut tx, model, alias).await? else {
                     return Err($crate::RegistryError::AliasNotFound { model: model.to_string(), alias: alias.to_string() });
                 };
-                let from = cur.try_get::<i64, _>("version").map_err(db())? as u64;
                 sqlx::query("DELETE FROM aliases WHERE model = $1 AND alias = $2")
                     .bind(model.as_str())
                     .bind(alias.as_str())
                     .execute(&mut *tx)
                     .await
                     .map_err(db())?;
-                let row = sqlx::query(
-                    "INSERT INTO alias_events (model, alias, from_version, to_version, actor, reason, at) VALUES ($1, $2, $3, NULL, $4, $5, $6) RETURNING id",
-                )
-                .bind(model.as_str())
-                .bind(alias.as_str())
-                .bind(from as i64)
-                .bind(actor.0.as_str())
-                .bind(reason)
-                .bind(now.millis())
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(db())?;
-                let id: i64 = row.try_get("id").map_err(db())?;
-                self.insert_audit(
-                    &mut tx,
-                    $crate::rows::AuditRow {
-                        actor: &actor.0,
-                        action: "alias.remove",
-                        model: Some(model.as_str()),
-                        version: Some(from),
-                        before: Some(serde_json::json!({"alias": alias, "version": from}).to_string()),
-                        after: Some(serde_json::json!({"alias": alias, "version": null, "reason": reason}).to_string()),
-                    },
-                )
-                .await?;
+                let ev = self.record_alias_move(&mut tx, model, alias, Some(from), None, actor, reason).await?;
                 tx.commit().await.map_err(db())?;
-                Ok(berth_core::AliasEvent {
-                    id,
-                    model: model.clone(),
-                    alias: alias.clone(),
-                    from: Some(from),
-                    to: None,
-                    actor: actor.0.clone(),
-                    reason: reason.map(str::to_string),
-                    at: now,
-                })
+                Ok(ev)
             }
 
             async fn aliases(&self, model: &berth_core::ModelName) -> $crate::Result<std::collections::BTreeMap<String, u64>> {

@@ -11,7 +11,6 @@ use berth_core::Clock;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
-use crate::migrate::{MIGRATIONS, SCHEMA_TABLE, render};
 use crate::{RegistryError, Result};
 
 pub struct SqliteRegistry {
@@ -54,29 +53,11 @@ impl SqliteRegistry {
         self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(RegistryError::db(&self.url))
     }
 
-    async fn migrate(&self) -> Result<()> {
-        let db = || RegistryError::db(&self.url);
-        let mut tx = self.begin_write().await?;
-        sqlx::raw_sql(SCHEMA_TABLE).execute(&mut *tx).await.map_err(db())?;
-        let current: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM berth_schema")
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db())?;
-        let known = MIGRATIONS.len() as i64;
-        if current > known {
-            return Err(RegistryError::SchemaTooNew { url: self.url.clone(), found: current, known });
-        }
-        for (i, m) in MIGRATIONS.iter().enumerate().skip(current as usize) {
-            let sql = render(m, "INTEGER PRIMARY KEY AUTOINCREMENT");
-            sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut *tx).await.map_err(db())?;
-            sqlx::query("INSERT INTO berth_schema (version, applied_at) VALUES ($1, $2)")
-                .bind(i as i64 + 1)
-                .bind(self.clock.now().millis())
-                .execute(&mut *tx)
-                .await
-                .map_err(db())?;
-        }
-        tx.commit().await.map_err(db())
+    const ID_TYPE: &str = "INTEGER PRIMARY KEY AUTOINCREMENT";
+
+    /// Migrations take the write lock like any other write.
+    async fn begin_migration(&self) -> Result<Transaction<'static, Sqlite>> {
+        self.begin_write().await
     }
 }
 
