@@ -95,6 +95,9 @@ pub enum Command {
     },
     /// Verify every blob in the store; report missing, corrupt and orphaned blobs.
     Fsck,
+    /// Tabular data: synthesize, profile, show the schema.
+    #[command(subcommand)]
+    Data(DataCommand),
     /// Run the whole loop on a throwaway project and show each step.
     Quickstart {
         /// Where to create the project (default: a new temporary directory).
@@ -165,4 +168,48 @@ pub enum AliasCommand {
     },
     /// Every move of a model's aliases, oldest first.
     History { model: String, alias: Option<String> },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DataCommand {
+    /// Write seeded synthetic data (.csv or .parquet); the same seed gives the same bytes.
+    Synth(SynthArgs),
+    /// Profile a data file: per column count, nulls, mean, std, quantiles, categories.
+    Profile {
+        file: PathBuf,
+        /// Only these columns (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        columns: Option<Vec<String>>,
+        /// Also write the profile as JSON to this file.
+        #[arg(short = 'o', long = "output")]
+        output: Option<PathBuf>,
+    },
+    /// Show the column names and types berth infers for a data file.
+    Schema { file: PathBuf },
+}
+
+#[derive(Debug, Args)]
+pub struct SynthArgs {
+    /// classification, regression, forecast, text or anomaly.
+    #[arg(long)]
+    pub kind: String,
+    #[arg(long, default_value_t = 1000)]
+    pub rows: usize,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Numeric features (classification, regression, anomaly).
+    #[arg(long, default_value_t = 10)]
+    pub features: usize,
+    /// Classes (classification).
+    #[arg(long, default_value_t = 2)]
+    pub classes: usize,
+    /// Share of outliers (anomaly).
+    #[arg(long, default_value_t = 0.05)]
+    pub contamination: f64,
+    /// Make a drifted copy: shift:COLUMN=DELTA, scale:COLUMN=FACTOR, mix:COLUMN=LEVEL:SHARE (repeatable).
+    #[arg(long = "drift", value_name = "SPEC")]
+    pub drift: Vec<String>,
+    /// Output file; the extension picks CSV or Parquet.
+    #[arg(short = 'o', long = "output")]
+    pub output: PathBuf,
 }

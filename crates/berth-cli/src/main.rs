@@ -2,6 +2,7 @@
 //! No business logic lives here.
 
 mod cli;
+mod data;
 mod progress;
 mod quickstart;
 mod render;

@@ -196,6 +196,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
                 return Ok(1);
             }
         }
+        Command::Data(cmd) => crate::data::run(cmd, json)?,
         Command::Quickstart { dir: qdir } => {
             crate::quickstart::run(qdir.clone(), json).await?;
         }

@@ -1,4 +1,5 @@
 use berth_core::{ErrorClass, Exit};
+use berth_data::DataError;
 use berth_registry::RegistryError;
 use berth_store::StoreError;
 
@@ -8,6 +9,8 @@ pub enum ServiceError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Registry(#[from] RegistryError),
+    #[error(transparent)]
+    Data(#[from] DataError),
     /// The user asked something that cannot be done as asked.
     #[error("{message}")]
     Input { message: String, hint: Option<String> },
@@ -30,6 +33,7 @@ impl Exit for ServiceError {
         match self {
             ServiceError::Store(e) => e.class(),
             ServiceError::Registry(e) => e.class(),
+            ServiceError::Data(e) => e.class(),
             ServiceError::Input { .. } | ServiceError::Config { .. } => ErrorClass::Input,
             ServiceError::Infra { .. } => ErrorClass::Infra,
         }
@@ -39,6 +43,7 @@ impl Exit for ServiceError {
         match self {
             ServiceError::Store(e) => e.hint(),
             ServiceError::Registry(e) => e.hint(),
+            ServiceError::Data(e) => e.hint(),
             ServiceError::Input { hint, .. } | ServiceError::Config { hint, .. } | ServiceError::Infra { hint, .. } => {
                 hint.clone()
             }

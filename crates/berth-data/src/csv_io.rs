@@ -1,0 +1,365 @@
+//! CSV in and out. Reading makes two passes when types are inferred (one to
+//! decide each column's type, one to parse), so memory holds only the typed
+//! columns, never the text.
+//!
+//! Nulls: an empty cell, `NA`, `N/A`, `null`, `NULL` or `None`. `NaN`, `inf`
+//! and `-inf` are float values, not nulls. Inference picks, per column, the
+//! first type every non-null cell fits: bool (`true`/`false` in any case),
+//! int, float, timestamp (`YYYY-MM-DD[ HH:MM:SS]`, `T` and a trailing `Z`
+//! allowed), else text.
+
+use std::path::Path;
+
+use crate::column::{Column, ColumnData};
+use crate::schema::{ColumnType, Schema};
+use crate::{DataError, Result, Table};
+
+fn is_null(s: &str) -> bool {
+    matches!(s, "" | "NA" | "N/A" | "null" | "NULL" | "None")
+}
+
+fn parse_bool(s: &str) -> Option<bool> {
+    if s.eq_ignore_ascii_case("true") {
+        Some(true)
+    } else if s.eq_ignore_ascii_case("false") {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+fn parse_float(s: &str) -> Option<f64> {
+    match s {
+        "NaN" | "nan" => Some(f64::NAN),
+        "inf" | "Inf" | "Infinity" | "+inf" => Some(f64::INFINITY),
+        "-inf" | "-Inf" | "-Infinity" => Some(f64::NEG_INFINITY),
+        _ => s.parse::<f64>().ok().filter(|_| s.bytes().any(|b| b.is_ascii_digit())),
+    }
+}
+
+fn digits(s: &[u8]) -> Option<i64> {
+    if s.is_empty() || !s.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(s).ok()?.parse().ok()
+}
+
+/// Days from 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// Parses `YYYY-MM-DD`, `YYYY-MM-DD HH:MM:SS` or `YYYY-MM-DDTHH:MM:SS[.frac][Z]` as UTC seconds.
+pub(crate) fn parse_timestamp(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let (y, m, d) = (digits(&b[0..4])?, digits(&b[5..7])?, digits(&b[8..10])?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    let mut secs = days_from_civil(y, m, d) * 86_400;
+    let rest = &b[10..];
+    if rest.is_empty() {
+        return Some(secs);
+    }
+    if rest.len() < 9 || !(rest[0] == b' ' || rest[0] == b'T') || rest[3] != b':' || rest[6] != b':' {
+        return None;
+    }
+    let (h, mi, se) = (digits(&rest[1..3])?, digits(&rest[4..6])?, digits(&rest[7..9])?);
+    if h > 23 || mi > 59 || se > 60 {
+        return None;
+    }
+    let mut tail = &rest[9..];
+    if let Some(frac) = tail.strip_prefix(b".") {
+        let n = frac.iter().take_while(|c| c.is_ascii_digit()).count();
+        if n == 0 {
+            return None;
+        }
+        tail = &frac[n..];
+    }
+    if !(tail.is_empty() || tail == b"Z") {
+        return None;
+    }
+    secs += h * 3600 + mi * 60 + se;
+    Some(secs)
+}
+
+pub(crate) fn format_timestamp(secs: i64) -> String {
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+#[derive(Clone, Copy)]
+struct Candidates {
+    bool_: bool,
+    int: bool,
+    float: bool,
+    ts: bool,
+}
+
+impl Candidates {
+    fn all() -> Self {
+        Candidates { bool_: true, int: true, float: true, ts: true }
+    }
+
+    fn see(&mut self, s: &str) {
+        if self.bool_ && parse_bool(s).is_none() {
+            self.bool_ = false;
+        }
+        if self.int && s.parse::<i64>().is_err() {
+            self.int = false;
+        }
+        if self.float && parse_float(s).is_none() {
+            self.float = false;
+        }
+        if self.ts && parse_timestamp(s).is_none() {
+            self.ts = false;
+        }
+    }
+
+    fn pick(self, seen_any: bool) -> ColumnType {
+        match self {
+            _ if !seen_any => ColumnType::Float,
+            Candidates { bool_: true, .. } => ColumnType::Bool,
+            Candidates { int: true, .. } => ColumnType::Int,
+            Candidates { float: true, .. } => ColumnType::Float,
+            Candidates { ts: true, .. } => ColumnType::Timestamp,
+            _ => ColumnType::Str,
+        }
+    }
+}
+
+fn reader(path: &Path) -> Result<csv::Reader<std::fs::File>> {
+    let f = std::fs::File::open(path).map_err(|source| DataError::Io { path: path.to_path_buf(), source })?;
+    let empty = f.metadata().map(|m| m.len() == 0).unwrap_or(false);
+    if empty {
+        return Err(DataError::Empty { path: path.to_path_buf() });
+    }
+    Ok(csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(f))
+}
+
+fn csv_err(path: &Path, e: csv::Error) -> DataError {
+    let line = e.position().map(|p| p.line()).unwrap_or(0);
+    let message = match e.kind() {
+        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+            format!("has {len} field(s), the header has {expected_len}")
+        }
+        csv::ErrorKind::Utf8 { .. } => "is not valid UTF-8".to_string(),
+        _ => e.to_string(),
+    };
+    DataError::Csv { path: path.to_path_buf(), line, message }
+}
+
+enum Builder {
+    Float(Vec<f64>),
+    Int(Vec<i64>),
+    Bool(Vec<bool>),
+    Ts(Vec<i64>),
+    Str(std::collections::HashMap<String, u32>, Vec<String>, Vec<u32>),
+}
+
+/// Reads a CSV file. With a schema, its columns are parsed as declared (and
+/// must exist); otherwise types are inferred. `columns` limits what is kept.
+pub fn read_csv(path: &Path, schema: Option<&Schema>, columns: Option<&[String]>) -> Result<Table> {
+    let mut rdr = reader(path)?;
+    let headers: Vec<String> = rdr.headers().map_err(|e| csv_err(path, e))?.iter().map(str::to_string).collect();
+    if headers.iter().all(|h| h.is_empty()) {
+        return Err(DataError::Empty { path: path.to_path_buf() });
+    }
+    let wanted: Vec<String> = match columns {
+        Some(c) => c.to_vec(),
+        None => headers.clone(),
+    };
+    let missing: Vec<String> = wanted.iter().filter(|w| !headers.contains(w)).cloned().collect();
+    if !missing.is_empty() {
+        return Err(DataError::MissingColumns { missing, available: headers });
+    }
+    let idx: Vec<usize> = wanted.iter().map(|w| headers.iter().position(|h| h == w).expect("checked")).collect();
+
+    let types: Vec<ColumnType> = match schema {
+        Some(s) => {
+            let missing: Vec<String> =
+                s.fields.iter().map(|f| f.name.clone()).filter(|n| !headers.contains(n)).collect();
+            if !missing.is_empty() {
+                return Err(DataError::MissingColumns { missing, available: headers });
+            }
+            wanted.iter().map(|w| s.field(w).map(|f| f.ty).unwrap_or(ColumnType::Str)).collect()
+        }
+        None => {
+            let mut cands = vec![Candidates::all(); idx.len()];
+            let mut seen = vec![false; idx.len()];
+            let mut rec = csv::StringRecord::new();
+            while rdr.read_record(&mut rec).map_err(|e| csv_err(path, e))? {
+                for (k, &i) in idx.iter().enumerate() {
+                    let s = &rec[i];
+                    if !is_null(s) {
+                        seen[k] = true;
+                        cands[k].see(s);
+                    }
+                }
+            }
+            rdr = reader(path)?;
+            rdr.headers().map_err(|e| csv_err(path, e))?;
+            cands.iter().zip(&seen).map(|(c, s)| c.pick(*s)).collect()
+        }
+    };
+
+    let mut builders: Vec<Builder> = types
+        .iter()
+        .map(|t| match t {
+            ColumnType::Float => Builder::Float(Vec::new()),
+            ColumnType::Int => Builder::Int(Vec::new()),
+            ColumnType::Bool => Builder::Bool(Vec::new()),
+            ColumnType::Timestamp => Builder::Ts(Vec::new()),
+            ColumnType::Str => Builder::Str(Default::default(), Vec::new(), Vec::new()),
+        })
+        .collect();
+    let mut valid: Vec<Vec<bool>> = vec![Vec::new(); idx.len()];
+    let mut rec = csv::StringRecord::new();
+    while rdr.read_record(&mut rec).map_err(|e| csv_err(path, e))? {
+        let line = rec.position().map(|p| p.line()).unwrap_or(0);
+        for (k, &i) in idx.iter().enumerate() {
+            let s = &rec[i];
+            let null = is_null(s);
+            valid[k].push(!null);
+            let bad = |ty: &str| DataError::Csv {
+                path: path.to_path_buf(),
+                line,
+                message: format!("column {:?}: {s:?} is not a {ty}", wanted[k]),
+            };
+            match &mut builders[k] {
+                Builder::Float(v) => v.push(if null { 0.0 } else { parse_float(s).ok_or_else(|| bad("float"))? }),
+                Builder::Int(v) => v.push(if null { 0 } else { s.parse().map_err(|_| bad("integer"))? }),
+                Builder::Bool(v) => v.push(if null { false } else { parse_bool(s).ok_or_else(|| bad("bool"))? }),
+                Builder::Ts(v) => v.push(if null { 0 } else { parse_timestamp(s).ok_or_else(|| bad("timestamp"))? }),
+                Builder::Str(index, levels, codes) => {
+                    let s = if null { "" } else { s };
+                    let code = match index.get(s) {
+                        Some(c) => *c,
+                        None => {
+                            levels.push(s.to_string());
+                            let c = (levels.len() - 1) as u32;
+                            index.insert(s.to_string(), c);
+                            c
+                        }
+                    };
+                    codes.push(code);
+                }
+            }
+        }
+    }
+    let cols = builders
+        .into_iter()
+        .zip(wanted)
+        .zip(valid)
+        .map(|((b, name), valid)| {
+            let data = match b {
+                Builder::Float(v) => ColumnData::Float(v),
+                Builder::Int(v) => ColumnData::Int(v),
+                Builder::Bool(v) => ColumnData::Bool(v),
+                Builder::Ts(v) => ColumnData::Timestamp(v),
+                Builder::Str(_, levels, codes) => ColumnData::Str { levels, codes },
+            };
+            Column::new(name, data).with_valid(valid)
+        })
+        .collect();
+    Table::new(cols)
+}
+
+pub fn write_csv(table: &Table, path: &Path) -> Result<()> {
+    let io = |source| DataError::Io { path: path.to_path_buf(), source };
+    let f = std::fs::File::create(path).map_err(io)?;
+    let mut w = csv::WriterBuilder::new().from_writer(std::io::BufWriter::new(f));
+    let err = |e: csv::Error| DataError::Io { path: path.to_path_buf(), source: std::io::Error::other(e) };
+    w.write_record(table.names()).map_err(err)?;
+    let mut row = Vec::with_capacity(table.columns().len());
+    for i in 0..table.rows() {
+        row.clear();
+        row.extend(table.columns().iter().map(|c| c.display(i)));
+        w.write_record(&row).map_err(err)?;
+    }
+    w.flush().map_err(io)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &tempfile::TempDir, text: &str) -> std::path::PathBuf {
+        let p = dir.path().join("d.csv");
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    #[test]
+    fn types_are_inferred_per_column_with_nulls() {
+        let d = tempfile::tempdir().unwrap();
+        let p = write(&d, "a,b,c,d,e\n1,1.5,true,x,2024-01-01 01:00:00\n,NaN,False,,2024-01-02\n3,inf,,y,\n");
+        let t = read_csv(&p, None, None).unwrap();
+        let tys: Vec<ColumnType> = t.columns().iter().map(|c| c.ty()).collect();
+        use ColumnType::*;
+        assert_eq!(tys, [Int, Float, Bool, Str, Timestamp]);
+        assert!(t.column("a").unwrap().is_null(1));
+        assert!(t.column("b").unwrap().as_f64(1).unwrap().is_nan());
+        assert_eq!(t.column("e").unwrap().as_f64(0), Some(1_704_070_800.0));
+        assert!(t.column("d").unwrap().is_null(1));
+    }
+
+    #[test]
+    fn a_ragged_line_is_named() {
+        let d = tempfile::tempdir().unwrap();
+        let p = write(&d, "a,b\n1,2\n3\n");
+        let e = read_csv(&p, None, None).unwrap_err().to_string();
+        assert!(e.contains("line 3") && e.contains("1 field(s), the header has 2"), "{e}");
+    }
+
+    #[test]
+    fn a_declared_type_that_does_not_parse_names_line_column_and_value() {
+        let d = tempfile::tempdir().unwrap();
+        let p = write(&d, "a\n1\nabc\n");
+        let s = Schema::parse_spec("a:float").unwrap();
+        let e = read_csv(&p, Some(&s), None).unwrap_err().to_string();
+        assert!(e.contains("line 3") && e.contains("\"abc\" is not a float"), "{e}");
+    }
+
+    #[test]
+    fn empty_files_and_missing_columns_are_refused() {
+        let d = tempfile::tempdir().unwrap();
+        let p = write(&d, "");
+        assert!(matches!(read_csv(&p, None, None), Err(DataError::Empty { .. })));
+        let p = write(&d, "a,b\n1,2\n");
+        let e = read_csv(&p, None, Some(&["a".into(), "z".into()])).unwrap_err();
+        assert!(matches!(e, DataError::MissingColumns { .. }), "{e}");
+    }
+
+    #[test]
+    fn timestamps_round_trip() {
+        for s in ["1970-01-01 00:00:00", "2024-02-29 23:59:59", "1969-12-31 12:00:00"] {
+            assert_eq!(format_timestamp(parse_timestamp(s).unwrap()), s);
+        }
+        assert_eq!(parse_timestamp("2024-01-01T00:00:00.250Z"), Some(1_704_067_200));
+        assert_eq!(parse_timestamp("2024-13-01"), None);
+        assert_eq!(parse_timestamp("20240101"), None);
+    }
+}

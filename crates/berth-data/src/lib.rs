@@ -1,0 +1,24 @@
+//! Tabular data in and out: CSV and Parquet read into typed columns (float,
+//! integer, bool, categorical text, timestamp — each with nulls), schemas,
+//! one-pass reference profiles, and seeded synthetic data for CI and demos.
+//! Depends only on `berth-core`; it knows nothing of models, stores or
+//! registries, and does no network I/O.
+
+mod column;
+mod csv_io;
+mod error;
+mod io;
+mod parquet_io;
+mod profile;
+mod rng;
+mod schema;
+pub mod synth;
+
+pub use column::{Column, ColumnData, Table};
+pub use error::DataError;
+pub use io::{ReadOptions, read_table, write_table};
+pub use profile::{CategoricalProfile, ColumnProfile, NumericProfile, Profile};
+pub use rng::Rng;
+pub use schema::{ColumnType, Field, Schema};
+
+pub type Result<T, E = DataError> = std::result::Result<T, E>;
