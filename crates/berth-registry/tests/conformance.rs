@@ -1,0 +1,376 @@
+//! One suite, every engine: each behaviour below runs against SQLite (a fresh
+//! file) and PostgreSQL (a fresh database at 127.0.0.1:5432, dropped after).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use berth_core::{AliasName, Clock, Digest, FixedClock, Lineage, ModelName, NewVersion, Ref, SystemClock, Timestamp};
+use berth_registry::{Actor, AuditFilter, PgRegistry, Registry, RegistryError, SqliteRegistry};
+use berth_testkit::PgDatabase;
+
+type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;
+/// Opens a new connection (pool) to the engine's database, with a clock.
+type Opener = Box<dyn Fn(Arc<dyn Clock>) -> BoxFuture<Arc<dyn Registry>> + Send + Sync>;
+
+/// A registry under test, with whatever keeps it alive (a temp dir, a database).
+struct Engine {
+    open: Opener,
+    _keep: Box<dyn std::any::Any + Send + Sync>,
+}
+
+fn sqlite() -> Engine {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("registry.db");
+    Engine {
+        open: Box::new(move |clock| {
+            let path = path.clone();
+            Box::pin(async move {
+                Arc::new(SqliteRegistry::open(&path, Duration::from_secs(30), clock).await.unwrap())
+                    as Arc<dyn Registry>
+            })
+        }),
+        _keep: Box::new(dir),
+    }
+}
+
+fn postgres() -> Engine {
+    let db = PgDatabase::create();
+    let url = db.url.clone();
+    Engine {
+        open: Box::new(move |clock| {
+            let url = url.clone();
+            Box::pin(async move { Arc::new(PgRegistry::open(&url, clock).await.unwrap()) as Arc<dyn Registry> })
+        }),
+        _keep: Box::new(db),
+    }
+}
+
+impl Engine {
+    async fn registry(&self) -> Arc<dyn Registry> {
+        (self.open)(Arc::new(SystemClock)).await
+    }
+}
+
+macro_rules! suite {
+    ($($name:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::sqlite()).await;
+                }
+            )*
+        }
+        mod on_postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::postgres()).await;
+                }
+            )*
+        }
+    };
+}
+
+suite!(
+    versions_are_numbered_per_model_from_one,
+    refs_resolve_numbers_aliases_and_latest,
+    unknown_names_give_the_right_errors,
+    tags_are_upserted_and_audited,
+    aliases_keep_their_history,
+    the_audit_log_records_every_mutation_newest_first,
+    referenced_blobs_include_manifests_and_files,
+    leases_hold_blobs_until_released,
+    a_running_gc_turns_uploads_away,
+    expired_leases_and_gc_runs_are_ignored,
+    models_are_summarised,
+    concurrent_pushes_get_distinct_consecutive_numbers,
+    concurrent_alias_moves_leave_a_consistent_chain,
+    reopening_keeps_everything_and_migrates_once,
+);
+
+fn name(s: &str) -> ModelName {
+    ModelName::parse(s).unwrap()
+}
+
+fn alias(s: &str) -> AliasName {
+    AliasName::parse(s).unwrap()
+}
+
+fn new_version(model: &str, seed: u8) -> NewVersion {
+    NewVersion {
+        model: name(model),
+        manifest: Digest::of(&[seed, 1]),
+        size: 100 + u64::from(seed),
+        format: Some("onnx".into()),
+        signature: Some(serde_json::json!({"inputs": [{"name": "x", "type": "float"}]})),
+        params: BTreeMap::from([("lr".to_string(), "0.1".to_string())]),
+        metrics: BTreeMap::from([("accuracy".to_string(), 0.9 + f64::from(seed) / 1000.0)]),
+        tags: BTreeMap::from([("team".to_string(), "risk".to_string())]),
+        description: Some(format!("run {seed}")),
+        lineage: Lineage { git_commit: Some("abc".into()), git_dirty: Some(false), ..Default::default() },
+        created_by: "alice".into(),
+    }
+}
+
+fn actor() -> Actor {
+    Actor("bob".into())
+}
+
+async fn versions_are_numbered_per_model_from_one(e: Engine) {
+    let r = e.registry().await;
+    for i in 0..3 {
+        assert_eq!(r.create_version(new_version("churn", i), &[], None).await.unwrap().version, u64::from(i) + 1);
+    }
+    assert_eq!(r.create_version(new_version("fraud", 9), &[], None).await.unwrap().version, 1);
+    let vs = r.versions(&name("churn")).await.unwrap();
+    assert_eq!(vs.iter().map(|v| v.version).collect::<Vec<_>>(), [3, 2, 1]);
+    let v1 = &vs[2];
+    assert_eq!(v1.metrics["accuracy"], 0.9);
+    assert_eq!(v1.params["lr"], "0.1");
+    assert_eq!(v1.tags["team"], "risk");
+    assert_eq!(v1.lineage.git_commit.as_deref(), Some("abc"));
+    assert_eq!(v1.signature.as_ref().unwrap()["inputs"][0]["name"], "x");
+    assert_eq!(v1.description.as_deref(), Some("run 0"));
+    assert_eq!(v1.created_by, "alice");
+    assert_eq!(v1.manifest, Digest::of(&[0, 1]));
+}
+
+async fn refs_resolve_numbers_aliases_and_latest(e: Engine) {
+    let r = e.registry().await;
+    for i in 0..3 {
+        r.create_version(new_version("churn", i), &[], None).await.unwrap();
+    }
+    r.set_alias(&name("churn"), &alias("production"), 2, &actor(), None).await.unwrap();
+    let get = |s: &str| {
+        let r = r.clone();
+        let s = s.to_string();
+        async move { r.resolve(&Ref::parse(&s).unwrap()).await.unwrap().version }
+    };
+    assert_eq!(get("churn@1").await, 1);
+    assert_eq!(get("churn@latest").await, 3);
+    assert_eq!(get("churn").await, 3);
+    assert_eq!(get("churn@production").await, 2);
+}
+
+async fn unknown_names_give_the_right_errors(e: Engine) {
+    let r = e.registry().await;
+    r.create_version(new_version("churn", 0), &[], None).await.unwrap();
+    let resolve = |s: &str| {
+        let r = r.clone();
+        let s = s.to_string();
+        async move { r.resolve(&Ref::parse(&s).unwrap()).await.unwrap_err() }
+    };
+    assert!(matches!(resolve("ghost@1").await, RegistryError::ModelNotFound(m) if m == "ghost"));
+    assert!(matches!(resolve("ghost@latest").await, RegistryError::ModelNotFound(_)));
+    assert!(matches!(resolve("ghost@production").await, RegistryError::ModelNotFound(_)));
+    match resolve("churn@5").await {
+        RegistryError::VersionNotFound { version: 5, latest, .. } => assert_eq!(latest, "1"),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(resolve("churn@staging").await, RegistryError::AliasNotFound { .. }));
+    let e1 = r.set_alias(&name("churn"), &alias("production"), 7, &actor(), None).await.unwrap_err();
+    assert!(matches!(e1, RegistryError::VersionNotFound { version: 7, .. }), "{e1:?}");
+    let e2 = r.set_alias(&name("ghost"), &alias("production"), 1, &actor(), None).await.unwrap_err();
+    assert!(matches!(e2, RegistryError::ModelNotFound(_)), "{e2:?}");
+    let e3 = r.remove_alias(&name("churn"), &alias("production"), &actor(), None).await.unwrap_err();
+    assert!(matches!(e3, RegistryError::AliasNotFound { .. }), "{e3:?}");
+    assert!(matches!(r.versions(&name("ghost")).await.unwrap_err(), RegistryError::ModelNotFound(_)));
+}
+
+async fn tags_are_upserted_and_audited(e: Engine) {
+    let r = e.registry().await;
+    r.create_version(new_version("churn", 0), &[], None).await.unwrap();
+    let tags = BTreeMap::from([("team".to_string(), "ml".to_string()), ("stage".to_string(), "qa".to_string())]);
+    let v = r.set_tags(&name("churn"), 1, &tags, &actor()).await.unwrap();
+    assert_eq!(v.tags, tags);
+    let log = r.audit(&AuditFilter { model: Some(name("churn")), limit: Some(1) }).await.unwrap();
+    assert_eq!(log[0].action, "version.tag");
+    assert_eq!(log[0].actor, "bob");
+    assert_eq!(log[0].before.as_ref().unwrap()["team"], "risk");
+    assert_eq!(log[0].after.as_ref().unwrap()["team"], "ml");
+}
+
+async fn aliases_keep_their_history(e: Engine) {
+    let r = e.registry().await;
+    for i in 0..3 {
+        r.create_version(new_version("churn", i), &[], None).await.unwrap();
+    }
+    let (m, prod) = (name("churn"), alias("production"));
+    let first = r.set_alias(&m, &prod, 1, &actor(), Some("first")).await.unwrap().unwrap();
+    assert_eq!((first.from, first.to), (None, Some(1)));
+    assert!(r.set_alias(&m, &prod, 1, &actor(), None).await.unwrap().is_none(), "unchanged is a no-op");
+    r.set_alias(&m, &prod, 3, &actor(), Some("better")).await.unwrap();
+    r.set_alias(&m, &alias("staging"), 2, &actor(), None).await.unwrap();
+    let removed = r.remove_alias(&m, &prod, &actor(), Some("incident")).await.unwrap();
+    assert_eq!((removed.from, removed.to), (Some(3), None));
+    let h = r.alias_history(&m, Some(&prod)).await.unwrap();
+    let moves: Vec<_> = h.iter().map(|e| (e.from, e.to, e.reason.clone())).collect();
+    assert_eq!(
+        moves,
+        [
+            (None, Some(1), Some("first".into())),
+            (Some(1), Some(3), Some("better".into())),
+            (Some(3), None, Some("incident".into()))
+        ]
+    );
+    assert_eq!(h[0].actor, "bob");
+    assert!(h.windows(2).all(|w| w[0].id < w[1].id && w[0].at <= w[1].at));
+    assert_eq!(r.alias_history(&m, None).await.unwrap().len(), 4);
+    assert_eq!(r.aliases(&m).await.unwrap(), BTreeMap::from([("staging".to_string(), 2)]));
+}
+
+async fn the_audit_log_records_every_mutation_newest_first(e: Engine) {
+    let r = e.registry().await;
+    r.create_version(new_version("churn", 0), &[], None).await.unwrap();
+    r.create_version(new_version("fraud", 0), &[], None).await.unwrap();
+    r.set_alias(&name("churn"), &alias("production"), 1, &actor(), None).await.unwrap();
+    r.remove_alias(&name("churn"), &alias("production"), &actor(), None).await.unwrap();
+    r.record(&actor(), "gc", serde_json::json!({"removed": 2})).await.unwrap();
+    let all = r.audit(&AuditFilter::default()).await.unwrap();
+    let actions: Vec<&str> = all.iter().map(|a| a.action.as_str()).collect();
+    assert_eq!(actions, ["gc", "alias.remove", "alias.set", "version.create", "version.create"]);
+    assert!(all.windows(2).all(|w| w[0].id > w[1].id));
+    assert_eq!(all[0].after.as_ref().unwrap()["removed"], 2);
+    let churn = r.audit(&AuditFilter { model: Some(name("churn")), limit: None }).await.unwrap();
+    assert_eq!(churn.len(), 3);
+    assert_eq!(r.audit(&AuditFilter { model: None, limit: Some(2) }).await.unwrap().len(), 2);
+}
+
+async fn referenced_blobs_include_manifests_and_files(e: Engine) {
+    let r = e.registry().await;
+    let (a, b) = (Digest::of(b"a"), Digest::of(b"b"));
+    let v = r.create_version(new_version("churn", 0), &[a, b, a], None).await.unwrap();
+    let refs = r.referenced_blobs().await.unwrap();
+    assert_eq!(refs.len(), 3);
+    assert_eq!(refs[&v.manifest], (name("churn"), 1));
+    assert!(refs.contains_key(&a) && refs.contains_key(&b));
+}
+
+async fn leases_hold_blobs_until_released(e: Engine) {
+    let r = e.registry().await;
+    let d = Digest::of(b"weights");
+    let lease = r.begin_upload(&[d], Duration::from_secs(60)).await.unwrap();
+    assert_eq!(r.leased_blobs().await.unwrap(), [d]);
+    let leases = r.active_leases().await.unwrap();
+    assert_eq!(leases.len(), 1);
+    assert!(leases[0].holder.ends_with(&format!(":{}", std::process::id())));
+    r.create_version(new_version("churn", 0), &[d], Some(lease)).await.unwrap();
+    assert!(r.leased_blobs().await.unwrap().is_empty(), "creating the version released the lease");
+    let other = r.begin_upload(&[d], Duration::from_secs(60)).await.unwrap();
+    r.end_upload(other).await.unwrap();
+    assert!(r.active_leases().await.unwrap().is_empty());
+}
+
+async fn a_running_gc_turns_uploads_away(e: Engine) {
+    let r = e.registry().await;
+    let run = r.gc_begin(Duration::from_secs(60)).await.unwrap();
+    let err = r.begin_upload(&[], Duration::from_secs(60)).await.unwrap_err();
+    assert!(matches!(err, RegistryError::GcRunning { .. }), "{err:?}");
+    assert!(r.active_leases().await.unwrap().is_empty(), "the refused lease was withdrawn");
+    r.gc_end(run).await.unwrap();
+    r.begin_upload(&[], Duration::from_secs(60)).await.unwrap();
+}
+
+async fn expired_leases_and_gc_runs_are_ignored(e: Engine) {
+    // A clock that stands still unless told: leases and gc runs expire by it.
+    let clock = Arc::new(FixedClock::new(Timestamp::from_millis(1_000_000)));
+    let r = (e.open)(clock.clone()).await;
+    r.begin_upload(&[Digest::of(b"x")], Duration::from_millis(50)).await.unwrap();
+    r.gc_begin(Duration::from_millis(50)).await.unwrap();
+    // FixedClock advances a millisecond per reading; read it past the expiry.
+    for _ in 0..100 {
+        clock.now();
+    }
+    assert!(r.leased_blobs().await.unwrap().is_empty());
+    assert!(r.active_leases().await.unwrap().is_empty());
+    r.begin_upload(&[], Duration::from_secs(60)).await.expect("an expired gc run no longer blocks uploads");
+}
+
+async fn models_are_summarised(e: Engine) {
+    let r = e.registry().await;
+    for i in 0..2 {
+        r.create_version(new_version("churn", i), &[], None).await.unwrap();
+    }
+    r.create_version(new_version("fraud", 0), &[], None).await.unwrap();
+    r.set_alias(&name("churn"), &alias("production"), 1, &actor(), None).await.unwrap();
+    let ms = r.models().await.unwrap();
+    assert_eq!(ms.iter().map(|m| m.name.as_str()).collect::<Vec<_>>(), ["churn", "fraud"]);
+    assert_eq!((ms[0].versions, ms[0].latest), (2, Some(2)));
+    assert_eq!(ms[0].aliases, BTreeMap::from([("production".to_string(), 1)]));
+    assert!(ms[1].aliases.is_empty());
+}
+
+async fn concurrent_pushes_get_distinct_consecutive_numbers(e: Engine) {
+    // Eight separate registries (separate pools), as eight processes would have.
+    let mut regs = Vec::new();
+    for _ in 0..8 {
+        regs.push(e.registry().await);
+    }
+    let tasks: Vec<_> = regs
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| {
+            tokio::spawn(
+                async move { r.create_version(new_version("race", i as u8), &[], None).await.unwrap().version },
+            )
+        })
+        .collect();
+    let mut numbers = Vec::new();
+    for t in tasks {
+        numbers.push(t.await.unwrap());
+    }
+    numbers.sort();
+    assert_eq!(numbers, (1..=8).collect::<Vec<_>>());
+    assert_eq!(e.registry().await.versions(&name("race")).await.unwrap().len(), 8);
+}
+
+async fn concurrent_alias_moves_leave_a_consistent_chain(e: Engine) {
+    let r = e.registry().await;
+    for i in 0..10 {
+        r.create_version(new_version("churn", i), &[], None).await.unwrap();
+    }
+    let mut regs = Vec::new();
+    for _ in 0..5 {
+        regs.push(e.registry().await);
+    }
+    let tasks: Vec<_> = (0..50u64)
+        .map(|i| {
+            let r = regs[i as usize % regs.len()].clone();
+            tokio::spawn(async move {
+                let a = AliasName::parse("production").unwrap();
+                if i % 7 == 6 {
+                    let _ = r.remove_alias(&ModelName::parse("churn").unwrap(), &a, &Actor("x".into()), None).await;
+                } else {
+                    r.set_alias(&ModelName::parse("churn").unwrap(), &a, i % 10 + 1, &Actor("x".into()), None)
+                        .await
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let h = r.alias_history(&name("churn"), Some(&alias("production"))).await.unwrap();
+    assert!(!h.is_empty());
+    assert_eq!(h[0].from, None);
+    for w in h.windows(2) {
+        assert_eq!(w[1].from, w[0].to, "every move starts where the previous one ended: {w:?}");
+    }
+    let current = r.aliases(&name("churn")).await.unwrap().get("production").copied();
+    assert_eq!(current, h.last().unwrap().to);
+}
+
+async fn reopening_keeps_everything_and_migrates_once(e: Engine) {
+    let r = e.registry().await;
+    r.create_version(new_version("churn", 0), &[], None).await.unwrap();
+    drop(r);
+    let opened: Vec<_> = (0..4).map(|_| e.registry()).collect();
+    let mut regs = Vec::new();
+    for o in opened {
+        regs.push(o.await);
+    }
+    assert_eq!(regs[3].versions(&name("churn")).await.unwrap().len(), 1);
+}
