@@ -1,0 +1,214 @@
+//! Turning table columns into the dense numeric matrix models work on.
+//!
+//! Numeric columns (float, int, bool, timestamp) are standardised with the
+//! training mean and (population) standard deviation; text columns are
+//! one-hot encoded over the levels seen in training (a level unseen in
+//! training encodes as all zeros). Nulls, NaN and infinities in a feature
+//! are refused, at training and at prediction, with the column, the count and
+//! the first row: berth never guesses a value for the user.
+
+use berth_data::{ColumnType, Table};
+use serde::{Deserialize, Serialize};
+
+use crate::{MlError, Result};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum FeatureKind {
+    Numeric { mean: f64, scale: f64 },
+    Categorical { levels: Vec<String> },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Feature {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub input: ColumnType,
+    #[serde(flatten)]
+    pub kind: FeatureKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeatureEncoder {
+    pub features: Vec<Feature>,
+}
+
+/// A dense row-major matrix.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Encoded {
+    pub rows: usize,
+    pub cols: usize,
+    pub data: Vec<f64>,
+}
+
+impl Encoded {
+    pub fn row(&self, i: usize) -> &[f64] {
+        &self.data[i * self.cols..(i + 1) * self.cols]
+    }
+}
+
+fn check_values(table: &Table, name: &str) -> Result<()> {
+    let c = table.column(name).expect("caller checked");
+    let mut bad = 0;
+    let mut first = None;
+    let mut what = "null";
+    for i in 0..c.len() {
+        let problem = if c.is_null(i) {
+            Some("null")
+        } else {
+            match c.as_f64(i) {
+                Some(x) if x.is_nan() => Some("NaN"),
+                Some(x) if x.is_infinite() => Some("infinite"),
+                _ => None,
+            }
+        };
+        if let Some(p) = problem {
+            bad += 1;
+            if first.is_none() {
+                first = Some(i);
+                what = p;
+            }
+        }
+    }
+    match first {
+        Some(first_row) => Err(MlError::BadValues {
+            column: name.to_string(),
+            what: if bad > 1 { "null, NaN or infinite" } else { what },
+            count: bad,
+            first_row,
+        }),
+        None => Ok(()),
+    }
+}
+
+fn require(table: &Table, names: &[String]) -> Result<()> {
+    let missing: Vec<String> = names.iter().filter(|n| table.column(n).is_none()).cloned().collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(berth_data::DataError::MissingColumns { missing, available: table.names() }.into())
+    }
+}
+
+impl FeatureEncoder {
+    /// Learns the encoding of `names` from the training rows `rows`.
+    pub fn fit(table: &Table, names: &[String], rows: &[usize]) -> Result<FeatureEncoder> {
+        require(table, names)?;
+        let mut features = Vec::with_capacity(names.len());
+        for name in names {
+            check_values(table, name)?;
+            let c = table.column(name).expect("checked");
+            let kind = if c.ty() == ColumnType::Str {
+                let mut levels: Vec<String> = rows.iter().filter_map(|&i| c.str_at(i)).map(str::to_string).collect();
+                levels.sort();
+                levels.dedup();
+                FeatureKind::Categorical { levels }
+            } else {
+                let n = rows.len().max(1) as f64;
+                let mean = rows.iter().map(|&i| c.as_f64(i).unwrap_or(0.0)).sum::<f64>() / n;
+                let var = rows.iter().map(|&i| (c.as_f64(i).unwrap_or(0.0) - mean).powi(2)).sum::<f64>() / n;
+                let scale = if var > 0.0 { var.sqrt() } else { 1.0 };
+                FeatureKind::Numeric { mean, scale }
+            };
+            features.push(Feature { name: name.clone(), input: c.ty(), kind });
+        }
+        Ok(FeatureEncoder { features })
+    }
+
+    pub fn width(&self) -> usize {
+        self.features
+            .iter()
+            .map(|f| match &f.kind {
+                FeatureKind::Numeric { .. } => 1,
+                FeatureKind::Categorical { levels } => levels.len(),
+            })
+            .sum()
+    }
+
+    pub fn names(&self) -> Vec<String> {
+        self.features.iter().map(|f| f.name.clone()).collect()
+    }
+
+    /// Encodes the listed rows (all rows when `rows` is `None`).
+    pub fn encode(&self, table: &Table, rows: Option<&[usize]>) -> Result<Encoded> {
+        require(table, &self.names())?;
+        let all: Vec<usize>;
+        let rows = match rows {
+            Some(r) => r,
+            None => {
+                all = (0..table.rows()).collect();
+                &all
+            }
+        };
+        let cols = self.width();
+        let mut data = vec![0.0; rows.len() * cols];
+        let mut offset = 0;
+        for f in &self.features {
+            let c = table.column(&f.name).expect("checked");
+            check_values(table, &f.name)?;
+            match &f.kind {
+                FeatureKind::Numeric { mean, scale } => {
+                    if c.ty() == ColumnType::Str {
+                        return Err(MlError::WrongType {
+                            column: f.name.clone(),
+                            expected: format!("the model expects {} (numeric)", f.input),
+                            found: "text".into(),
+                        });
+                    }
+                    for (r, &i) in rows.iter().enumerate() {
+                        data[r * cols + offset] = (c.as_f64(i).expect("checked") - mean) / scale;
+                    }
+                    offset += 1;
+                }
+                FeatureKind::Categorical { levels } => {
+                    if c.ty() != ColumnType::Str {
+                        return Err(MlError::WrongType {
+                            column: f.name.clone(),
+                            expected: "the model expects text (categorical)".into(),
+                            found: c.ty().to_string(),
+                        });
+                    }
+                    for (r, &i) in rows.iter().enumerate() {
+                        if let Some(k) = c.str_at(i).and_then(|s| levels.binary_search_by(|l| l.as_str().cmp(s)).ok()) {
+                            data[r * cols + offset + k] = 1.0;
+                        }
+                    }
+                    offset += levels.len();
+                }
+            }
+        }
+        Ok(Encoded { rows: rows.len(), cols, data })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use berth_data::Column;
+
+    #[test]
+    fn numeric_features_are_standardised_and_text_one_hot() {
+        let t = Table::new(vec![Column::float("x", vec![1.0, 3.0]), Column::strings("s", &["b", "a"])]).unwrap();
+        let enc = FeatureEncoder::fit(&t, &["x".into(), "s".into()], &[0, 1]).unwrap();
+        let e = enc.encode(&t, None).unwrap();
+        assert_eq!((e.rows, e.cols), (2, 3));
+        assert_eq!(e.row(0), [-1.0, 0.0, 1.0]);
+        assert_eq!(e.row(1), [1.0, 1.0, 0.0]);
+    }
+
+    #[test]
+    fn nulls_and_nan_are_refused_with_column_and_row() {
+        let t = Table::new(vec![Column::float("x", vec![1.0, f64::NAN, 2.0])]).unwrap();
+        let e = FeatureEncoder::fit(&t, &["x".into()], &[0, 1, 2]).unwrap_err().to_string();
+        assert!(e.contains("\"x\" has 1 NaN value(s) (first at row 1)"), "{e}");
+        let t = Table::new(vec![Column::float("x", vec![1.0, 0.0]).with_valid(vec![true, false])]).unwrap();
+        assert!(FeatureEncoder::fit(&t, &["x".into()], &[0, 1]).unwrap_err().to_string().contains("null"));
+    }
+
+    #[test]
+    fn missing_features_are_all_listed() {
+        let t = Table::new(vec![Column::float("x", vec![1.0])]).unwrap();
+        let e = FeatureEncoder::fit(&t, &["a".into(), "x".into(), "b".into()], &[0]).unwrap_err().to_string();
+        assert!(e.contains("[\"a\", \"b\"]"), "{e}");
+    }
+}

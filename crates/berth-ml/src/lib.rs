@@ -1,0 +1,18 @@
+//! Models: the [`Predictor`] abstraction (a table in; values, labels with
+//! class probabilities, or scores out), berth's native model format, feature
+//! encoding, and the built-in trainers. Works on in-memory tables from
+//! `berth-data`; does no I/O beyond reading and writing a model file, and
+//! knows nothing of stores, registries or gates.
+
+mod error;
+mod features;
+mod linalg;
+mod model;
+mod train;
+
+pub use error::MlError;
+pub use features::{Encoded, FeatureEncoder, FeatureKind};
+pub use model::{Estimator, MAX_MODEL_BYTES, Model, Prediction, Predictor, Signature, Task};
+pub use train::{ALGORITHMS, TrainConfig, Trained, train};
+
+pub type Result<T, E = MlError> = std::result::Result<T, E>;

@@ -1,0 +1,213 @@
+//! berth's native model format and the [`Predictor`] abstraction.
+//!
+//! A model file is one JSON document: `{"format": "berth-model", "version":
+//! 1, "signature": …, "encoder": …, "estimator": …}`. Loading it runs no code
+//! (it is data), refuses files over [`MAX_MODEL_BYTES`], and checks every
+//! shape before the model is used; the same model always serialises to the
+//! same bytes, so its digest is stable.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use berth_data::{Field, Table};
+use serde::{Deserialize, Serialize};
+
+use crate::features::FeatureEncoder;
+use crate::{MlError, Result};
+
+pub const FORMAT: &str = "berth-model";
+pub const FORMAT_VERSION: u32 = 1;
+pub const MAX_MODEL_BYTES: u64 = 256 << 20;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Task {
+    Regression,
+    Classification,
+}
+
+impl std::fmt::Display for Task {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Task::Regression => "regression",
+            Task::Classification => "classification",
+        })
+    }
+}
+
+/// What a model takes and gives: its input columns and types, its target,
+/// and for classifiers the class labels in output order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Signature {
+    pub task: Task,
+    pub inputs: Vec<Field>,
+    pub target: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classes: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "algorithm", rename_all = "snake_case")]
+pub enum Estimator {
+    Ridge { weights: Vec<f64>, intercept: f64 },
+    LogisticRegression { weights: Vec<Vec<f64>>, intercepts: Vec<f64> },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Model {
+    pub format: String,
+    pub version: u32,
+    pub signature: Signature,
+    pub hyperparameters: BTreeMap<String, f64>,
+    pub encoder: FeatureEncoder,
+    pub estimator: Estimator,
+}
+
+/// What a predictor returns for a batch: values for regression; labels and
+/// per-class probabilities (columns in `classes` order) for classification.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Prediction {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub values: Option<Vec<f64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub labels: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probabilities: Option<Vec<Vec<f64>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub classes: Option<Vec<String>>,
+}
+
+impl Prediction {
+    pub fn len(&self) -> usize {
+        self.values.as_ref().map(Vec::len).or(self.labels.as_ref().map(Vec::len)).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A batch in, predictions out; inputs are checked against the signature.
+pub trait Predictor: Send + Sync {
+    fn signature(&self) -> &Signature;
+    fn predict(&self, table: &Table) -> Result<Prediction>;
+}
+
+pub(crate) fn softmax_in_place(z: &mut [f64]) {
+    let m = z.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    let mut s = 0.0;
+    for v in z.iter_mut() {
+        *v = (*v - m).exp();
+        s += *v;
+    }
+    z.iter_mut().for_each(|v| *v /= s);
+}
+
+impl Model {
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut b = serde_json::to_vec_pretty(self).expect("a model always serialises");
+        b.push(b'\n');
+        b
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<Model> {
+        if bytes.len() as u64 > MAX_MODEL_BYTES {
+            return Err(MlError::BadModel(format!("{} bytes is over the {MAX_MODEL_BYTES}-byte limit", bytes.len())));
+        }
+        let head: serde_json::Value =
+            serde_json::from_slice(bytes).map_err(|e| MlError::BadModel(format!("not JSON ({e})")))?;
+        if head.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
+            return Err(MlError::BadModel(format!("the \"format\" field is not {FORMAT:?}")));
+        }
+        let version = head.get("version").and_then(|v| v.as_u64()).unwrap_or(0);
+        if version != u64::from(FORMAT_VERSION) {
+            return Err(MlError::BadModel(format!(
+                "format version {version}; this berth reads version {FORMAT_VERSION} (upgrade berth)"
+            )));
+        }
+        let m: Model = serde_json::from_value(head).map_err(|e| MlError::BadModel(e.to_string()))?;
+        m.check_shapes()?;
+        Ok(m)
+    }
+
+    pub fn save(&self, path: &Path) -> Result<()> {
+        std::fs::write(path, self.to_bytes())
+            .map_err(|e| MlError::Invalid(format!("{}: cannot write the model: {e}", path.display())))
+    }
+
+    pub fn load(path: &Path) -> Result<Model> {
+        let meta = std::fs::metadata(path)
+            .map_err(|e| MlError::Invalid(format!("{}: cannot read the model: {e}", path.display())))?;
+        if meta.len() > MAX_MODEL_BYTES {
+            return Err(MlError::BadModel(format!("{}: {} bytes is over the limit", path.display(), meta.len())));
+        }
+        let bytes = std::fs::read(path)
+            .map_err(|e| MlError::Invalid(format!("{}: cannot read the model: {e}", path.display())))?;
+        Model::from_bytes(&bytes).map_err(|e| match e {
+            MlError::BadModel(m) => MlError::BadModel(format!("{}: {m}", path.display())),
+            other => other,
+        })
+    }
+
+    fn check_shapes(&self) -> Result<()> {
+        let w = self.encoder.width();
+        let bad = |m: String| Err(MlError::BadModel(m));
+        match (&self.estimator, self.signature.task) {
+            (Estimator::Ridge { weights, .. }, Task::Regression) if weights.len() == w => Ok(()),
+            (Estimator::LogisticRegression { weights, intercepts }, Task::Classification) => {
+                let k = self.signature.classes.as_ref().map_or(0, Vec::len);
+                if k < 2 || weights.len() != k || intercepts.len() != k || weights.iter().any(|r| r.len() != w) {
+                    return bad(format!("logistic regression shapes do not match {k} classes × {w} features"));
+                }
+                Ok(())
+            }
+            _ => bad(format!("estimator does not fit a {} model with {w} encoded features", self.signature.task)),
+        }
+    }
+
+    fn scores(&self, table: &Table) -> Result<(crate::Encoded, usize)> {
+        let x = self.encoder.encode(table, None)?;
+        let n = x.rows;
+        Ok((x, n))
+    }
+}
+
+impl Predictor for Model {
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn predict(&self, table: &Table) -> Result<Prediction> {
+        let (x, n) = self.scores(table)?;
+        match &self.estimator {
+            Estimator::Ridge { weights, intercept } => {
+                let values =
+                    (0..n).map(|i| intercept + x.row(i).iter().zip(weights).map(|(a, b)| a * b).sum::<f64>()).collect();
+                Ok(Prediction { values: Some(values), labels: None, probabilities: None, classes: None })
+            }
+            Estimator::LogisticRegression { weights, intercepts } => {
+                let classes = self.signature.classes.clone().unwrap_or_default();
+                let mut probs = Vec::with_capacity(n);
+                let mut labels = Vec::with_capacity(n);
+                for i in 0..n {
+                    let row = x.row(i);
+                    let mut z: Vec<f64> = weights
+                        .iter()
+                        .zip(intercepts)
+                        .map(|(w, b)| b + row.iter().zip(w).map(|(a, c)| a * c).sum::<f64>())
+                        .collect();
+                    softmax_in_place(&mut z);
+                    let best = z.iter().enumerate().fold(0, |bi, (k, p)| if *p > z[bi] { k } else { bi });
+                    labels.push(classes[best].clone());
+                    probs.push(z);
+                }
+                Ok(Prediction {
+                    values: None,
+                    labels: Some(labels),
+                    probabilities: Some(probs),
+                    classes: Some(classes),
+                })
+            }
+        }
+    }
+}

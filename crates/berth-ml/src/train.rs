@@ -1,0 +1,409 @@
+//! Built-in trainers. The config follows the seeds' training-job shape:
+//! `model_type`, `algorithm`, `hyperparameters`, `features`, `target`,
+//! `validation_split`, `seed`. The same data, config and seed give the same
+//! model, byte for byte.
+
+use std::collections::BTreeMap;
+
+use berth_data::{ColumnType, Field, Rng, Table};
+use serde::{Deserialize, Serialize};
+
+use crate::features::FeatureEncoder;
+use crate::linalg::{cholesky_solve, lbfgs};
+use crate::model::{Estimator, FORMAT, FORMAT_VERSION, Model, Signature, Task};
+use crate::{MlError, Result};
+
+/// The algorithms each task offers, with their hyperparameters and defaults.
+pub const ALGORITHMS: &[(Task, &str, &[(&str, f64)])] = &[
+    (Task::Regression, "ridge", &[("alpha", 1.0)]),
+    (Task::Classification, "logistic_regression", &[("C", 1.0), ("max_iter", 100.0), ("tol", 1e-6)]),
+];
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    pub model_type: Task,
+    pub algorithm: String,
+    #[serde(default)]
+    pub hyperparameters: BTreeMap<String, f64>,
+    /// Feature columns; every column but the target when absent.
+    #[serde(default)]
+    pub features: Option<Vec<String>>,
+    pub target: String,
+    #[serde(default = "default_split")]
+    pub validation_split: f64,
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// The training data file, if the config names it.
+    #[serde(default)]
+    pub data: Option<String>,
+}
+
+fn default_split() -> f64 {
+    0.2
+}
+
+fn default_seed() -> u64 {
+    42
+}
+
+#[derive(Debug)]
+pub struct Trained {
+    pub model: Model,
+    pub train_rows: Vec<usize>,
+    pub validation_rows: Vec<usize>,
+    pub iterations: usize,
+}
+
+fn resolve_hyperparameters(
+    task: Task,
+    algorithm: &str,
+    given: &BTreeMap<String, f64>,
+) -> Result<BTreeMap<String, f64>> {
+    let Some((_, _, defaults)) = ALGORITHMS.iter().find(|(t, a, _)| *t == task && *a == algorithm) else {
+        let valid: Vec<&str> = ALGORITHMS.iter().filter(|(t, _, _)| *t == task).map(|(_, a, _)| *a).collect();
+        return Err(MlError::UnknownAlgorithm {
+            found: algorithm.into(),
+            task: task.to_string(),
+            valid: valid.join(", "),
+        });
+    };
+    let mut out: BTreeMap<String, f64> = defaults.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+    for (k, v) in given {
+        if !out.contains_key(k) {
+            let valid: Vec<&str> = defaults.iter().map(|(k, _)| *k).collect();
+            return Err(MlError::UnknownHyperparameter {
+                found: k.clone(),
+                algorithm: algorithm.into(),
+                valid: valid.join(", "),
+            });
+        }
+        out.insert(k.clone(), *v);
+    }
+    let check = |name: &str, ok: bool, reason: &str| -> Result<()> {
+        if ok {
+            Ok(())
+        } else {
+            Err(MlError::BadHyperparameter { name: name.into(), value: out[name].to_string(), reason: reason.into() })
+        }
+    };
+    match algorithm {
+        "ridge" => check("alpha", out["alpha"] >= 0.0 && out["alpha"].is_finite(), "must be 0 or more")?,
+        "logistic_regression" => {
+            check("C", out["C"] > 0.0 && out["C"].is_finite(), "must be above 0")?;
+            check(
+                "max_iter",
+                out["max_iter"] >= 1.0 && out["max_iter"].fract() == 0.0,
+                "must be a whole number, 1 or more",
+            )?;
+            check("tol", out["tol"] > 0.0, "must be above 0")?;
+        }
+        _ => {}
+    }
+    Ok(out)
+}
+
+/// Splits row indices into (train, validation) with a seeded shuffle.
+fn split(n: usize, fraction: f64, seed: u64) -> Result<(Vec<usize>, Vec<usize>)> {
+    if !(0.0..0.9).contains(&fraction) {
+        return Err(MlError::Invalid(format!("validation_split is {fraction}; use a value from 0 to 0.9")));
+    }
+    let mut idx: Vec<usize> = (0..n).collect();
+    Rng::new(seed).shuffle(&mut idx);
+    let n_val = (n as f64 * fraction).round() as usize;
+    let mut val = idx[..n_val].to_vec();
+    let mut train = idx[n_val..].to_vec();
+    val.sort_unstable();
+    train.sort_unstable();
+    if train.len() < 2 {
+        return Err(MlError::Invalid(format!(
+            "only {} training row(s) after the validation split; need at least 2",
+            train.len()
+        )));
+    }
+    Ok((train, val))
+}
+
+/// Class labels in output order: integers numerically, text alphabetically.
+fn classes_of(table: &Table, target: &str) -> Result<(Vec<String>, Vec<usize>)> {
+    let c = table.column(target).expect("checked");
+    let labels: Vec<String> = (0..c.len())
+        .map(|i| {
+            if c.is_null(i) {
+                return Err(MlError::BadValues {
+                    column: target.into(),
+                    what: "null",
+                    count: c.null_count(),
+                    first_row: i,
+                });
+            }
+            Ok(match c.ty() {
+                ColumnType::Str => c.str_at(i).unwrap_or_default().to_string(),
+                ColumnType::Float => {
+                    let x = c.as_f64(i).unwrap_or(f64::NAN);
+                    if x.fract() != 0.0 || !x.is_finite() {
+                        return Err(MlError::WrongType {
+                            column: target.into(),
+                            expected: "a classification target must hold classes (integers, booleans or text)".into(),
+                            found: format!("float (row {i} is {x})"),
+                        });
+                    }
+                    format!("{}", x as i64)
+                }
+                _ => c.display(i),
+            })
+        })
+        .collect::<Result<_>>()?;
+    let mut classes = labels.clone();
+    classes.sort_by(|a, b| match (a.parse::<i64>(), b.parse::<i64>()) {
+        (Ok(x), Ok(y)) => x.cmp(&y),
+        _ => a.cmp(b),
+    });
+    classes.dedup();
+    let y = labels.iter().map(|l| classes.iter().position(|c| c == l).expect("present")).collect();
+    Ok((classes, y))
+}
+
+pub fn train(table: &Table, cfg: &TrainConfig) -> Result<Trained> {
+    let hyper = resolve_hyperparameters(cfg.model_type, &cfg.algorithm, &cfg.hyperparameters)?;
+    if table.column(&cfg.target).is_none() {
+        return Err(berth_data::DataError::MissingColumns {
+            missing: vec![cfg.target.clone()],
+            available: table.names(),
+        }
+        .into());
+    }
+    let features: Vec<String> = match &cfg.features {
+        Some(f) if f.is_empty() => return Err(MlError::Invalid("the feature list is empty".into())),
+        Some(f) => f.clone(),
+        None => table.names().into_iter().filter(|n| n != &cfg.target).collect(),
+    };
+    if features.contains(&cfg.target) {
+        return Err(MlError::Invalid(format!("the target {:?} is also listed as a feature", cfg.target)));
+    }
+    let (train_rows, validation_rows) = split(table.rows(), cfg.validation_split, cfg.seed)?;
+    let encoder = FeatureEncoder::fit(table, &features, &train_rows)?;
+    let x = encoder.encode(table, Some(&train_rows))?;
+    let inputs: Vec<Field> =
+        features.iter().map(|f| Field { name: f.clone(), ty: table.column(f).expect("encoded").ty() }).collect();
+    let (estimator, classes, iterations) = match cfg.model_type {
+        Task::Regression => {
+            let c = table.column(&cfg.target).expect("checked");
+            if c.ty() == ColumnType::Str {
+                return Err(MlError::WrongType {
+                    column: cfg.target.clone(),
+                    expected: "a regression target must be numeric".into(),
+                    found: "text".into(),
+                });
+            }
+            let mut y = Vec::with_capacity(train_rows.len());
+            for &i in &train_rows {
+                match c.as_f64(i) {
+                    Some(v) if v.is_finite() => y.push(v),
+                    _ => {
+                        return Err(MlError::BadValues {
+                            column: cfg.target.clone(),
+                            what: "null, NaN or infinite",
+                            count: 1,
+                            first_row: i,
+                        });
+                    }
+                }
+            }
+            (ridge(&x, &y, hyper["alpha"])?, None, 1)
+        }
+        Task::Classification => {
+            let (classes, all_y) = classes_of(table, &cfg.target)?;
+            let y: Vec<usize> = train_rows.iter().map(|&i| all_y[i]).collect();
+            let mut seen: Vec<usize> = y.clone();
+            seen.sort_unstable();
+            seen.dedup();
+            if seen.len() < 2 {
+                return Err(MlError::SingleClass { column: cfg.target.clone(), class: classes[seen[0]].clone() });
+            }
+            let (est, iters) = logistic(&x, &y, classes.len(), hyper["C"], hyper["max_iter"] as usize, hyper["tol"]);
+            (est, Some(classes), iters)
+        }
+    };
+    let model = Model {
+        format: FORMAT.into(),
+        version: FORMAT_VERSION,
+        signature: Signature { task: cfg.model_type, inputs, target: cfg.target.clone(), classes },
+        hyperparameters: hyper,
+        encoder,
+        estimator,
+    };
+    Ok(Trained { model, train_rows, validation_rows, iterations })
+}
+
+/// Ridge regression with an unpenalised intercept (as scikit-learn's `Ridge`).
+fn ridge(x: &crate::Encoded, y: &[f64], alpha: f64) -> Result<Estimator> {
+    let (n, d) = (x.rows, x.cols);
+    let nf = n as f64;
+    let mx: Vec<f64> = (0..d).map(|j| (0..n).map(|i| x.row(i)[j]).sum::<f64>() / nf).collect();
+    let my = y.iter().sum::<f64>() / nf;
+    let mut a = vec![0.0; d * d];
+    let mut b = vec![0.0; d];
+    let mut xc = vec![0.0; d];
+    for (i, yi) in y.iter().enumerate() {
+        let row = x.row(i);
+        for j in 0..d {
+            xc[j] = row[j] - mx[j];
+        }
+        for j in 0..d {
+            b[j] += xc[j] * (yi - my);
+            for k in 0..=j {
+                a[j * d + k] += xc[j] * xc[k];
+            }
+        }
+    }
+    for j in 0..d {
+        for k in 0..j {
+            a[k * d + j] = a[j * d + k];
+        }
+        a[j * d + j] += alpha.max(1e-10);
+    }
+    let w = cholesky_solve(&a, &b, d)
+        .ok_or_else(|| MlError::Invalid("the features are degenerate (the normal equations are singular)".into()))?;
+    let intercept = my - mx.iter().zip(&w).map(|(m, w)| m * w).sum::<f64>();
+    Ok(Estimator::Ridge { weights: w, intercept })
+}
+
+/// Multinomial logistic regression minimising `0.5·‖W‖² + C·Σ cross-entropy`
+/// (scikit-learn's objective; the intercepts are not penalised) with L-BFGS.
+fn logistic(x: &crate::Encoded, y: &[usize], k: usize, c: f64, max_iter: usize, tol: f64) -> (Estimator, usize) {
+    let (n, d) = (x.rows, x.cols);
+    let stride = d + 1;
+    let mut params = vec![0.0; k * stride];
+    let scale = 1.0 / (c * n as f64);
+    let iters = lbfgs(&mut params, max_iter, tol, |p, g| {
+        g.iter_mut().for_each(|v| *v = 0.0);
+        let mut loss = 0.0;
+        let mut z = vec![0.0; k];
+        for i in 0..n {
+            let row = x.row(i);
+            for (cls, zc) in z.iter_mut().enumerate() {
+                let w = &p[cls * stride..cls * stride + d];
+                *zc = p[cls * stride + d] + row.iter().zip(w).map(|(a, b)| a * b).sum::<f64>();
+            }
+            let m = z.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            let lse = m + z.iter().map(|v| (v - m).exp()).sum::<f64>().ln();
+            loss += lse - z[y[i]];
+            for cls in 0..k {
+                let pr = (z[cls] - lse).exp() - f64::from(u8::from(cls == y[i]));
+                let gw = &mut g[cls * stride..cls * stride + stride];
+                for j in 0..d {
+                    gw[j] += pr * row[j];
+                }
+                gw[d] += pr;
+            }
+        }
+        let inv_n = 1.0 / n as f64;
+        let mut reg = 0.0;
+        for cls in 0..k {
+            for j in 0..stride {
+                g[cls * stride + j] *= inv_n;
+                if j < d {
+                    let w = p[cls * stride + j];
+                    reg += w * w;
+                    g[cls * stride + j] += scale * w;
+                }
+            }
+        }
+        loss * inv_n + 0.5 * scale * reg
+    });
+    let weights = (0..k).map(|cls| params[cls * stride..cls * stride + d].to_vec()).collect();
+    let intercepts = (0..k).map(|cls| params[cls * stride + d]).collect();
+    (Estimator::LogisticRegression { weights, intercepts }, iters)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Predictor;
+    use berth_data::synth::{Kind, SynthOptions, generate};
+
+    fn cfg(task: Task, algorithm: &str, target: &str) -> TrainConfig {
+        TrainConfig {
+            model_type: task,
+            algorithm: algorithm.into(),
+            hyperparameters: BTreeMap::new(),
+            features: None,
+            target: target.into(),
+            validation_split: 0.2,
+            seed: 42,
+            data: None,
+        }
+    }
+
+    #[test]
+    fn ridge_recovers_a_linear_relation() {
+        let t = generate(Kind::Regression, &SynthOptions { rows: 2000, features: 3, ..Default::default() }).unwrap();
+        let trained = train(&t, &cfg(Task::Regression, "ridge", "target")).unwrap();
+        let val = t.take(&trained.validation_rows);
+        let p = trained.model.predict(&val).unwrap().values.unwrap();
+        let y: Vec<f64> = (0..val.rows()).map(|i| val.column("target").unwrap().as_f64(i).unwrap()).collect();
+        let mean = y.iter().sum::<f64>() / y.len() as f64;
+        let ss_res: f64 = y.iter().zip(&p).map(|(a, b)| (a - b).powi(2)).sum();
+        let ss_tot: f64 = y.iter().map(|a| (a - mean).powi(2)).sum();
+        assert!(1.0 - ss_res / ss_tot > 0.8, "R² {}", 1.0 - ss_res / ss_tot);
+    }
+
+    #[test]
+    fn logistic_regression_learns_and_is_deterministic() {
+        let t = generate(Kind::Classification, &SynthOptions { rows: 3000, classes: 3, ..Default::default() }).unwrap();
+        let a = train(&t, &cfg(Task::Classification, "logistic_regression", "target")).unwrap();
+        let b = train(&t, &cfg(Task::Classification, "logistic_regression", "target")).unwrap();
+        assert_eq!(a.model.to_bytes(), b.model.to_bytes());
+        let val = t.take(&a.validation_rows);
+        let p = a.model.predict(&val).unwrap();
+        let labels = p.labels.unwrap();
+        let correct = (0..val.rows()).filter(|&i| val.column("target").unwrap().display(i) == labels[i]).count();
+        assert!(correct as f64 / val.rows() as f64 > 0.6, "accuracy {}", correct as f64 / val.rows() as f64);
+        let probs = p.probabilities.unwrap();
+        assert!(probs.iter().all(|r| (r.iter().sum::<f64>() - 1.0).abs() < 1e-9));
+        let back = Model::from_bytes(&a.model.to_bytes()).unwrap();
+        assert_eq!(back, a.model);
+    }
+
+    #[test]
+    fn bad_configs_list_what_is_valid() {
+        let t = generate(Kind::Classification, &SynthOptions { rows: 100, ..Default::default() }).unwrap();
+        let e = train(&t, &cfg(Task::Classification, "svm", "target")).unwrap_err().to_string();
+        assert!(e.contains("valid: logistic_regression"), "{e}");
+        let mut c = cfg(Task::Classification, "logistic_regression", "target");
+        c.hyperparameters.insert("depth".into(), 3.0);
+        let e = train(&t, &c).unwrap_err().to_string();
+        assert!(e.contains("valid: C, max_iter, tol"), "{e}");
+        let mut c = cfg(Task::Classification, "logistic_regression", "target");
+        c.hyperparameters.insert("C".into(), -1.0);
+        assert!(train(&t, &c).unwrap_err().to_string().contains("must be above 0"));
+        let e = train(&t, &cfg(Task::Classification, "logistic_regression", "nope")).unwrap_err().to_string();
+        assert!(e.contains("missing column"), "{e}");
+    }
+
+    #[test]
+    fn a_single_class_target_is_refused() {
+        let t = Table::new(vec![
+            berth_data::Column::float("x", vec![1.0, 2.0, 3.0, 4.0]),
+            berth_data::Column::int("y", vec![1, 1, 1, 1]),
+        ])
+        .unwrap();
+        let mut c = cfg(Task::Classification, "logistic_regression", "y");
+        c.validation_split = 0.0;
+        let e = train(&t, &c).unwrap_err().to_string();
+        assert!(e.contains("single class"), "{e}");
+    }
+
+    #[test]
+    fn a_model_file_with_wrong_shapes_or_format_is_refused() {
+        assert!(Model::from_bytes(b"\x00\x01binary").unwrap_err().to_string().contains("not JSON"));
+        assert!(Model::from_bytes(b"{\"format\":\"onnx\"}").unwrap_err().to_string().contains("format"));
+        let t = generate(Kind::Regression, &SynthOptions { rows: 100, features: 2, ..Default::default() }).unwrap();
+        let m = train(&t, &cfg(Task::Regression, "ridge", "target")).unwrap().model;
+        let mut v: serde_json::Value = serde_json::from_slice(&m.to_bytes()).unwrap();
+        v["estimator"]["weights"] = serde_json::json!([1.0]);
+        let e = Model::from_bytes(&serde_json::to_vec(&v).unwrap()).unwrap_err().to_string();
+        assert!(e.contains("estimator does not fit"), "{e}");
+    }
+}
