@@ -13,8 +13,11 @@ use crate::linalg::{cholesky_solve, lbfgs};
 use crate::model::{Estimator, FORMAT, FORMAT_VERSION, Model, Signature, Task};
 use crate::{MlError, Result};
 
+/// An algorithm: the task it solves, its name, and its hyperparameters with defaults.
+pub type AlgorithmSpec = (Task, &'static str, &'static [(&'static str, f64)]);
+
 /// The algorithms each task offers, with their hyperparameters and defaults.
-pub const ALGORITHMS: &[(Task, &str, &[(&str, f64)])] = &[
+pub const ALGORITHMS: &[AlgorithmSpec] = &[
     (Task::Regression, "ridge", &[("alpha", 1.0)]),
     (Task::Classification, "logistic_regression", &[("C", 1.0), ("max_iter", 100.0), ("tol", 1e-6)]),
 ];

@@ -1,0 +1,244 @@
+//! Classification and regression metrics with scikit-learn's definitions
+//! (`zero_division=0`; labels are the union of true and predicted ones).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum MetricError {
+    #[error("{what}: {a} true values but {b} predictions")]
+    Length { what: &'static str, a: usize, b: usize },
+    #[error("no rows to score")]
+    Empty,
+    #[error("probability row {row} has {found} columns, expected {expected} (one per class)")]
+    ProbaShape { row: usize, found: usize, expected: usize },
+    #[error("true label {label:?} is not one of the model's classes {classes:?}")]
+    UnknownLabel { label: String, classes: Vec<String> },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClassificationMetrics {
+    pub accuracy: f64,
+    pub balanced_accuracy: f64,
+    pub precision_macro: f64,
+    pub recall_macro: f64,
+    pub f1_macro: f64,
+    pub precision_weighted: f64,
+    pub recall_weighted: f64,
+    pub f1_weighted: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_loss: Option<f64>,
+    /// Binary problems only (the positive class is the second class).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub roc_auc: Option<f64>,
+    pub per_class_recall: BTreeMap<String, f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RegressionMetrics {
+    pub mae: f64,
+    pub mse: f64,
+    pub rmse: f64,
+    pub r2: f64,
+    pub max_error: f64,
+    pub median_absolute_error: f64,
+    pub mape: f64,
+}
+
+impl ClassificationMetrics {
+    /// Flat `name → value`, as stored on a version.
+    pub fn to_map(&self) -> BTreeMap<String, f64> {
+        let mut m = BTreeMap::from([
+            ("accuracy".to_string(), self.accuracy),
+            ("balanced_accuracy".into(), self.balanced_accuracy),
+            ("precision_macro".into(), self.precision_macro),
+            ("recall_macro".into(), self.recall_macro),
+            ("f1_macro".into(), self.f1_macro),
+            ("precision_weighted".into(), self.precision_weighted),
+            ("recall_weighted".into(), self.recall_weighted),
+            ("f1_weighted".into(), self.f1_weighted),
+        ]);
+        if let Some(v) = self.log_loss {
+            m.insert("log_loss".into(), v);
+        }
+        if let Some(v) = self.roc_auc {
+            m.insert("roc_auc".into(), v);
+        }
+        for (k, v) in &self.per_class_recall {
+            m.insert(format!("recall.{k}"), *v);
+        }
+        m
+    }
+}
+
+impl RegressionMetrics {
+    pub fn to_map(&self) -> BTreeMap<String, f64> {
+        BTreeMap::from([
+            ("mae".to_string(), self.mae),
+            ("mse".into(), self.mse),
+            ("rmse".into(), self.rmse),
+            ("r2".into(), self.r2),
+            ("max_error".into(), self.max_error),
+            ("median_absolute_error".into(), self.median_absolute_error),
+            ("mape".into(), self.mape),
+        ])
+    }
+}
+
+fn ratio(a: f64, b: f64) -> f64 {
+    if b == 0.0 { 0.0 } else { a / b }
+}
+
+/// Average ranks (1-based), ties sharing the mean of their positions.
+fn average_ranks(x: &[f64]) -> Vec<f64> {
+    let mut idx: Vec<usize> = (0..x.len()).collect();
+    idx.sort_by(|&a, &b| x[a].total_cmp(&x[b]));
+    let mut ranks = vec![0.0; x.len()];
+    let mut i = 0;
+    while i < idx.len() {
+        let mut j = i;
+        while j + 1 < idx.len() && x[idx[j + 1]] == x[idx[i]] {
+            j += 1;
+        }
+        let r = (i + j) as f64 / 2.0 + 1.0;
+        for k in i..=j {
+            ranks[idx[k]] = r;
+        }
+        i = j + 1;
+    }
+    ranks
+}
+
+/// Area under the ROC curve from scores of the positive class: the
+/// Mann–Whitney statistic with average ranks for ties, which equals the
+/// trapezoidal area scikit-learn computes. `None` when a class is absent.
+pub fn roc_auc(positive: &[bool], score: &[f64]) -> Option<f64> {
+    let n_pos = positive.iter().filter(|p| **p).count() as f64;
+    let n_neg = positive.len() as f64 - n_pos;
+    if n_pos == 0.0 || n_neg == 0.0 {
+        return None;
+    }
+    let ranks = average_ranks(score);
+    let sum_pos: f64 = ranks.iter().zip(positive).filter(|(_, p)| **p).map(|(r, _)| r).sum();
+    Some((sum_pos - n_pos * (n_pos + 1.0) / 2.0) / (n_pos * n_neg))
+}
+
+/// `proba`: one row per sample, one column per entry of `classes`.
+pub fn classification(
+    y_true: &[String],
+    y_pred: &[String],
+    proba: Option<(&[Vec<f64>], &[String])>,
+) -> Result<ClassificationMetrics, MetricError> {
+    if y_true.len() != y_pred.len() {
+        return Err(MetricError::Length { what: "labels", a: y_true.len(), b: y_pred.len() });
+    }
+    if y_true.is_empty() {
+        return Err(MetricError::Empty);
+    }
+    let n = y_true.len() as f64;
+    let labels: BTreeSet<&String> = y_true.iter().chain(y_pred).collect();
+    let (mut tp, mut pred_n, mut true_n) = (BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
+    for (t, p) in y_true.iter().zip(y_pred) {
+        *true_n.entry(t).or_insert(0.0) += 1.0;
+        *pred_n.entry(p).or_insert(0.0) += 1.0;
+        if t == p {
+            *tp.entry(t).or_insert(0.0) += 1.0;
+        }
+    }
+    let get = |m: &BTreeMap<&String, f64>, k: &String| m.get(k).copied().unwrap_or(0.0);
+    let (mut p_macro, mut r_macro, mut f_macro, mut p_w, mut r_w, mut f_w) = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
+    let mut per_class_recall = BTreeMap::new();
+    for l in &labels {
+        let (tpl, pl, tl) = (get(&tp, l), get(&pred_n, l), get(&true_n, l));
+        let precision = ratio(tpl, pl);
+        let recall = ratio(tpl, tl);
+        let f1 = ratio(2.0 * precision * recall, precision + recall);
+        p_macro += precision;
+        r_macro += recall;
+        f_macro += f1;
+        p_w += precision * tl;
+        r_w += recall * tl;
+        f_w += f1 * tl;
+        if tl > 0.0 {
+            per_class_recall.insert((*l).clone(), recall);
+        }
+    }
+    let k = labels.len() as f64;
+    let correct: f64 = tp.values().sum();
+    let balanced_accuracy = per_class_recall.values().sum::<f64>() / per_class_recall.len() as f64;
+    let (log_loss, roc_auc) = match proba {
+        None => (None, None),
+        Some((rows, classes)) => {
+            if rows.len() != y_true.len() {
+                return Err(MetricError::Length { what: "probabilities", a: y_true.len(), b: rows.len() });
+            }
+            let eps = f64::EPSILON;
+            let mut loss = 0.0;
+            for (i, (row, t)) in rows.iter().zip(y_true).enumerate() {
+                if row.len() != classes.len() {
+                    return Err(MetricError::ProbaShape { row: i, found: row.len(), expected: classes.len() });
+                }
+                let c = classes
+                    .iter()
+                    .position(|c| c == t)
+                    .ok_or_else(|| MetricError::UnknownLabel { label: t.clone(), classes: classes.to_vec() })?;
+                loss -= row[c].clamp(eps, 1.0 - eps).ln();
+            }
+            let auc = if classes.len() == 2 {
+                let positive: Vec<bool> = y_true.iter().map(|t| *t == classes[1]).collect();
+                let score: Vec<f64> = rows.iter().map(|r| r[1]).collect();
+                roc_auc(&positive, &score)
+            } else {
+                None
+            };
+            (Some(loss / n), auc)
+        }
+    };
+    Ok(ClassificationMetrics {
+        accuracy: correct / n,
+        balanced_accuracy,
+        precision_macro: p_macro / k,
+        recall_macro: r_macro / k,
+        f1_macro: f_macro / k,
+        precision_weighted: p_w / n,
+        recall_weighted: r_w / n,
+        f1_weighted: f_w / n,
+        log_loss,
+        roc_auc,
+        per_class_recall,
+    })
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let m = v.len() / 2;
+    if v.len() % 2 == 1 { v[m] } else { (v[m - 1] + v[m]) / 2.0 }
+}
+
+pub fn regression(y_true: &[f64], y_pred: &[f64]) -> Result<RegressionMetrics, MetricError> {
+    if y_true.len() != y_pred.len() {
+        return Err(MetricError::Length { what: "values", a: y_true.len(), b: y_pred.len() });
+    }
+    if y_true.is_empty() {
+        return Err(MetricError::Empty);
+    }
+    let n = y_true.len() as f64;
+    let abs: Vec<f64> = y_true.iter().zip(y_pred).map(|(t, p)| (t - p).abs()).collect();
+    let mae = abs.iter().sum::<f64>() / n;
+    let ss_res: f64 = abs.iter().map(|a| a * a).sum();
+    let mse = ss_res / n;
+    let mean = y_true.iter().sum::<f64>() / n;
+    let ss_tot: f64 = y_true.iter().map(|t| (t - mean).powi(2)).sum();
+    let r2 = if ss_tot == 0.0 { if ss_res == 0.0 { 1.0 } else { 0.0 } } else { 1.0 - ss_res / ss_tot };
+    let mape = abs.iter().zip(y_true).map(|(a, t)| a / t.abs().max(f64::EPSILON)).sum::<f64>() / n;
+    Ok(RegressionMetrics {
+        mae,
+        mse,
+        rmse: mse.sqrt(),
+        r2,
+        max_error: abs.iter().cloned().fold(0.0, f64::max),
+        median_absolute_error: median(abs),
+        mape,
+    })
+}

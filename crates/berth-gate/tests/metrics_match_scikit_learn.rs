@@ -1,0 +1,56 @@
+//! berth's metrics against the values scikit-learn computed on the same
+//! inputs (scripts/reference_metrics.py), to 1e-9 relative.
+
+use berth_gate::metrics::{classification, regression};
+use serde_json::Value;
+
+const REFERENCE: &str = include_str!("data/metrics_reference.json");
+
+fn close(name: &str, metric: &str, got: f64, want: f64) {
+    let tol = 1e-9 * want.abs().max(1e-300) + 1e-15;
+    assert!((got - want).abs() <= tol, "{name}: {metric} is {got}, scikit-learn says {want}");
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array().unwrap().iter().map(|x| x.to_string()).collect()
+}
+
+#[test]
+fn every_metric_matches_scikit_learn_on_every_case() {
+    let doc: Value = serde_json::from_str(REFERENCE).unwrap();
+    let mut checked = 0;
+    for case in doc["cases"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        let expected = case["expected"].as_object().unwrap();
+        let got = if case["kind"] == "classification" {
+            let (t, p) = (strings(&case["y_true"]), strings(&case["y_pred"]));
+            let proba: Option<Vec<Vec<f64>>> = case.get("proba").map(|rows| {
+                rows.as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| r.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect())
+                    .collect()
+            });
+            let labels = case.get("labels").map(strings);
+            let m = classification(&t, &p, proba.as_deref().zip(labels.as_deref())).unwrap();
+            m.to_map()
+        } else {
+            let f = |v: &Value| v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect::<Vec<f64>>();
+            regression(&f(&case["y_true"]), &f(&case["y_pred"])).unwrap().to_map()
+        };
+        for (metric, want) in expected {
+            let value = got.get(metric).unwrap_or_else(|| panic!("{name}: berth does not compute {metric}"));
+            close(name, metric, *value, want.as_f64().unwrap());
+            checked += 1;
+        }
+    }
+    assert!(checked >= 90, "only {checked} values compared");
+}
+
+#[test]
+fn mismatched_lengths_and_empty_input_are_errors() {
+    assert!(regression(&[1.0], &[]).is_err());
+    assert!(regression(&[], &[]).is_err());
+    let a = vec!["a".to_string()];
+    assert!(classification(&a, &[], None).is_err());
+}
