@@ -95,6 +95,18 @@ pub enum Command {
     },
     /// Verify every blob in the store; report missing, corrupt and orphaned blobs.
     Fsck,
+    /// Train a built-in model on a data file (optionally pushing it as a version).
+    Train(TrainArgs),
+    /// Score a data file with a model file or a registry ref.
+    Predict {
+        /// A model file (model.berth) or a ref such as churn@production.
+        model: String,
+        #[arg(long)]
+        data: PathBuf,
+        /// Output file (.csv or .parquet).
+        #[arg(short = 'o', long = "output", default_value = "predictions.csv")]
+        output: PathBuf,
+    },
     /// Tabular data: synthesize, profile, show the schema.
     #[command(subcommand)]
     Data(DataCommand),
@@ -212,4 +224,38 @@ pub struct SynthArgs {
     /// Output file; the extension picks CSV or Parquet.
     #[arg(short = 'o', long = "output")]
     pub output: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Training config (TOML): model_type, algorithm, target, features, validation_split, seed, data, [hyperparameters].
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Training data (.csv or .parquet); overrides the config's `data`.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// classification or regression.
+    #[arg(long)]
+    pub model_type: Option<String>,
+    /// ridge (regression) or logistic_regression (classification).
+    #[arg(long)]
+    pub algorithm: Option<String>,
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Feature columns (comma-separated; default: every column but the target).
+    #[arg(long, value_delimiter = ',')]
+    pub features: Option<Vec<String>>,
+    /// A hyperparameter (repeatable), e.g. --set C=0.5.
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    pub hyperparameters: Vec<String>,
+    #[arg(long)]
+    pub validation_split: Option<f64>,
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Output directory.
+    #[arg(short = 'o', long = "output", default_value = "model")]
+    pub output: PathBuf,
+    /// Push the output as a new version of this model.
+    #[arg(long, value_name = "NAME")]
+    pub push: Option<String>,
 }

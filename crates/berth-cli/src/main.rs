@@ -7,6 +7,7 @@ mod progress;
 mod quickstart;
 mod render;
 mod run;
+mod train;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;

@@ -26,6 +26,17 @@ impl Bars {
     }
 }
 
+impl Bars {
+    /// A spinner for work of unknown length (training); hidden when bars are off.
+    pub fn spinner(&self, label: &str) -> ProgressBar {
+        let target = if self.enabled { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() };
+        let s = ProgressBar::with_draw_target(None, target);
+        s.set_message(label.to_string());
+        s.enable_steady_tick(std::time::Duration::from_millis(120));
+        s
+    }
+}
+
 impl Transfer for Bars {
     fn begin(&self, label: &str, total_bytes: u64) -> Arc<dyn Progress> {
         let target = if self.enabled { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() };

@@ -12,9 +12,11 @@ mod gc;
 mod gitignore;
 mod lineage;
 mod metrics_file;
+mod predict;
 mod pull;
 mod push;
 mod service;
+mod train;
 
 pub use config::{Config, ENV_PREFIX, InitOutcome, init};
 pub use error::ServiceError;
@@ -23,8 +25,10 @@ pub use gc::GcReport;
 pub use gitignore::GitWarning;
 pub use lineage::{Env, detect_actor, detect_lineage};
 pub use metrics_file::read_metrics;
+pub use predict::{PredictReport, predict_to_file};
 pub use pull::PullReport;
 pub use push::{PushReport, PushRequest};
 pub use service::{Berth, NoTransfer, ShowFile, ShowReport, Transfer};
+pub use train::{MODEL_FILE, TrainReport, TrainRequest, load_train_config, push_request_for, train};
 
 pub type Result<T, E = ServiceError> = std::result::Result<T, E>;

@@ -26,6 +26,12 @@ pub struct NoTransfer;
 
 impl Transfer for NoTransfer {
     fn begin(&self, _: &str, _: u64) -> Arc<dyn Progress> {
+        self.progress()
+    }
+}
+
+impl NoTransfer {
+    pub fn progress(&self) -> Arc<dyn Progress> {
         Arc::new(berth_store::NoProgress)
     }
 }

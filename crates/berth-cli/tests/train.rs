@@ -1,0 +1,149 @@
+//! `berth train` and `berth predict` end to end: outputs, determinism, push
+//! with lineage, scoring by file and by ref, and bad input.
+
+mod support;
+
+use support::Project;
+
+const CONFIG: &str = r#"
+model_type = "classification"
+algorithm = "logistic_regression"
+target = "target"
+validation_split = 0.25
+seed = 7
+data = "train.csv"
+
+[hyperparameters]
+C = 0.5
+"#;
+
+fn project_with_data() -> Project {
+    let p = Project::new();
+    p.berth(&["data", "synth", "--kind", "classification", "--rows", "2000", "--classes", "3", "-o", "train.csv"]).ok();
+    p.write("train.toml", CONFIG.as_bytes());
+    p
+}
+
+#[test]
+fn training_writes_a_model_metrics_summary_signature_and_profile() {
+    let p = project_with_data();
+    let r = p.berth(&["train", "--config", "train.toml", "-o", "out", "--json"]).ok().json();
+    for f in ["model.berth", "metrics.json", "training_summary.json", "signature.json", "profile.json"] {
+        assert!(p.path().join("out").join(f).is_file(), "{f} is missing");
+    }
+    assert_eq!(r["train"]["validation_rows"], 500);
+    assert_eq!(r["train"]["metrics_on"], "validation");
+    let acc = r["train"]["metrics"]["accuracy"].as_f64().unwrap();
+    assert!(acc > 0.6, "accuracy {acc}");
+    let sig: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(p.path().join("out/signature.json")).unwrap()).unwrap();
+    assert_eq!(sig["classes"], serde_json::json!(["0", "1", "2"]));
+    assert_eq!(sig["inputs"].as_array().unwrap().len(), 11);
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(p.path().join("out/training_summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["hyperparameters"]["C"], 0.5);
+    assert_eq!(summary["data"]["rows"], 2000);
+}
+
+#[test]
+fn the_same_data_config_and_seed_give_a_byte_identical_model() {
+    let p = project_with_data();
+    p.berth(&["train", "--config", "train.toml", "-o", "a"]).ok();
+    p.berth(&["train", "--config", "train.toml", "-o", "b"]).ok();
+    assert!(
+        std::fs::read(p.path().join("a/model.berth")).unwrap()
+            == std::fs::read(p.path().join("b/model.berth")).unwrap()
+    );
+    p.berth(&["train", "--config", "train.toml", "--seed", "8", "-o", "c"]).ok();
+    assert!(
+        std::fs::read(p.path().join("a/model.berth")).unwrap()
+            != std::fs::read(p.path().join("c/model.berth")).unwrap()
+    );
+}
+
+#[test]
+fn a_pushed_training_run_records_metrics_params_signature_and_data_lineage() {
+    let p = project_with_data();
+    let r = p.berth(&["train", "--config", "train.toml", "-o", "out", "--push", "churn", "--json"]).ok().json();
+    assert_eq!(r["push"]["ref"], "churn@1");
+    let show = p.berth(&["show", "churn@1", "--json"]).ok().json();
+    assert_eq!(show["format"], "berth");
+    assert_eq!(show["params"]["algorithm"], "logistic_regression");
+    assert_eq!(show["params"]["C"], "0.5");
+    assert_eq!(show["metrics"]["accuracy"], r["train"]["metrics"]["accuracy"]);
+    assert_eq!(show["signature"]["target"], "target");
+    assert_eq!(show["lineage"]["data"]["training_data"], r["train"]["data_digest"]);
+    assert_eq!(show["files"].as_array().unwrap().len(), 5);
+}
+
+#[test]
+fn predictions_by_file_and_by_ref_agree() {
+    let p = project_with_data();
+    p.berth(&["train", "--config", "train.toml", "-o", "out", "--push", "churn"]).ok();
+    p.berth(&["predict", "out/model.berth", "--data", "train.csv", "-o", "by_file.csv"]).ok();
+    let r = p.berth(&["predict", "churn@latest", "--data", "train.csv", "-o", "by_ref.csv", "--json"]).ok().json();
+    assert_eq!(r["rows"], 2000);
+    assert_eq!(r["columns"], serde_json::json!(["prediction", "proba_0", "proba_1", "proba_2"]));
+    assert_eq!(
+        std::fs::read(p.path().join("by_file.csv")).unwrap(),
+        std::fs::read(p.path().join("by_ref.csv")).unwrap()
+    );
+}
+
+#[test]
+fn regression_trains_from_flags() {
+    let p = Project::empty();
+    p.berth(&["data", "synth", "--kind", "forecast", "--rows", "1500", "-o", "f.csv"]).ok();
+    let r = p
+        .berth(&[
+            "train",
+            "--data",
+            "f.csv",
+            "--model-type",
+            "regression",
+            "--algorithm",
+            "ridge",
+            "--target",
+            "load",
+            "--features",
+            "temperature,humidity",
+            "--set",
+            "alpha=0.1",
+            "--json",
+        ])
+        .ok()
+        .json();
+    assert!(r["train"]["metrics"]["r2"].as_f64().unwrap() > 0.3, "{r}");
+    p.berth(&["predict", "model/model.berth", "--data", "f.csv", "-o", "p.parquet"]).ok();
+    let schema = p.berth(&["data", "schema", "p.parquet", "--json"]).ok().json();
+    assert_eq!(schema["fields"][0]["type"], "float");
+}
+
+#[test]
+fn bad_training_input_is_named() {
+    let p = project_with_data();
+    p.write("nan.csv", b"x,y\n1,0\nNaN,1\n3,0\n4,1\n5,0\n6,1\n");
+    p.write("one.csv", b"x,y\n1,1\n2,1\n3,1\n4,1\n");
+    p.write("bad.toml", b"model_type = \"classification\"\nalgoritm = \"x\"\n");
+    p.write("broken.berth", b"{\"format\": \"berth-model\", \"vers");
+    let base = ["train", "--model-type", "classification", "--algorithm", "logistic_regression"];
+    let with =
+        |extra: &[&'static str]| -> Vec<&'static str> { base.iter().copied().chain(extra.iter().copied()).collect() };
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["train", "--config", "train.toml", "--algorithm", "forest"], "valid: logistic_regression"),
+        (vec!["train", "--config", "train.toml", "--set", "depth=3"], "valid: C, max_iter, tol"),
+        (vec!["train", "--config", "train.toml", "--set", "C=-1"], "must be above 0"),
+        (vec!["train", "--config", "bad.toml"], "algoritm"),
+        (with(&["--target", "y", "--data", "nan.csv"]), "\"x\" has 1 NaN value(s) (first at row 1)"),
+        (with(&["--target", "y", "--data", "one.csv", "--validation-split", "0"]), "single class"),
+        (with(&["--target", "nope", "--data", "train.csv"]), "missing column(s) [\"nope\"]"),
+        (with(&["--target", "target", "--data", "train.csv", "--features", "f0,zz"]), "[\"zz\"]"),
+        (vec!["train", "--data", "train.csv"], "needs --model-type, --algorithm, --target"),
+        (vec!["predict", "broken.berth", "--data", "train.csv"], "not a berth model file"),
+        (vec!["predict", "ghost@1", "--data", "train.csv"], "model \"ghost\" does not exist"),
+    ];
+    for (args, needle) in cases {
+        let r = p.berth(&args).fails(2);
+        assert!(r.stderr.contains(needle), "{args:?}: expected {needle:?} in\n{}", r.stderr);
+    }
+}

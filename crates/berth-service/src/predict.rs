@@ -1,0 +1,76 @@
+//! `predict`: batch scoring of a data file with a model file or a registry
+//! ref, writing one row of predictions per input row (CSV or Parquet).
+
+use std::path::{Path, PathBuf};
+
+use berth_core::{Ref, VersionRecord};
+use berth_data::{Column, ReadOptions, Table, read_table, write_table};
+use berth_ml::{Model, Predictor};
+use serde::Serialize;
+
+use crate::train::ml_error;
+use crate::{Berth, NoTransfer, Result, ServiceError};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PredictReport {
+    pub model: String,
+    pub rows: usize,
+    pub output: PathBuf,
+    pub columns: Vec<String>,
+}
+
+/// Scores `data` and writes `output`: a `prediction` column, and for a
+/// classifier one `proba_<class>` column per class.
+pub fn predict_to_file(model: &Model, shown: &str, data: &Path, output: &Path) -> Result<PredictReport> {
+    let table = read_table(data, &ReadOptions::default())?;
+    let p = model.predict(&table).map_err(ml_error)?;
+    let mut cols = Vec::new();
+    if let Some(v) = p.values {
+        cols.push(Column::float("prediction", v));
+    }
+    if let Some(labels) = p.labels {
+        cols.push(Column::strings("prediction", &labels));
+    }
+    if let (Some(probs), Some(classes)) = (p.probabilities, p.classes) {
+        for (k, c) in classes.iter().enumerate() {
+            cols.push(Column::float(format!("proba_{c}"), probs.iter().map(|r| r[k]).collect()));
+        }
+    }
+    let out = Table::new(cols)?;
+    write_table(&out, output)?;
+    Ok(PredictReport { model: shown.to_string(), rows: out.rows(), output: output.to_path_buf(), columns: out.names() })
+}
+
+impl Berth {
+    /// Fetches a version's model file (verified) into the local cache and loads it.
+    pub async fn load_model(&self, r: &Ref) -> Result<(Model, VersionRecord)> {
+        let v = self.registry.resolve(r).await?;
+        let manifest = self.manifest(&v).await?;
+        let entry =
+            manifest.files.iter().find(|(p, _)| p.as_str() == crate::MODEL_FILE).map(|(_, e)| *e).ok_or_else(|| {
+                ServiceError::input(
+                    format!(
+                        "{}@{} has no {} file (its format is {:?})",
+                        v.model,
+                        v.version,
+                        crate::MODEL_FILE,
+                        v.format
+                    ),
+                    Some(
+                        "berth predict runs models trained by `berth train`; ONNX support comes with the ONNX runtime"
+                            .into(),
+                    ),
+                )
+            })?;
+        let dir = match self.config.state_dir() {
+            Some(d) => d.join("cache").join("models"),
+            None => std::env::temp_dir().join("berth-models"),
+        };
+        let dest = dir.join(entry.digest.hex());
+        if !dest.is_file() || crate::train::file_digest(&dest).ok() != Some(entry.digest) {
+            self.store.get_to_file(&entry.digest, &dest, &*NoTransfer.progress()).await?;
+        }
+        let model = Model::load(&dest).map_err(ml_error)?;
+        Ok((model, v))
+    }
+}
