@@ -4,15 +4,18 @@
 //! `berth-data`; does no I/O beyond reading and writing a model file, and
 //! knows nothing of stores, registries or gates.
 
+mod ensemble;
 mod error;
 mod features;
 mod linalg;
 mod model;
 mod train;
+mod tree;
 
 pub use error::MlError;
 pub use features::{Encoded, FeatureEncoder, FeatureKind};
 pub use model::{Estimator, MAX_MODEL_BYTES, Model, Prediction, Predictor, Signature, Task};
-pub use train::{ALGORITHMS, TrainConfig, Trained, train};
+pub use train::{ALGORITHMS, AlgorithmSpec, TrainConfig, Trained, train};
+pub use tree::Tree;
 
 pub type Result<T, E = MlError> = std::result::Result<T, E>;

@@ -13,6 +13,7 @@ use berth_data::{Field, Table};
 use serde::{Deserialize, Serialize};
 
 use crate::features::FeatureEncoder;
+use crate::tree::Tree;
 use crate::{MlError, Result};
 
 pub const FORMAT: &str = "berth-model";
@@ -49,8 +50,34 @@ pub struct Signature {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "algorithm", rename_all = "snake_case")]
 pub enum Estimator {
-    Ridge { weights: Vec<f64>, intercept: f64 },
-    LogisticRegression { weights: Vec<Vec<f64>>, intercepts: Vec<f64> },
+    Ridge {
+        weights: Vec<f64>,
+        intercept: f64,
+    },
+    LogisticRegression {
+        weights: Vec<Vec<f64>>,
+        intercepts: Vec<f64>,
+    },
+    /// Leaves hold class probabilities; the forest averages them.
+    RandomForestClassifier {
+        trees: Vec<Tree>,
+    },
+    RandomForestRegressor {
+        trees: Vec<Tree>,
+    },
+    /// Scores start at `init` and add `learning_rate ×` each tree's leaf.
+    GradientBoostingRegressor {
+        learning_rate: f64,
+        init: f64,
+        trees: Vec<Tree>,
+    },
+    /// One tree per round for two classes (log-odds of the second class),
+    /// one per class per round otherwise (softmax).
+    GradientBoostingClassifier {
+        learning_rate: f64,
+        init: Vec<f64>,
+        rounds: Vec<Vec<Tree>>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -151,13 +178,28 @@ impl Model {
 
     fn check_shapes(&self) -> Result<()> {
         let w = self.encoder.width();
+        let k = self.signature.classes.as_ref().map_or(0, Vec::len);
         let bad = |m: String| Err(MlError::BadModel(m));
+        let trees_ok = |trees: &[Tree], width: usize| {
+            !trees.is_empty() && trees.iter().all(|t| t.width == width && t.is_well_formed(w))
+        };
         match (&self.estimator, self.signature.task) {
             (Estimator::Ridge { weights, .. }, Task::Regression) if weights.len() == w => Ok(()),
             (Estimator::LogisticRegression { weights, intercepts }, Task::Classification) => {
-                let k = self.signature.classes.as_ref().map_or(0, Vec::len);
                 if k < 2 || weights.len() != k || intercepts.len() != k || weights.iter().any(|r| r.len() != w) {
                     return bad(format!("logistic regression shapes do not match {k} classes × {w} features"));
+                }
+                Ok(())
+            }
+            (Estimator::RandomForestClassifier { trees }, Task::Classification) if k >= 2 && trees_ok(trees, k) => {
+                Ok(())
+            }
+            (Estimator::RandomForestRegressor { trees }, Task::Regression) if trees_ok(trees, 1) => Ok(()),
+            (Estimator::GradientBoostingRegressor { trees, .. }, Task::Regression) if trees_ok(trees, 1) => Ok(()),
+            (Estimator::GradientBoostingClassifier { init, rounds, .. }, Task::Classification) => {
+                let per_round = if k == 2 { 1 } else { k };
+                if k < 2 || init.len() != per_round || rounds.iter().any(|r| r.len() != per_round || !trees_ok(r, 1)) {
+                    return bad(format!("gradient boosting shapes do not match {k} classes × {w} features"));
                 }
                 Ok(())
             }
@@ -179,35 +221,50 @@ impl Predictor for Model {
 
     fn predict(&self, table: &Table) -> Result<Prediction> {
         let (x, n) = self.scores(table)?;
+        let regression = |f: &dyn Fn(&[f64]) -> f64| {
+            let values = (0..n).map(|i| f(x.row(i))).collect();
+            Ok(Prediction { values: Some(values), labels: None, probabilities: None, classes: None })
+        };
+        let classification = |f: &dyn Fn(&[f64]) -> Vec<f64>| {
+            let classes = self.signature.classes.clone().unwrap_or_default();
+            let mut probs = Vec::with_capacity(n);
+            let mut labels = Vec::with_capacity(n);
+            for i in 0..n {
+                let z = f(x.row(i));
+                let best = z.iter().enumerate().fold(0, |bi, (k, p)| if *p > z[bi] { k } else { bi });
+                labels.push(classes[best].clone());
+                probs.push(z);
+            }
+            Ok(Prediction { values: None, labels: Some(labels), probabilities: Some(probs), classes: Some(classes) })
+        };
         match &self.estimator {
             Estimator::Ridge { weights, intercept } => {
-                let values =
-                    (0..n).map(|i| intercept + x.row(i).iter().zip(weights).map(|(a, b)| a * b).sum::<f64>()).collect();
-                Ok(Prediction { values: Some(values), labels: None, probabilities: None, classes: None })
+                regression(&|row| intercept + row.iter().zip(weights).map(|(a, b)| a * b).sum::<f64>())
             }
-            Estimator::LogisticRegression { weights, intercepts } => {
-                let classes = self.signature.classes.clone().unwrap_or_default();
-                let mut probs = Vec::with_capacity(n);
-                let mut labels = Vec::with_capacity(n);
-                for i in 0..n {
-                    let row = x.row(i);
-                    let mut z: Vec<f64> = weights
-                        .iter()
-                        .zip(intercepts)
-                        .map(|(w, b)| b + row.iter().zip(w).map(|(a, c)| a * c).sum::<f64>())
-                        .collect();
-                    softmax_in_place(&mut z);
-                    let best = z.iter().enumerate().fold(0, |bi, (k, p)| if *p > z[bi] { k } else { bi });
-                    labels.push(classes[best].clone());
-                    probs.push(z);
+            Estimator::LogisticRegression { weights, intercepts } => classification(&|row| {
+                let mut z: Vec<f64> = weights
+                    .iter()
+                    .zip(intercepts)
+                    .map(|(w, b)| b + row.iter().zip(w).map(|(a, c)| a * c).sum::<f64>())
+                    .collect();
+                softmax_in_place(&mut z);
+                z
+            }),
+            Estimator::RandomForestClassifier { trees } => classification(&|row| crate::ensemble::average(trees, row)),
+            Estimator::RandomForestRegressor { trees } => regression(&|row| crate::ensemble::average(trees, row)[0]),
+            Estimator::GradientBoostingRegressor { learning_rate, init, trees } => {
+                regression(&|row| init + learning_rate * trees.iter().map(|t| t.output(row)[0]).sum::<f64>())
+            }
+            Estimator::GradientBoostingClassifier { learning_rate, init, rounds } => classification(&|row| {
+                let mut f = crate::ensemble::boosted_scores(init, rounds, *learning_rate, row);
+                if f.len() == 1 {
+                    let p1 = 1.0 / (1.0 + (-f[0]).exp());
+                    vec![1.0 - p1, p1]
+                } else {
+                    softmax_in_place(&mut f);
+                    f
                 }
-                Ok(Prediction {
-                    values: None,
-                    labels: Some(labels),
-                    probabilities: Some(probs),
-                    classes: Some(classes),
-                })
-            }
+            }),
         }
     }
 }

@@ -8,9 +8,11 @@ use std::collections::BTreeMap;
 use berth_data::{ColumnType, Field, Rng, Table};
 use serde::{Deserialize, Serialize};
 
+use crate::ensemble::{BoostParams, ForestParams};
 use crate::features::FeatureEncoder;
 use crate::linalg::{cholesky_solve, lbfgs};
 use crate::model::{Estimator, FORMAT, FORMAT_VERSION, Model, Signature, Task};
+use crate::tree::{Target, TreeParams};
 use crate::{MlError, Result};
 
 /// An algorithm: the task it solves, its name, and its hyperparameters with defaults.
@@ -20,6 +22,30 @@ pub type AlgorithmSpec = (Task, &'static str, &'static [(&'static str, f64)]);
 pub const ALGORITHMS: &[AlgorithmSpec] = &[
     (Task::Regression, "ridge", &[("alpha", 1.0)]),
     (Task::Classification, "logistic_regression", &[("C", 1.0), ("max_iter", 100.0), ("tol", 1e-6)]),
+    (Task::Classification, "random_forest", FOREST),
+    (Task::Regression, "random_forest", FOREST),
+    (Task::Classification, "gradient_boosting", BOOSTING),
+    (Task::Regression, "gradient_boosting", BOOSTING),
+];
+
+/// `max_depth = 0` means unlimited; `max_features = 0` means √features for
+/// classification and all features for regression (scikit-learn's defaults),
+/// otherwise a fraction of the features.
+const FOREST: &[(&str, f64)] = &[
+    ("n_estimators", 100.0),
+    ("max_depth", 0.0),
+    ("min_samples_split", 2.0),
+    ("min_samples_leaf", 1.0),
+    ("max_features", 0.0),
+    ("bootstrap", 1.0),
+];
+const BOOSTING: &[(&str, f64)] = &[
+    ("n_estimators", 100.0),
+    ("learning_rate", 0.1),
+    ("max_depth", 3.0),
+    ("min_samples_split", 2.0),
+    ("min_samples_leaf", 1.0),
+    ("subsample", 1.0),
 ];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -213,7 +239,21 @@ pub fn train(table: &Table, cfg: &TrainConfig) -> Result<Trained> {
                     }
                 }
             }
-            (ridge(&x, &y, hyper["alpha"])?, None, 1)
+            let est = match cfg.algorithm.as_str() {
+                "ridge" => ridge(&x, &y, hyper["alpha"])?,
+                "random_forest" => Estimator::RandomForestRegressor {
+                    trees: crate::ensemble::forest(
+                        &x,
+                        &Target::Values { y: &y },
+                        &forest_params(&hyper, x.cols, false, cfg.seed),
+                    ),
+                },
+                _ => {
+                    let (init, trees) = crate::ensemble::boost_regression(&x, &y, &boost_params(&hyper, cfg.seed));
+                    Estimator::GradientBoostingRegressor { learning_rate: hyper["learning_rate"], init, trees }
+                }
+            };
+            (est, None, 1)
         }
         Task::Classification => {
             let (classes, all_y) = classes_of(table, &cfg.target)?;
@@ -224,7 +264,24 @@ pub fn train(table: &Table, cfg: &TrainConfig) -> Result<Trained> {
             if seen.len() < 2 {
                 return Err(MlError::SingleClass { column: cfg.target.clone(), class: classes[seen[0]].clone() });
             }
-            let (est, iters) = logistic(&x, &y, classes.len(), hyper["C"], hyper["max_iter"] as usize, hyper["tol"]);
+            let k = classes.len();
+            let (est, iters) = match cfg.algorithm.as_str() {
+                "logistic_regression" => logistic(&x, &y, k, hyper["C"], hyper["max_iter"] as usize, hyper["tol"]),
+                "random_forest" => {
+                    let p = forest_params(&hyper, x.cols, true, cfg.seed);
+                    (
+                        Estimator::RandomForestClassifier {
+                            trees: crate::ensemble::forest(&x, &Target::Classes { y: &y, k }, &p),
+                        },
+                        1,
+                    )
+                }
+                _ => {
+                    let (init, rounds) =
+                        crate::ensemble::boost_classification(&x, &y, k, &boost_params(&hyper, cfg.seed));
+                    (Estimator::GradientBoostingClassifier { learning_rate: hyper["learning_rate"], init, rounds }, 1)
+                }
+            };
             (est, Some(classes), iters)
         }
     };
@@ -237,6 +294,40 @@ pub fn train(table: &Table, cfg: &TrainConfig) -> Result<Trained> {
         estimator,
     };
     Ok(Trained { model, train_rows, validation_rows, iterations })
+}
+
+fn tree_params(h: &BTreeMap<String, f64>, max_features: usize) -> TreeParams {
+    TreeParams {
+        max_depth: h["max_depth"] as usize,
+        min_samples_split: h["min_samples_split"] as usize,
+        min_samples_leaf: h["min_samples_leaf"] as usize,
+        max_features,
+    }
+}
+
+fn forest_params(h: &BTreeMap<String, f64>, d: usize, classification: bool, seed: u64) -> ForestParams {
+    let mf = h["max_features"];
+    let max_features = if mf == 0.0 {
+        if classification { ((d as f64).sqrt() as usize).max(1) } else { d }
+    } else {
+        ((d as f64 * mf).round() as usize).max(1)
+    };
+    ForestParams {
+        n_estimators: h["n_estimators"] as usize,
+        tree: tree_params(h, max_features),
+        bootstrap: h["bootstrap"] == 1.0,
+        seed,
+    }
+}
+
+fn boost_params(h: &BTreeMap<String, f64>, seed: u64) -> BoostParams {
+    BoostParams {
+        n_estimators: h["n_estimators"] as usize,
+        learning_rate: h["learning_rate"],
+        subsample: h["subsample"],
+        tree: tree_params(h, usize::MAX),
+        seed,
+    }
 }
 
 /// Ridge regression with an unpenalised intercept (as scikit-learn's `Ridge`).
@@ -406,6 +497,78 @@ mod tests {
         let m = train(&t, &cfg(Task::Regression, "ridge", "target")).unwrap().model;
         let mut v: serde_json::Value = serde_json::from_slice(&m.to_bytes()).unwrap();
         v["estimator"]["weights"] = serde_json::json!([1.0]);
+        let e = Model::from_bytes(&serde_json::to_vec(&v).unwrap()).unwrap_err().to_string();
+        assert!(e.contains("estimator does not fit"), "{e}");
+    }
+}
+
+#[cfg(test)]
+mod ensemble_tests {
+    use super::*;
+    use crate::Predictor;
+    use berth_data::synth::{Kind, SynthOptions, generate};
+
+    fn run(kind: Kind, task: Task, algorithm: &str, target: &str, hyper: &[(&str, f64)], classes: usize) -> (Trained, f64) {
+        let t = generate(kind, &SynthOptions { rows: 3000, classes, features: 6, ..Default::default() }).unwrap();
+        let cfg = TrainConfig {
+            model_type: task,
+            algorithm: algorithm.into(),
+            hyperparameters: hyper.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            features: None,
+            target: target.into(),
+            validation_split: 0.25,
+            seed: 3,
+            data: None,
+        };
+        let trained = train(&t, &cfg).unwrap();
+        let val = t.take(&trained.validation_rows);
+        let p = trained.model.predict(&val).unwrap();
+        let y = val.column(target).unwrap();
+        let score = match task {
+            Task::Classification => {
+                let labels = p.labels.unwrap();
+                (0..val.rows()).filter(|&i| y.display(i) == labels[i]).count() as f64 / val.rows() as f64
+            }
+            Task::Regression => {
+                let v = p.values.unwrap();
+                let ys: Vec<f64> = (0..val.rows()).map(|i| y.as_f64(i).unwrap()).collect();
+                let m = ys.iter().sum::<f64>() / ys.len() as f64;
+                1.0 - ys.iter().zip(&v).map(|(a, b)| (a - b).powi(2)).sum::<f64>() / ys.iter().map(|a| (a - m).powi(2)).sum::<f64>()
+            }
+        };
+        (trained, score)
+    }
+
+    #[test]
+    fn forests_and_boosting_learn_every_task() {
+        let cases = [
+            (Kind::Classification, Task::Classification, "random_forest", "target", 2, 0.7),
+            (Kind::Classification, Task::Classification, "random_forest", "target", 3, 0.6),
+            (Kind::Classification, Task::Classification, "gradient_boosting", "target", 2, 0.7),
+            (Kind::Classification, Task::Classification, "gradient_boosting", "target", 3, 0.6),
+            (Kind::Regression, Task::Regression, "random_forest", "target", 2, 0.7),
+            (Kind::Regression, Task::Regression, "gradient_boosting", "target", 2, 0.8),
+        ];
+        for (kind, task, algo, target, classes, floor) in cases {
+            let (trained, score) = run(kind, task, algo, target, &[("n_estimators", 30.0)], classes);
+            assert!(score > floor, "{algo} {task} ({classes} classes): {score}");
+            let back = Model::from_bytes(&trained.model.to_bytes()).unwrap();
+            assert_eq!(back, trained.model, "{algo} round-trips");
+        }
+    }
+
+    #[test]
+    fn ensembles_are_deterministic() {
+        let a = run(Kind::Classification, Task::Classification, "random_forest", "target", &[("n_estimators", 10.0)], 2).0;
+        let b = run(Kind::Classification, Task::Classification, "random_forest", "target", &[("n_estimators", 10.0)], 2).0;
+        assert_eq!(a.model.to_bytes(), b.model.to_bytes());
+    }
+
+    #[test]
+    fn a_tree_that_points_backwards_is_refused_on_load() {
+        let (trained, _) = run(Kind::Regression, Task::Regression, "random_forest", "target", &[("n_estimators", 2.0)], 2);
+        let mut v: serde_json::Value = serde_json::from_slice(&trained.model.to_bytes()).unwrap();
+        v["estimator"]["trees"][0]["left"][0] = serde_json::json!(0);
         let e = Model::from_bytes(&serde_json::to_vec(&v).unwrap()).unwrap_err().to_string();
         assert!(e.contains("estimator does not fit"), "{e}");
     }
