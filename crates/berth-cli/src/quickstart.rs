@@ -3,10 +3,12 @@
 //! the commands do.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use berth_core::{AliasName, ModelName, Ref};
-use berth_service::{NoTransfer, PushRequest, Result, ServiceError};
+use berth_core::{AliasName, ModelName, Ref, Selector};
+use berth_data::synth::{Kind, SynthOptions, generate};
+use berth_ml::{Task, TrainConfig};
+use berth_service::{Berth, NoTransfer, Result, ServiceError, TrainRequest, push_request_for};
 
 fn step(n: usize, text: &str) {
     println!("\n[{n}] {text}");
@@ -16,17 +18,38 @@ fn io(e: std::io::Error) -> ServiceError {
     ServiceError::Infra { message: format!("quickstart: {e}"), hint: None }
 }
 
-/// A small stand-in model file: deterministic bytes from a seed.
-fn model_bytes(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
+fn name<T, E: std::fmt::Display>(r: std::result::Result<T, E>) -> Result<T> {
+    r.map_err(|e| ServiceError::input(e.to_string(), None))
+}
+
+/// Trains one configuration on `data` into `out` and pushes it as a version of `model`.
+async fn train_and_push(b: &Berth, model: &ModelName, algorithm: &str, data: &Path, out: &Path) -> Result<(u64, f64)> {
+    let config = TrainConfig {
+        model_type: Task::Classification,
+        algorithm: algorithm.into(),
+        hyperparameters: BTreeMap::new(),
+        features: None,
+        target: "target".into(),
+        validation_split: 0.2,
+        seed: 42,
+        data: None,
+    };
+    let req = TrainRequest { config, data: data.to_path_buf(), out_dir: out.to_path_buf() };
+    let report = tokio::task::spawn_blocking(move || berth_service::train(&req))
+        .await
+        .map_err(|e| ServiceError::Infra { message: format!("training stopped: {e}"), hint: None })??;
+    let accuracy = report.metrics.get("accuracy").copied().unwrap_or(f64::NAN);
+    let pushed = b.push(push_request_for(&report, model.clone(), Default::default())?, &NoTransfer).await?;
+    println!(
+        "    {:<20} {} rows in {:.2}s, validation accuracy {:.4}  ->  {} {}",
+        algorithm,
+        report.train_rows,
+        report.seconds,
+        accuracy,
+        pushed.reference,
+        pushed.version.manifest.short()
+    );
+    Ok((pushed.version.version, accuracy))
 }
 
 pub async fn run(dir: Option<PathBuf>, json: bool) -> Result<()> {
@@ -43,59 +66,46 @@ pub async fn run(dir: Option<PathBuf>, json: bool) -> Result<()> {
     let init = berth_service::init(&dir, None, None, &env)?;
     println!("    registry {}\n    store    {}", init.registry_url, init.store_url);
     let config = berth_service::Config::discover(&dir, &env)?;
-    let b = berth_service::Berth::open(config, "quickstart".into()).await?;
+    let b = Berth::open(config, "quickstart".into()).await?;
 
-    let work = dir.join("work");
-    std::fs::create_dir_all(work.join("model")).map_err(io)?;
-    let model = ModelName::parse("churn").map_err(|e| ServiceError::input(e.to_string(), None))?;
-    let mut refs = Vec::new();
-    for (i, acc) in [(1u64, 0.87), (2, 0.91)] {
-        std::fs::write(work.join("model/weights.bin"), model_bytes(i, 256 * 1024)).map_err(io)?;
-        std::fs::write(work.join("model/config.json"), format!("{{\"layers\": 3, \"seed\": {i}}}")).map_err(io)?;
-        step(1 + i as usize, &format!("berth push work/model --model churn  (training run {i}, accuracy {acc})"));
-        let req = PushRequest {
-            paths: vec![work.join("model")],
-            model: Some(model.clone()),
-            metrics: BTreeMap::from([("accuracy".to_string(), acc)]),
-            params: BTreeMap::from([("seed".to_string(), i.to_string())]),
-            ..Default::default()
-        };
-        let r = b.push(req, &NoTransfer).await?;
-        println!(
-            "    {} {}  ({} files, {} written, {} already stored)",
-            r.reference, r.version.manifest, r.files, r.blobs_written, r.blobs_skipped
-        );
-        refs.push(r);
+    step(2, "berth data synth --kind classification --rows 20000 --seed 42 -o data/train.csv");
+    let data_dir = dir.join("data");
+    std::fs::create_dir_all(&data_dir).map_err(io)?;
+    let train_csv = data_dir.join("train.csv");
+    let table = generate(Kind::Classification, &SynthOptions { rows: 20_000, seed: 42, ..Default::default() })?;
+    berth_data::write_table(&table, &train_csv)?;
+    println!("    {} rows: {}", table.rows(), table.names().join(", "));
+
+    step(3, "berth train --algorithm … --push churn  (three real models, trained in seconds)");
+    let model = name(ModelName::parse("churn"))?;
+    let mut results = Vec::new();
+    for algorithm in ["logistic_regression", "random_forest", "gradient_boosting"] {
+        let out = dir.join("runs").join(algorithm);
+        results.push(train_and_push(&b, &model, algorithm, &train_csv, &out).await?);
     }
-    let production = AliasName::parse("production").map_err(|e| ServiceError::input(e.to_string(), None))?;
-    step(4, "berth alias set churn production 2");
-    b.alias_set(&model, &production, 2, Some("accuracy 0.91 > 0.87")).await?;
-    println!("    churn@production -> 2");
+    let (best, best_acc) = results.iter().copied().fold((0, f64::NEG_INFINITY), |a, r| if r.1 > a.1 { r } else { a });
 
-    step(5, "berth pull churn@production -o deploy  (every byte verified)");
+    let production = name(AliasName::parse("production"))?;
+    step(4, &format!("berth alias set churn production {best}  (the best validation accuracy, {best_acc:.4})"));
+    b.alias_set(&model, &production, best, Some(&format!("best validation accuracy {best_acc:.4}"))).await?;
+    println!("    churn@production -> {best}");
+
+    step(5, "berth pull churn@production -o deploy  (every byte verified), then berth predict");
     let deploy = dir.join("deploy");
-    let p = b
-        .pull(
-            &Ref { model: model.clone(), selector: berth_core::Selector::Alias(production.clone()) },
-            Some(deploy.clone()),
-            &NoTransfer,
-        )
-        .await?;
-    println!("    {} -> {} ({} written)", p.reference, p.dir.display(), p.written);
-    let again = b.pull(&Ref::version(model.clone(), 2), Some(deploy.clone()), &NoTransfer).await?;
-    println!("    pulled again: {} written, {} already up to date", again.written, again.skipped);
+    let prod = Ref { model: model.clone(), selector: Selector::Alias(production.clone()) };
+    let p = b.pull(&prod, Some(deploy.clone()), &NoTransfer).await?;
+    println!("    {} -> {} ({} files)", p.reference, p.dir.display(), p.files);
+    let (m, _) = b.load_model(&prod).await?;
+    let preds = berth_service::predict_to_file(&m, "churn@production", &train_csv, &dir.join("predictions.csv"))?;
+    println!("    {} predictions -> {}", preds.rows, preds.output.display());
 
-    step(6, "berth alias set churn production 1 --reason rollback");
-    b.alias_set(&model, &production, 1, Some("rollback")).await?;
+    let worst = results.iter().copied().fold((0, f64::INFINITY), |a, r| if r.1 < a.1 { r } else { a }).0;
+    step(6, &format!("berth alias set churn production {worst}, then roll back to {best}"));
+    b.alias_set(&model, &production, worst, Some("try the other model")).await?;
+    b.alias_set(&model, &production, best, Some("rollback")).await?;
     for e in b.alias_history(&model, Some(&production)).await? {
-        println!(
-            "    {}  {} -> {}  by {}  ({})",
-            e.at,
-            e.from.map(|f| f.to_string()).unwrap_or("-".into()),
-            e.to.map(|f| f.to_string()).unwrap_or("-".into()),
-            e.actor,
-            e.reason.unwrap_or_default()
-        );
+        let v = |x: Option<u64>| x.map(|f| f.to_string()).unwrap_or_else(|| "-".into());
+        println!("    {}  {} -> {}  by {}  ({})", e.at, v(e.from), v(e.to), e.actor, e.reason.unwrap_or_default());
     }
 
     step(7, "berth fsck");
@@ -103,15 +113,22 @@ pub async fn run(dir: Option<PathBuf>, json: bool) -> Result<()> {
     println!("    {} blobs checked: {}", f.blobs_checked, if f.ok { "ok" } else { "DAMAGED" });
 
     step(8, "berth log");
-    for e in b.log(None, Some(10)).await? {
-        println!("    {}  {:<14} {}", e.at, e.action, e.model.map(|m| m.to_string()).unwrap_or_default());
+    for e in b.log(None, Some(8)).await? {
+        let target = match (&e.model, e.version) {
+            (Some(m), Some(v)) => format!("{m}@{v}"),
+            _ => String::new(),
+        };
+        println!("    {}  {:<14} {}", e.at, e.action, target);
     }
     if json {
-        crate::render::json(
-            &serde_json::json!({"project": dir, "versions": refs.iter().map(|r| &r.reference).collect::<Vec<_>>(), "fsck_ok": f.ok}),
-        );
+        crate::render::json(&serde_json::json!({
+            "project": dir,
+            "versions": results.iter().map(|(v, a)| serde_json::json!({"version": v, "accuracy": a})).collect::<Vec<_>>(),
+            "production": best,
+            "fsck_ok": f.ok,
+        }));
     }
-    println!("\nDone. The project is in {}; try `berth -C {} models`.", dir.display(), dir.display());
+    println!("\nDone. The project is in {}; try `berth -C {} versions churn`.", dir.display(), dir.display());
     if !f.ok {
         return Err(ServiceError::Infra { message: "fsck found damage in the quickstart project".into(), hint: None });
     }

@@ -18,7 +18,7 @@ use crate::{MlError, Result};
 
 pub const FORMAT: &str = "berth-model";
 pub const FORMAT_VERSION: u32 = 1;
-pub const MAX_MODEL_BYTES: u64 = 256 << 20;
+pub const MAX_MODEL_BYTES: u64 = 1 << 30;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -132,7 +132,7 @@ pub(crate) fn softmax_in_place(z: &mut [f64]) {
 
 impl Model {
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut b = serde_json::to_vec_pretty(self).expect("a model always serialises");
+        let mut b = serde_json::to_vec(self).expect("a model always serialises");
         b.push(b'\n');
         b
     }
@@ -141,18 +141,23 @@ impl Model {
         if bytes.len() as u64 > MAX_MODEL_BYTES {
             return Err(MlError::BadModel(format!("{} bytes is over the {MAX_MODEL_BYTES}-byte limit", bytes.len())));
         }
-        let head: serde_json::Value =
-            serde_json::from_slice(bytes).map_err(|e| MlError::BadModel(format!("not JSON ({e})")))?;
-        if head.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
+        /// Only the fields that say what the document is; the rest is skipped.
+        #[derive(Deserialize)]
+        struct Head {
+            format: Option<String>,
+            version: Option<u64>,
+        }
+        let head: Head = serde_json::from_slice(bytes).map_err(|e| MlError::BadModel(format!("not JSON ({e})")))?;
+        if head.format.as_deref() != Some(FORMAT) {
             return Err(MlError::BadModel(format!("the \"format\" field is not {FORMAT:?}")));
         }
-        let version = head.get("version").and_then(|v| v.as_u64()).unwrap_or(0);
+        let version = head.version.unwrap_or(0);
         if version != u64::from(FORMAT_VERSION) {
             return Err(MlError::BadModel(format!(
                 "format version {version}; this berth reads version {FORMAT_VERSION} (upgrade berth)"
             )));
         }
-        let m: Model = serde_json::from_value(head).map_err(|e| MlError::BadModel(e.to_string()))?;
+        let m: Model = serde_json::from_slice(bytes).map_err(|e| MlError::BadModel(e.to_string()))?;
         m.check_shapes()?;
         Ok(m)
     }

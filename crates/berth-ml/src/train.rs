@@ -508,7 +508,14 @@ mod ensemble_tests {
     use crate::Predictor;
     use berth_data::synth::{Kind, SynthOptions, generate};
 
-    fn run(kind: Kind, task: Task, algorithm: &str, target: &str, hyper: &[(&str, f64)], classes: usize) -> (Trained, f64) {
+    fn run(
+        kind: Kind,
+        task: Task,
+        algorithm: &str,
+        target: &str,
+        hyper: &[(&str, f64)],
+        classes: usize,
+    ) -> (Trained, f64) {
         let t = generate(kind, &SynthOptions { rows: 3000, classes, features: 6, ..Default::default() }).unwrap();
         let cfg = TrainConfig {
             model_type: task,
@@ -533,7 +540,8 @@ mod ensemble_tests {
                 let v = p.values.unwrap();
                 let ys: Vec<f64> = (0..val.rows()).map(|i| y.as_f64(i).unwrap()).collect();
                 let m = ys.iter().sum::<f64>() / ys.len() as f64;
-                1.0 - ys.iter().zip(&v).map(|(a, b)| (a - b).powi(2)).sum::<f64>() / ys.iter().map(|a| (a - m).powi(2)).sum::<f64>()
+                1.0 - ys.iter().zip(&v).map(|(a, b)| (a - b).powi(2)).sum::<f64>()
+                    / ys.iter().map(|a| (a - m).powi(2)).sum::<f64>()
             }
         };
         (trained, score)
@@ -559,17 +567,26 @@ mod ensemble_tests {
 
     #[test]
     fn ensembles_are_deterministic() {
-        let a = run(Kind::Classification, Task::Classification, "random_forest", "target", &[("n_estimators", 10.0)], 2).0;
-        let b = run(Kind::Classification, Task::Classification, "random_forest", "target", &[("n_estimators", 10.0)], 2).0;
+        let a =
+            run(Kind::Classification, Task::Classification, "random_forest", "target", &[("n_estimators", 10.0)], 2).0;
+        let b =
+            run(Kind::Classification, Task::Classification, "random_forest", "target", &[("n_estimators", 10.0)], 2).0;
         assert_eq!(a.model.to_bytes(), b.model.to_bytes());
     }
 
     #[test]
     fn a_tree_that_points_backwards_is_refused_on_load() {
-        let (trained, _) = run(Kind::Regression, Task::Regression, "random_forest", "target", &[("n_estimators", 2.0)], 2);
-        let mut v: serde_json::Value = serde_json::from_slice(&trained.model.to_bytes()).unwrap();
-        v["estimator"]["trees"][0]["left"][0] = serde_json::json!(0);
-        let e = Model::from_bytes(&serde_json::to_vec(&v).unwrap()).unwrap_err().to_string();
+        let (trained, _) =
+            run(Kind::Regression, Task::Regression, "random_forest", "target", &[("n_estimators", 2.0)], 2);
+        // Point the root's right child back at the root: a loop, if it were accepted.
+        let mut m = trained.model.clone();
+        let Estimator::RandomForestRegressor { trees } = &mut m.estimator else { panic!() };
+        trees[0].right[0] = 0;
+        let e = Model::from_bytes(&m.to_bytes()).unwrap_err().to_string();
         assert!(e.contains("estimator does not fit"), "{e}");
+        let mut v: serde_json::Value = serde_json::from_slice(&trained.model.to_bytes()).unwrap();
+        v["estimator"]["trees"][0]["nodes"] = serde_json::json!(3);
+        let e = Model::from_bytes(&serde_json::to_vec(&v).unwrap()).unwrap_err().to_string();
+        assert!(e.contains("disagree"), "{e}");
     }
 }

@@ -4,6 +4,8 @@
 //! sends `x <= threshold` left. Trees are stored as flat arrays, which is
 //! also how they are serialised.
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
 use serde::{Deserialize, Serialize};
 
 use crate::Encoded;
@@ -52,8 +54,14 @@ impl Binned {
 }
 
 /// A fitted tree. `feature[i] < 0` marks a leaf whose output is
-/// `values[i * width .. (i + 1) * width]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `values[i * width .. (i + 1) * width]`. Nodes are in depth-first order, so
+/// a split's left child is always the next node.
+///
+/// Serialised compactly (a forest of deep trees has millions of nodes): the
+/// node count, the output width, and base64 of little-endian arrays — every
+/// node's feature (i32, -1 for a leaf), then for splits only their threshold
+/// (f64) and right child (u32), and for leaves only their outputs (f64).
+#[derive(Debug, Clone, PartialEq)]
 pub struct Tree {
     pub feature: Vec<i32>,
     pub threshold: Vec<f64>,
@@ -89,11 +97,98 @@ impl Tree {
             && (0..n).all(|i| {
                 self.feature[i] < 0
                     || ((self.feature[i] as usize) < n_features
-                        && (self.left[i] as usize) < n
+                        && self.left[i] as usize == i + 1
                         && (self.right[i] as usize) < n
-                        && self.left[i] as usize > i
-                        && self.right[i] as usize > i)
+                        && self.right[i] as usize > i + 1)
             })
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TreeRepr {
+    nodes: usize,
+    width: usize,
+    feature: String,
+    threshold: String,
+    right: String,
+    values: String,
+}
+
+impl Serialize for Tree {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let (mut feature, mut threshold, mut right, mut values) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for i in 0..self.feature.len() {
+            feature.extend_from_slice(&self.feature[i].to_le_bytes());
+            if self.feature[i] >= 0 {
+                threshold.extend_from_slice(&self.threshold[i].to_le_bytes());
+                right.extend_from_slice(&self.right[i].to_le_bytes());
+            } else {
+                for v in &self.values[i * self.width..(i + 1) * self.width] {
+                    values.extend_from_slice(&v.to_le_bytes());
+                }
+            }
+        }
+        TreeRepr {
+            nodes: self.feature.len(),
+            width: self.width,
+            feature: B64.encode(feature),
+            threshold: B64.encode(threshold),
+            right: B64.encode(right),
+            values: B64.encode(values),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Tree {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let r = TreeRepr::deserialize(d)?;
+        let decode =
+            |field: &str, text: &str| B64.decode(text).map_err(|e| D::Error::custom(format!("tree {field}: {e}")));
+        let (feature, threshold, right, values) = (
+            decode("feature", &r.feature)?,
+            decode("threshold", &r.threshold)?,
+            decode("right", &r.right)?,
+            decode("values", &r.values)?,
+        );
+        if r.width == 0 || r.width > 1 << 16 || feature.len() != r.nodes * 4 {
+            return Err(D::Error::custom("tree: node count, width and features disagree"));
+        }
+        let feature: Vec<i32> =
+            feature.chunks_exact(4).map(|c| i32::from_le_bytes(c.try_into().expect("4 bytes"))).collect();
+        let splits = feature.iter().filter(|f| **f >= 0).count();
+        let leaves = r.nodes - splits;
+        if threshold.len() != splits * 8 || right.len() != splits * 4 || values.len() != leaves * r.width * 8 {
+            return Err(D::Error::custom("tree: array lengths do not match the nodes"));
+        }
+        let mut t = Tree {
+            feature: Vec::with_capacity(r.nodes),
+            threshold: Vec::with_capacity(r.nodes),
+            left: Vec::with_capacity(r.nodes),
+            right: Vec::with_capacity(r.nodes),
+            width: r.width,
+            values: Vec::with_capacity(r.nodes * r.width),
+        };
+        let (mut th, mut ri, mut va) = (threshold.chunks_exact(8), right.chunks_exact(4), values.chunks_exact(8));
+        for (i, f) in feature.into_iter().enumerate() {
+            t.feature.push(f);
+            if f >= 0 {
+                t.threshold.push(f64::from_le_bytes(th.next().expect("counted").try_into().expect("8 bytes")));
+                t.left.push(i as u32 + 1);
+                t.right.push(u32::from_le_bytes(ri.next().expect("counted").try_into().expect("4 bytes")));
+                t.values.extend(std::iter::repeat_n(0.0, r.width));
+            } else {
+                t.threshold.push(0.0);
+                t.left.push(0);
+                t.right.push(0);
+                for _ in 0..r.width {
+                    t.values.push(f64::from_le_bytes(va.next().expect("counted").try_into().expect("8 bytes")));
+                }
+            }
+        }
+        Ok(t)
     }
 }
 
