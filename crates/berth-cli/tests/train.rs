@@ -147,3 +147,41 @@ fn bad_training_input_is_named() {
         assert!(r.stderr.contains(needle), "{args:?}: expected {needle:?} in\n{}", r.stderr);
     }
 }
+
+#[test]
+fn text_trains_with_naive_bayes() {
+    let p = Project::empty();
+    p.berth(&["data", "synth", "--kind", "text", "--rows", "1500", "-o", "t.csv"]).ok();
+    let r = p
+        .berth(&[
+            "train",
+            "--data",
+            "t.csv",
+            "--model-type",
+            "classification",
+            "--algorithm",
+            "naive_bayes",
+            "--target",
+            "label",
+            "--features",
+            "text",
+            "--json",
+        ])
+        .ok()
+        .json();
+    assert!(r["train"]["metrics"]["accuracy"].as_f64().unwrap() > 0.85, "{r}");
+    let e = p
+        .berth(&[
+            "train",
+            "--data",
+            "t.csv",
+            "--model-type",
+            "classification",
+            "--algorithm",
+            "naive_bayes",
+            "--target",
+            "label",
+        ])
+        .fails(2);
+    assert!(e.stderr.contains("exactly one text column"), "{}", e.stderr);
+}

@@ -9,12 +9,14 @@ mod error;
 mod features;
 mod linalg;
 mod model;
+mod text;
 mod train;
 mod tree;
 
 pub use error::MlError;
 pub use features::{Encoded, FeatureEncoder, FeatureKind};
 pub use model::{Estimator, MAX_MODEL_BYTES, Model, Prediction, Predictor, Signature, Task};
+pub use text::NaiveBayes;
 pub use train::{ALGORITHMS, AlgorithmSpec, TrainConfig, Trained, train};
 pub use tree::Tree;
 

@@ -78,6 +78,8 @@ pub enum Estimator {
         init: Vec<f64>,
         rounds: Vec<Vec<Tree>>,
     },
+    /// TF-IDF of one text column, then multinomial naive Bayes.
+    NaiveBayes(crate::text::NaiveBayes),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -208,8 +210,33 @@ impl Model {
                 }
                 Ok(())
             }
+            (Estimator::NaiveBayes(nb), Task::Classification) if k >= 2 && nb.is_well_formed(k) => Ok(()),
             _ => bad(format!("estimator does not fit a {} model with {w} encoded features", self.signature.task)),
         }
+    }
+
+    fn predict_text(&self, nb: &crate::text::NaiveBayes, table: &Table) -> Result<Prediction> {
+        let c = table.column(&nb.column).ok_or_else(|| {
+            MlError::Data(berth_data::DataError::MissingColumns {
+                missing: vec![nb.column.clone()],
+                available: table.names(),
+            })
+        })?;
+        if c.ty() != berth_data::ColumnType::Str {
+            return Err(MlError::WrongType {
+                column: nb.column.clone(),
+                expected: "the model reads text".into(),
+                found: c.ty().to_string(),
+            });
+        }
+        let docs: Vec<&str> = (0..c.len()).map(|i| c.str_at(i).unwrap_or("")).collect();
+        let probs = nb.predict_proba(&docs);
+        let classes = self.signature.classes.clone().unwrap_or_default();
+        let labels = probs
+            .iter()
+            .map(|z| classes[z.iter().enumerate().fold(0, |bi, (k, p)| if *p > z[bi] { k } else { bi })].clone())
+            .collect();
+        Ok(Prediction { values: None, labels: Some(labels), probabilities: Some(probs), classes: Some(classes) })
     }
 
     fn scores(&self, table: &Table) -> Result<(crate::Encoded, usize)> {
@@ -225,6 +252,9 @@ impl Predictor for Model {
     }
 
     fn predict(&self, table: &Table) -> Result<Prediction> {
+        if let Estimator::NaiveBayes(nb) = &self.estimator {
+            return self.predict_text(nb, table);
+        }
         let (x, n) = self.scores(table)?;
         let regression = |f: &dyn Fn(&[f64]) -> f64| {
             let values = (0..n).map(|i| f(x.row(i))).collect();
@@ -260,6 +290,7 @@ impl Predictor for Model {
             Estimator::GradientBoostingRegressor { learning_rate, init, trees } => {
                 regression(&|row| init + learning_rate * trees.iter().map(|t| t.output(row)[0]).sum::<f64>())
             }
+            Estimator::NaiveBayes(_) => unreachable!("handled above"),
             Estimator::GradientBoostingClassifier { learning_rate, init, rounds } => classification(&|row| {
                 let mut f = crate::ensemble::boosted_scores(init, rounds, *learning_rate, row);
                 if f.len() == 1 {

@@ -26,6 +26,7 @@ pub const ALGORITHMS: &[AlgorithmSpec] = &[
     (Task::Regression, "random_forest", FOREST),
     (Task::Classification, "gradient_boosting", BOOSTING),
     (Task::Regression, "gradient_boosting", BOOSTING),
+    (Task::Classification, "naive_bayes", &[("alpha", 1.0), ("max_features", 0.0)]),
 ];
 
 /// `max_depth = 0` means unlimited; `max_features = 0` means √features for
@@ -211,6 +212,9 @@ pub fn train(table: &Table, cfg: &TrainConfig) -> Result<Trained> {
         return Err(MlError::Invalid(format!("the target {:?} is also listed as a feature", cfg.target)));
     }
     let (train_rows, validation_rows) = split(table.rows(), cfg.validation_split, cfg.seed)?;
+    if cfg.algorithm == "naive_bayes" {
+        return train_text(table, cfg, &features, hyper, train_rows, validation_rows);
+    }
     let encoder = FeatureEncoder::fit(table, &features, &train_rows)?;
     let x = encoder.encode(table, Some(&train_rows))?;
     let inputs: Vec<Field> =
@@ -294,6 +298,61 @@ pub fn train(table: &Table, cfg: &TrainConfig) -> Result<Trained> {
         estimator,
     };
     Ok(Trained { model, train_rows, validation_rows, iterations })
+}
+
+/// Naive Bayes reads one text column itself (sparse TF-IDF), so it skips the
+/// dense feature encoder.
+fn train_text(
+    table: &Table,
+    cfg: &TrainConfig,
+    features: &[String],
+    hyper: BTreeMap<String, f64>,
+    train_rows: Vec<usize>,
+    validation_rows: Vec<usize>,
+) -> Result<Trained> {
+    if cfg.model_type != Task::Classification {
+        return Err(MlError::Invalid("naive_bayes is a classifier; use model_type = \"classification\"".into()));
+    }
+    let [column] = features else {
+        return Err(MlError::Invalid(format!(
+            "naive_bayes reads exactly one text column; the features are {features:?} (set features = [\"text\"])"
+        )));
+    };
+    let c = table.column(column).ok_or_else(|| {
+        MlError::Data(berth_data::DataError::MissingColumns { missing: vec![column.clone()], available: table.names() })
+    })?;
+    if c.ty() != ColumnType::Str {
+        return Err(MlError::WrongType {
+            column: column.clone(),
+            expected: "naive_bayes needs text".into(),
+            found: c.ty().to_string(),
+        });
+    }
+    let (classes, all_y) = classes_of(table, &cfg.target)?;
+    let docs: Vec<&str> = train_rows.iter().map(|&i| c.str_at(i).unwrap_or("")).collect();
+    let y: Vec<usize> = train_rows.iter().map(|&i| all_y[i]).collect();
+    let mut seen = y.clone();
+    seen.sort_unstable();
+    seen.dedup();
+    if seen.len() < 2 {
+        return Err(MlError::SingleClass { column: cfg.target.clone(), class: classes[seen[0]].clone() });
+    }
+    let nb =
+        crate::text::NaiveBayes::fit(column, &docs, &y, classes.len(), hyper["alpha"], hyper["max_features"] as usize);
+    let model = Model {
+        format: FORMAT.into(),
+        version: FORMAT_VERSION,
+        signature: Signature {
+            task: Task::Classification,
+            inputs: vec![Field { name: column.clone(), ty: ColumnType::Str }],
+            target: cfg.target.clone(),
+            classes: Some(classes),
+        },
+        hyperparameters: hyper,
+        encoder: FeatureEncoder { features: Vec::new() },
+        estimator: Estimator::NaiveBayes(nb),
+    };
+    Ok(Trained { model, train_rows, validation_rows, iterations: 1 })
 }
 
 fn tree_params(h: &BTreeMap<String, f64>, max_features: usize) -> TreeParams {
@@ -563,6 +622,30 @@ mod ensemble_tests {
             let back = Model::from_bytes(&trained.model.to_bytes()).unwrap();
             assert_eq!(back, trained.model, "{algo} round-trips");
         }
+    }
+
+    #[test]
+    fn naive_bayes_classifies_synthetic_sentiment() {
+        let t = generate(Kind::Text, &SynthOptions { rows: 2000, ..Default::default() }).unwrap();
+        let mut cfg = TrainConfig {
+            model_type: Task::Classification,
+            algorithm: "naive_bayes".into(),
+            hyperparameters: BTreeMap::new(),
+            features: None,
+            target: "label".into(),
+            validation_split: 0.25,
+            seed: 1,
+            data: None,
+        };
+        let trained = train(&t, &cfg).unwrap();
+        let val = t.take(&trained.validation_rows);
+        let labels = trained.model.predict(&val).unwrap().labels.unwrap();
+        let acc = (0..val.rows()).filter(|&i| val.column("label").unwrap().display(i) == labels[i]).count() as f64
+            / val.rows() as f64;
+        assert!(acc > 0.85, "accuracy {acc}");
+        assert_eq!(Model::from_bytes(&trained.model.to_bytes()).unwrap(), trained.model);
+        cfg.features = Some(vec!["text".into(), "label".into()]);
+        assert!(train(&t, &cfg).is_err());
     }
 
     #[test]
