@@ -170,18 +170,18 @@ fn text_trains_with_naive_bayes() {
         .ok()
         .json();
     assert!(r["train"]["metrics"]["accuracy"].as_f64().unwrap() > 0.85, "{r}");
-    let e = p
-        .berth(&[
-            "train",
-            "--data",
-            "t.csv",
-            "--model-type",
-            "classification",
-            "--algorithm",
-            "naive_bayes",
-            "--target",
-            "label",
-        ])
-        .fails(2);
+    p.berth(&["data", "synth", "--kind", "classification", "--rows", "100", "-o", "c.csv"]).ok();
+    let nb = [
+        "train",
+        "--data",
+        "c.csv",
+        "--model-type",
+        "classification",
+        "--algorithm",
+        "naive_bayes",
+        "--target",
+        "target",
+    ];
+    let e = p.berth(&nb).fails(2);
     assert!(e.stderr.contains("exactly one text column"), "{}", e.stderr);
 }
