@@ -19,6 +19,34 @@ pub enum ColumnData {
     Timestamp(Vec<i64>),
 }
 
+/// Builds a text column's dictionary as values arrive: each distinct value
+/// becomes a level, in order of first appearance.
+#[derive(Debug, Default)]
+pub(crate) struct Dictionary {
+    index: HashMap<String, u32>,
+    levels: Vec<String>,
+    codes: Vec<u32>,
+}
+
+impl Dictionary {
+    pub(crate) fn push(&mut self, s: &str) {
+        let code = match self.index.get(s) {
+            Some(c) => *c,
+            None => {
+                self.levels.push(s.to_string());
+                let c = (self.levels.len() - 1) as u32;
+                self.index.insert(s.to_string(), c);
+                c
+            }
+        };
+        self.codes.push(code);
+    }
+
+    pub(crate) fn finish(self) -> ColumnData {
+        ColumnData::Str { levels: self.levels, codes: self.codes }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Column {
     pub name: String,
@@ -46,19 +74,9 @@ impl Column {
 
     /// A text column; distinct values become levels in order of first appearance.
     pub fn strings<S: AsRef<str>>(name: impl Into<String>, values: &[S]) -> Column {
-        let mut index: HashMap<&str, u32> = HashMap::new();
-        let mut levels = Vec::new();
-        let codes = values
-            .iter()
-            .map(|v| {
-                let v = v.as_ref();
-                *index.entry(v).or_insert_with(|| {
-                    levels.push(v.to_string());
-                    (levels.len() - 1) as u32
-                })
-            })
-            .collect();
-        Column::new(name, ColumnData::Str { levels, codes })
+        let mut d = Dictionary::default();
+        values.iter().for_each(|v| d.push(v.as_ref()));
+        Column::new(name, d.finish())
     }
 
     pub fn with_valid(mut self, valid: Vec<bool>) -> Column {

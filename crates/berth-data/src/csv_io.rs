@@ -10,7 +10,7 @@
 
 use std::path::Path;
 
-use crate::column::{Column, ColumnData};
+use crate::column::{Column, ColumnData, Dictionary};
 use crate::schema::{ColumnType, Schema};
 use crate::{DataError, Result, Table};
 
@@ -176,7 +176,7 @@ enum Builder {
     Int(Vec<i64>),
     Bool(Vec<bool>),
     Ts(Vec<i64>),
-    Str(std::collections::HashMap<String, u32>, Vec<String>, Vec<u32>),
+    Str(Dictionary),
 }
 
 /// Reads a CSV file. With a schema, its columns are parsed as declared (and
@@ -232,7 +232,7 @@ pub fn read_csv(path: &Path, schema: Option<&Schema>, columns: Option<&[String]>
             ColumnType::Int => Builder::Int(Vec::new()),
             ColumnType::Bool => Builder::Bool(Vec::new()),
             ColumnType::Timestamp => Builder::Ts(Vec::new()),
-            ColumnType::Str => Builder::Str(Default::default(), Vec::new(), Vec::new()),
+            ColumnType::Str => Builder::Str(Dictionary::default()),
         })
         .collect();
     let mut valid: Vec<Vec<bool>> = vec![Vec::new(); idx.len()];
@@ -253,19 +253,7 @@ pub fn read_csv(path: &Path, schema: Option<&Schema>, columns: Option<&[String]>
                 Builder::Int(v) => v.push(if null { 0 } else { s.parse().map_err(|_| bad("integer"))? }),
                 Builder::Bool(v) => v.push(if null { false } else { parse_bool(s).ok_or_else(|| bad("bool"))? }),
                 Builder::Ts(v) => v.push(if null { 0 } else { parse_timestamp(s).ok_or_else(|| bad("timestamp"))? }),
-                Builder::Str(index, levels, codes) => {
-                    let s = if null { "" } else { s };
-                    let code = match index.get(s) {
-                        Some(c) => *c,
-                        None => {
-                            levels.push(s.to_string());
-                            let c = (levels.len() - 1) as u32;
-                            index.insert(s.to_string(), c);
-                            c
-                        }
-                    };
-                    codes.push(code);
-                }
+                Builder::Str(dict) => dict.push(if null { "" } else { s }),
             }
         }
     }
@@ -279,7 +267,7 @@ pub fn read_csv(path: &Path, schema: Option<&Schema>, columns: Option<&[String]>
                 Builder::Int(v) => ColumnData::Int(v),
                 Builder::Bool(v) => ColumnData::Bool(v),
                 Builder::Ts(v) => ColumnData::Timestamp(v),
-                Builder::Str(_, levels, codes) => ColumnData::Str { levels, codes },
+                Builder::Str(dict) => dict.finish(),
             };
             Column::new(name, data).with_valid(valid)
         })

@@ -15,7 +15,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-use crate::column::{Column, ColumnData};
+use crate::column::{Column, ColumnData, Dictionary};
 use crate::{DataError, Result, Table};
 
 fn pq_err(path: &Path) -> impl Fn(parquet::errors::ParquetError) -> DataError + '_ {
@@ -28,7 +28,7 @@ enum Acc {
     Int(Vec<i64>),
     Bool(Vec<bool>),
     Ts(Vec<i64>, i64),
-    Str(std::collections::HashMap<String, u32>, Vec<String>, Vec<u32>),
+    Str(Dictionary),
 }
 
 fn acc_for(path: &Path, f: &ArrowField) -> Result<Acc> {
@@ -42,11 +42,9 @@ fn acc_for(path: &Path, f: &ArrowField) -> Result<Acc> {
         DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 => Acc::Int(Vec::new()),
         DataType::UInt8 | DataType::UInt16 | DataType::UInt32 | DataType::UInt64 => Acc::Int(Vec::new()),
         DataType::Boolean => Acc::Bool(Vec::new()),
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
-            Acc::Str(Default::default(), Vec::new(), Vec::new())
-        }
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => Acc::Str(Dictionary::default()),
         DataType::Dictionary(_, v) if matches!(**v, DataType::Utf8 | DataType::LargeUtf8) => {
-            Acc::Str(Default::default(), Vec::new(), Vec::new())
+            Acc::Str(Dictionary::default())
         }
         DataType::Timestamp(unit, _) => Acc::Ts(
             Vec::new(),
@@ -60,24 +58,6 @@ fn acc_for(path: &Path, f: &ArrowField) -> Result<Acc> {
         DataType::Date32 => Acc::Ts(Vec::new(), 0),
         _ => return Err(unsupported()),
     })
-}
-
-fn push_str(
-    index: &mut std::collections::HashMap<String, u32>,
-    levels: &mut Vec<String>,
-    codes: &mut Vec<u32>,
-    s: &str,
-) {
-    let code = match index.get(s) {
-        Some(c) => *c,
-        None => {
-            levels.push(s.to_string());
-            let c = (levels.len() - 1) as u32;
-            index.insert(s.to_string(), c);
-            c
-        }
-    };
-    codes.push(code);
 }
 
 fn append(acc: &mut Acc, a: &ArrayRef, valid: &mut Vec<bool>) -> std::result::Result<(), String> {
@@ -124,39 +104,37 @@ fn append(acc: &mut Acc, a: &ArrayRef, valid: &mut Vec<bool>) -> std::result::Re
                 ts!(TimestampSecondType, TimestampMillisecondType, TimestampMicrosecondType, TimestampNanosecondType);
             }
         }
-        Acc::Str(index, levels, codes) => {
-            if let Some(s) = a.as_string_opt::<i32>() {
-                (0..n).for_each(|i| push_str(index, levels, codes, if s.is_valid(i) { s.value(i) } else { "" }));
-            } else if let Some(s) = a.as_string_opt::<i64>() {
-                (0..n).for_each(|i| push_str(index, levels, codes, if s.is_valid(i) { s.value(i) } else { "" }));
-            } else if let Some(s) = a.as_string_view_opt() {
-                (0..n).for_each(|i| push_str(index, levels, codes, if s.is_valid(i) { s.value(i) } else { "" }));
-            } else if let Some(d) = a.as_any_dictionary_opt() {
+        Acc::Str(dict) => {
+            let value = |i: usize| -> Option<&str> {
+                if !a.is_valid(i) {
+                    None
+                } else if let Some(s) = a.as_string_opt::<i32>() {
+                    Some(s.value(i))
+                } else if let Some(s) = a.as_string_opt::<i64>() {
+                    Some(s.value(i))
+                } else {
+                    a.as_string_view_opt().map(|s| s.value(i))
+                }
+            };
+            if let Some(d) = a.as_any_dictionary_opt() {
                 let keys = d.normalized_keys();
                 let values = d.values();
-                let mut vals: Vec<u32> = Vec::new();
-                if let Some(s) = values.as_string_opt::<i32>() {
-                    for i in 0..s.len() {
-                        push_str(index, levels, &mut vals, s.value(i));
+                let text = |k: usize| -> &str {
+                    if let Some(s) = values.as_string_opt::<i32>() {
+                        s.value(k)
+                    } else if let Some(s) = values.as_string_opt::<i64>() {
+                        s.value(k)
+                    } else {
+                        ""
                     }
-                } else if let Some(s) = values.as_string_opt::<i64>() {
-                    for i in 0..s.len() {
-                        push_str(index, levels, &mut vals, s.value(i));
-                    }
-                }
-                for (i, k) in keys.iter().enumerate() {
-                    codes.push(if a.is_valid(i) { vals[*k] } else { push_null(index, levels) });
-                }
+                };
+                (0..n).for_each(|i| dict.push(if a.is_valid(i) { text(keys[i]) } else { "" }));
+            } else {
+                (0..n).for_each(|i| dict.push(value(i).unwrap_or("")));
             }
         }
     }
     Ok(())
-}
-
-fn push_null(index: &mut std::collections::HashMap<String, u32>, levels: &mut Vec<String>) -> u32 {
-    let mut codes = Vec::with_capacity(1);
-    push_str(index, levels, &mut codes, "");
-    codes[0]
 }
 
 pub fn read_parquet(path: &Path, columns: Option<&[String]>) -> Result<Table> {
@@ -203,7 +181,7 @@ pub fn read_parquet(path: &Path, columns: Option<&[String]>) -> Result<Table> {
                 Acc::Int(v) => ColumnData::Int(v),
                 Acc::Bool(v) => ColumnData::Bool(v),
                 Acc::Ts(v, _) => ColumnData::Timestamp(v),
-                Acc::Str(_, levels, codes) => ColumnData::Str { levels, codes },
+                Acc::Str(dict) => dict.finish(),
             };
             Column::new(name, data).with_valid(valid)
         })

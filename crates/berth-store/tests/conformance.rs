@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use berth_core::Digest;
 use berth_store::{BlobStore, CachedStore, LocalStore, NoProgress, ObjectBlobStore, StoreError, Verified};
+use berth_testkit::noise;
 use bytes::Bytes;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload, RetryConfig};
 
@@ -146,18 +147,6 @@ fn sha256_hex(bytes: &[u8]) -> String {
     child.stdin.take().unwrap().write_all(bytes).unwrap();
     let out = child.wait_with_output().unwrap();
     String::from_utf8(out.stdout).unwrap().split_whitespace().next().unwrap().to_string()
-}
-
-fn noise(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
 }
 
 fn file(dir: &Path, name: &str, bytes: &[u8]) -> std::path::PathBuf {

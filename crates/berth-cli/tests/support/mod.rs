@@ -1,8 +1,10 @@
 //! Drives the real `berth` binary in a fresh project directory.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+
+pub use berth_testkit::noise;
 
 pub struct Project {
     pub dir: tempfile::TempDir,
@@ -110,17 +112,4 @@ impl Project {
         let hex = digest.strip_prefix("sha256:").unwrap();
         self.path().join(".berth/store/blobs/sha256").join(&hex[..2]).join(&hex[2..])
     }
-}
-
-/// Deterministic pseudo-random bytes.
-pub fn noise(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
 }
