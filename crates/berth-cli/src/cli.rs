@@ -234,10 +234,11 @@ pub struct TrainArgs {
     /// Training data (.csv or .parquet); overrides the config's `data`.
     #[arg(long)]
     pub data: Option<PathBuf>,
-    /// classification or regression.
+    /// classification, regression or anomaly.
     #[arg(long)]
     pub model_type: Option<String>,
-    /// ridge (regression) or logistic_regression (classification).
+    /// logistic_regression, random_forest, gradient_boosting, naive_bayes (classification);
+    /// ridge, random_forest, gradient_boosting (regression); isolation_forest (anomaly).
     #[arg(long)]
     pub algorithm: Option<String>,
     #[arg(long)]

@@ -29,7 +29,7 @@ async fn train_and_push(b: &Berth, model: &ModelName, algorithm: &str, data: &Pa
         algorithm: algorithm.into(),
         hyperparameters: BTreeMap::new(),
         features: None,
-        target: "target".into(),
+        target: Some("target".into()),
         validation_split: 0.2,
         seed: 42,
         data: None,

@@ -16,9 +16,10 @@ fn task(s: &str) -> Result<Task> {
     match s {
         "classification" => Ok(Task::Classification),
         "regression" => Ok(Task::Regression),
+        "anomaly" => Ok(Task::Anomaly),
         _ => Err(ServiceError::input(
             format!("unknown model type {s:?}"),
-            Some("use classification or regression".into()),
+            Some("use classification, regression or anomaly".into()),
         )),
     }
 }
@@ -30,7 +31,7 @@ fn config_from(a: &TrainArgs) -> Result<TrainConfig> {
             let missing: Vec<&str> = [
                 ("--model-type", a.model_type.is_none()),
                 ("--algorithm", a.algorithm.is_none()),
-                ("--target", a.target.is_none()),
+                ("--target", a.target.is_none() && a.model_type.as_deref() != Some("anomaly")),
             ]
             .iter()
             .filter(|(_, m)| *m)
@@ -47,7 +48,7 @@ fn config_from(a: &TrainArgs) -> Result<TrainConfig> {
                 algorithm: a.algorithm.clone().unwrap_or_default(),
                 hyperparameters: BTreeMap::new(),
                 features: None,
-                target: a.target.clone().unwrap_or_default(),
+                target: a.target.clone(),
                 validation_split: 0.2,
                 seed: 42,
                 data: None,
@@ -61,7 +62,7 @@ fn config_from(a: &TrainArgs) -> Result<TrainConfig> {
         cfg.algorithm = v.clone();
     }
     if let Some(v) = &a.target {
-        cfg.target = v.clone();
+        cfg.target = Some(v.clone());
     }
     if let Some(v) = &a.features {
         cfg.features = Some(v.clone());

@@ -185,3 +185,20 @@ fn text_trains_with_naive_bayes() {
     let e = p.berth(&nb).fails(2);
     assert!(e.stderr.contains("exactly one text column"), "{}", e.stderr);
 }
+
+#[test]
+fn anomaly_detection_trains_without_a_target_and_scores_with_one() {
+    let p = Project::empty();
+    p.berth(&["data", "synth", "--kind", "anomaly", "--rows", "3000", "--features", "4", "-o", "a.csv"]).ok();
+    let base = ["train", "--data", "a.csv", "--model-type", "anomaly", "--algorithm", "isolation_forest", "--json"];
+    let unlabeled: Vec<&str> = base.iter().copied().chain(["--features", "x0,x1,x2,x3", "-o", "u"]).collect();
+    let r = p.berth(&unlabeled).ok().json();
+    assert!(r["train"]["metrics"]["flagged"].as_f64().is_some(), "{r}");
+    let labeled: Vec<&str> =
+        base.iter().copied().chain(["--target", "is_anomaly", "--set", "contamination=0.05", "-o", "l"]).collect();
+    let r = p.berth(&labeled).ok().json();
+    let m = &r["train"]["metrics"];
+    assert!(m["precision"].as_f64().unwrap() > 0.7 && m["recall"].as_f64().unwrap() > 0.7, "{m}");
+    let out = p.berth(&["predict", "l/model.berth", "--data", "a.csv", "-o", "s.csv", "--json"]).ok().json();
+    assert_eq!(out["columns"], serde_json::json!(["prediction", "score"]));
+}

@@ -17,7 +17,7 @@ pub mod synth;
 pub use column::{Column, ColumnData, Table};
 pub use error::DataError;
 pub use io::{ReadOptions, read_table, write_table};
-pub use profile::{CategoricalProfile, ColumnProfile, NumericProfile, Profile};
+pub use profile::{CategoricalProfile, ColumnProfile, NumericProfile, Profile, quantile_sorted};
 pub use rng::Rng;
 pub use schema::{ColumnType, Field, Schema};
 

@@ -242,3 +242,47 @@ pub fn regression(y_true: &[f64], y_pred: &[f64]) -> Result<RegressionMetrics, M
         mape,
     })
 }
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AnomalyMetrics {
+    /// Of the rows flagged, the share that are anomalies.
+    pub precision: f64,
+    /// Of the anomalies, the share flagged.
+    pub recall: f64,
+    pub f1: f64,
+    /// Share of rows flagged (compare with the contamination).
+    pub flagged: f64,
+}
+
+impl AnomalyMetrics {
+    pub fn to_map(&self) -> BTreeMap<String, f64> {
+        BTreeMap::from([
+            ("precision".to_string(), self.precision),
+            ("recall".into(), self.recall),
+            ("f1".into(), self.f1),
+            ("flagged".into(), self.flagged),
+        ])
+    }
+}
+
+/// Precision and recall of flagged rows against known anomalies
+/// (scikit-learn's binary scores with `zero_division=0`).
+pub fn anomaly(is_anomaly: &[bool], flagged: &[bool]) -> Result<AnomalyMetrics, MetricError> {
+    if is_anomaly.len() != flagged.len() {
+        return Err(MetricError::Length { what: "labels", a: is_anomaly.len(), b: flagged.len() });
+    }
+    if is_anomaly.is_empty() {
+        return Err(MetricError::Empty);
+    }
+    let tp = is_anomaly.iter().zip(flagged).filter(|(a, f)| **a && **f).count() as f64;
+    let n_flagged = flagged.iter().filter(|f| **f).count() as f64;
+    let n_true = is_anomaly.iter().filter(|a| **a).count() as f64;
+    let precision = ratio(tp, n_flagged);
+    let recall = ratio(tp, n_true);
+    Ok(AnomalyMetrics {
+        precision,
+        recall,
+        f1: ratio(2.0 * precision * recall, precision + recall),
+        flagged: n_flagged / flagged.len() as f64,
+    })
+}

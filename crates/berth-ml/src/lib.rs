@@ -7,6 +7,7 @@
 mod ensemble;
 mod error;
 mod features;
+mod iforest;
 mod linalg;
 mod model;
 mod text;

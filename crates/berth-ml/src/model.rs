@@ -25,6 +25,9 @@ pub const MAX_MODEL_BYTES: u64 = 1 << 30;
 pub enum Task {
     Regression,
     Classification,
+    /// Anomaly detection: a score per row (higher is more anomalous) and a
+    /// label, "1" for an anomaly and "0" otherwise.
+    Anomaly,
 }
 
 impl std::fmt::Display for Task {
@@ -32,6 +35,7 @@ impl std::fmt::Display for Task {
         f.write_str(match self {
             Task::Regression => "regression",
             Task::Classification => "classification",
+            Task::Anomaly => "anomaly",
         })
     }
 }
@@ -42,7 +46,8 @@ impl std::fmt::Display for Task {
 pub struct Signature {
     pub task: Task,
     pub inputs: Vec<Field>,
-    pub target: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub classes: Option<Vec<String>>,
 }
@@ -77,6 +82,13 @@ pub enum Estimator {
         learning_rate: f64,
         init: Vec<f64>,
         rounds: Vec<Vec<Tree>>,
+    },
+    /// Isolation trees; a leaf holds the path length to it (depth plus the
+    /// expected length below it). Rows scoring above `threshold` are anomalies.
+    IsolationForest {
+        sample_size: usize,
+        threshold: f64,
+        trees: Vec<Tree>,
     },
     /// TF-IDF of one text column, then multinomial naive Bayes.
     NaiveBayes(crate::text::NaiveBayes),
@@ -211,6 +223,11 @@ impl Model {
                 Ok(())
             }
             (Estimator::NaiveBayes(nb), Task::Classification) if k >= 2 && nb.is_well_formed(k) => Ok(()),
+            (Estimator::IsolationForest { trees, sample_size, .. }, Task::Anomaly)
+                if *sample_size >= 2 && trees_ok(trees, 1) =>
+            {
+                Ok(())
+            }
             _ => bad(format!("estimator does not fit a {} model with {w} encoded features", self.signature.task)),
         }
     }
@@ -291,6 +308,11 @@ impl Predictor for Model {
                 regression(&|row| init + learning_rate * trees.iter().map(|t| t.output(row)[0]).sum::<f64>())
             }
             Estimator::NaiveBayes(_) => unreachable!("handled above"),
+            Estimator::IsolationForest { sample_size, threshold, trees } => {
+                let scores: Vec<f64> = (0..n).map(|i| crate::iforest::score(trees, *sample_size, x.row(i))).collect();
+                let labels = scores.iter().map(|s| if *s > *threshold { "1" } else { "0" }.to_string()).collect();
+                Ok(Prediction { values: Some(scores), labels: Some(labels), probabilities: None, classes: None })
+            }
             Estimator::GradientBoostingClassifier { learning_rate, init, rounds } => classification(&|row| {
                 let mut f = crate::ensemble::boosted_scores(init, rounds, *learning_rate, row);
                 if f.len() == 1 {

@@ -27,6 +27,7 @@ pub const ALGORITHMS: &[AlgorithmSpec] = &[
     (Task::Classification, "gradient_boosting", BOOSTING),
     (Task::Regression, "gradient_boosting", BOOSTING),
     (Task::Classification, "naive_bayes", &[("alpha", 1.0), ("max_features", 0.0)]),
+    (Task::Anomaly, "isolation_forest", &[("n_estimators", 100.0), ("max_samples", 256.0), ("contamination", 0.0)]),
 ];
 
 /// `max_depth = 0` means unlimited; `max_features = 0` means √features for
@@ -59,7 +60,10 @@ pub struct TrainConfig {
     /// Feature columns; every column but the target when absent.
     #[serde(default)]
     pub features: Option<Vec<String>>,
-    pub target: String,
+    /// The column to predict; optional for anomaly detection (when given,
+    /// 1/true marks a known anomaly and is used only to score the model).
+    #[serde(default)]
+    pub target: Option<String>,
     #[serde(default = "default_split")]
     pub validation_split: f64,
     #[serde(default = "default_seed")]
@@ -196,20 +200,27 @@ fn classes_of(table: &Table, target: &str) -> Result<(Vec<String>, Vec<usize>)> 
 
 pub fn train(table: &Table, cfg: &TrainConfig) -> Result<Trained> {
     let hyper = resolve_hyperparameters(cfg.model_type, &cfg.algorithm, &cfg.hyperparameters)?;
-    if table.column(&cfg.target).is_none() {
-        return Err(berth_data::DataError::MissingColumns {
-            missing: vec![cfg.target.clone()],
-            available: table.names(),
-        }
-        .into());
+    let target = cfg.target.as_deref().filter(|t| !t.is_empty());
+    if target.is_none() && cfg.model_type != Task::Anomaly {
+        return Err(MlError::Invalid(format!("a {} model needs a target column (set `target`)", cfg.model_type)));
     }
+    if let Some(t) = target
+        && table.column(t).is_none()
+    {
+        return Err(
+            berth_data::DataError::MissingColumns { missing: vec![t.to_string()], available: table.names() }.into()
+        );
+    }
+    let tname = target.unwrap_or_default();
     let features: Vec<String> = match &cfg.features {
         Some(f) if f.is_empty() => return Err(MlError::Invalid("the feature list is empty".into())),
         Some(f) => f.clone(),
-        None => table.names().into_iter().filter(|n| n != &cfg.target).collect(),
+        None => table.names().into_iter().filter(|n| Some(n.as_str()) != target).collect(),
     };
-    if features.contains(&cfg.target) {
-        return Err(MlError::Invalid(format!("the target {:?} is also listed as a feature", cfg.target)));
+    if let Some(t) = target
+        && features.iter().any(|f| f == t)
+    {
+        return Err(MlError::Invalid(format!("the target {t:?} is also listed as a feature")));
     }
     let (train_rows, validation_rows) = split(table.rows(), cfg.validation_split, cfg.seed)?;
     if cfg.algorithm == "naive_bayes" {
@@ -221,10 +232,10 @@ pub fn train(table: &Table, cfg: &TrainConfig) -> Result<Trained> {
         features.iter().map(|f| Field { name: f.clone(), ty: table.column(f).expect("encoded").ty() }).collect();
     let (estimator, classes, iterations) = match cfg.model_type {
         Task::Regression => {
-            let c = table.column(&cfg.target).expect("checked");
+            let c = table.column(tname).expect("checked");
             if c.ty() == ColumnType::Str {
                 return Err(MlError::WrongType {
-                    column: cfg.target.clone(),
+                    column: tname.to_string(),
                     expected: "a regression target must be numeric".into(),
                     found: "text".into(),
                 });
@@ -235,7 +246,7 @@ pub fn train(table: &Table, cfg: &TrainConfig) -> Result<Trained> {
                     Some(v) if v.is_finite() => y.push(v),
                     _ => {
                         return Err(MlError::BadValues {
-                            column: cfg.target.clone(),
+                            column: tname.to_string(),
                             what: "null, NaN or infinite",
                             count: 1,
                             first_row: i,
@@ -260,13 +271,13 @@ pub fn train(table: &Table, cfg: &TrainConfig) -> Result<Trained> {
             (est, None, 1)
         }
         Task::Classification => {
-            let (classes, all_y) = classes_of(table, &cfg.target)?;
+            let (classes, all_y) = classes_of(table, tname)?;
             let y: Vec<usize> = train_rows.iter().map(|&i| all_y[i]).collect();
             let mut seen: Vec<usize> = y.clone();
             seen.sort_unstable();
             seen.dedup();
             if seen.len() < 2 {
-                return Err(MlError::SingleClass { column: cfg.target.clone(), class: classes[seen[0]].clone() });
+                return Err(MlError::SingleClass { column: tname.to_string(), class: classes[seen[0]].clone() });
             }
             let k = classes.len();
             let (est, iters) = match cfg.algorithm.as_str() {
@@ -288,11 +299,21 @@ pub fn train(table: &Table, cfg: &TrainConfig) -> Result<Trained> {
             };
             (est, Some(classes), iters)
         }
+        Task::Anomaly => {
+            let p = crate::iforest::Params {
+                n_estimators: hyper["n_estimators"] as usize,
+                max_samples: hyper["max_samples"] as usize,
+                seed: cfg.seed,
+            };
+            let (trees, sample_size, scores) = crate::iforest::fit(&x, &p);
+            let threshold = crate::iforest::threshold(&scores, hyper["contamination"]);
+            (Estimator::IsolationForest { sample_size, threshold, trees }, None, 1)
+        }
     };
     let model = Model {
         format: FORMAT.into(),
         version: FORMAT_VERSION,
-        signature: Signature { task: cfg.model_type, inputs, target: cfg.target.clone(), classes },
+        signature: Signature { task: cfg.model_type, inputs, target: target.map(str::to_string), classes },
         hyperparameters: hyper,
         encoder,
         estimator,
@@ -328,14 +349,17 @@ fn train_text(
             found: c.ty().to_string(),
         });
     }
-    let (classes, all_y) = classes_of(table, &cfg.target)?;
+    let (classes, all_y) = classes_of(table, cfg.target.as_deref().unwrap_or_default())?;
     let docs: Vec<&str> = train_rows.iter().map(|&i| c.str_at(i).unwrap_or("")).collect();
     let y: Vec<usize> = train_rows.iter().map(|&i| all_y[i]).collect();
     let mut seen = y.clone();
     seen.sort_unstable();
     seen.dedup();
     if seen.len() < 2 {
-        return Err(MlError::SingleClass { column: cfg.target.clone(), class: classes[seen[0]].clone() });
+        return Err(MlError::SingleClass {
+            column: cfg.target.clone().unwrap_or_default(),
+            class: classes[seen[0]].clone(),
+        });
     }
     let nb =
         crate::text::NaiveBayes::fit(column, &docs, &y, classes.len(), hyper["alpha"], hyper["max_features"] as usize);
@@ -482,7 +506,7 @@ mod tests {
             algorithm: algorithm.into(),
             hyperparameters: BTreeMap::new(),
             features: None,
-            target: target.into(),
+            target: Some(target.into()),
             validation_split: 0.2,
             seed: 42,
             data: None,
@@ -581,7 +605,7 @@ mod ensemble_tests {
             algorithm: algorithm.into(),
             hyperparameters: hyper.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
             features: None,
-            target: target.into(),
+            target: Some(target.into()),
             validation_split: 0.25,
             seed: 3,
             data: None,
@@ -602,6 +626,7 @@ mod ensemble_tests {
                 1.0 - ys.iter().zip(&v).map(|(a, b)| (a - b).powi(2)).sum::<f64>()
                     / ys.iter().map(|a| (a - m).powi(2)).sum::<f64>()
             }
+            Task::Anomaly => unreachable!("anomaly models are tested on their own"),
         };
         (trained, score)
     }
@@ -632,7 +657,7 @@ mod ensemble_tests {
             algorithm: "naive_bayes".into(),
             hyperparameters: BTreeMap::new(),
             features: None,
-            target: "label".into(),
+            target: Some("label".into()),
             validation_split: 0.25,
             seed: 1,
             data: None,
@@ -646,6 +671,41 @@ mod ensemble_tests {
         assert_eq!(Model::from_bytes(&trained.model.to_bytes()).unwrap(), trained.model);
         cfg.features = Some(vec!["text".into(), "label".into()]);
         assert!(train(&t, &cfg).is_err());
+    }
+
+    #[test]
+    fn isolation_forest_finds_the_planted_outliers() {
+        let t = generate(
+            Kind::Anomaly,
+            &SynthOptions { rows: 2000, features: 4, contamination: 0.05, ..Default::default() },
+        )
+        .unwrap();
+        let cfg = TrainConfig {
+            model_type: Task::Anomaly,
+            algorithm: "isolation_forest".into(),
+            hyperparameters: BTreeMap::from([("contamination".to_string(), 0.05)]),
+            features: Some((0..4).map(|i| format!("x{i}")).collect()),
+            target: None,
+            validation_split: 0.0,
+            seed: 5,
+            data: None,
+        };
+        let trained = train(&t, &cfg).unwrap();
+        let p = trained.model.predict(&t).unwrap();
+        let labels = p.labels.unwrap();
+        let truth = t.column("is_anomaly").unwrap();
+        let flagged: Vec<usize> = (0..t.rows()).filter(|&i| labels[i] == "1").collect();
+        let hits = flagged.iter().filter(|&&i| truth.as_f64(i) == Some(1.0)).count();
+        assert!((80..=120).contains(&flagged.len()), "flagged {}", flagged.len());
+        assert!(hits as f64 / flagged.len() as f64 > 0.8, "precision {}", hits as f64 / flagged.len() as f64);
+        let scores = p.values.unwrap();
+        assert!(scores.iter().all(|s| *s > 0.0 && *s <= 1.0));
+        assert_eq!(Model::from_bytes(&trained.model.to_bytes()).unwrap(), trained.model);
+        let mut no_target = cfg.clone();
+        no_target.model_type = Task::Classification;
+        no_target.algorithm = "random_forest".into();
+        no_target.hyperparameters.clear();
+        assert!(train(&t, &no_target).unwrap_err().to_string().contains("needs a target"));
     }
 
     #[test]

@@ -31,7 +31,7 @@ fn fit(
         algorithm: algorithm.into(),
         hyperparameters: hyper.iter().map(|(k, v)| (k.to_string(), *v)).collect::<BTreeMap<_, _>>(),
         features: None,
-        target: target.into(),
+        target: Some(target.into()),
         validation_split: 0.0,
         seed: 1,
         data: None,

@@ -19,17 +19,22 @@ pub struct PredictReport {
     pub columns: Vec<String>,
 }
 
-/// Scores `data` and writes `output`: a `prediction` column, and for a
-/// classifier one `proba_<class>` column per class.
+/// Scores `data` and writes `output`: a `prediction` column; for a
+/// classifier one `proba_<class>` column per class; for anomaly detection
+/// the `score` behind each label.
 pub fn predict_to_file(model: &Model, shown: &str, data: &Path, output: &Path) -> Result<PredictReport> {
     let table = read_table(data, &ReadOptions::default())?;
     let p = model.predict(&table).map_err(ml_error)?;
     let mut cols = Vec::new();
-    if let Some(v) = p.values {
-        cols.push(Column::float("prediction", v));
-    }
-    if let Some(labels) = p.labels {
-        cols.push(Column::strings("prediction", &labels));
+    match (p.values, p.labels) {
+        (Some(v), None) => cols.push(Column::float("prediction", v)),
+        (None, Some(labels)) => cols.push(Column::strings("prediction", &labels)),
+        // Anomaly detection: the label and the score behind it.
+        (Some(v), Some(labels)) => {
+            cols.push(Column::strings("prediction", &labels));
+            cols.push(Column::float("score", v));
+        }
+        (None, None) => {}
     }
     if let (Some(probs), Some(classes)) = (p.probabilities, p.classes) {
         for (k, c) in classes.iter().enumerate() {

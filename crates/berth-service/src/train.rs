@@ -84,15 +84,15 @@ pub fn train(req: &TrainRequest) -> Result<TrainReport> {
     };
     let eval = table.take(eval_rows);
     let pred = trained.model.predict(&eval).map_err(ml_error)?;
-    let target = eval.column(&req.config.target).expect("training checked the target");
-    let metrics = match req.config.model_type {
-        Task::Regression => {
+    let target = req.config.target.as_deref().filter(|t| !t.is_empty()).and_then(|t| eval.column(t));
+    let metrics = match (req.config.model_type, target) {
+        (Task::Regression, Some(target)) => {
             let y: Vec<f64> = (0..eval.rows()).map(|i| target.as_f64(i).unwrap_or(f64::NAN)).collect();
             berth_gate::metrics::regression(&y, pred.values.as_deref().unwrap_or_default())
                 .map_err(metric_error)?
                 .to_map()
         }
-        Task::Classification => {
+        (Task::Classification, Some(target)) => {
             let y: Vec<String> = (0..eval.rows())
                 .map(|i| match target.as_f64(i) {
                     Some(x) if x.fract() == 0.0 && target.ty() == berth_data::ColumnType::Float => {
@@ -105,6 +105,20 @@ pub fn train(req: &TrainRequest) -> Result<TrainReport> {
             let proba = pred.probabilities.as_deref().zip(pred.classes.as_deref());
             berth_gate::metrics::classification(&y, &labels, proba).map_err(metric_error)?.to_map()
         }
+        (Task::Anomaly, target) => {
+            let flagged: Vec<bool> = pred.labels.as_deref().unwrap_or_default().iter().map(|l| l == "1").collect();
+            match target {
+                Some(t) => {
+                    let known: Vec<bool> = (0..eval.rows()).map(|i| t.as_f64(i).is_some_and(|v| v != 0.0)).collect();
+                    berth_gate::metrics::anomaly(&known, &flagged).map_err(metric_error)?.to_map()
+                }
+                None => BTreeMap::from([(
+                    "flagged".to_string(),
+                    flagged.iter().filter(|f| **f).count() as f64 / flagged.len().max(1) as f64,
+                )]),
+            }
+        }
+        (task, None) => return Err(ServiceError::input(format!("a {task} model needs a target column"), None)),
     };
     std::fs::create_dir_all(&req.out_dir).map_err(|e| ServiceError::Infra {
         message: format!("{}: cannot create: {e}", req.out_dir.display()),
@@ -117,8 +131,11 @@ pub fn train(req: &TrainRequest) -> Result<TrainReport> {
         message: format!("{}: cannot write: {e}", model_file.display()),
         hint: None,
     })?;
-    let mut columns = trained.model.encoder.names();
-    columns.push(req.config.target.clone());
+    let mut columns = match &trained.model.estimator {
+        berth_ml::Estimator::NaiveBayes(nb) => vec![nb.column.clone()],
+        _ => trained.model.encoder.names(),
+    };
+    columns.extend(req.config.target.clone().filter(|t| !t.is_empty()));
     let profile = Profile::of(&table.take(&trained.train_rows).select(&columns)?);
     let seconds = started.elapsed().as_secs_f64();
     write_json(&req.out_dir, "metrics.json", &metrics)?;
