@@ -172,11 +172,154 @@ fn csv_err(path: &Path, e: csv::Error) -> DataError {
 }
 
 enum Builder {
+    /// An inferred column that has seen only nulls so far (how many).
+    Pending(usize),
     Float(Vec<f64>),
     Int(Vec<i64>),
     Bool(Vec<bool>),
     Ts(Vec<i64>),
     Str(Dictionary),
+    /// An inferred column whose type changed in a way its values so far
+    /// cannot follow (say, numbers then text): it is read again on its own.
+    Redo,
+}
+
+impl Builder {
+    fn of(ty: ColumnType, nulls: usize) -> Builder {
+        match ty {
+            ColumnType::Float => Builder::Float(vec![0.0; nulls]),
+            ColumnType::Int => Builder::Int(vec![0; nulls]),
+            ColumnType::Bool => Builder::Bool(vec![false; nulls]),
+            ColumnType::Timestamp => Builder::Ts(vec![0; nulls]),
+            ColumnType::Str => {
+                let mut d = Dictionary::default();
+                (0..nulls).for_each(|_| d.push(""));
+                Builder::Str(d)
+            }
+        }
+    }
+
+    /// Appends a non-null value; false when it does not parse as this type.
+    fn push(&mut self, s: &str) -> bool {
+        match self {
+            Builder::Float(v) => parse_float(s).map(|x| v.push(x)).is_some(),
+            Builder::Int(v) => s.parse().map(|x| v.push(x)).is_ok(),
+            Builder::Bool(v) => parse_bool(s).map(|x| v.push(x)).is_some(),
+            Builder::Ts(v) => parse_timestamp(s).map(|x| v.push(x)).is_some(),
+            Builder::Str(d) => {
+                d.push(s);
+                true
+            }
+            Builder::Pending(_) | Builder::Redo => unreachable!("callers handle these states"),
+        }
+    }
+
+    fn push_null(&mut self) {
+        match self {
+            Builder::Pending(n) => *n += 1,
+            Builder::Float(v) => v.push(0.0),
+            Builder::Int(v) | Builder::Ts(v) => v.push(0),
+            Builder::Bool(v) => v.push(false),
+            Builder::Str(d) => d.push(""),
+            Builder::Redo => {}
+        }
+    }
+
+    fn finish(self) -> ColumnData {
+        match self {
+            Builder::Pending(n) => ColumnData::Float(vec![0.0; n]),
+            Builder::Float(v) => ColumnData::Float(v),
+            Builder::Int(v) => ColumnData::Int(v),
+            Builder::Bool(v) => ColumnData::Bool(v),
+            Builder::Ts(v) => ColumnData::Timestamp(v),
+            Builder::Str(d) => d.finish(),
+            Builder::Redo => unreachable!("redone before finishing"),
+        }
+    }
+}
+
+fn type_name(ty: ColumnType) -> &'static str {
+    match ty {
+        ColumnType::Float => "float",
+        ColumnType::Int => "integer",
+        ColumnType::Bool => "bool",
+        ColumnType::Timestamp => "timestamp",
+        ColumnType::Str => "text",
+    }
+}
+
+/// One pass over the file. Columns with a declared type must parse as it;
+/// the others (`None`) infer their type as they go: a column starts as the
+/// narrowest type of its first value, widens from integer to float in place,
+/// and is marked for a second look on any other change.
+fn read_pass(
+    path: &Path,
+    idx: &[usize],
+    names: &[String],
+    types: &[Option<ColumnType>],
+) -> Result<(Vec<Builder>, Vec<Vec<bool>>)> {
+    let mut rdr = reader(path)?;
+    rdr.headers().map_err(|e| csv_err(path, e))?;
+    let mut builders: Vec<Builder> =
+        types.iter().map(|t| t.map_or(Builder::Pending(0), |t| Builder::of(t, 0))).collect();
+    let mut valid: Vec<Vec<bool>> = vec![Vec::new(); idx.len()];
+    let mut rec = csv::StringRecord::new();
+    while rdr.read_record(&mut rec).map_err(|e| csv_err(path, e))? {
+        for (k, &i) in idx.iter().enumerate() {
+            let s = &rec[i];
+            let null = is_null(s);
+            valid[k].push(!null);
+            let b = &mut builders[k];
+            if null {
+                b.push_null();
+                continue;
+            }
+            if let Builder::Pending(n) = b {
+                let mut c = Candidates::all();
+                c.see(s);
+                *b = Builder::of(c.pick(true), *n);
+            }
+            if matches!(b, Builder::Redo) || b.push(s) {
+                continue;
+            }
+            match (types[k], &*b) {
+                (Some(ty), _) => {
+                    let line = rec.position().map(|p| p.line()).unwrap_or(0);
+                    return Err(DataError::Csv {
+                        path: path.to_path_buf(),
+                        line,
+                        message: format!("column {:?}: {s:?} is not a {}", names[k], type_name(ty)),
+                    });
+                }
+                (None, Builder::Int(v)) if parse_float(s).is_some() => {
+                    let mut f: Vec<f64> = v.iter().map(|x| *x as f64).collect();
+                    f.push(parse_float(s).expect("checked"));
+                    *b = Builder::Float(f);
+                }
+                (None, _) => *b = Builder::Redo,
+            }
+        }
+    }
+    Ok((builders, valid))
+}
+
+/// The type every non-null value of each listed column fits (a full pass).
+fn infer_types(path: &Path, idx: &[usize]) -> Result<Vec<ColumnType>> {
+    let mut rdr = reader(path)?;
+    rdr.headers().map_err(|e| csv_err(path, e))?;
+    let mut cands = vec![Candidates::all(); idx.len()];
+    let mut seen = vec![false; idx.len()];
+    let mut rec = csv::StringRecord::new();
+    while rdr.read_record(&mut rec).map_err(|e| csv_err(path, e))? {
+        for (k, &i) in idx.iter().enumerate() {
+            let s = &rec[i];
+            if !is_null(s) {
+                seen[k] = true;
+                cands[k].see(s);
+            }
+        }
+    }
+    Ok(cands.iter().zip(&seen).map(|(c, s)| c.pick(*s)).collect())
 }
 
 /// Reads a CSV file. With a schema, its columns are parsed as declared (and
@@ -196,81 +339,33 @@ pub fn read_csv(path: &Path, schema: Option<&Schema>, columns: Option<&[String]>
         return Err(DataError::MissingColumns { missing, available: headers });
     }
     let idx: Vec<usize> = wanted.iter().map(|w| headers.iter().position(|h| h == w).expect("checked")).collect();
-
-    let types: Vec<ColumnType> = match schema {
+    let types: Vec<Option<ColumnType>> = match schema {
         Some(s) => {
             let missing: Vec<String> =
                 s.fields.iter().map(|f| f.name.clone()).filter(|n| !headers.contains(n)).collect();
             if !missing.is_empty() {
                 return Err(DataError::MissingColumns { missing, available: headers });
             }
-            wanted.iter().map(|w| s.field(w).map(|f| f.ty).unwrap_or(ColumnType::Str)).collect()
+            wanted.iter().map(|w| Some(s.field(w).map(|f| f.ty).unwrap_or(ColumnType::Str))).collect()
         }
-        None => {
-            let mut cands = vec![Candidates::all(); idx.len()];
-            let mut seen = vec![false; idx.len()];
-            let mut rec = csv::StringRecord::new();
-            while rdr.read_record(&mut rec).map_err(|e| csv_err(path, e))? {
-                for (k, &i) in idx.iter().enumerate() {
-                    let s = &rec[i];
-                    if !is_null(s) {
-                        seen[k] = true;
-                        cands[k].see(s);
-                    }
-                }
-            }
-            rdr = reader(path)?;
-            rdr.headers().map_err(|e| csv_err(path, e))?;
-            cands.iter().zip(&seen).map(|(c, s)| c.pick(*s)).collect()
-        }
+        None => vec![None; idx.len()],
     };
-
-    let mut builders: Vec<Builder> = types
-        .iter()
-        .map(|t| match t {
-            ColumnType::Float => Builder::Float(Vec::new()),
-            ColumnType::Int => Builder::Int(Vec::new()),
-            ColumnType::Bool => Builder::Bool(Vec::new()),
-            ColumnType::Timestamp => Builder::Ts(Vec::new()),
-            ColumnType::Str => Builder::Str(Dictionary::default()),
-        })
-        .collect();
-    let mut valid: Vec<Vec<bool>> = vec![Vec::new(); idx.len()];
-    let mut rec = csv::StringRecord::new();
-    while rdr.read_record(&mut rec).map_err(|e| csv_err(path, e))? {
-        let line = rec.position().map(|p| p.line()).unwrap_or(0);
-        for (k, &i) in idx.iter().enumerate() {
-            let s = &rec[i];
-            let null = is_null(s);
-            valid[k].push(!null);
-            let bad = |ty: &str| DataError::Csv {
-                path: path.to_path_buf(),
-                line,
-                message: format!("column {:?}: {s:?} is not a {ty}", wanted[k]),
-            };
-            match &mut builders[k] {
-                Builder::Float(v) => v.push(if null { 0.0 } else { parse_float(s).ok_or_else(|| bad("float"))? }),
-                Builder::Int(v) => v.push(if null { 0 } else { s.parse().map_err(|_| bad("integer"))? }),
-                Builder::Bool(v) => v.push(if null { false } else { parse_bool(s).ok_or_else(|| bad("bool"))? }),
-                Builder::Ts(v) => v.push(if null { 0 } else { parse_timestamp(s).ok_or_else(|| bad("timestamp"))? }),
-                Builder::Str(dict) => dict.push(if null { "" } else { s }),
-            }
+    let (mut builders, valid) = read_pass(path, &idx, &wanted, &types)?;
+    let redo: Vec<usize> = (0..builders.len()).filter(|&k| matches!(builders[k], Builder::Redo)).collect();
+    if !redo.is_empty() {
+        let redo_idx: Vec<usize> = redo.iter().map(|&k| idx[k]).collect();
+        let redo_names: Vec<String> = redo.iter().map(|&k| wanted[k].clone()).collect();
+        let redo_types: Vec<Option<ColumnType>> = infer_types(path, &redo_idx)?.into_iter().map(Some).collect();
+        let (again, _) = read_pass(path, &redo_idx, &redo_names, &redo_types)?;
+        for (k, b) in redo.into_iter().zip(again) {
+            builders[k] = b;
         }
     }
     let cols = builders
         .into_iter()
         .zip(wanted)
         .zip(valid)
-        .map(|((b, name), valid)| {
-            let data = match b {
-                Builder::Float(v) => ColumnData::Float(v),
-                Builder::Int(v) => ColumnData::Int(v),
-                Builder::Bool(v) => ColumnData::Bool(v),
-                Builder::Ts(v) => ColumnData::Timestamp(v),
-                Builder::Str(dict) => dict.finish(),
-            };
-            Column::new(name, data).with_valid(valid)
-        })
+        .map(|((b, name), valid)| Column::new(name, b.finish()).with_valid(valid))
         .collect();
     Table::new(cols)
 }
@@ -312,6 +407,20 @@ mod tests {
         assert!(t.column("b").unwrap().as_f64(1).unwrap().is_nan());
         assert_eq!(t.column("e").unwrap().as_f64(0), Some(1_704_070_800.0));
         assert!(t.column("d").unwrap().is_null(1));
+    }
+
+    #[test]
+    fn a_column_widens_as_values_arrive() {
+        let d = tempfile::tempdir().unwrap();
+        let p = write(&d, "a,b,c,d\n,1,1,true\n1,2,x,1\n2.5,3,y,\n");
+        let t = read_csv(&p, None, None).unwrap();
+        let tys: Vec<ColumnType> = t.columns().iter().map(|c| c.ty()).collect();
+        assert_eq!(tys, [ColumnType::Float, ColumnType::Int, ColumnType::Str, ColumnType::Str]);
+        assert_eq!(t.column("a").unwrap().as_f64(1), Some(1.0));
+        assert!(t.column("a").unwrap().is_null(0));
+        assert_eq!(t.column("c").unwrap().str_at(0), Some("1"));
+        assert_eq!(t.column("d").unwrap().str_at(1), Some("1"));
+        assert!(t.column("d").unwrap().is_null(2));
     }
 
     #[test]
