@@ -42,15 +42,81 @@ pub struct NumericProfile {
     pub count: u64,
     pub nulls: u64,
     pub nan: u64,
+    #[serde(with = "float")]
     pub mean: f64,
     /// Sample standard deviation (n − 1).
+    #[serde(with = "float")]
     pub std: f64,
+    #[serde(with = "float")]
     pub min: f64,
+    #[serde(with = "float")]
     pub max: f64,
+    #[serde(with = "float_map")]
     pub quantiles: BTreeMap<String, f64>,
     pub histogram: Histogram,
     /// Sorted sample of the finite values (see the module docs).
     pub sample: Vec<f64>,
+}
+
+/// JSON has no NaN or infinity: such values are written as the strings
+/// "NaN", "inf" and "-inf" and read back as floats.
+mod float {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
+        if x.is_finite() { s.serialize_f64(*x) } else { s.serialize_str(&crate::column::format_float(*x)) }
+    }
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    pub(super) enum Repr {
+        Num(f64),
+        Text(String),
+    }
+
+    pub(super) fn from_repr<E: serde::de::Error>(r: Repr) -> Result<f64, E> {
+        match r {
+            Repr::Num(x) => Ok(x),
+            Repr::Text(t) => match t.as_str() {
+                "NaN" => Ok(f64::NAN),
+                "inf" => Ok(f64::INFINITY),
+                "-inf" => Ok(f64::NEG_INFINITY),
+                other => Err(E::custom(format!("expected a number, NaN, inf or -inf, found {other:?}"))),
+            },
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        from_repr(Repr::deserialize(d)?)
+    }
+}
+
+mod float_map {
+    use std::collections::BTreeMap;
+
+    use serde::ser::SerializeMap;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    struct F(f64);
+
+    impl serde::Serialize for F {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            super::float::serialize(&self.0, s)
+        }
+    }
+
+    pub fn serialize<S: Serializer>(m: &BTreeMap<String, f64>, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(m.len()))?;
+        for (k, v) in m {
+            map.serialize_entry(k, &F(*v))?;
+        }
+        map.end()
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, f64>, D::Error> {
+        let raw = BTreeMap::<String, super::float::Repr>::deserialize(d)?;
+        raw.into_iter().map(|(k, v)| Ok((k, super::float::from_repr(v)?))).collect()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -241,6 +307,22 @@ mod tests {
         let ColumnProfile::Categorical(p) = ColumnProfile::of(&c) else { panic!() };
         assert_eq!((p.count, p.nulls, p.distinct), (3, 1, 2));
         assert_eq!(p.frequencies["a"], 2);
+    }
+
+    #[test]
+    fn profiles_of_empty_and_infinite_columns_read_back() {
+        let t = Table::new(vec![
+            Column::float("empty", vec![0.0, 0.0]).with_valid(vec![false, false]),
+            Column::float("inf", vec![f64::NEG_INFINITY, 1.0]),
+        ])
+        .unwrap();
+        let p = Profile::of(&t);
+        let json = serde_json::to_string(&p).unwrap();
+        let back: Profile = serde_json::from_str(&json).unwrap();
+        let ColumnProfile::Numeric(e) = back.column("empty").unwrap() else { panic!() };
+        assert!(e.mean.is_nan() && e.quantiles["p50"].is_nan());
+        let ColumnProfile::Numeric(i) = back.column("inf").unwrap() else { panic!() };
+        assert_eq!(i.min, f64::NEG_INFINITY);
     }
 
     #[test]
