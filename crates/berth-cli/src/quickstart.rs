@@ -10,8 +10,22 @@ use berth_data::synth::{Kind, SynthOptions, generate};
 use berth_ml::{Task, TrainConfig};
 use berth_service::{Berth, NoTransfer, Result, ServiceError, TrainRequest, push_request_for};
 
+/// The narrative goes to stdout, or to stderr with `--json` so that stdout
+/// holds only the JSON summary.
+static TO_STDERR: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+macro_rules! say {
+    ($($t:tt)*) => {
+        if TO_STDERR.load(std::sync::atomic::Ordering::Relaxed) {
+            eprintln!($($t)*);
+        } else {
+            println!($($t)*);
+        }
+    };
+}
+
 fn step(n: usize, text: &str) {
-    println!("\n[{n}] {text}");
+    say!("\n[{n}] {text}");
 }
 
 fn io(e: std::io::Error) -> ServiceError {
@@ -40,7 +54,7 @@ async fn train_and_push(b: &Berth, model: &ModelName, algorithm: &str, data: &Pa
         .map_err(|e| ServiceError::Infra { message: format!("training stopped: {e}"), hint: None })??;
     let accuracy = report.metrics.get("accuracy").copied().unwrap_or(f64::NAN);
     let pushed = b.push(push_request_for(&report, model.clone(), Default::default())?, &NoTransfer).await?;
-    println!(
+    say!(
         "    {:<20} {} rows in {:.2}s, validation accuracy {:.4}  ->  {} {}",
         algorithm,
         report.train_rows,
@@ -53,6 +67,7 @@ async fn train_and_push(b: &Berth, model: &ModelName, algorithm: &str, data: &Pa
 }
 
 pub async fn run(dir: Option<PathBuf>, json: bool) -> Result<()> {
+    TO_STDERR.store(json, std::sync::atomic::Ordering::Relaxed);
     let dir = match dir {
         Some(d) => d,
         None => std::env::temp_dir().join(format!("berth-quickstart-{}", std::process::id())),
@@ -64,7 +79,7 @@ pub async fn run(dir: Option<PathBuf>, json: bool) -> Result<()> {
     };
     step(1, &format!("berth init  (project in {})", dir.display()));
     let init = berth_service::init(&dir, None, None, &env)?;
-    println!("    registry {}\n    store    {}", init.registry_url, init.store_url);
+    say!("    registry {}\n    store    {}", init.registry_url, init.store_url);
     let config = berth_service::Config::discover(&dir, &env)?;
     let b = Berth::open(config, "quickstart".into()).await?;
 
@@ -74,7 +89,7 @@ pub async fn run(dir: Option<PathBuf>, json: bool) -> Result<()> {
     let train_csv = data_dir.join("train.csv");
     let table = generate(Kind::Classification, &SynthOptions { rows: 20_000, seed: 42, ..Default::default() })?;
     berth_data::write_table(&table, &train_csv)?;
-    println!("    {} rows: {}", table.rows(), table.names().join(", "));
+    say!("    {} rows: {}", table.rows(), table.names().join(", "));
 
     step(3, "berth train --algorithm … --push churn  (three real models, trained in seconds)");
     let model = name(ModelName::parse("churn"))?;
@@ -88,16 +103,16 @@ pub async fn run(dir: Option<PathBuf>, json: bool) -> Result<()> {
     let production = name(AliasName::parse("production"))?;
     step(4, &format!("berth alias set churn production {best}  (the best validation accuracy, {best_acc:.4})"));
     b.alias_set(&model, &production, best, Some(&format!("best validation accuracy {best_acc:.4}"))).await?;
-    println!("    churn@production -> {best}");
+    say!("    churn@production -> {best}");
 
     step(5, "berth pull churn@production -o deploy  (every byte verified), then berth predict");
     let deploy = dir.join("deploy");
     let prod = Ref { model: model.clone(), selector: Selector::Alias(production.clone()) };
     let p = b.pull(&prod, Some(deploy.clone()), &NoTransfer).await?;
-    println!("    {} -> {} ({} files)", p.reference, p.dir.display(), p.files);
+    say!("    {} -> {} ({} files)", p.reference, p.dir.display(), p.files);
     let (m, _) = b.load_model(&prod).await?;
     let preds = berth_service::predict_to_file(&m, "churn@production", &train_csv, &dir.join("predictions.csv"))?;
-    println!("    {} predictions -> {}", preds.rows, preds.output.display());
+    say!("    {} predictions -> {}", preds.rows, preds.output.display());
 
     let worst = results.iter().copied().fold((0, f64::INFINITY), |a, r| if r.1 < a.1 { r } else { a }).0;
     step(6, &format!("berth alias set churn production {worst}, then roll back to {best}"));
@@ -105,12 +120,12 @@ pub async fn run(dir: Option<PathBuf>, json: bool) -> Result<()> {
     b.alias_set(&model, &production, best, Some("rollback")).await?;
     for e in b.alias_history(&model, Some(&production)).await? {
         let v = |x: Option<u64>| x.map(|f| f.to_string()).unwrap_or_else(|| "-".into());
-        println!("    {}  {} -> {}  by {}  ({})", e.at, v(e.from), v(e.to), e.actor, e.reason.unwrap_or_default());
+        say!("    {}  {} -> {}  by {}  ({})", e.at, v(e.from), v(e.to), e.actor, e.reason.unwrap_or_default());
     }
 
     step(7, "berth fsck");
     let f = b.fsck().await?;
-    println!("    {} blobs checked: {}", f.blobs_checked, if f.ok { "ok" } else { "DAMAGED" });
+    say!("    {} blobs checked: {}", f.blobs_checked, if f.ok { "ok" } else { "DAMAGED" });
 
     step(8, "berth log");
     for e in b.log(None, Some(8)).await? {
@@ -118,7 +133,7 @@ pub async fn run(dir: Option<PathBuf>, json: bool) -> Result<()> {
             (Some(m), Some(v)) => format!("{m}@{v}"),
             _ => String::new(),
         };
-        println!("    {}  {:<14} {}", e.at, e.action, target);
+        say!("    {}  {:<14} {}", e.at, e.action, target);
     }
     if json {
         crate::render::json(&serde_json::json!({
@@ -128,7 +143,7 @@ pub async fn run(dir: Option<PathBuf>, json: bool) -> Result<()> {
             "fsck_ok": f.ok,
         }));
     }
-    println!("\nDone. The project is in {}; try `berth -C {} versions churn`.", dir.display(), dir.display());
+    say!("\nDone. The project is in {}; try `berth -C {} versions churn`.", dir.display(), dir.display());
     if !f.ok {
         return Err(ServiceError::Infra { message: "fsck found damage in the quickstart project".into(), hint: None });
     }
