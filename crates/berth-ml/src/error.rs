@@ -20,6 +20,10 @@ pub enum MlError {
     Invalid(String),
     #[error("not a berth model file: {0}")]
     BadModel(String),
+    #[error("cannot load the ONNX model: {0}")]
+    BadOnnx(String),
+    #[error("the ONNX model uses operator {op} (node {node:?}), which berth cannot run yet")]
+    UnsupportedOperator { op: String, node: String },
 }
 
 impl Exit for MlError {

@@ -1,0 +1,157 @@
+//! Running ONNX models exported from Python, in pure Rust through tract.
+//!
+//! Before tract sees a graph, berth rewrites what tract lacks or gets wrong
+//! for classic ML exports: `ZipMap` (skl2onnx's default classifier output, a
+//! sequence of maps) is removed and the probability tensor it wrapped becomes
+//! the output; class labels are taken from the model's attributes and the
+//! label of each row is the most probable class (tract's own label output is
+//! wrong for some binary tree ensembles). An operator neither tract nor berth
+//! implements is refused at load time with its name and node.
+
+use std::sync::Arc;
+
+use tract_onnx::pb;
+use tract_onnx::prelude::*;
+
+use crate::{MlError, Prediction, Result};
+
+/// A loaded, optimised ONNX model taking one float matrix `[rows, features]`.
+pub struct OnnxModel {
+    plan: Arc<TypedRunnableModel>,
+    pub input_name: String,
+    pub n_features: usize,
+    /// Class labels in probability-column order (classifiers only).
+    pub classes: Option<Vec<String>>,
+    /// Which output holds probabilities (classifiers) or values (regressors).
+    output: usize,
+}
+
+fn attr_labels(node: &pb::NodeProto) -> Option<Vec<String>> {
+    for a in &node.attribute {
+        match a.name.as_str() {
+            "classlabels_int64s" | "classlabels_ints" if !a.ints.is_empty() => {
+                return Some(a.ints.iter().map(|i| i.to_string()).collect());
+            }
+            "classlabels_strings" if !a.strings.is_empty() => {
+                return Some(a.strings.iter().map(|s| String::from_utf8_lossy(s).into_owned()).collect());
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+fn last_dim(v: &pb::ValueInfoProto) -> Option<usize> {
+    use pb::tensor_shape_proto::dimension::Value;
+    use pb::type_proto::Value as T;
+    let Some(T::TensorType(t)) = v.r#type.as_ref().and_then(|t| t.value.as_ref()) else { return None };
+    match t.shape.as_ref()?.dim.last()?.value.as_ref()? {
+        Value::DimValue(n) if *n > 0 => Some(*n as usize),
+        _ => None,
+    }
+}
+
+fn bad(e: impl std::fmt::Display) -> MlError {
+    MlError::BadOnnx(format!("{e:#}"))
+}
+
+impl OnnxModel {
+    pub fn from_bytes(bytes: &[u8]) -> Result<OnnxModel> {
+        let onnx = tract_onnx::onnx().with_ignore_output_shapes(true).with_ignore_output_types(true);
+        let mut proto = onnx
+            .proto_model_for_read(&mut &bytes[..])
+            .map_err(|e| MlError::BadOnnx(format!("not an ONNX model ({e:#})")))?;
+        let graph = proto.graph.as_mut().ok_or_else(|| MlError::BadOnnx("the file has no graph".into()))?;
+        if graph.input.len() != 1 {
+            let names: Vec<&str> = graph.input.iter().map(|i| i.name.as_str()).collect();
+            return Err(MlError::BadOnnx(format!("berth runs models with one input matrix; this one has {names:?}")));
+        }
+        let input_name = graph.input[0].name.clone();
+        let n_features = last_dim(&graph.input[0])
+            .ok_or_else(|| MlError::BadOnnx(format!("input {input_name:?} has no fixed feature count")))?;
+
+        // Class labels: the ZipMap's, else any classifier node's.
+        let mut classes = None;
+        for n in &graph.node {
+            if let Some(l) = attr_labels(n) {
+                classes = Some(l);
+                if n.op_type == "ZipMap" {
+                    break;
+                }
+            }
+        }
+        // Remove ZipMap: its input tensor takes its place among the outputs.
+        let zipmaps: Vec<(String, String)> = graph
+            .node
+            .iter()
+            .filter(|n| n.op_type == "ZipMap")
+            .map(|n| (n.input[0].clone(), n.output[0].clone()))
+            .collect();
+        graph.node.retain(|n| n.op_type != "ZipMap");
+        for (tensor, seq) in &zipmaps {
+            for o in graph.output.iter_mut().filter(|o| &o.name == seq) {
+                o.name = tensor.clone();
+                o.r#type = None;
+            }
+        }
+        let known = &onnx.op_register.0;
+        if let Some(n) = graph.node.iter().find(|n| !known.contains_key(&n.op_type)) {
+            return Err(MlError::UnsupportedOperator {
+                op: format!(
+                    "{}{}",
+                    if n.domain.is_empty() { String::new() } else { format!("{}.", n.domain) },
+                    n.op_type
+                ),
+                node: n.name.clone(),
+            });
+        }
+        // Regressors: the float output; classifiers: the probabilities (the
+        // last float output, after the label).
+        let output = if classes.is_some() { graph.output.len().saturating_sub(1) } else { 0 };
+
+        let mut model = onnx.model_for_proto_model(&proto).map_err(bad)?;
+        let rows = model.symbols.sym("rows");
+        model = model.with_input_fact(0, f32::fact([rows.to_dim(), n_features.to_dim()]).into()).map_err(bad)?;
+        let plan = model.into_optimized().map_err(bad)?.into_runnable().map_err(bad)?;
+        Ok(OnnxModel { plan, input_name, n_features, classes, output })
+    }
+
+    /// Scores a row-major `[rows, n_features]` matrix.
+    pub fn run(&self, data: Vec<f32>, rows: usize) -> Result<Prediction> {
+        if data.len() != rows * self.n_features {
+            return Err(MlError::Invalid(format!(
+                "the model takes {} features per row; got {} values for {rows} rows",
+                self.n_features,
+                data.len()
+            )));
+        }
+        let input = Tensor::from_shape(&[rows, self.n_features], &data).map_err(bad)?;
+        let out = self.plan.run(tvec!(input.into())).map_err(bad)?;
+        let t = out.get(self.output).ok_or_else(|| MlError::BadOnnx("the model produced no output".into()))?;
+        let t = t.cast_to::<f32>().map_err(bad)?;
+        let values: Vec<f64> = t.to_plain_array_view::<f32>().map_err(bad)?.iter().map(|v| f64::from(*v)).collect();
+        match &self.classes {
+            None => Ok(Prediction { values: Some(values), labels: None, probabilities: None, classes: None }),
+            Some(classes) => {
+                let k = classes.len();
+                if values.len() != rows * k {
+                    return Err(MlError::BadOnnx(format!(
+                        "{} probabilities for {rows} rows and {k} classes",
+                        values.len()
+                    )));
+                }
+                let probs: Vec<Vec<f64>> = values.chunks(k).map(<[f64]>::to_vec).collect();
+                let labels = probs
+                    .iter()
+                    .map(|p| classes[p.iter().enumerate().fold(0, |b, (i, v)| if *v > p[b] { i } else { b })].clone())
+                    .collect();
+                Ok(Prediction {
+                    values: None,
+                    labels: Some(labels),
+                    probabilities: Some(probs),
+                    classes: Some(classes.clone()),
+                })
+            }
+        }
+    }
+}
