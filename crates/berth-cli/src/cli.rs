@@ -99,10 +99,13 @@ pub enum Command {
     Train(TrainArgs),
     /// Score a data file with a model file or a registry ref.
     Predict {
-        /// A model file (model.berth) or a ref such as churn@production.
+        /// A model file (model.berth or an exported .onnx) or a ref such as churn@production.
         model: String,
         #[arg(long)]
         data: PathBuf,
+        /// ONNX models: the columns that fill the input matrix, in order (default: every numeric column).
+        #[arg(long, value_delimiter = ',')]
+        features: Option<Vec<String>>,
         /// Output file (.csv or .parquet).
         #[arg(short = 'o', long = "output", default_value = "predictions.csv")]
         output: PathBuf,

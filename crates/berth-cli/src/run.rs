@@ -198,7 +198,9 @@ pub async fn run(cli: Cli) -> Result<u8> {
         }
         Command::Data(cmd) => crate::data::run(cmd, json)?,
         Command::Train(a) => crate::train::train(a, &dir, json, quiet, &bars).await?,
-        Command::Predict { model, data, output } => crate::train::predict(model, data, output, &dir, json).await?,
+        Command::Predict { model, data, output, features } => {
+            crate::train::predict(model, data, output, features.as_deref(), &dir, json).await?
+        }
         Command::Quickstart { dir: qdir } => {
             crate::quickstart::run(qdir.clone(), json).await?;
         }

@@ -141,9 +141,18 @@ pub async fn train(a: &TrainArgs, dir: &Path, json: bool, quiet: bool, bars: &Ba
     Ok(())
 }
 
-pub async fn predict(model: &str, data: &Path, output: &Path, dir: &Path, json: bool) -> Result<()> {
+pub async fn predict(
+    model: &str,
+    data: &Path,
+    output: &Path,
+    features: Option<&[String]>,
+    dir: &Path,
+    json: bool,
+) -> Result<()> {
     let as_file = Path::new(model);
-    let report = if as_file.is_file() {
+    let report = if as_file.is_file() && as_file.extension().is_some_and(|e| e.eq_ignore_ascii_case("onnx")) {
+        berth_service::predict_onnx_to_file(as_file, data, features, output)?
+    } else if as_file.is_file() {
         let m = berth_ml::Model::load(as_file).map_err(|e| ServiceError::input(e.to_string(), None))?;
         berth_service::predict_to_file(&m, model, data, output)?
     } else {

@@ -202,3 +202,36 @@ fn anomaly_detection_trains_without_a_target_and_scores_with_one() {
     let out = p.berth(&["predict", "l/model.berth", "--data", "a.csv", "-o", "s.csv", "--json"]).ok().json();
     assert_eq!(out["columns"], serde_json::json!(["prediction", "score"]));
 }
+
+fn onnx_fixture(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../berth-ml/tests/data/onnx").join(name)
+}
+
+#[test]
+fn an_exported_onnx_model_predicts_like_onnxruntime() {
+    let p = Project::empty();
+    let reference: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(onnx_fixture("random_forest_multiclass.json")).unwrap()).unwrap();
+    let mut csv = String::from("a,b,c,d,label\n");
+    for row in reference["input"].as_array().unwrap() {
+        let cells: Vec<String> =
+            row.as_array().unwrap().iter().map(|v| format!("{:?}", v.as_f64().unwrap() as f32)).collect();
+        csv.push_str(&format!("{},x\n", cells.join(",")));
+    }
+    p.write("batch.csv", csv.as_bytes());
+    let model = onnx_fixture("random_forest_multiclass.onnx");
+    let model = model.to_str().unwrap();
+    let r = p.berth(&["predict", model, "--data", "batch.csv", "-o", "p.csv", "--json"]).ok().json();
+    assert_eq!(r["rows"], 20);
+    let out = std::fs::read_to_string(p.path().join("p.csv")).unwrap();
+    let labels: Vec<&str> = out.lines().skip(1).map(|l| l.split(',').next().unwrap()).collect();
+    let want: Vec<String> =
+        reference["outputs"]["output_label"].as_array().unwrap().iter().map(|v| v.to_string()).collect();
+    assert_eq!(labels, want);
+
+    let r = p.berth(&["predict", model, "--data", "batch.csv", "--features", "a,b", "-o", "q.csv"]).fails(2);
+    assert!(r.stderr.contains("takes 4 features"), "{}", r.stderr);
+    let scaler = onnx_fixture("scaler_ridge.onnx");
+    let r = p.berth(&["predict", scaler.to_str().unwrap(), "--data", "batch.csv", "-o", "q.csv"]).fails(2);
+    assert!(r.stderr.contains("ai.onnx.ml.Scaler") && r.stderr.contains("node \"Scaler\""), "{}", r.stderr);
+}

@@ -25,6 +25,50 @@ pub struct PredictReport {
 pub fn predict_to_file(model: &Model, shown: &str, data: &Path, output: &Path) -> Result<PredictReport> {
     let table = read_table(data, &ReadOptions::default())?;
     let p = model.predict(&table).map_err(ml_error)?;
+    write_predictions(p, shown, output)
+}
+
+/// Scores `data` with an ONNX model. Its single input matrix is filled from
+/// `features`, or from every numeric column of the data, in order.
+pub fn predict_onnx_to_file(
+    model_path: &Path,
+    data: &Path,
+    features: Option<&[String]>,
+    output: &Path,
+) -> Result<PredictReport> {
+    let bytes = std::fs::read(model_path)
+        .map_err(|e| ServiceError::input(format!("{}: cannot read: {e}", model_path.display()), None))?;
+    let model = berth_ml::OnnxModel::from_bytes(&bytes).map_err(ml_error)?;
+    let table = read_table(data, &ReadOptions::default())?;
+    let names: Vec<String> = match features {
+        Some(f) => f.to_vec(),
+        None => table.columns().iter().filter(|c| c.ty().is_numeric()).map(|c| c.name.clone()).collect(),
+    };
+    if names.len() != model.n_features {
+        return Err(ServiceError::input(
+            format!("the model takes {} features; {} columns were chosen: {names:?}", model.n_features, names.len()),
+            Some("pass --features with the model's input columns, in training order".into()),
+        ));
+    }
+    let chosen = table.select(&names)?;
+    let rows = chosen.rows();
+    let mut data_f32 = Vec::with_capacity(rows * names.len());
+    for i in 0..rows {
+        for c in chosen.columns() {
+            let v = c.as_f64(i).ok_or_else(|| {
+                ServiceError::input(
+                    format!("column {:?} row {i} is null or not a number", c.name),
+                    Some("the model needs a number in every cell".into()),
+                )
+            })?;
+            data_f32.push(v as f32);
+        }
+    }
+    let p = model.run(data_f32, rows).map_err(ml_error)?;
+    write_predictions(p, &model_path.display().to_string(), output)
+}
+
+fn write_predictions(p: berth_ml::Prediction, shown: &str, output: &Path) -> Result<PredictReport> {
     let mut cols = Vec::new();
     match (p.values, p.labels) {
         (Some(v), None) => cols.push(Column::float("prediction", v)),
