@@ -163,8 +163,19 @@ pub async fn predict(
             )
         })?;
         let b = crate::run::open(dir).await?;
-        let (m, v) = b.load_model(&r).await?;
-        berth_service::predict_to_file(&m, &format!("{}@{}", v.model, v.version), data, output)?
+        let (file, v) = b.fetch_model(&r).await?;
+        let shown = format!("{}@{}", v.model, v.version);
+        match file {
+            berth_service::ModelFile::Berth(p) => {
+                let m = berth_ml::Model::load(&p).map_err(|e| ServiceError::input(e.to_string(), None))?;
+                berth_service::predict_to_file(&m, &shown, data, output)?
+            }
+            berth_service::ModelFile::Onnx(p) => {
+                let mut report = berth_service::predict_onnx_to_file(&p, data, features, output)?;
+                report.model = shown;
+                report
+            }
+        }
     };
     if json {
         render::json(&report);

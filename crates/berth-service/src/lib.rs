@@ -25,7 +25,7 @@ pub use gc::GcReport;
 pub use gitignore::GitWarning;
 pub use lineage::{Env, detect_actor, detect_lineage};
 pub use metrics_file::read_metrics;
-pub use predict::{PredictReport, predict_onnx_to_file, predict_to_file};
+pub use predict::{ModelFile, PredictReport, predict_onnx_to_file, predict_to_file};
 pub use pull::PullReport;
 pub use push::{PushReport, PushRequest};
 pub use service::{Berth, NoTransfer, ShowFile, ShowReport, Transfer};

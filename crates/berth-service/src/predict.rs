@@ -90,36 +90,53 @@ fn write_predictions(p: berth_ml::Prediction, shown: &str, output: &Path) -> Res
     Ok(PredictReport { model: shown.to_string(), rows: out.rows(), output: output.to_path_buf(), columns: out.names() })
 }
 
+/// A version's model, as a verified file in the local cache.
+#[derive(Debug, Clone)]
+pub enum ModelFile {
+    /// A model trained by `berth train` (`model.berth`).
+    Berth(PathBuf),
+    /// A model exported to ONNX (the version's only `.onnx` file).
+    Onnx(PathBuf),
+}
+
 impl Berth {
-    /// Fetches a version's model file (verified) into the local cache and loads it.
-    pub async fn load_model(&self, r: &Ref) -> Result<(Model, VersionRecord)> {
+    /// Fetches a version's model file (verified) into the local cache.
+    pub async fn fetch_model(&self, r: &Ref) -> Result<(ModelFile, VersionRecord)> {
         let v = self.registry.resolve(r).await?;
         let manifest = self.manifest(&v).await?;
-        let entry =
-            manifest.files.iter().find(|(p, _)| p.as_str() == crate::MODEL_FILE).map(|(_, e)| *e).ok_or_else(|| {
-                ServiceError::input(
-                    format!(
-                        "{}@{} has no {} file (its format is {:?})",
-                        v.model,
-                        v.version,
-                        crate::MODEL_FILE,
-                        v.format
-                    ),
-                    Some(
-                        "berth predict runs models trained by `berth train`; ONNX support comes with the ONNX runtime"
-                            .into(),
-                    ),
-                )
-            })?;
+        let berth = manifest.files.iter().find(|(p, _)| p.as_str() == crate::MODEL_FILE);
+        let onnx: Vec<_> =
+            manifest.files.iter().filter(|(p, _)| p.as_str().to_ascii_lowercase().ends_with(".onnx")).collect();
+        let (entry, is_onnx) = match (berth, onnx.as_slice()) {
+            (Some((_, e)), _) => (*e, false),
+            (None, [(_, e)]) => (**e, true),
+            _ => {
+                let files: Vec<&str> = manifest.files.keys().map(|p| p.as_str()).collect();
+                return Err(ServiceError::input(
+                    format!("{}@{} has no model berth can run: its files are {files:?}", v.model, v.version),
+                    Some(format!("push a {} from `berth train`, or exactly one .onnx file", crate::MODEL_FILE)),
+                ));
+            }
+        };
         let dir = match self.config.state_dir() {
             Some(d) => d.join("cache").join("models"),
             None => std::env::temp_dir().join("berth-models"),
         };
-        let dest = dir.join(entry.digest.hex());
+        let dest = dir.join(if is_onnx { format!("{}.onnx", entry.digest.hex()) } else { entry.digest.hex() });
         if !dest.is_file() || crate::train::file_digest(&dest).ok() != Some(entry.digest) {
             self.store.get_to_file(&entry.digest, &dest, &*NoTransfer.progress()).await?;
         }
-        let model = Model::load(&dest).map_err(ml_error)?;
-        Ok((model, v))
+        Ok((if is_onnx { ModelFile::Onnx(dest) } else { ModelFile::Berth(dest) }, v))
+    }
+
+    /// Loads a version trained by `berth train`.
+    pub async fn load_model(&self, r: &Ref) -> Result<(Model, VersionRecord)> {
+        match self.fetch_model(r).await? {
+            (ModelFile::Berth(p), v) => Ok((Model::load(&p).map_err(ml_error)?, v)),
+            (ModelFile::Onnx(_), v) => Err(ServiceError::input(
+                format!("{}@{} is an ONNX model, not one trained by berth", v.model, v.version),
+                Some("score it with `berth predict`".into()),
+            )),
+        }
     }
 }
