@@ -9,7 +9,7 @@
 use berth_data::Rng;
 
 use crate::Encoded;
-use crate::tree::Tree;
+use crate::tree::{Grow, Tree};
 
 pub(crate) struct Params {
     pub n_estimators: usize,
@@ -30,26 +30,8 @@ fn c(n: usize) -> f64 {
 }
 
 fn grow(x: &Encoded, rows: Vec<usize>, max_depth: usize, rng: &mut Rng) -> Tree {
-    let mut t = Tree {
-        feature: Vec::new(),
-        threshold: Vec::new(),
-        left: Vec::new(),
-        right: Vec::new(),
-        width: 1,
-        values: Vec::new(),
-    };
-    let mut stack = vec![(rows, 0usize, usize::MAX, false)];
-    while let Some((rows, depth, parent, is_right)) = stack.pop() {
-        let me = t.feature.len();
-        if parent != usize::MAX {
-            if is_right {
-                t.right[parent] = me as u32;
-            } else {
-                t.left[parent] = me as u32;
-            }
-        }
-        // Pick a feature that is not constant on these rows, if any.
-        let mut split = None;
+    Tree::grow(1, rows, |rows, depth| {
+        // Split on a feature that is not constant on these rows, if any.
         if depth < max_depth && rows.len() > 1 {
             let d = x.cols;
             let start = rng.below(d as u64) as usize;
@@ -61,32 +43,14 @@ fn grow(x: &Encoded, rows: Vec<usize>, max_depth: usize, rng: &mut Rng) -> Tree 
                 });
                 if hi > lo {
                     let th = lo + rng.uniform() * (hi - lo);
-                    split = Some((f, if th >= hi { lo } else { th }));
-                    break;
+                    let threshold = if th >= hi { lo } else { th };
+                    let (left, right) = rows.iter().partition(|&&i| x.row(i)[f] <= threshold);
+                    return Grow::Split { feature: f, threshold, left, right };
                 }
             }
         }
-        match split {
-            None => {
-                t.feature.push(-1);
-                t.threshold.push(0.0);
-                t.left.push(0);
-                t.right.push(0);
-                t.values.push(depth as f64 + c(rows.len()));
-            }
-            Some((f, th)) => {
-                t.feature.push(f as i32);
-                t.threshold.push(th);
-                t.left.push(0);
-                t.right.push(0);
-                t.values.push(0.0);
-                let (l, r): (Vec<usize>, Vec<usize>) = rows.iter().partition(|&&i| x.row(i)[f] <= th);
-                stack.push((r, depth + 1, me, true));
-                stack.push((l, depth + 1, me, false));
-            }
-        }
-    }
-    t
+        Grow::Leaf(vec![depth as f64 + c(rows.len())])
+    })
 }
 
 /// Fits the forest; returns the trees, the subsample size ψ and the training scores.

@@ -192,6 +192,56 @@ impl<'de> Deserialize<'de> for Tree {
     }
 }
 
+/// What to do with a node while growing a tree.
+pub(crate) enum Grow {
+    Leaf(Vec<f64>),
+    Split { feature: usize, threshold: f64, left: Vec<usize>, right: Vec<usize> },
+}
+
+impl Tree {
+    /// Grows a tree depth first from `rows`: `node(rows, depth)` says whether
+    /// a node is a leaf (and its output) or a split. A split's left child is
+    /// appended right after it, so child indices always point forward.
+    pub(crate) fn grow(width: usize, rows: Vec<usize>, mut node: impl FnMut(&[usize], usize) -> Grow) -> Tree {
+        let mut t = Tree {
+            feature: Vec::new(),
+            threshold: Vec::new(),
+            left: Vec::new(),
+            right: Vec::new(),
+            width,
+            values: Vec::new(),
+        };
+        let mut stack = vec![(rows, 0usize, usize::MAX, false)];
+        while let Some((rows, depth, parent, is_right)) = stack.pop() {
+            let me = t.feature.len();
+            if parent != usize::MAX {
+                if is_right {
+                    t.right[parent] = me as u32;
+                } else {
+                    t.left[parent] = me as u32;
+                }
+            }
+            t.left.push(0);
+            t.right.push(0);
+            match node(&rows, depth) {
+                Grow::Leaf(values) => {
+                    t.feature.push(-1);
+                    t.threshold.push(0.0);
+                    t.values.extend(values);
+                }
+                Grow::Split { feature, threshold, left, right } => {
+                    t.feature.push(feature as i32);
+                    t.threshold.push(threshold);
+                    t.values.extend(std::iter::repeat_n(0.0, width));
+                    stack.push((right, depth + 1, me, true));
+                    stack.push((left, depth + 1, me, false));
+                }
+            }
+        }
+        t
+    }
+}
+
 /// What a tree is fitted to.
 pub(crate) enum Target<'a> {
     /// Class indices; leaves hold class probabilities (Gini splits).
@@ -337,51 +387,18 @@ impl Builder<'_> {
     /// Grows a tree on the rows `idx` (repeats allowed: a bootstrap sample).
     pub fn build(mut self, idx: Vec<usize>) -> Tree {
         let width = self.width();
-        let mut t = Tree {
-            feature: Vec::new(),
-            threshold: Vec::new(),
-            left: Vec::new(),
-            right: Vec::new(),
-            width,
-            values: Vec::new(),
-        };
-        // Depth-first with an explicit stack; children are always appended
-        // after their parent, so indices point forward.
-        let mut stack = vec![(idx, 0usize, usize::MAX, false)];
-        while let Some((rows, depth, parent, is_right)) = stack.pop() {
-            let me = t.feature.len();
-            if parent != usize::MAX {
-                if is_right {
-                    t.right[parent] = me as u32;
-                } else {
-                    t.left[parent] = me as u32;
-                }
-            }
+        Tree::grow(width, idx, |rows, depth| {
             let can_split = rows.len() >= self.params.min_samples_split.max(2)
                 && (self.params.max_depth == 0 || depth < self.params.max_depth)
-                && !self.is_pure(&rows);
-            let split = if can_split { self.best_split(&rows) } else { None };
-            match split {
-                None => {
-                    t.feature.push(-1);
-                    t.threshold.push(0.0);
-                    t.left.push(0);
-                    t.right.push(0);
-                    t.values.extend(self.leaf_value(&rows));
-                }
+                && !self.is_pure(rows);
+            match if can_split { self.best_split(rows) } else { None } {
+                None => Grow::Leaf(self.leaf_value(rows)),
                 Some(s) => {
-                    t.feature.push(s.feature as i32);
-                    t.threshold.push(self.binned.thresholds[s.feature][s.bin]);
-                    t.left.push(0);
-                    t.right.push(0);
-                    t.values.extend(std::iter::repeat_n(0.0, width));
                     let col = &self.binned.bins[s.feature];
-                    let (l, r): (Vec<usize>, Vec<usize>) = rows.iter().partition(|&&i| col[i] as usize <= s.bin);
-                    stack.push((r, depth + 1, me, true));
-                    stack.push((l, depth + 1, me, false));
+                    let (left, right) = rows.iter().partition(|&&i| col[i] as usize <= s.bin);
+                    Grow::Split { feature: s.feature, threshold: self.binned.thresholds[s.feature][s.bin], left, right }
                 }
             }
-        }
-        t
+        })
     }
 }
