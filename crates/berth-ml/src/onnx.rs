@@ -5,7 +5,8 @@
 //! sequence of maps) is removed and the probability tensor it wrapped becomes
 //! the output; class labels are taken from the model's attributes and the
 //! label of each row is the most probable class (tract's own label output is
-//! wrong for some binary tree ensembles). An operator neither tract nor berth
+//! wrong for some binary tree ensembles); `Scaler` becomes `Sub` and `Mul`.
+//! An operator neither tract nor berth
 //! implements is refused at load time with its name and node.
 
 use std::sync::Arc;
@@ -51,6 +52,50 @@ fn last_dim(v: &pb::ValueInfoProto) -> Option<usize> {
     }
 }
 
+fn floats_attr(node: &pb::NodeProto, name: &str) -> Vec<f32> {
+    node.attribute.iter().find(|a| a.name == name).map(|a| a.floats.clone()).unwrap_or_default()
+}
+
+/// `ai.onnx.ml.Scaler` computes `(x - offset) * scale` per feature; it is
+/// rewritten into the standard `Sub` and `Mul` with constant operands.
+fn rewrite_scalers(graph: &mut pb::GraphProto) {
+    let mut nodes = Vec::with_capacity(graph.node.len());
+    for n in std::mem::take(&mut graph.node) {
+        if n.op_type != "Scaler" || n.input.len() != 1 || n.output.len() != 1 {
+            nodes.push(n);
+            continue;
+        }
+        let (offset, scale) = (floats_attr(&n, "offset"), floats_attr(&n, "scale"));
+        let constant = |suffix: &str, values: Vec<f32>| pb::TensorProto {
+            dims: vec![values.len() as i64],
+            data_type: 1, // FLOAT
+            float_data: values,
+            name: format!("{}__berth_{suffix}", n.output[0]),
+            ..Default::default()
+        };
+        let offset = constant("offset", if offset.is_empty() { vec![0.0] } else { offset });
+        let scale = constant("scale", if scale.is_empty() { vec![1.0] } else { scale });
+        let centred = format!("{}__berth_centred", n.output[0]);
+        nodes.push(pb::NodeProto {
+            input: vec![n.input[0].clone(), offset.name.clone()],
+            output: vec![centred.clone()],
+            name: format!("{}__sub", n.name),
+            op_type: "Sub".into(),
+            ..Default::default()
+        });
+        nodes.push(pb::NodeProto {
+            input: vec![centred, scale.name.clone()],
+            output: vec![n.output[0].clone()],
+            name: n.name.clone(),
+            op_type: "Mul".into(),
+            ..Default::default()
+        });
+        graph.initializer.push(offset);
+        graph.initializer.push(scale);
+    }
+    graph.node = nodes;
+}
+
 fn bad(e: impl std::fmt::Display) -> MlError {
     MlError::BadOnnx(format!("{e:#}"))
 }
@@ -94,6 +139,7 @@ impl OnnxModel {
                 o.r#type = None;
             }
         }
+        rewrite_scalers(graph);
         let known = &onnx.op_register.0;
         if let Some(n) = graph.node.iter().find(|n| !known.contains_key(&n.op_type)) {
             return Err(MlError::UnsupportedOperator {
