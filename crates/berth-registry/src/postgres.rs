@@ -49,6 +49,12 @@ impl PgRegistry {
         Ok(reg)
     }
 
+    /// Closes the connection pool, waiting for connections in use to be
+    /// returned. Later calls on this registry fail.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
     pub(crate) async fn begin_write(&self) -> Result<Transaction<'static, Postgres>> {
         self.pool.begin().await.map_err(RegistryError::db(&self.url))
     }

@@ -488,7 +488,8 @@ macro_rules! impl_registry {
                 self.version_in(&mut tx, model, n).await?;
                 let from = self.current_alias(&mut tx, model, alias).await?;
                 if from == Some(n) {
-                    tx.commit().await.map_err(db())?;
+                    // Nothing moves: undo lock_model's touch of updated_at too.
+                    tx.rollback().await.map_err(db())?;
                     return Ok(None);
                 }
                 sqlx::query(

@@ -49,6 +49,12 @@ impl SqliteRegistry {
         Ok(reg)
     }
 
+    /// Closes the connection pool, waiting for connections in use to be
+    /// returned. Later calls on this registry fail.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
     pub(crate) async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>> {
         self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(RegistryError::db(&self.url))
     }

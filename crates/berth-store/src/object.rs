@@ -66,7 +66,13 @@ impl ObjectBlobStore {
     /// Copies a blob into a local store (a cache), verifying it on the way.
     pub async fn fill(&self, d: &Digest, cache: &LocalStore, progress: &dyn Progress) -> Result<u64> {
         let s = self.stream(d).await?;
-        cache.put_stream(d, s, progress).await
+        cache.put_stream(d, s, progress).await.map_err(|e| match e {
+            // The bytes came from here, so the damage is here, not in the cache.
+            StoreError::Corrupt { digest, actual, .. } => {
+                StoreError::Corrupt { digest, actual, location: self.url.clone() }
+            }
+            e => e,
+        })
     }
 
     async fn upload_multipart(&self, path: &Path, expected: &Digest, progress: &dyn Progress) -> Result<()> {
