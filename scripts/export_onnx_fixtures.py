@@ -23,6 +23,7 @@ from sklearn.ensemble import (GradientBoostingClassifier, GradientBoostingRegres
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
 
 warnings.filterwarnings("ignore")
 out = pathlib.Path(__file__).resolve().parent.parent / "crates/berth-ml/tests/data/onnx"
@@ -34,7 +35,8 @@ w = np.array([1.0, -0.4, 2.0, 0.3])
 y_reg = (X @ w + rng.normal(0, 0.3, 300)).astype(np.float32)
 y_bin = (X @ w + rng.normal(0, 1, 300) > np.median(X @ w)).astype(np.int64)
 y_multi = np.digitize(X @ w + rng.normal(0, 1, 300), np.quantile(X @ w, [0.33, 0.66])).astype(np.int64)
-batch = X[:20]
+y_names = np.array(["low", "mid", "high"])[y_multi]
+batch = X[:200]
 
 models = {
     "logistic_binary": (LogisticRegression(), y_bin),
@@ -49,6 +51,10 @@ models = {
     "gradient_boosting_binary": (GradientBoostingClassifier(n_estimators=10, max_depth=2, random_state=0), y_bin),
     "gradient_boosting_multiclass": (GradientBoostingClassifier(n_estimators=10, max_depth=2, random_state=0), y_multi),
     "gradient_boosting_regressor": (GradientBoostingRegressor(n_estimators=10, max_depth=2, random_state=0), y_reg),
+    "random_forest_string_labels": (RandomForestClassifier(n_estimators=5, max_depth=4, random_state=0), y_names),
+    # An operator berth does not implement (SVMClassifier): the tests check
+    # that loading it names the operator and the node.
+    "svm_unsupported": (SVC(), y_bin),
 }
 
 

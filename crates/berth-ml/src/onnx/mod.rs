@@ -6,8 +6,13 @@
 //! the output; class labels are taken from the model's attributes and the
 //! label of each row is the most probable class (tract's own label output is
 //! wrong for some binary tree ensembles); `Scaler` becomes `Sub` and `Mul`.
-//! An operator neither tract nor berth
-//! implements is refused at load time with its name and node.
+//! The tree ensembles (`TreeEnsembleRegressor`, `TreeEnsembleClassifier`)
+//! are berth's own operators ([`tree_ensemble`], registered by [`ml_ops`]).
+//! An operator neither tract nor berth implements is refused at load time
+//! with its name and node.
+
+mod ml_ops;
+mod tree_ensemble;
 
 use std::sync::Arc;
 
@@ -102,7 +107,8 @@ fn bad(e: impl std::fmt::Display) -> MlError {
 
 impl OnnxModel {
     pub fn from_bytes(bytes: &[u8]) -> Result<OnnxModel> {
-        let onnx = tract_onnx::onnx().with_ignore_output_shapes(true).with_ignore_output_types(true);
+        let mut onnx = tract_onnx::onnx().with_ignore_output_shapes(true).with_ignore_output_types(true);
+        ml_ops::register(&mut onnx.op_register);
         let mut proto = onnx
             .proto_model_for_read(&mut &bytes[..])
             .map_err(|e| MlError::BadOnnx(format!("not an ONNX model ({e:#})")))?;
