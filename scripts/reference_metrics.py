@@ -12,6 +12,7 @@ import pathlib
 import numpy as np
 import sklearn
 from sklearn import metrics as m
+from sklearn.preprocessing import label_binarize
 
 rng = np.random.default_rng(20261124)
 cases = []
@@ -35,6 +36,16 @@ def clf_case(name, y_true, y_pred, proba=None, labels=None):
         exp["log_loss"] = m.log_loss(y_true, proba, labels=labels)
         if len(labels) == 2 and len(set(y_true)) == 2:
             exp["roc_auc"] = m.roc_auc_score(y_true, proba[:, 1])
+            exp["pr_auc"] = m.average_precision_score(y_true, proba[:, 1], pos_label=labels[1])
+        elif len(labels) > 2 and set(y_true) == set(labels):
+            exp["roc_auc"] = m.roc_auc_score(y_true, proba, multi_class="ovr", average="macro", labels=labels)
+            exp["pr_auc"] = m.average_precision_score(label_binarize(y_true, classes=labels), proba, average="macro")
+    present = sorted(set(y_true))
+    p, r, f, _ = m.precision_recall_fscore_support(y_true, y_pred, labels=present, average=None, zero_division=0)
+    for c, pc, rc, fc in zip(present, p, r, f):
+        exp[f"precision.{c}"], exp[f"recall.{c}"], exp[f"f1.{c}"] = pc, rc, fc
+    all_labels = sorted(set(y_true) | set(y_pred))
+    case["confusion_matrix"] = m.confusion_matrix(y_true, y_pred, labels=all_labels).tolist()
     cases.append(case)
 
 
@@ -80,6 +91,10 @@ clf_case("multiclass_skewed", y, proba.argmax(axis=1), proba, [0, 1, 2, 3])
 
 # A class that is never predicted (precision 0 by zero_division) and one never true.
 clf_case("unpredicted_and_absent_classes", [0, 0, 1, 1, 1, 2], [0, 1, 1, 1, 3, 3])
+
+# Multiclass with tied probabilities (rounded), every class present.
+proba_t = np.round(proba, 1)
+clf_case("multiclass_tied_scores", y, proba.argmax(axis=1), proba_t / proba_t.sum(axis=1, keepdims=True), [0, 1, 2, 3])
 
 # Tiny sample.
 clf_case("tiny", [1, 0, 1], [1, 1, 1], [[0.2, 0.8], [0.4, 0.6], [0.3, 0.7]], [0, 1])

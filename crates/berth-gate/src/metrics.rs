@@ -29,10 +29,27 @@ pub struct ClassificationMetrics {
     pub f1_weighted: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_loss: Option<f64>,
-    /// Binary problems only (the positive class is the second class).
+    /// Binary: the second class is the positive one; more classes: the
+    /// macro average of one-vs-rest areas (scikit-learn's `multi_class="ovr"`).
+    /// Needs probabilities and every class present among the true labels.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub roc_auc: Option<f64>,
+    /// Average precision (area under the precision-recall curve, as
+    /// scikit-learn's `average_precision_score`), binary or one-vs-rest macro.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pr_auc: Option<f64>,
+    /// Per class (classes present among the true labels).
     pub per_class_recall: BTreeMap<String, f64>,
+    pub per_class_precision: BTreeMap<String, f64>,
+    pub per_class_f1: BTreeMap<String, f64>,
+    /// Rows: true label; columns: predicted label; both in `labels` order.
+    pub confusion_matrix: ConfusionMatrix,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConfusionMatrix {
+    pub labels: Vec<String>,
+    pub counts: Vec<Vec<u64>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -65,8 +82,15 @@ impl ClassificationMetrics {
         if let Some(v) = self.roc_auc {
             m.insert("roc_auc".into(), v);
         }
-        for (k, v) in &self.per_class_recall {
-            m.insert(format!("recall.{k}"), *v);
+        if let Some(v) = self.pr_auc {
+            m.insert("pr_auc".into(), v);
+        }
+        for (prefix, per_class) in
+            [("recall", &self.per_class_recall), ("precision", &self.per_class_precision), ("f1", &self.per_class_f1)]
+        {
+            for (k, v) in per_class {
+                m.insert(format!("{prefix}.{k}"), *v);
+            }
         }
         m
     }
@@ -124,6 +148,54 @@ pub fn roc_auc(positive: &[bool], score: &[f64]) -> Option<f64> {
     Some((sum_pos - n_pos * (n_pos + 1.0) / 2.0) / (n_pos * n_neg))
 }
 
+/// Average precision from scores of the positive class: the sum over
+/// distinct thresholds (descending) of precision × recall gained, as
+/// scikit-learn computes it. `None` without positives.
+pub fn average_precision(positive: &[bool], score: &[f64]) -> Option<f64> {
+    let n_pos = positive.iter().filter(|p| **p).count() as f64;
+    if n_pos == 0.0 {
+        return None;
+    }
+    let mut idx: Vec<usize> = (0..score.len()).collect();
+    idx.sort_by(|&a, &b| score[b].total_cmp(&score[a]));
+    let (mut tp, mut fp, mut ap, mut last_recall) = (0.0, 0.0, 0.0, 0.0);
+    let mut i = 0;
+    while i < idx.len() {
+        let threshold = score[idx[i]];
+        while i < idx.len() && score[idx[i]] == threshold {
+            if positive[idx[i]] { tp += 1.0 } else { fp += 1.0 }
+            i += 1;
+        }
+        let recall = tp / n_pos;
+        ap += (recall - last_recall) * tp / (tp + fp);
+        last_recall = recall;
+    }
+    Some(ap)
+}
+
+/// One-vs-rest areas: binary problems score the second class; more classes
+/// average each class against the rest. `None` when a class has no true row.
+fn one_vs_rest(
+    y_true: &[String],
+    rows: &[Vec<f64>],
+    classes: &[String],
+    area: fn(&[bool], &[f64]) -> Option<f64>,
+) -> Option<f64> {
+    let for_class = |c: usize| {
+        let positive: Vec<bool> = y_true.iter().map(|t| *t == classes[c]).collect();
+        let score: Vec<f64> = rows.iter().map(|r| r[c]).collect();
+        area(&positive, &score)
+    };
+    match classes.len() {
+        0 | 1 => None,
+        2 => {
+            // Both classes must be present, as for scikit-learn.
+            if y_true.iter().all(|t| *t == classes[1]) { None } else { for_class(1) }
+        }
+        k => (0..k).map(for_class).sum::<Option<f64>>().map(|s| s / k as f64),
+    }
+}
+
 /// `proba`: one row per sample, one column per entry of `classes`.
 pub fn classification(
     y_true: &[String],
@@ -148,7 +220,8 @@ pub fn classification(
     }
     let get = |m: &BTreeMap<&String, f64>, k: &String| m.get(k).copied().unwrap_or(0.0);
     let (mut p_macro, mut r_macro, mut f_macro, mut p_w, mut r_w, mut f_w) = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
-    let mut per_class_recall = BTreeMap::new();
+    let (mut per_class_recall, mut per_class_precision, mut per_class_f1) =
+        (BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
     for l in &labels {
         let (tpl, pl, tl) = (get(&tp, l), get(&pred_n, l), get(&true_n, l));
         let precision = ratio(tpl, pl);
@@ -162,13 +235,15 @@ pub fn classification(
         f_w += f1 * tl;
         if tl > 0.0 {
             per_class_recall.insert((*l).clone(), recall);
+            per_class_precision.insert((*l).clone(), precision);
+            per_class_f1.insert((*l).clone(), f1);
         }
     }
     let k = labels.len() as f64;
     let correct: f64 = tp.values().sum();
     let balanced_accuracy = per_class_recall.values().sum::<f64>() / per_class_recall.len() as f64;
-    let (log_loss, roc_auc) = match proba {
-        None => (None, None),
+    let (log_loss, roc_auc, pr_auc) = match proba {
+        None => (None, None, None),
         Some((rows, classes)) => {
             if rows.len() != y_true.len() {
                 return Err(MetricError::Length { what: "probabilities", a: y_true.len(), b: rows.len() });
@@ -185,16 +260,18 @@ pub fn classification(
                     .ok_or_else(|| MetricError::UnknownLabel { label: t.clone(), classes: classes.to_vec() })?;
                 loss -= row[c].clamp(eps, 1.0 - eps).ln();
             }
-            let auc = if classes.len() == 2 {
-                let positive: Vec<bool> = y_true.iter().map(|t| *t == classes[1]).collect();
-                let score: Vec<f64> = rows.iter().map(|r| r[1]).collect();
-                roc_auc(&positive, &score)
-            } else {
-                None
-            };
-            (Some(loss / n), auc)
+            let roc = one_vs_rest(y_true, rows, classes, roc_auc);
+            let pr = one_vs_rest(y_true, rows, classes, average_precision);
+            (Some(loss / n), roc, pr)
         }
     };
+    let label_list: Vec<String> = labels.iter().map(|l| (*l).clone()).collect();
+    let mut counts = vec![vec![0u64; label_list.len()]; label_list.len()];
+    for (t, p) in y_true.iter().zip(y_pred) {
+        // Both are in `labels` by construction.
+        let (i, j) = (label_list.binary_search(t).unwrap_or(0), label_list.binary_search(p).unwrap_or(0));
+        counts[i][j] += 1;
+    }
     Ok(ClassificationMetrics {
         accuracy: correct / n,
         balanced_accuracy,
@@ -206,7 +283,11 @@ pub fn classification(
         f1_weighted: f_w / n,
         log_loss,
         roc_auc,
+        pr_auc,
         per_class_recall,
+        per_class_precision,
+        per_class_f1,
+        confusion_matrix: ConfusionMatrix { labels: label_list, counts },
     })
 }
 

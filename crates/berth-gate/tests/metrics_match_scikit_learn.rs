@@ -33,6 +33,8 @@ fn every_metric_matches_scikit_learn_on_every_case() {
             });
             let labels = case.get("labels").map(strings);
             let m = classification(&t, &p, proba.as_deref().zip(labels.as_deref())).unwrap();
+            let want: Vec<Vec<u64>> = serde_json::from_value(case["confusion_matrix"].clone()).unwrap();
+            assert_eq!(m.confusion_matrix.counts, want, "{name}: confusion matrix");
             m.to_map()
         } else {
             let f = |v: &Value| v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect::<Vec<f64>>();
@@ -44,7 +46,7 @@ fn every_metric_matches_scikit_learn_on_every_case() {
             checked += 1;
         }
     }
-    assert!(checked >= 90, "only {checked} values compared");
+    assert!(checked >= 160, "only {checked} values compared");
 }
 
 #[test]
