@@ -96,6 +96,10 @@ clf_case("unpredicted_and_absent_classes", [0, 0, 1, 1, 1, 2], [0, 1, 1, 1, 3, 3
 proba_t = np.round(proba, 1)
 clf_case("multiclass_tied_scores", y, proba.argmax(axis=1), proba_t / proba_t.sum(axis=1, keepdims=True), [0, 1, 2, 3])
 
+# A single class among the true labels (a split that caught one class):
+# no ROC AUC, the rest defined.
+clf_case("single_true_class", [1, 1, 1, 1, 1], [1, 0, 1, 1, 0], [[0.2, 0.8], [0.6, 0.4], [0.3, 0.7], [0.1, 0.9], [0.7, 0.3]], [0, 1])
+
 # Tiny sample.
 clf_case("tiny", [1, 0, 1], [1, 1, 1], [[0.2, 0.8], [0.4, 0.6], [0.3, 0.7]], [0, 1])
 

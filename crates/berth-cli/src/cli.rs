@@ -110,6 +110,9 @@ pub enum Command {
         #[arg(short = 'o', long = "output", default_value = "predictions.csv")]
         output: PathBuf,
     },
+    /// Run a validation gate: metrics, baseline, drift, stability, range, latency, data checks.
+    /// Exit 0 passed, 1 failed, 2 bad input or gate file.
+    Validate(ValidateArgs),
     /// Tabular data: synthesize, profile, show the schema.
     #[command(subcommand)]
     Data(DataCommand),
@@ -201,6 +204,32 @@ pub enum DataCommand {
     },
     /// Show the column names and types berth infers for a data file.
     Schema { file: PathBuf },
+    /// Test every column for drift between a reference and current data; exit 1 on dataset drift.
+    Drift(DriftArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DriftArgs {
+    /// The reference data (what the model was trained on).
+    #[arg(long)]
+    pub reference: PathBuf,
+    /// The current data.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Only these columns (default: every column both files have).
+    #[arg(long, value_delimiter = ',')]
+    pub columns: Option<Vec<String>>,
+    #[arg(long, default_value_t = 0.05)]
+    pub alpha: f64,
+    /// holm, bh or none.
+    #[arg(long, default_value = "holm")]
+    pub correction: String,
+    /// The dataset drifts when more than this share of its columns drift.
+    #[arg(long, default_value_t = 0.5)]
+    pub max_drifted_share: f64,
+    /// Numeric test: ks (Kolmogorov–Smirnov) or z (difference of means).
+    #[arg(long, default_value = "ks")]
+    pub numeric_test: String,
 }
 
 #[derive(Debug, Args)]
@@ -227,6 +256,62 @@ pub struct SynthArgs {
     /// Output file; the extension picks CSV or Parquet.
     #[arg(short = 'o', long = "output")]
     pub output: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// A model file (model.berth, .onnx) or a ref such as churn@staging; omit with --predictions.
+    pub model: Option<String>,
+    /// The evaluation data (CSV or Parquet) with the true labels.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// A gate file (TOML); flags below add to it.
+    #[arg(long)]
+    pub gate: Option<PathBuf>,
+    /// The label column (default: the gate's `target`, else the model's).
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Score this predictions file instead of running a model (a `prediction` column, proba_<class> columns).
+    #[arg(long)]
+    pub predictions: Option<PathBuf>,
+    /// With --predictions and no model: classification, regression or anomaly.
+    #[arg(long)]
+    pub task: Option<String>,
+    /// ONNX models: the input columns, in order.
+    #[arg(long, value_delimiter = ',')]
+    pub features: Option<Vec<String>>,
+    /// Compare with this version or model file (a ref such as churn@production).
+    #[arg(long)]
+    pub baseline: Option<String>,
+    /// With --baseline: how much worse each compared metric may be, as a fraction of the baseline (0.05 = 5%).
+    #[arg(long)]
+    pub tolerance: Option<f64>,
+    #[arg(long, value_name = "X")]
+    pub min_accuracy: Option<f64>,
+    /// Minimum recall of every class.
+    #[arg(long, value_name = "X")]
+    pub min_recall: Option<f64>,
+    /// Maximum single-row p99 latency.
+    #[arg(long, value_name = "MS")]
+    pub max_latency_ms: Option<f64>,
+    /// A metric floor, e.g. --min f1_macro=0.8 (repeatable).
+    #[arg(long = "min", value_name = "METRIC=X")]
+    pub min: Vec<String>,
+    /// A metric ceiling, e.g. --max mae=40 (repeatable).
+    #[arg(long = "max", value_name = "METRIC=X")]
+    pub max: Vec<String>,
+    /// Write the report as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub report_json: Option<PathBuf>,
+    /// Write the report as Markdown (also appended to $GITHUB_STEP_SUMMARY when set).
+    #[arg(long, value_name = "FILE")]
+    pub report_md: Option<PathBuf>,
+    /// Write the report as JUnit XML (one test case per check).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Do not store the report on the version.
+    #[arg(long)]
+    pub no_store: bool,
 }
 
 #[derive(Debug, Args)]

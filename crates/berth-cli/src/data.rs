@@ -6,7 +6,7 @@ use berth_data::{ColumnProfile, Profile, ReadOptions, read_table, write_table};
 use berth_service::{Result, ServiceError};
 use serde::Serialize;
 
-use crate::cli::{DataCommand, SynthArgs};
+use crate::cli::{DataCommand, DriftArgs, SynthArgs};
 use crate::render;
 
 #[derive(Serialize)]
@@ -39,6 +39,7 @@ pub fn run(cmd: &DataCommand, json: bool) -> Result<()> {
             }
             Ok(())
         }
+        DataCommand::Drift(a) => drift(a, json).map(|_| ()),
         DataCommand::Schema { file } => {
             let t = read_table(file, &ReadOptions::default())?;
             let s = t.schema();
@@ -130,4 +131,80 @@ fn print_profile(p: &Profile) {
     }
     render::table(&["COLUMN", "KIND", "COUNT", "NULLS", "MEAN", "STD", "MIN", "P50", "MAX", "CATEGORIES"], &rows);
     println!("{} rows", p.rows);
+}
+
+/// `berth data drift`: exit 1 when the dataset drifts.
+pub fn drift(a: &DriftArgs, json: bool) -> Result<u8> {
+    use berth_gate::drift::{Current, Reference};
+    use berth_gate::gate::{Correction, DriftSpec, NumericTest};
+    let bad = |m: String, h: &str| ServiceError::input(m, Some(h.to_string()));
+    let correction = match a.correction.as_str() {
+        "holm" => Correction::Holm,
+        "bh" => Correction::Bh,
+        "none" => Correction::None,
+        c => return Err(bad(format!("unknown correction {c:?}"), "valid: holm, bh, none")),
+    };
+    let numeric_test = match a.numeric_test.as_str() {
+        "ks" => NumericTest::Ks,
+        "z" => NumericTest::Z,
+        t => return Err(bad(format!("unknown numeric test {t:?}"), "valid: ks, z")),
+    };
+    let spec = DriftSpec {
+        alpha: a.alpha,
+        correction,
+        numeric_test,
+        max_drifted_share: a.max_drifted_share,
+        columns: a.columns.clone(),
+        ..DriftSpec::default()
+    };
+    berth_gate::Gate { drift: Some(spec.clone()), ..Default::default() }
+        .validate()
+        .map_err(|e| bad(e.to_string(), "see `berth data drift --help`"))?;
+    let options = ReadOptions { schema: None, columns: a.columns.clone() };
+    let reference = read_table(&a.reference, &options)?;
+    let current = read_table(&a.data, &options)?;
+    let names: Vec<String> = reference.names().into_iter().filter(|n| current.column(n).is_some()).collect();
+    if names.is_empty() {
+        return Err(bad(
+            format!("{} and {} have no column in common", a.reference.display(), a.data.display()),
+            "compare files with the same columns",
+        ));
+    }
+    let columns = names
+        .iter()
+        .map(|n| {
+            let (r, c) = (reference.column(n).expect("listed"), current.column(n).expect("listed"));
+            (n.clone(), Reference::from_column(r), Current::from_column(c))
+        })
+        .collect();
+    let report = berth_gate::drift::drift(columns, &spec);
+    if json {
+        render::json(&report);
+    } else {
+        let rows: Vec<Vec<String>> = report
+            .columns
+            .iter()
+            .map(|c| {
+                vec![
+                    c.column.clone(),
+                    c.test.to_string(),
+                    format!("{:.4}", c.statistic),
+                    format!("{:.3e}", c.p_adjusted),
+                    format!("{:.4}", c.psi),
+                    c.wasserstein_norm.or(c.jensen_shannon).map(|e| format!("{e:.4}")).unwrap_or_default(),
+                    if c.drifted { "DRIFT".into() } else { c.skipped.clone().unwrap_or_else(|| "ok".into()) },
+                ]
+            })
+            .collect();
+        render::table(&["COLUMN", "TEST", "STATISTIC", "P (ADJ.)", "PSI", "EFFECT", ""], &rows);
+        println!(
+            "{} of {} columns drifted ({:.0}%, max {:.0}%): {}",
+            report.drifted,
+            report.tested,
+            report.share * 100.0,
+            report.max_drifted_share * 100.0,
+            if report.dataset_drift { "DATASET DRIFT" } else { "no dataset drift" }
+        );
+    }
+    Ok(if report.dataset_drift { 1 } else { 0 })
 }

@@ -8,6 +8,7 @@ mod quickstart;
 mod render;
 mod run;
 mod train;
+mod validate;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;

@@ -110,7 +110,7 @@ pub async fn run(dir: Option<PathBuf>, json: bool) -> Result<()> {
     let prod = Ref { model: model.clone(), selector: Selector::Alias(production.clone()) };
     let p = b.pull(&prod, Some(deploy.clone()), &NoTransfer).await?;
     say!("    {} -> {} ({} files)", p.reference, p.dir.display(), p.files);
-    let (m, _) = b.load_model(&prod).await?;
+    let (m, _) = b.open_scorer(&prod, None).await?;
     let preds = berth_service::predict_to_file(&m, "churn@production", &train_csv, &dir.join("predictions.csv"))?;
     say!("    {} predictions -> {}", preds.rows, preds.output.display());
 

@@ -179,6 +179,19 @@ pub fn show(s: &ShowReport) {
     for f in &s.files {
         println!("    {}  {}  {}", f.path, bytes(f.size), &f.digest[..19]);
     }
+    if !s.gates.is_empty() {
+        println!("  gates:");
+        for g in &s.gates {
+            println!(
+                "    {} {}  on data {}  ({} by {})",
+                if g.passed { "✓ passed" } else { "✗ failed" },
+                g.gate,
+                &g.data_digest[..g.data_digest.len().min(19)],
+                g.at,
+                g.by
+            );
+        }
+    }
 }
 
 pub fn alias_event(e: &AliasEvent) {

@@ -196,11 +196,13 @@ pub async fn run(cli: Cli) -> Result<u8> {
                 return Ok(1);
             }
         }
+        Command::Data(crate::cli::DataCommand::Drift(a)) => return crate::data::drift(a, json),
         Command::Data(cmd) => crate::data::run(cmd, json)?,
         Command::Train(a) => crate::train::train(a, &dir, json, quiet, &bars).await?,
         Command::Predict { model, data, output, features } => {
             crate::train::predict(model, data, output, features.as_deref(), &dir, json).await?
         }
+        Command::Validate(a) => return crate::validate::run(a, &dir, json).await,
         Command::Quickstart { dir: qdir } => {
             crate::quickstart::run(qdir.clone(), json).await?;
         }

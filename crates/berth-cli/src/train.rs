@@ -6,7 +6,7 @@ use std::path::Path;
 
 use berth_core::Ref;
 use berth_ml::{Task, TrainConfig};
-use berth_service::{Result, ServiceError, TrainRequest, detect_lineage, push_request_for};
+use berth_service::{Result, Scorer, ServiceError, TrainRequest, detect_lineage, push_request_for};
 
 use crate::cli::TrainArgs;
 use crate::progress::Bars;
@@ -141,6 +141,16 @@ pub async fn train(a: &TrainArgs, dir: &Path, json: bool, quiet: bool, bars: &Ba
     Ok(())
 }
 
+/// A model argument that is not a file must be a ref.
+pub fn parse_model_ref(model: &str) -> Result<Ref> {
+    Ref::parse(model).map_err(|e| {
+        ServiceError::input(
+            format!("{model:?} is neither a model file nor a ref: {e}"),
+            Some("pass a model.berth or .onnx path, or NAME@VERSION".into()),
+        )
+    })
+}
+
 pub async fn predict(
     model: &str,
     data: &Path,
@@ -150,32 +160,15 @@ pub async fn predict(
     json: bool,
 ) -> Result<()> {
     let as_file = Path::new(model);
-    let report = if as_file.is_file() && as_file.extension().is_some_and(|e| e.eq_ignore_ascii_case("onnx")) {
-        berth_service::predict_onnx_to_file(as_file, data, features, output)?
-    } else if as_file.is_file() {
-        let m = berth_ml::Model::load(as_file).map_err(|e| ServiceError::input(e.to_string(), None))?;
-        berth_service::predict_to_file(&m, model, data, output)?
+    let features = features.map(<[String]>::to_vec);
+    let report = if as_file.is_file() {
+        berth_service::predict_to_file(&Scorer::open_file(as_file, features)?, model, data, output)?
     } else {
-        let r = Ref::parse(model).map_err(|e| {
-            ServiceError::input(
-                format!("{model:?} is neither a model file nor a ref: {e}"),
-                Some("pass a model.berth path or NAME@VERSION".into()),
-            )
-        })?;
+        let r = parse_model_ref(model)?;
         let b = crate::run::open(dir).await?;
         let (file, v) = b.fetch_model(&r).await?;
         let shown = format!("{}@{}", v.model, v.version);
-        match file {
-            berth_service::ModelFile::Berth(p) => {
-                let m = berth_ml::Model::load(&p).map_err(|e| ServiceError::input(e.to_string(), None))?;
-                berth_service::predict_to_file(&m, &shown, data, output)?
-            }
-            berth_service::ModelFile::Onnx(p) => {
-                let mut report = berth_service::predict_onnx_to_file(&p, data, features, output)?;
-                report.model = shown;
-                report
-            }
-        }
+        berth_service::predict_to_file(&Scorer::from_model_file(&file, features)?, &shown, data, output)?
     };
     if json {
         render::json(&report);

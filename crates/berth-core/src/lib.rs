@@ -17,4 +17,4 @@ pub use error::{ErrorClass, Exit};
 pub use manifest::{Manifest, ManifestEntry, ManifestError, RelPath};
 pub use name::{AliasName, ModelName, NameError};
 pub use reference::{Ref, RefError, Selector};
-pub use version::{AliasEvent, AuditEntry, Lineage, NewVersion, VersionRecord, VersionStatus};
+pub use version::{AliasEvent, AuditEntry, GateRecord, Lineage, NewVersion, VersionRecord, VersionStatus};

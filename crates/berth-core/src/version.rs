@@ -114,3 +114,18 @@ pub struct AuditEntry {
     pub before: Option<serde_json::Value>,
     pub after: Option<serde_json::Value>,
 }
+
+/// A gate's verdict stored on a version: which gate, on which data (by
+/// digest), passed or not, and the full report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GateRecord {
+    pub id: i64,
+    pub model: ModelName,
+    pub version: u64,
+    pub gate: String,
+    pub data_digest: String,
+    pub passed: bool,
+    pub created_by: String,
+    pub created_at: Timestamp,
+    pub report: serde_json::Value,
+}

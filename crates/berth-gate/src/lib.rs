@@ -1,6 +1,16 @@
-//! The validation gate's mathematics: metrics (equal to scikit-learn's, pinned
-//! by reference values it computed) and, as the gate grows, statistical
-//! tests, checks and reports. Works on in-memory columns only: no I/O, no
-//! network, nothing from the store or the registry.
+//! The validation gate: the gate file ([`gate`]), metrics equal to
+//! scikit-learn's ([`metrics`]), statistical tests equal to SciPy's
+//! ([`stats`]), drift ([`drift`]), the checks and their verdict
+//! ([`evaluate`]) and the report in its four renderings ([`report`]). Works on
+//! in-memory columns only: no I/O, no network, nothing from the store or the
+//! registry; the caller loads, scores and times, the gate computes and decides.
 
+pub mod drift;
+pub mod evaluate;
+pub mod gate;
 pub mod metrics;
+pub mod report;
+pub mod stats;
+
+pub use gate::{Gate, GateError};
+pub use report::Report;

@@ -46,7 +46,7 @@ pub struct ClassificationMetrics {
     pub confusion_matrix: ConfusionMatrix,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct ConfusionMatrix {
     pub labels: Vec<String>,
     pub counts: Vec<Vec<u64>>,
@@ -163,7 +163,11 @@ pub fn average_precision(positive: &[bool], score: &[f64]) -> Option<f64> {
     while i < idx.len() {
         let threshold = score[idx[i]];
         while i < idx.len() && score[idx[i]] == threshold {
-            if positive[idx[i]] { tp += 1.0 } else { fp += 1.0 }
+            if positive[idx[i]] {
+                tp += 1.0
+            } else {
+                fp += 1.0
+            }
             i += 1;
         }
         let recall = tp / n_pos;

@@ -17,7 +17,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use berth_core::{AliasEvent, AliasName, AuditEntry, Digest, ModelName, NewVersion, Ref, Timestamp, VersionRecord};
+use berth_core::{
+    AliasEvent, AliasName, AuditEntry, Digest, GateRecord, ModelName, NewVersion, Ref, Timestamp, VersionRecord,
+};
 use serde::{Deserialize, Serialize};
 
 pub use connect::{RegistryUrl, connect};
@@ -73,6 +75,17 @@ pub struct AuditFilter {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor(pub String);
 
+/// What `add_gate_report` stores.
+#[derive(Debug, Clone)]
+pub struct NewGateReport<'a> {
+    pub model: &'a ModelName,
+    pub version: u64,
+    pub gate: &'a str,
+    pub data_digest: &'a str,
+    pub passed: bool,
+    pub report: &'a serde_json::Value,
+}
+
 #[async_trait]
 pub trait Registry: Send + Sync {
     /// The registry's URL with any password hidden, for messages.
@@ -124,6 +137,12 @@ pub trait Registry: Send + Sync {
 
     /// Every move of a model's aliases (or of one alias), oldest first.
     async fn alias_history(&self, model: &ModelName, alias: Option<&AliasName>) -> Result<Vec<AliasEvent>>;
+
+    /// Stores a gate's report on a version (audited as `version.gate`).
+    async fn add_gate_report(&self, report: NewGateReport<'_>, actor: &Actor) -> Result<GateRecord>;
+
+    /// The gate reports stored on a version, oldest first.
+    async fn gate_reports(&self, model: &ModelName, n: u64) -> Result<Vec<GateRecord>>;
 
     /// The audit log, newest first.
     async fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>>;

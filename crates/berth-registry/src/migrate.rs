@@ -2,7 +2,8 @@
 //! The SQL is shared by both engines; only the auto-increment key differs.
 
 /// Each migration, in order. Never edit one that has shipped: append a new one.
-pub(crate) const MIGRATIONS: &[&str] = &[r#"
+pub(crate) const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE models (
     name TEXT PRIMARY KEY,
     next_version BIGINT NOT NULL,
@@ -85,7 +86,23 @@ CREATE TABLE gc_runs (
     expires_at BIGINT NOT NULL,
     finished_at BIGINT
 );
-"#];
+"#,
+    r#"
+CREATE TABLE gate_reports (
+    id {ID},
+    model TEXT NOT NULL,
+    version BIGINT NOT NULL,
+    gate TEXT NOT NULL,
+    data_digest TEXT NOT NULL,
+    passed BIGINT NOT NULL,
+    created_by TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    report TEXT NOT NULL,
+    FOREIGN KEY (model, version) REFERENCES versions(model, version)
+);
+CREATE INDEX gate_reports_by_version ON gate_reports (model, version, id);
+"#,
+];
 
 pub(crate) const SCHEMA_TABLE: &str =
     "CREATE TABLE IF NOT EXISTS berth_schema (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)";

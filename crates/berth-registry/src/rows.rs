@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use berth_core::{
-    AliasEvent, AliasName, AuditEntry, Digest, Lineage, ModelName, Timestamp, VersionRecord, VersionStatus,
+    AliasEvent, AliasName, AuditEntry, Digest, GateRecord, Lineage, ModelName, Timestamp, VersionRecord, VersionStatus,
 };
 use sqlx::Row;
 
@@ -110,6 +110,22 @@ impl Ctx<'_> {
             actor: self.get(row, "actor")?,
             reason: self.get(row, "reason")?,
             at: Timestamp::from_millis(self.get(row, "at")?),
+        })
+    }
+
+    pub fn gate_record<R: Decodes>(&self, row: &R) -> Result<GateRecord> {
+        let model: String = self.get(row, "model")?;
+        let report: String = self.get(row, "report")?;
+        Ok(GateRecord {
+            id: self.get(row, "id")?,
+            model: self.model(&model)?,
+            version: self.get::<_, i64>(row, "version")? as u64,
+            gate: self.get(row, "gate")?,
+            data_digest: self.get(row, "data_digest")?,
+            passed: self.get::<_, i64>(row, "passed")? != 0,
+            created_by: self.get(row, "created_by")?,
+            created_at: Timestamp::from_millis(self.get(row, "created_at")?),
+            report: serde_json::from_str(&report).map_err(|e| self.bad("report", e))?,
         })
     }
 

@@ -573,6 +573,71 @@ macro_rules! impl_registry {
                 rows.iter().map(|r| ctx.alias_event(r)).collect()
             }
 
+            async fn add_gate_report(
+                &self,
+                g: $crate::NewGateReport<'_>,
+                actor: &$crate::Actor,
+            ) -> $crate::Result<berth_core::GateRecord> {
+                let db = || $crate::RegistryError::db(&self.url);
+                let ctx = $crate::rows::Ctx { url: &self.url };
+                let mut tx = self.begin_write().await?;
+                self.lock_model(&mut tx, g.model).await?;
+                // The version must exist.
+                self.version_in(&mut tx, g.model, g.version).await?;
+                let row = sqlx::query(
+                    "INSERT INTO gate_reports (model, version, gate, data_digest, passed, created_by, created_at, report) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                     RETURNING id, model, version, gate, data_digest, passed, created_by, created_at, report",
+                )
+                .bind(g.model.as_str())
+                .bind(g.version as i64)
+                .bind(g.gate)
+                .bind(g.data_digest)
+                .bind(i64::from(g.passed))
+                .bind(&actor.0)
+                .bind(self.clock.now().millis())
+                .bind(g.report.to_string())
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db())?;
+                let rec = ctx.gate_record(&row)?;
+                self.insert_audit(
+                    &mut tx,
+                    $crate::rows::AuditRow {
+                        actor: &actor.0,
+                        action: "version.gate",
+                        model: Some(g.model.as_str()),
+                        version: Some(g.version),
+                        before: None,
+                        after: Some(serde_json::json!({
+                            "gate": g.gate, "data_digest": g.data_digest, "passed": g.passed
+                        }).to_string()),
+                    },
+                )
+                .await?;
+                tx.commit().await.map_err(db())?;
+                Ok(rec)
+            }
+
+            async fn gate_reports(
+                &self,
+                model: &berth_core::ModelName,
+                n: u64,
+            ) -> $crate::Result<Vec<berth_core::GateRecord>> {
+                let db = || $crate::RegistryError::db(&self.url);
+                let ctx = $crate::rows::Ctx { url: &self.url };
+                let rows = sqlx::query(
+                    "SELECT id, model, version, gate, data_digest, passed, created_by, created_at, report \
+                     FROM gate_reports WHERE model = $1 AND version = $2 ORDER BY id",
+                )
+                .bind(model.as_str())
+                .bind(n as i64)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db())?;
+                rows.iter().map(|r| ctx.gate_record(r)).collect()
+            }
+
             async fn audit(&self, filter: &$crate::AuditFilter) -> $crate::Result<Vec<berth_core::AuditEntry>> {
                 let db = || $crate::RegistryError::db(&self.url);
                 let ctx = $crate::rows::Ctx { url: &self.url };

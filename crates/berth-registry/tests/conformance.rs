@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use berth_core::{AliasName, Clock, Digest, FixedClock, Lineage, ModelName, NewVersion, Ref, SystemClock, Timestamp};
-use berth_registry::{Actor, AuditFilter, PgRegistry, Registry, RegistryError, SqliteRegistry};
+use berth_registry::{Actor, AuditFilter, NewGateReport, PgRegistry, Registry, RegistryError, SqliteRegistry};
 use berth_testkit::PgDatabase;
 
 type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;
@@ -78,6 +78,7 @@ suite!(
     refs_resolve_numbers_aliases_and_latest,
     unknown_names_give_the_right_errors,
     tags_are_upserted_and_audited,
+    gate_reports_are_stored_on_their_version_and_audited,
     aliases_keep_their_history,
     the_audit_log_records_every_mutation_newest_first,
     referenced_blobs_include_manifests_and_files,
@@ -190,6 +191,37 @@ async fn tags_are_upserted_and_audited(e: Engine) {
     assert_eq!(log[0].actor, "bob");
     assert_eq!(log[0].before.as_ref().unwrap()["team"], "risk");
     assert_eq!(log[0].after.as_ref().unwrap()["team"], "ml");
+}
+
+async fn gate_reports_are_stored_on_their_version_and_audited(e: Engine) {
+    let r = e.registry().await;
+    r.create_version(new_version("churn", 0), &[], None).await.unwrap();
+    r.create_version(new_version("churn", 1), &[], None).await.unwrap();
+    let report = serde_json::json!({"passed": false, "errors": ["accuracy 0.7 < 0.8"]});
+    let churn = name("churn");
+    let g = |version, gate, passed| NewGateReport {
+        model: &churn,
+        version,
+        gate,
+        data_digest: "sha256:00ff",
+        passed,
+        report: &report,
+    };
+    let first = r.add_gate_report(g(2, "release", false), &actor()).await.unwrap();
+    r.add_gate_report(g(2, "smoke", true), &actor()).await.unwrap();
+    assert_eq!((first.gate.as_str(), first.passed, first.created_by.as_str()), ("release", false, "bob"));
+    let on_2 = r.gate_reports(&name("churn"), 2).await.unwrap();
+    assert_eq!(
+        on_2.iter().map(|g| (g.gate.as_str(), g.passed)).collect::<Vec<_>>(),
+        [("release", false), ("smoke", true)]
+    );
+    assert_eq!(on_2[0].report, report);
+    assert_eq!(on_2[0].data_digest, "sha256:00ff");
+    assert!(r.gate_reports(&name("churn"), 1).await.unwrap().is_empty());
+    let log = r.audit(&AuditFilter { model: Some(name("churn")), limit: Some(1) }).await.unwrap();
+    assert_eq!((log[0].action.as_str(), log[0].version), ("version.gate", Some(2)));
+    // Only existing versions take reports.
+    assert!(r.add_gate_report(g(9, "release", true), &actor()).await.is_err());
 }
 
 async fn aliases_keep_their_history(e: Engine) {

@@ -17,6 +17,7 @@ mod pull;
 mod push;
 mod service;
 mod train;
+mod validate;
 
 pub use config::{Config, ENV_PREFIX, InitOutcome, init};
 pub use error::ServiceError;
@@ -25,10 +26,11 @@ pub use gc::GcReport;
 pub use gitignore::GitWarning;
 pub use lineage::{Env, detect_actor, detect_lineage};
 pub use metrics_file::read_metrics;
-pub use predict::{ModelFile, PredictReport, predict_onnx_to_file, predict_to_file};
+pub use predict::{ModelFile, PredictReport, Scorer, predict_to_file};
 pub use pull::PullReport;
 pub use push::{PushReport, PushRequest};
-pub use service::{Berth, NoTransfer, ShowFile, ShowReport, Transfer};
+pub use service::{Berth, NoTransfer, ShowFile, ShowGate, ShowReport, Transfer};
 pub use train::{MODEL_FILE, TrainReport, TrainRequest, load_train_config, push_request_for, train};
+pub use validate::{ValidateRequest, needs_project, validate};
 
 pub type Result<T, E = ServiceError> = std::result::Result<T, E>;

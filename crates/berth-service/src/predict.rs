@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use berth_core::{Ref, VersionRecord};
 use berth_data::{Column, ReadOptions, Table, read_table, write_table};
 use berth_ml::{Model, Predictor};
+
 use serde::Serialize;
 
 use crate::train::ml_error;
@@ -19,53 +20,101 @@ pub struct PredictReport {
     pub columns: Vec<String>,
 }
 
+/// A model ready to score tables: one trained by berth, or an ONNX export
+/// whose single input matrix is filled from `features` (default: every
+/// numeric column of the data, in order).
+pub enum Scorer {
+    Native(Box<Model>),
+    Onnx { model: berth_ml::OnnxModel, features: Option<Vec<String>> },
+}
+
+impl Scorer {
+    /// Opens a model file: `.onnx` as ONNX, anything else as a berth model.
+    pub fn open_file(path: &Path, features: Option<Vec<String>>) -> Result<Scorer> {
+        if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("onnx")) {
+            let bytes = std::fs::read(path)
+                .map_err(|e| ServiceError::input(format!("{}: cannot read: {e}", path.display()), None))?;
+            Ok(Scorer::Onnx { model: berth_ml::OnnxModel::from_bytes(&bytes).map_err(ml_error)?, features })
+        } else {
+            Ok(Scorer::Native(Box::new(Model::load(path).map_err(ml_error)?)))
+        }
+    }
+
+    pub fn from_model_file(file: &ModelFile, features: Option<Vec<String>>) -> Result<Scorer> {
+        match file {
+            ModelFile::Berth(p) | ModelFile::Onnx(p) => Scorer::open_file(p, features),
+        }
+    }
+
+    /// A berth model's signature; ONNX exports carry none berth can trust.
+    pub fn signature(&self) -> Option<&berth_ml::Signature> {
+        match self {
+            Scorer::Native(m) => Some(&m.signature),
+            Scorer::Onnx { .. } => None,
+        }
+    }
+
+    pub fn task(&self) -> berth_ml::Task {
+        match self {
+            Scorer::Native(m) => m.signature.task,
+            Scorer::Onnx { model, .. } if model.classes.is_some() => berth_ml::Task::Classification,
+            Scorer::Onnx { .. } => berth_ml::Task::Regression,
+        }
+    }
+
+    /// Classes the model was trained on (classifiers).
+    pub fn classes(&self) -> Option<&[String]> {
+        match self {
+            Scorer::Native(m) => m.signature.classes.as_deref(),
+            Scorer::Onnx { model, .. } => model.classes.as_deref(),
+        }
+    }
+
+    pub fn predict(&self, table: &Table) -> Result<berth_ml::Prediction> {
+        match self {
+            Scorer::Native(m) => m.predict(table).map_err(ml_error),
+            Scorer::Onnx { model, features } => {
+                let names: Vec<String> = match features {
+                    Some(f) => f.clone(),
+                    None => table.columns().iter().filter(|c| c.ty().is_numeric()).map(|c| c.name.clone()).collect(),
+                };
+                if names.len() != model.n_features {
+                    return Err(ServiceError::input(
+                        format!(
+                            "the model takes {} features; {} columns were chosen: {names:?}",
+                            model.n_features,
+                            names.len()
+                        ),
+                        Some("pass --features with the model's input columns, in training order".into()),
+                    ));
+                }
+                let chosen = table.select(&names)?;
+                let rows = chosen.rows();
+                let mut data = Vec::with_capacity(rows * names.len());
+                for i in 0..rows {
+                    for c in chosen.columns() {
+                        let v = c.as_f64(i).ok_or_else(|| {
+                            ServiceError::input(
+                                format!("column {:?} row {i} is null or not a number", c.name),
+                                Some("the model needs a number in every cell".into()),
+                            )
+                        })?;
+                        data.push(v as f32);
+                    }
+                }
+                model.run(data, rows).map_err(ml_error)
+            }
+        }
+    }
+}
+
 /// Scores `data` and writes `output`: a `prediction` column; for a
 /// classifier one `proba_<class>` column per class; for anomaly detection
 /// the `score` behind each label.
-pub fn predict_to_file(model: &Model, shown: &str, data: &Path, output: &Path) -> Result<PredictReport> {
+pub fn predict_to_file(scorer: &Scorer, shown: &str, data: &Path, output: &Path) -> Result<PredictReport> {
     let table = read_table(data, &ReadOptions::default())?;
-    let p = model.predict(&table).map_err(ml_error)?;
+    let p = scorer.predict(&table)?;
     write_predictions(p, shown, output)
-}
-
-/// Scores `data` with an ONNX model. Its single input matrix is filled from
-/// `features`, or from every numeric column of the data, in order.
-pub fn predict_onnx_to_file(
-    model_path: &Path,
-    data: &Path,
-    features: Option<&[String]>,
-    output: &Path,
-) -> Result<PredictReport> {
-    let bytes = std::fs::read(model_path)
-        .map_err(|e| ServiceError::input(format!("{}: cannot read: {e}", model_path.display()), None))?;
-    let model = berth_ml::OnnxModel::from_bytes(&bytes).map_err(ml_error)?;
-    let table = read_table(data, &ReadOptions::default())?;
-    let names: Vec<String> = match features {
-        Some(f) => f.to_vec(),
-        None => table.columns().iter().filter(|c| c.ty().is_numeric()).map(|c| c.name.clone()).collect(),
-    };
-    if names.len() != model.n_features {
-        return Err(ServiceError::input(
-            format!("the model takes {} features; {} columns were chosen: {names:?}", model.n_features, names.len()),
-            Some("pass --features with the model's input columns, in training order".into()),
-        ));
-    }
-    let chosen = table.select(&names)?;
-    let rows = chosen.rows();
-    let mut data_f32 = Vec::with_capacity(rows * names.len());
-    for i in 0..rows {
-        for c in chosen.columns() {
-            let v = c.as_f64(i).ok_or_else(|| {
-                ServiceError::input(
-                    format!("column {:?} row {i} is null or not a number", c.name),
-                    Some("the model needs a number in every cell".into()),
-                )
-            })?;
-            data_f32.push(v as f32);
-        }
-    }
-    let p = model.run(data_f32, rows).map_err(ml_error)?;
-    write_predictions(p, &model_path.display().to_string(), output)
 }
 
 fn write_predictions(p: berth_ml::Prediction, shown: &str, output: &Path) -> Result<PredictReport> {
@@ -129,14 +178,9 @@ impl Berth {
         Ok((if is_onnx { ModelFile::Onnx(dest) } else { ModelFile::Berth(dest) }, v))
     }
 
-    /// Loads a version trained by `berth train`.
-    pub async fn load_model(&self, r: &Ref) -> Result<(Model, VersionRecord)> {
-        match self.fetch_model(r).await? {
-            (ModelFile::Berth(p), v) => Ok((Model::load(&p).map_err(ml_error)?, v)),
-            (ModelFile::Onnx(_), v) => Err(ServiceError::input(
-                format!("{}@{} is an ONNX model, not one trained by berth", v.model, v.version),
-                Some("score it with `berth predict`".into()),
-            )),
-        }
+    /// A version's model, fetched and opened for scoring.
+    pub async fn open_scorer(&self, r: &Ref, features: Option<Vec<String>>) -> Result<(Scorer, VersionRecord)> {
+        let (file, v) = self.fetch_model(r).await?;
+        Ok((Scorer::from_model_file(&file, features)?, v))
     }
 }

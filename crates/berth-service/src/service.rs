@@ -50,6 +50,17 @@ pub struct ShowReport {
     /// Aliases that point at this version.
     pub aliases: Vec<String>,
     pub files: Vec<ShowFile>,
+    /// Gates run on this version: which gate, on which data, the verdict.
+    pub gates: Vec<ShowGate>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ShowGate {
+    pub gate: String,
+    pub data_digest: String,
+    pub passed: bool,
+    pub at: berth_core::Timestamp,
+    pub by: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -120,7 +131,53 @@ impl Berth {
             .map(|(p, e)| ShowFile { path: p.to_string(), digest: e.digest.to_string(), size: e.size })
             .collect();
         let aliases = aliases.into_iter().filter(|(_, n)| *n == v.version).map(|(a, _)| a).collect();
-        Ok(ShowReport { version: v, aliases, files })
+        let gates = self
+            .registry
+            .gate_reports(&v.model, v.version)
+            .await?
+            .into_iter()
+            .map(|g| ShowGate {
+                gate: g.gate,
+                data_digest: g.data_digest,
+                passed: g.passed,
+                at: g.created_at,
+                by: g.created_by,
+            })
+            .collect();
+        Ok(ShowReport { version: v, aliases, files, gates })
+    }
+
+    /// A file of a version (verified), or `None` when the version has no such file.
+    pub async fn version_file(&self, v: &VersionRecord, path: &str) -> Result<Option<Vec<u8>>> {
+        let manifest = self.manifest(v).await?;
+        match manifest.files.iter().find(|(p, _)| p.as_str() == path) {
+            Some((_, e)) => Ok(Some(self.store.get_bytes(&e.digest, 1 << 30).await?.to_vec())),
+            None => Ok(None),
+        }
+    }
+
+    /// Stores a gate's report on a version.
+    pub async fn store_gate_report(
+        &self,
+        v: &VersionRecord,
+        gate: &str,
+        report: &berth_gate::Report,
+    ) -> Result<berth_core::GateRecord> {
+        let json = serde_json::to_value(report).map_err(|e| ServiceError::input(format!("report: {e}"), None))?;
+        Ok(self
+            .registry
+            .add_gate_report(
+                berth_registry::NewGateReport {
+                    model: &v.model,
+                    version: v.version,
+                    gate,
+                    data_digest: &report.data.digest,
+                    passed: report.passed,
+                    report: &json,
+                },
+                &self.actor,
+            )
+            .await?)
     }
 
     pub async fn tag(&self, r: &Ref, tags: &BTreeMap<String, String>) -> Result<VersionRecord> {

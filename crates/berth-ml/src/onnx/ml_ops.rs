@@ -129,7 +129,9 @@ impl EvalOp for Ensemble {
             .collect();
         let labels = match labels {
             Labels::Ints(l) => Tensor::from_shape(&[rows], &best.iter().map(|b| l[*b]).collect::<Vec<_>>())?,
-            Labels::Strings(l) => tract_ndarray::Array1::from_vec(best.iter().map(|b| l[*b].clone()).collect()).into_tensor(),
+            Labels::Strings(l) => {
+                tract_ndarray::Array1::from_vec(best.iter().map(|b| l[*b].clone()).collect()).into_tensor()
+            }
         };
         Ok(tvec!(labels.into_tvalue(), probabilities.into_tvalue()))
     }

@@ -196,7 +196,10 @@ impl TreeEnsemble {
             }
         }
         if !missing.is_empty() && missing.len() != n {
-            return Err(format!("nodes_missing_value_tracks_true has {} entries; nodes_treeids has {n}", missing.len()));
+            return Err(format!(
+                "nodes_missing_value_tracks_true has {} entries; nodes_treeids has {n}",
+                missing.len()
+            ));
         }
 
         // (tree, node id) → position; trees in order of first appearance.
@@ -254,7 +257,8 @@ impl TreeEnsemble {
         let leaf_outputs = at.ints(&format!("{prefix}_ids"));
         let leaf_weights = at.reals(&format!("{prefix}_weights"))?;
         let m = leaf_trees.len();
-        for (name, len) in [("nodeids", leaf_nodes.len()), ("ids", leaf_outputs.len()), ("weights", leaf_weights.len())] {
+        for (name, len) in [("nodeids", leaf_nodes.len()), ("ids", leaf_outputs.len()), ("weights", leaf_weights.len())]
+        {
             if len != m {
                 return Err(format!("{prefix}_{name} has {len} entries; {prefix}_treeids has {m}"));
             }
@@ -285,7 +289,10 @@ impl TreeEnsemble {
         let mut by_leaf: Vec<Vec<(u32, f64)>> = vec![Vec::new(); n];
         for j in 0..m {
             let leaf = *position.get(&(leaf_trees[j], leaf_nodes[j])).ok_or_else(|| {
-                format!("{prefix} weight {j} is for node {} of tree {}, which does not exist", leaf_nodes[j], leaf_trees[j])
+                format!(
+                    "{prefix} weight {j} is for node {} of tree {}, which does not exist",
+                    leaf_nodes[j], leaf_trees[j]
+                )
             })?;
             let output = index(leaf_outputs[j], &format!("{prefix} id"))?;
             if output as usize >= n_outputs {
@@ -335,18 +342,7 @@ impl TreeEnsemble {
         if !(base.is_empty() || base.len() == n_outputs || binary != Binary::No && base.len() == 1) {
             return Err(format!("base_values has {} entries; the model has {n_outputs} outputs", base.len()));
         }
-        Ok(TreeEnsemble {
-            roots,
-            nodes,
-            votes,
-            n_outputs,
-            n_features_used,
-            aggregate,
-            base,
-            post,
-            labels,
-            binary,
-        })
+        Ok(TreeEnsemble { roots, nodes, votes, n_outputs, n_features_used, aggregate, base, post, labels, binary })
     }
 
     fn leaf(&self, row: &[f32], root: u32) -> &Node {
@@ -398,10 +394,8 @@ impl TreeEnsemble {
             }
         }
         let trees = self.roots.len() as f64;
-        let mut scores: Vec<f64> = scratch
-            .iter()
-            .map(|(s, _)| if self.aggregate == Aggregate::Average { s / trees } else { *s })
-            .collect();
+        let mut scores: Vec<f64> =
+            scratch.iter().map(|(s, _)| if self.aggregate == Aggregate::Average { s / trees } else { *s }).collect();
         if self.binary != Binary::No {
             let s = scores.iter().sum::<f64>() + self.base.first().copied().unwrap_or(0.0);
             let (p0, p1) = match (self.binary, self.post) {
@@ -430,7 +424,7 @@ impl TreeEnsemble {
     /// Scores a row-major `[rows, n_features]` batch into `[rows, n_outputs]`,
     /// splitting large batches across the machine's cores.
     pub fn eval(&self, input: &[f32], n_features: usize) -> Vec<f32> {
-        let rows = if n_features == 0 { 0 } else { input.len() / n_features };
+        let rows = input.len().checked_div(n_features).unwrap_or(0);
         let k = self.n_outputs;
         let mut out = vec![0f32; rows * k];
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(rows / 4096).max(1);

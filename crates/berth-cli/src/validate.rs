@@ -1,0 +1,140 @@
+//! `berth validate`: the gate file and flags in, the report out (terminal,
+//! JSON, Markdown, JUnit), exit 0 passed / 1 failed.
+
+use std::path::Path;
+
+use berth_gate::Gate;
+use berth_gate::gate::{BaselineSpec, Bound, LatencySpec};
+use berth_ml::Task;
+use berth_service::{Result, ServiceError, ValidateRequest};
+
+use crate::cli::ValidateArgs;
+
+fn bad(message: String, hint: &str) -> ServiceError {
+    ServiceError::input(message, Some(hint.to_string()))
+}
+
+fn metric_value(flag: &str, kv: &str) -> Result<(String, f64)> {
+    let (k, v) = kv
+        .split_once('=')
+        .ok_or_else(|| bad(format!("--{flag} {kv:?} is not METRIC=VALUE"), "write e.g. --min f1_macro=0.8"))?;
+    let x: f64 = v
+        .trim()
+        .parse()
+        .map_err(|_| bad(format!("--{flag} {kv:?}: {v:?} is not a number"), "write e.g. --min f1_macro=0.8"))?;
+    Ok((k.trim().to_string(), x))
+}
+
+/// The gate file (if any) with the flags laid over it.
+fn gate_from(a: &ValidateArgs) -> Result<(Gate, String)> {
+    let (mut gate, mut name) = match &a.gate {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| bad(format!("{}: cannot read the gate file: {e}", path.display()), "check the path"))?;
+            let g = Gate::parse(&text, &path.display().to_string())
+                .map_err(|e| bad(e.to_string(), "see `berth validate --help` and the gate file reference"))?;
+            let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "gate".into());
+            (g, stem)
+        }
+        None => (Gate::default(), "cli".to_string()),
+    };
+    if let Some(n) = &gate.name {
+        name = n.clone();
+    }
+    let mut bound = |metric: &str, min: Option<f64>, max: Option<f64>| {
+        let b = gate.metrics.entry(metric.to_string()).or_insert(Bound::default());
+        if min.is_some() {
+            b.min = min;
+        }
+        if max.is_some() {
+            b.max = max;
+        }
+    };
+    if let Some(x) = a.min_accuracy {
+        bound("accuracy", Some(x), None);
+    }
+    if let Some(x) = a.min_recall {
+        bound("per_class_recall", Some(x), None);
+    }
+    for kv in &a.min {
+        let (k, x) = metric_value("min", kv)?;
+        bound(&k, Some(x), None);
+    }
+    for kv in &a.max {
+        let (k, x) = metric_value("max", kv)?;
+        bound(&k, None, Some(x));
+    }
+    if let Some(ms) = a.max_latency_ms {
+        let l = gate.latency.get_or_insert(LatencySpec::default());
+        l.max_p99_ms = Some(ms);
+    }
+    if let Some(t) = a.tolerance {
+        if a.baseline.is_none() && gate.baseline.as_ref().and_then(|b| b.reference.as_ref()).is_none() {
+            return Err(bad("--tolerance needs a baseline".into(), "add --baseline REF"));
+        }
+        gate.baseline.get_or_insert(BaselineSpec::default()).tolerance = Some(t);
+    }
+    gate.validate().map_err(|e| bad(e.to_string(), "fix the gate file or the flags"))?;
+    Ok((gate, name))
+}
+
+fn write(path: &Path, text: &str) -> Result<()> {
+    std::fs::write(path, text)
+        .map_err(|e| ServiceError::input(format!("{}: cannot write the report: {e}", path.display()), None))
+}
+
+pub async fn run(a: &ValidateArgs, dir: &Path, json: bool) -> Result<u8> {
+    if a.model.is_none() && a.predictions.is_none() {
+        return Err(bad("nothing to validate".into(), "pass a model (file or ref) or --predictions FILE"));
+    }
+    let task = match a.task.as_deref() {
+        None => None,
+        Some("classification") => Some(Task::Classification),
+        Some("regression") => Some(Task::Regression),
+        Some("anomaly") => Some(Task::Anomaly),
+        Some(t) => return Err(bad(format!("unknown task {t:?}"), "valid: classification, regression, anomaly")),
+    };
+    let (gate, gate_name) = gate_from(a)?;
+    let req = ValidateRequest {
+        model: a.model.clone(),
+        data: a.data.clone(),
+        gate,
+        gate_name,
+        predictions: a.predictions.clone(),
+        task,
+        baseline: a.baseline.clone(),
+        target: a.target.clone(),
+        features: a.features.clone(),
+        store: !a.no_store,
+    };
+    let berth = if berth_service::needs_project(&req) { Some(crate::run::open(dir).await?) } else { None };
+    let report = berth_service::validate(berth.as_ref(), &req).await?;
+
+    if let Some(p) = &a.report_json {
+        write(p, &report.to_json())?;
+    }
+    let md = report.to_markdown();
+    if let Some(p) = &a.report_md {
+        write(p, &md)?;
+    }
+    if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|s| !s.is_empty()) {
+        use std::io::Write;
+        let appended = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&summary)
+            .and_then(|mut f| f.write_all(md.as_bytes()));
+        if let Err(e) = appended {
+            eprintln!("warning: cannot append to $GITHUB_STEP_SUMMARY ({}): {e}", Path::new(&summary).display());
+        }
+    }
+    if let Some(p) = &a.junit {
+        write(p, &report.to_junit())?;
+    }
+    if json {
+        println!("{}", report.to_json());
+    } else {
+        print!("{}", report.to_text());
+    }
+    Ok(if report.passed { 0 } else { 1 })
+}
