@@ -4,4 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/berth/target}"
 cargo build --release -q -p berth-cli
-python3 bench/data_load.py "$CARGO_TARGET_DIR/release/berth" "${1:-1000000}" "${2:-3}"
+. bench/venv.sh
+"$PY" bench/data_load.py "$CARGO_TARGET_DIR/release/berth" "${1:-1000000}" "${2:-3}"

@@ -6,4 +6,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/berth/target}"
 cargo build --release -q -p berth-cli
-python3 bench/gate.py "$CARGO_TARGET_DIR/release/berth" "${1:-200000}"
+. bench/venv.sh
+"$PY" bench/gate.py "$CARGO_TARGET_DIR/release/berth" "${1:-200000}"

@@ -4,4 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/berth/target}"
 cargo build --release -q -p berth-cli
-python3 bench/train.py "$CARGO_TARGET_DIR/release/berth" "${1:-100000}" "${2:-20}"
+. bench/venv.sh
+"$PY" bench/train.py "$CARGO_TARGET_DIR/release/berth" "${1:-100000}" "${2:-20}"

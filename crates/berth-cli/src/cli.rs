@@ -2,6 +2,7 @@
 //! in `run.rs` by calling the service layer.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -113,6 +114,9 @@ pub enum Command {
     /// Run a validation gate: metrics, baseline, drift, stability, range, latency, data checks.
     /// Exit 0 passed, 1 failed, 2 bad input or gate file.
     Validate(ValidateArgs),
+    /// Serve a model over HTTP: /predict, KServe v1, Open Inference Protocol v2, /health, /metrics.
+    /// Follows an alias and swaps versions without dropping requests.
+    Serve(ServeArgs),
     /// Tabular data: synthesize, profile, show the schema.
     #[command(subcommand)]
     Data(DataCommand),
@@ -256,6 +260,56 @@ pub struct SynthArgs {
     /// Output file; the extension picks CSV or Parquet.
     #[arg(short = 'o', long = "output")]
     pub output: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// A ref to serve and follow, e.g. churn@production (the alias is re-resolved every --poll).
+    #[arg(conflicts_with = "model")]
+    pub reference: Option<String>,
+    /// Serve a model file (model.berth or .onnx) instead; a changed file is swapped in.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// With --model: the name the model is served under (default: the file's stem).
+    #[arg(long, requires = "model")]
+    pub name: Option<String>,
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:8080", env = "BERTH_SERVE_ADDR")]
+    pub addr: String,
+    /// ONNX models: the input names, in the order of the model's input matrix.
+    #[arg(long, value_delimiter = ',')]
+    pub features: Option<Vec<String>>,
+    /// How often to check for a new version (also the longest retry wait).
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    pub poll: Duration,
+    /// In CI only (CI or GITHUB_ACTIONS set): while no real model can be loaded, serve one trained on
+    /// synthetic data, reported as source "synthetic".
+    #[arg(long, env = "BERTH_ALLOW_SYNTHETIC")]
+    pub allow_synthetic: bool,
+    /// The signature the synthetic stand-in takes (a signature.json from `berth train`).
+    #[arg(long)]
+    pub signature: Option<PathBuf>,
+    /// Largest request body accepted, in bytes.
+    #[arg(long, default_value_t = 8 << 20)]
+    pub max_body_bytes: usize,
+    /// A request taking longer is answered 503.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub timeout: Duration,
+    /// Inference requests answered at once; more get 503 with Retry-After.
+    #[arg(long, default_value_t = 256)]
+    pub max_in_flight: usize,
+    /// Log predictions (one JSON line per row) into this directory.
+    #[arg(long)]
+    pub prediction_log: Option<PathBuf>,
+    /// The share of requests logged, in (0, 1].
+    #[arg(long, default_value_t = 1.0, requires = "prediction_log")]
+    pub prediction_log_sample: f64,
+    /// The log directory's budget in MiB; the oldest segments are deleted beyond it.
+    #[arg(long, default_value_t = 1024, requires = "prediction_log")]
+    pub prediction_log_max_mib: u64,
+    /// How long a shutdown waits for requests in flight.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    pub drain: Duration,
 }
 
 #[derive(Debug, Args)]

@@ -7,6 +7,7 @@ mod progress;
 mod quickstart;
 mod render;
 mod run;
+mod serve;
 mod train;
 mod validate;
 
@@ -25,7 +26,7 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    init_logging(&cli.global);
+    init_logging(&cli.global, matches!(cli.command, cli::Command::Serve(_)));
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
@@ -43,9 +44,14 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(g: &cli::Global) {
+fn init_logging(g: &cli::Global, serving: bool) {
     use tracing_subscriber::EnvFilter;
-    let default = if g.quiet { "error" } else { "warn" };
+    // A server's life events (loads, swaps) are worth seeing; a command's are not.
+    let default = match (g.quiet, serving) {
+        (true, _) => "error",
+        (false, true) => "info",
+        (false, false) => "warn",
+    };
     let filter = EnvFilter::try_from_env("BERTH_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
     match g.log_format {

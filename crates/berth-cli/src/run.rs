@@ -203,6 +203,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
             crate::train::predict(model, data, output, features.as_deref(), &dir, json).await?
         }
         Command::Validate(a) => return crate::validate::run(a, &dir, json).await,
+        Command::Serve(a) => crate::serve::run(a, &dir).await?,
         Command::Quickstart { dir: qdir } => {
             crate::quickstart::run(qdir.clone(), json).await?;
         }

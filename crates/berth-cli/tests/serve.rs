@@ -1,0 +1,665 @@
+//! `berth serve` end to end: the real binary over real HTTP. Loading states,
+//! a corrupted artifact, hot swap under concurrent load, the Open Inference
+//! Protocol's shapes and errors, the cached copy when the registry is down,
+//! the CI stand-in, the prediction log and a graceful shutdown.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use support::Project;
+
+pub struct Resp {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.body))
+    }
+}
+
+/// One HTTP/1.1 request on its own connection.
+pub fn send(port: u16, method: &str, path: &str, body: &[u8], headers: &[(&str, &str)]) -> Resp {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    // The server may answer (413) before reading the body; keep what it said.
+    let _ = s.write_all(head.as_bytes()).and_then(|_| s.write_all(body));
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.lines();
+    let status = lines.next().and_then(|l| l.split_whitespace().nth(1)).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let headers =
+        lines.filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim().to_string(), v.trim().to_string())).collect();
+    Resp { status, headers, body: body.to_string() }
+}
+
+pub fn get(port: u16, path: &str) -> Resp {
+    send(port, "GET", path, b"", &[])
+}
+
+pub fn post(port: u16, path: &str, body: &Value) -> Resp {
+    send(port, "POST", path, body.to_string().as_bytes(), &[("Content-Type", "application/json")])
+}
+
+/// A running `berth serve`, stopped when dropped.
+pub struct Server {
+    child: Child,
+    pub port: u16,
+    log: Arc<Mutex<String>>,
+}
+
+impl Server {
+    pub fn start(p: &Project, args: &[&str]) -> Server {
+        let mut all = vec!["serve", "--addr", "127.0.0.1:0"];
+        all.extend_from_slice(args);
+        let mut child =
+            p.command(&all).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("start berth serve");
+        let stderr = child.stderr.take().unwrap();
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = mpsc::channel();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(addr) = line.split("listening on http://").nth(1) {
+                    let _ = tx.send(addr.trim().to_string());
+                }
+                let mut l = sink.lock().unwrap();
+                l.push_str(&line);
+                l.push('\n');
+            }
+        });
+        let addr =
+            rx.recv_timeout(Duration::from_secs(60)).unwrap_or_else(|_| panic!("no address: {}", log.lock().unwrap()));
+        let port = addr.rsplit(':').next().unwrap().parse().unwrap();
+        Server { child, port, log }
+    }
+
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    pub fn health(&self) -> (u16, Value) {
+        let r = get(self.port, "/health");
+        (r.status, r.json())
+    }
+
+    /// Waits until the health check says `pred`, or panics with the last answer.
+    pub fn wait_health(&self, what: &str, pred: impl Fn(u16, &Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let (code, h) = self.health();
+            if pred(code, &h) {
+                return h;
+            }
+            assert!(Instant::now() < deadline, "health never showed {what}: {code} {h}\nserver log:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn signal(&self, sig: &str) {
+        let ok = std::process::Command::new("kill").args(["-s", sig, &self.child.id().to_string()]).status().unwrap();
+        assert!(ok.success());
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const ROW: &str =
+    r#"{"f0":0.1,"f1":-0.2,"f2":0.3,"f3":0.0,"f4":1.2,"f5":-1.0,"f6":0.5,"f7":0.0,"f8":0.2,"f9":-0.4,"segment":"b"}"#;
+
+fn row() -> Value {
+    serde_json::from_str(ROW).unwrap()
+}
+
+fn synth(p: &Project) {
+    p.berth(&["data", "synth", "--kind", "classification", "--rows", "1500", "--seed", "3", "-o", "train.csv"]).ok();
+}
+
+/// Trains and pushes a classifier; returns the new version's model.berth digest.
+fn push_model(p: &Project, algorithm: &str, seed: &str) -> String {
+    let out = format!("out-{algorithm}-{seed}");
+    let mut args = vec!["train", "--data", "train.csv", "--model-type", "classification", "--algorithm", algorithm];
+    args.extend_from_slice(&["--target", "target", "--seed", seed, "-o", &out, "--push", "churn", "-q"]);
+    if algorithm == "random_forest" {
+        args.extend_from_slice(&["--set", "n_estimators=10"]);
+    }
+    p.berth(&args).ok();
+    let show = p.berth(&["show", "churn", "--json"]).ok().json();
+    let files = show["files"].as_array().unwrap();
+    let f = files.iter().find(|f| f["path"] == "model.berth").unwrap();
+    f["digest"].as_str().unwrap().to_string()
+}
+
+fn flip_one_byte(path: &std::path::Path) {
+    let mut bytes = std::fs::read(path).unwrap();
+    let i = bytes.len() / 2;
+    bytes[i] ^= 0x01;
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn health_is_503_while_the_model_is_missing_and_200_once_it_is_in_the_store() {
+    let p = Project::new();
+    synth(&p);
+    let s = Server::start(&p, &["churn@production", "--poll", "300ms"]);
+
+    let (code, h) = s.health();
+    assert_eq!(code, 503, "{h}");
+    assert_eq!(h["model_loaded"], false);
+    assert_eq!(h["target"], "churn@production");
+    assert_eq!(get(s.port, "/livez").status, 200, "alive while loading");
+    assert_eq!(get(s.port, "/readyz").status, 503);
+    assert_eq!(get(s.port, "/v2/health/live").status, 200);
+    assert_eq!(get(s.port, "/v2/health/ready").status, 400, "the protocol's 4xx for not ready");
+    let h = s.wait_health("the missing model's error", |_, h| h["load_status"]["error"].is_string());
+    let err = h["load_status"]["error"].as_str().unwrap();
+    assert!(err.contains("churn"), "the error names what is missing: {err}");
+    assert_eq!(h["load_status"]["completed"], false);
+    let refused = post(s.port, "/predict", &json!({ "instances": [row()] }));
+    assert_eq!(refused.status, 503);
+    assert!(refused.header("retry-after").is_some(), "a 503 says when to come back");
+    assert!(refused.json()["error"].as_str().unwrap().contains("no model is loaded"), "{}", refused.body);
+
+    let digest = push_model(&p, "logistic_regression", "1");
+    p.berth(&["alias", "set", "churn", "production", "1", "-q"]).ok();
+    let h = s.wait_health("the model loaded", |code, _| code == 200);
+    assert_eq!(h["status"], "healthy");
+    assert_eq!(h["model_loaded"], true);
+    assert_eq!(h["model"], "churn");
+    assert_eq!(h["version"], "1");
+    assert_eq!(h["source"], "store");
+    assert_eq!(h["digest"], digest.as_str(), "the served file is the pushed one");
+    assert_eq!(h["load_status"]["completed"], true);
+    assert!(h["load_status"]["load_duration"].as_f64().unwrap() > 0.0);
+    assert!(h["load_status"]["error"].is_null());
+    assert_eq!(get(s.port, "/readyz").status, 200);
+
+    let r = post(s.port, "/predict", &json!({ "instances": [row(), row()] }));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.header("x-berth-version"), Some("churn@1"));
+    let body = r.json();
+    assert_eq!(body["predictions"].as_array().unwrap().len(), 2);
+    let probs = body["probabilities"][0].as_object().unwrap();
+    let total: f64 = probs.values().map(|v| v.as_f64().unwrap()).sum();
+    assert!((total - 1.0).abs() < 1e-9, "{probs:?}");
+
+    // Berth's own batch prediction gives the same answer for the same row.
+    p.write(
+        "one.csv",
+        format!("{}\n{}\n", "f0,f1,f2,f3,f4,f5,f6,f7,f8,f9,segment", "0.1,-0.2,0.3,0.0,1.2,-1.0,0.5,0.0,0.2,-0.4,b")
+            .as_bytes(),
+    );
+    p.berth(&["predict", "churn@1", "--data", "one.csv", "-o", "one-out.csv"]).ok();
+    let batch = std::fs::read_to_string(p.path().join("one-out.csv")).unwrap();
+    let label = body["predictions"][0].as_str().unwrap();
+    assert!(batch.lines().nth(1).unwrap().starts_with(&format!("{label},")), "{batch} vs {}", r.body);
+}
+
+#[test]
+fn a_corrupted_artifact_leaves_the_server_up_and_reporting_why() {
+    let p = Project::new();
+    synth(&p);
+    let digest = push_model(&p, "logistic_regression", "1");
+    flip_one_byte(&p.blob_path(&digest));
+    let s = Server::start(&p, &["churn@1", "--poll", "300ms"]);
+    let h = s.wait_health("the corruption", |_, h| h["load_status"]["error"].is_string());
+    let err = h["load_status"]["error"].as_str().unwrap();
+    assert!(err.contains("corrupt") && err.contains(&digest), "{err}");
+    assert_eq!(s.health().0, 503);
+    assert_eq!(get(s.port, "/livez").status, 200, "the process is up");
+    assert_eq!(post(s.port, "/predict", &json!({ "instances": [row()] })).status, 503);
+}
+
+#[test]
+fn a_bad_candidate_is_not_swapped_in_and_health_says_why() {
+    let p = Project::new();
+    synth(&p);
+    push_model(&p, "logistic_regression", "1");
+    p.berth(&["alias", "set", "churn", "production", "1", "-q"]).ok();
+    let s = Server::start(&p, &["churn@production", "--poll", "1h"]);
+    s.wait_health("v1", |code, h| code == 200 && h["version"] == "1");
+
+    let bad = push_model(&p, "logistic_regression", "2");
+    flip_one_byte(&p.blob_path(&bad));
+    p.berth(&["alias", "set", "churn", "production", "2", "-q"]).ok();
+    assert_eq!(post(s.port, "/admin/reload", &json!({})).status, 202);
+    let h = s.wait_health("the failed swap", |_, h| h["load_status"]["last_swap"]["ok"] == false);
+    assert_eq!(h["version"], "1", "the old version keeps serving");
+    assert_eq!(h["status"], "degraded");
+    assert!(h["load_status"]["last_swap"]["error"].as_str().unwrap().contains("corrupt"), "{h}");
+    let r = post(s.port, "/predict", &json!({ "instances": [row()] }));
+    assert_eq!((r.status, r.header("x-berth-version")), (200, Some("churn@1")));
+}
+
+#[test]
+fn hot_swaps_under_concurrent_load_drop_no_request() {
+    let p = Project::new();
+    synth(&p);
+    push_model(&p, "logistic_regression", "1");
+    push_model(&p, "random_forest", "2");
+    p.berth(&["alias", "set", "churn", "production", "1", "-q"]).ok();
+    let s = Server::start(&p, &["churn@production", "--poll", "1h"]);
+    s.wait_health("v1", |code, _| code == 200);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let port = s.port;
+    let body = json!({ "instances": [row()] }).to_string();
+    let clients: Vec<_> = (0..8)
+        .map(|_| {
+            let (stop, body) = (stop.clone(), body.clone());
+            std::thread::spawn(move || {
+                let mut seen = Vec::new();
+                while !stop.load(Ordering::Relaxed) {
+                    let r = send(port, "POST", "/predict", body.as_bytes(), &[("Content-Type", "application/json")]);
+                    seen.push((r.status, r.header("x-berth-version").unwrap_or("").to_string()));
+                }
+                seen
+            })
+        })
+        .collect();
+    let started = Instant::now();
+    for (i, v) in ["2", "1", "2", "1", "2"].into_iter().enumerate() {
+        std::thread::sleep(Duration::from_millis(700));
+        p.berth(&["alias", "set", "churn", "production", v, "-q"]).ok();
+        assert_eq!(post(s.port, "/admin/reload", &json!({})).status, 202);
+        s.wait_health(&format!("swap {i} to v{v}"), |_, h| h["version"] == v);
+    }
+    while started.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    stop.store(true, Ordering::Relaxed);
+    let seen: Vec<(u16, String)> = clients.into_iter().flat_map(|c| c.join().unwrap()).collect();
+    let failed: Vec<_> = seen.iter().filter(|(code, _)| *code != 200).collect();
+    assert!(
+        failed.is_empty(),
+        "{} of {} requests failed: {:?}",
+        failed.len(),
+        seen.len(),
+        &failed[..failed.len().min(5)]
+    );
+    assert!(seen.iter().all(|(_, v)| v == "churn@1" || v == "churn@2"), "every answer names v1 or v2");
+    assert!(seen.iter().any(|(_, v)| v == "churn@1") && seen.iter().any(|(_, v)| v == "churn@2"));
+    assert!(seen.len() > 100, "the clients kept the server busy: {} requests", seen.len());
+    let metrics = get(s.port, "/metrics").body;
+    assert!(
+        metrics.contains(r#"berth_requests_total{model="churn",version="2",endpoint="predict",code="200"}"#),
+        "{metrics}"
+    );
+    assert!(metrics.contains("berth_model_load_seconds{model=\"churn\",version=\"2\",source=\"store\"}"));
+    assert!(metrics.contains(
+        "berth_request_duration_seconds_bucket{model=\"churn\",version=\"1\",endpoint=\"predict\",le=\"+Inf\"}"
+    ));
+    assert!(metrics.contains("berth_predicted_class_total{model=\"churn\",version=\"1\",class="));
+}
+
+fn model_file_server(p: &Project, extra: &[&str]) -> Server {
+    synth(p);
+    p.berth(&[
+        "train",
+        "--data",
+        "train.csv",
+        "--model-type",
+        "classification",
+        "--algorithm",
+        "logistic_regression",
+        "--target",
+        "target",
+        "-o",
+        "m",
+        "-q",
+    ])
+    .ok();
+    let mut args = vec!["--model", "m/model.berth", "--name", "churn"];
+    args.extend_from_slice(extra);
+    let s = Server::start(p, &args);
+    s.wait_health("the file loaded", |code, _| code == 200);
+    s
+}
+
+#[test]
+fn the_open_inference_protocol_has_its_shapes_and_errors() {
+    let p = Project::new();
+    let s = model_file_server(&p, &[]);
+    let h = s.health().1;
+    assert_eq!(h["source"], "local");
+    let version = h["version"].as_str().unwrap().to_string();
+
+    let server = get(s.port, "/v2").json();
+    assert_eq!(server["name"], "berth");
+    assert!(server["version"].is_string() && server["extensions"].is_array());
+    for path in ["/v2/health/live", "/v2/health/ready", "/v2/models/churn/ready"] {
+        let r = get(s.port, path);
+        assert_eq!((r.status, r.body.as_str()), (200, ""), "{path}");
+    }
+    assert_eq!(get(s.port, &format!("/v2/models/churn/versions/{version}/ready")).status, 200);
+
+    let meta = get(s.port, "/v2/models/churn").json();
+    assert_eq!(meta["name"], "churn");
+    assert_eq!(meta["versions"], json!([version]));
+    assert_eq!(meta["platform"], "berth");
+    let inputs: Vec<(&str, &str)> = meta["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["name"].as_str().unwrap(), i["datatype"].as_str().unwrap()))
+        .collect();
+    assert_eq!(inputs.len(), 11);
+    assert_eq!(inputs[0], ("f0", "FP64"));
+    assert_eq!(inputs[10], ("segment", "BYTES"));
+    assert_eq!(meta["outputs"][1]["shape"], json!([-1, 2]));
+
+    let mut tensors: Vec<Value> = (0..10)
+        .map(|j| json!({ "name": format!("f{j}"), "shape": [2], "datatype": "FP32", "data": [0.1 * j as f64, -0.5] }))
+        .collect();
+    tensors.push(json!({ "name": "segment", "shape": [2, 1], "datatype": "BYTES", "data": [["a"], ["d"]] }));
+    let r = post(s.port, "/v2/models/churn/infer", &json!({ "id": "req-42", "inputs": tensors }));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let out = r.json();
+    assert_eq!(out["model_name"], "churn");
+    assert_eq!(out["model_version"], version.as_str());
+    assert_eq!(out["id"], "req-42", "the request id is echoed");
+    let label = &out["outputs"][0];
+    assert_eq!(
+        (label["name"].as_str(), label["datatype"].as_str(), &label["shape"]),
+        (Some("label"), Some("BYTES"), &json!([2]))
+    );
+    let probs = &out["outputs"][1];
+    assert_eq!((probs["datatype"].as_str(), &probs["shape"]), (Some("FP64"), &json!([2, 2])));
+    assert_eq!(probs["data"].as_array().unwrap().len(), 4);
+
+    // Only the outputs asked for; a pinned version; the request id header.
+    let only = send(
+        s.port,
+        "POST",
+        &format!("/v2/models/churn/versions/{version}/infer"),
+        json!({ "inputs": tensors, "outputs": [{ "name": "probabilities" }] }).to_string().as_bytes(),
+        &[("X-Request-Id", "abc-1")],
+    );
+    assert_eq!(only.status, 200, "{}", only.body);
+    assert_eq!(only.header("x-request-id"), Some("abc-1"));
+    let outs = only.json()["outputs"].as_array().unwrap().clone();
+    assert_eq!(outs.len(), 1);
+    assert_eq!(outs[0]["name"], "probabilities");
+
+    // Errors are exactly {"error": string}, with the right status.
+    let errors = [
+        ("/v2/models/churn/infer", json!({ "inputs": [] }), 400),
+        (
+            "/v2/models/churn/infer",
+            json!({ "inputs": [{ "name": "f0", "shape": [2], "datatype": "FP32", "data": [1] }] }),
+            400,
+        ),
+        ("/v2/models/churn/infer", json!({ "inputs": tensors, "outputs": [{ "name": "nope" }] }), 400),
+        ("/v2/models/churn/infer", json!({ "nothing": 1 }), 400),
+        ("/v2/models/other/infer", json!({ "inputs": tensors }), 404),
+        ("/v2/models/churn/versions/999/infer", json!({ "inputs": tensors }), 404),
+    ];
+    for (path, body, status) in errors {
+        let r = post(s.port, path, &body);
+        assert_eq!(r.status, status, "{path} {body}: {}", r.body);
+        let e = r.json();
+        let obj = e.as_object().unwrap();
+        assert_eq!(obj.len(), 1, "only the error key: {e}");
+        assert!(!obj["error"].as_str().unwrap().is_empty());
+    }
+    let wrong_type = {
+        let mut t = tensors.clone();
+        t[0] = json!({ "name": "f0", "shape": [2], "datatype": "FP32", "data": ["a", 1] });
+        post(s.port, "/v2/models/churn/infer", &json!({ "inputs": t }))
+    };
+    assert_eq!(wrong_type.status, 422);
+    let msg = wrong_type.json()["error"].as_str().unwrap().to_string();
+    assert!(msg.contains("f0 (row 0): expected a number, got string \"a\""), "{msg}");
+    assert_eq!(get(s.port, "/v2/models/other").status, 404);
+
+    // KServe v1 and the simple endpoint answer the same model.
+    let v1 = post(s.port, "/v1/models/churn:predict", &json!({ "instances": [row()] }));
+    assert_eq!(v1.status, 200, "{}", v1.body);
+    assert_eq!(v1.json()["predictions"].as_array().unwrap().len(), 1);
+    assert_eq!(get(s.port, "/v1/models/churn").json()["ready"], true);
+    assert_eq!(post(s.port, "/v1/models/other:predict", &json!({ "instances": [row()] })).status, 404);
+}
+
+#[test]
+fn a_corpus_of_malformed_requests_gets_no_5xx() {
+    let p = Project::new();
+    let s = model_file_server(&p, &["--max-body-bytes", "20000"]);
+    let good = row();
+    let with = |k: &str, v: Value| {
+        let mut r = good.clone();
+        r[k] = v;
+        json!({ "instances": [r] }).to_string()
+    };
+    let mut bodies: Vec<(String, String)> = Vec::new();
+    let raw = [
+        "",
+        "{",
+        "}",
+        "[]",
+        "null",
+        "true",
+        "1",
+        "\"x\"",
+        "{\"instances\":",
+        "{\"instances\": null}",
+        "{\"instances\": {}}",
+        "{\"instances\": []}",
+        "{\"instances\": [null]}",
+        "{\"instances\": [1]}",
+        "{\"instances\": [\"a\"]}",
+        "{\"instances\": [[]]}",
+        "{\"instances\": [[1,2]]}",
+        "{\"instances\": [{}]}",
+        "{\"instance\": [{}]}",
+        "{\"instances\": [{\"f0\": NaN}]}",
+        "{\"instances\": [{\"f0\": Infinity}]}",
+        "{\"instances\": [{\"f0\": 1e999}]}",
+        "{\"instances\": [{\"f0\": -}]}",
+        "\u{feff}{}",
+        "{\"a\":1}{\"b\":2}",
+        "{\"instances\": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}",
+    ];
+    for b in raw {
+        bodies.push(("/predict".into(), b.into()));
+        bodies.push(("/v1/models/churn:predict".into(), b.into()));
+        bodies.push(("/v2/models/churn/infer".into(), b.into()));
+    }
+    for (k, v) in [
+        ("f0", json!("1.5")),
+        ("f0", json!(null)),
+        ("f0", json!(true)),
+        ("f0", json!([1])),
+        ("f0", json!({"a": 1})),
+        ("f0", json!(1e308)),
+        ("f0", json!(-1e308)),
+        ("f9", json!(1.7976931348623157e308)),
+        ("f3", json!(u64::MAX)),
+        ("f3", json!(i64::MIN)),
+        ("segment", json!(3)),
+        ("segment", json!(null)),
+        ("segment", json!("never seen in training")),
+        ("segment", json!("")),
+        ("segment", json!("x".repeat(5000))),
+        ("segment", json!(["a"])),
+        ("unknown", json!(1)),
+        ("", json!(1)),
+    ] {
+        bodies.push(("/predict".into(), with(k, v)));
+    }
+    let missing = {
+        let mut r = good.clone();
+        r.as_object_mut().unwrap().remove("f4");
+        json!({ "instances": [r] }).to_string()
+    };
+    bodies.push(("/predict".into(), missing));
+    bodies.push(("/predict".into(), json!({ "instances": [[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, "a"], [1]] }).to_string()));
+    bodies.push(("/predict".into(), json!({ "instances": vec![good.clone(); 400] }).to_string()));
+    let t = |name: &str, shape: Value, datatype: &str, data: Value| json!({ "name": name, "shape": shape, "datatype": datatype, "data": data });
+    let tensor_cases = [
+        json!({ "inputs": [t("f0", json!([-1]), "FP64", json!([1]))] }),
+        json!({ "inputs": [t("x", json!([9223372036854775807i64, 9223372036854775807i64]), "FP64", json!([1]))] }),
+        json!({ "inputs": [t("x", json!([1, 11]), "FP64", json!([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]))] }),
+        json!({ "inputs": [t("x", json!([1, 3]), "FP64", json!([1, 2, 3]))] }),
+        json!({ "inputs": [t("f0", json!([1]), "COMPLEX", json!([1]))] }),
+        json!({ "inputs": [t("f0", json!([1]), "FP64", json!("abc"))] }),
+        json!({ "inputs": [t("f0", json!("x"), "FP64", json!([1]))] }),
+        json!({ "inputs": [{ "name": "f0" }] }),
+        json!({ "inputs": "all" }),
+        json!({ "inputs": [t("segment", json!([1]), "FP64", json!([1]))] }),
+        json!({ "id": 5, "inputs": [] }),
+        json!({ "inputs": [t("f0", json!([0]), "FP64", json!([]))] }),
+    ];
+    for c in tensor_cases {
+        bodies.push(("/v2/models/churn/infer".into(), c.to_string()));
+        bodies.push(("/v2/models/churn/versions/x/infer".into(), c.to_string()));
+    }
+    bodies.push(("/predict".into(), format!("{{\"instances\": [{}]}}", "1,".repeat(15000) + "1")));
+
+    let mut answered = 0;
+    for (path, body) in &bodies {
+        let r = send(s.port, "POST", path, body.as_bytes(), &[("Content-Type", "application/json")]);
+        assert!((200..500).contains(&r.status), "POST {path} {:.200} got {}: {}", body, r.status, r.body);
+        if r.status >= 400 {
+            let e = r.json();
+            assert!(e["error"].as_str().is_some_and(|m| !m.is_empty()), "{path}: {}", r.body);
+            assert!(!r.body.contains("panicked") && !r.body.contains("src/"), "no internals: {}", r.body);
+        }
+        answered += 1;
+    }
+    // Not JSON at all, wrong methods, unknown paths, bytes that are not UTF-8.
+    let odd: Vec<Resp> = vec![
+        send(s.port, "POST", "/predict", &[0xff, 0xfe, 0x00, 0x80], &[]),
+        send(s.port, "POST", "/predict", b"instances=1", &[("Content-Type", "application/x-www-form-urlencoded")]),
+        send(s.port, "GET", "/predict", b"", &[]),
+        send(s.port, "DELETE", "/v2/models/churn", b"", &[]),
+        send(s.port, "GET", "/v2/models/churn/infer", b"", &[]),
+        send(s.port, "POST", "/v1/models/churn", b"{}", &[]),
+        send(s.port, "POST", "/v1/models/churn:explain", b"{}", &[]),
+        send(s.port, "GET", "/nope", b"", &[]),
+        send(s.port, "GET", "/v2/models/%ff%fe", b"", &[]),
+        send(s.port, "PUT", "/health", b"", &[]),
+    ];
+    for r in &odd {
+        assert!((400..500).contains(&r.status), "{} {}", r.status, r.body);
+        answered += 1;
+    }
+    assert!(answered >= 100, "the corpus has {answered} requests");
+    let r = post(s.port, "/predict", &json!({ "instances": [good] }));
+    assert_eq!(r.status, 200, "still serving after the corpus: {}", r.body);
+    let metrics = get(s.port, "/metrics").body;
+    assert!(metrics.contains(r#"endpoint="predict",code="422"}"#), "{metrics}");
+    assert!(!metrics.contains(r#"code="500""#), "{metrics}");
+}
+
+#[test]
+fn the_last_verified_copy_is_served_when_the_registry_is_unreachable() {
+    let p = Project::new();
+    synth(&p);
+    let digest = push_model(&p, "logistic_regression", "1");
+    {
+        let s = Server::start(&p, &["churn@1", "--poll", "1h"]);
+        s.wait_health("v1 from the store", |code, h| code == 200 && h["source"] == "store");
+    }
+    let down = format!("postgres://berth@127.0.0.1:{}/none", berth_testkit::closed_port());
+    let p = p.with_env("BERTH_REGISTRY_URL", &down);
+    let s = Server::start(&p, &["churn@1", "--poll", "1h"]);
+    let h = s.wait_health("the cached copy", |code, _| code == 200);
+    assert_eq!(h["source"], "cache");
+    assert_eq!(h["version"], "1");
+    assert_eq!(h["digest"], digest.as_str());
+    assert_eq!(h["status"], "degraded", "it says it is not on the live registry: {h}");
+    assert!(h["load_status"]["error"].as_str().unwrap().contains("cached copy"), "{h}");
+    assert_eq!(post(s.port, "/predict", &json!({ "instances": [row()] })).status, 200);
+}
+
+#[test]
+fn in_ci_a_synthetic_stand_in_is_served_only_when_allowed_and_says_so() {
+    let p = Project::new().with_env("CI", "true");
+    let s = Server::start(&p, &["churn@production", "--poll", "300ms", "--allow-synthetic"]);
+    let h = s.wait_health("the stand-in", |code, _| code == 200);
+    assert_eq!(h["source"], "synthetic");
+    assert!(h["load_status"]["error"].as_str().unwrap().contains("synthetic"), "{h}");
+    let r = post(s.port, "/predict", &json!({ "instances": [row()] }));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.header("x-berth-version"), Some("synthetic@0"));
+
+    // The real model replaces it as soon as it exists.
+    synth(&p);
+    push_model(&p, "logistic_regression", "1");
+    p.berth(&["alias", "set", "churn", "production", "1", "-q"]).ok();
+    let h = s.wait_health("the real model", |_, h| h["source"] == "store");
+    assert_eq!(h["status"], "healthy");
+
+    // Outside CI the flag does nothing: 503 until the model exists.
+    let q = Project::new();
+    let s = Server::start(&q, &["churn@production", "--poll", "300ms", "--allow-synthetic"]);
+    s.wait_health("an error", |_, h| h["load_status"]["error"].is_string());
+    assert_eq!(s.health().0, 503);
+}
+
+#[test]
+fn the_prediction_log_samples_requests_and_shutdown_drains_them() {
+    let p = Project::new();
+    let s = model_file_server(&p, &["--prediction-log", "plog", "--prediction-log-sample", "0.5"]);
+    for i in 0..10 {
+        let r = send(
+            s.port,
+            "POST",
+            "/predict",
+            json!({ "instances": [row()] }).to_string().as_bytes(),
+            &[("X-Request-Id", &format!("req-{i}"))],
+        );
+        assert_eq!(r.status, 200);
+    }
+    // A large batch is still in flight when SIGTERM comes; it is answered.
+    let port = s.port;
+    let big = std::thread::spawn(move || post(port, "/predict", &json!({ "instances": vec![row(); 20000] })));
+    std::thread::sleep(Duration::from_millis(300));
+    s.signal("TERM");
+    let r = big.join().unwrap();
+    assert_eq!(r.status, 200, "the request in flight finished: {}", r.body);
+    let mut s = s;
+    let status = s.child.wait().unwrap();
+    assert!(status.success(), "a clean exit: {status:?}\n{}", s.log());
+
+    let mut lines = Vec::new();
+    for e in std::fs::read_dir(p.path().join("plog")).unwrap() {
+        let text = std::fs::read_to_string(e.unwrap().path()).unwrap();
+        lines.extend(text.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()));
+    }
+    let small: Vec<&Value> = lines.iter().filter(|l| l["request_id"].as_str().unwrap().starts_with("req-")).collect();
+    assert_eq!(small.len(), 5, "one request in two of the first ten");
+    let l = small[0];
+    assert_eq!(l["model"], "churn");
+    assert!(l["version"].is_string() && l["ts"].is_string());
+    assert_eq!(l["inputs"]["segment"], "b");
+    assert!(l["label"].is_string() && l["probabilities"].is_object(), "{l}");
+}
