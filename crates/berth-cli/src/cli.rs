@@ -326,8 +326,12 @@ pub struct ValidateArgs {
     #[arg(long)]
     pub target: Option<String>,
     /// Score this predictions file instead of running a model (a `prediction` column, proba_<class> columns).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "endpoint")]
     pub predictions: Option<PathBuf>,
+    /// Score through a running `berth serve` (e.g. staging) instead of a model: http://HOST:PORT.
+    /// Latency is then measured over the network.
+    #[arg(long, conflicts_with = "model")]
+    pub endpoint: Option<String>,
     /// With --predictions and no model: classification, regression or anomaly.
     #[arg(long)]
     pub task: Option<String>,

@@ -84,8 +84,11 @@ fn write(path: &Path, text: &str) -> Result<()> {
 }
 
 pub async fn run(a: &ValidateArgs, dir: &Path, json: bool) -> Result<u8> {
-    if a.model.is_none() && a.predictions.is_none() {
-        return Err(bad("nothing to validate".into(), "pass a model (file or ref) or --predictions FILE"));
+    if a.model.is_none() && a.predictions.is_none() && a.endpoint.is_none() {
+        return Err(bad(
+            "nothing to validate".into(),
+            "pass a model (file or ref), --endpoint URL or --predictions FILE",
+        ));
     }
     let task = match a.task.as_deref() {
         None => None,
@@ -101,6 +104,7 @@ pub async fn run(a: &ValidateArgs, dir: &Path, json: bool) -> Result<u8> {
         gate,
         gate_name,
         predictions: a.predictions.clone(),
+        endpoint: a.endpoint.clone(),
         task,
         baseline: a.baseline.clone(),
         target: a.target.clone(),

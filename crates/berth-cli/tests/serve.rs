@@ -663,3 +663,39 @@ fn the_prediction_log_samples_requests_and_shutdown_drains_them() {
     assert_eq!(l["inputs"]["segment"], "b");
     assert!(l["label"].is_string() && l["probabilities"].is_object(), "{l}");
 }
+
+#[test]
+fn validate_through_a_running_server_agrees_with_validating_the_file() {
+    let p = Project::new();
+    let s = model_file_server(&p, &[]);
+    p.berth(&["data", "synth", "--kind", "classification", "--rows", "700", "--seed", "3", "-o", "test.csv"]).ok();
+    let common = ["--data", "test.csv", "--target", "target", "--min-accuracy", "0.5", "--no-store"];
+    let mut direct = vec!["validate", "m/model.berth", "--report-json", "direct.json"];
+    direct.extend_from_slice(&common);
+    p.berth(&direct).ok();
+    let url = format!("http://127.0.0.1:{}", s.port);
+    let mut via = vec!["validate", "--endpoint", &url, "--max-latency-ms", "1000", "--report-json", "via.json"];
+    via.extend_from_slice(&common);
+    let out = p.berth(&via).ok();
+    assert!(out.stdout.contains("churn@"), "{}", out.stdout);
+
+    let read = |f: &str| serde_json::from_str::<Value>(&std::fs::read_to_string(p.path().join(f)).unwrap()).unwrap();
+    let (d, v) = (read("direct.json"), read("via.json"));
+    assert!(v["model"].as_str().unwrap().contains(&url), "{}", v["model"]);
+    for m in ["accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "log_loss"] {
+        let (a, b) = (d["metrics"][m].as_f64().unwrap(), v["metrics"][m].as_f64().unwrap());
+        assert!((a - b).abs() <= 1e-12 * a.abs().max(1.0), "{m}: the file says {a}, the server {b}");
+    }
+    assert_eq!(v["checks"]["latency.p99"], true, "{v}");
+    assert!(v["latency_p99_ms"].as_f64().unwrap() > 0.0, "{v}");
+
+    let mut strict = vec!["validate", "--endpoint", &url, "--min-accuracy", "0.999"];
+    strict.extend_from_slice(&common[..4]);
+    p.berth(&strict).fails(1);
+    let gone = format!("http://127.0.0.1:{}", berth_testkit::closed_port());
+    let mut down = vec!["validate", "--endpoint", &gone];
+    down.extend_from_slice(&common[..4]);
+    let r = p.berth(&down).fails(1);
+    assert!(r.stdout.contains("does not answer"), "{}", r.stdout);
+    p.berth(&["validate", "--endpoint", "https://x", "--data", "test.csv"]).fails(2);
+}

@@ -155,6 +155,19 @@ impl Column {
     }
 
     /// Keeps the rows whose index is listed, in that order.
+    /// Row `i` as a JSON value of the column's type (null for a null).
+    pub fn json_at(&self, i: usize) -> serde_json::Value {
+        if self.is_null(i) {
+            return serde_json::Value::Null;
+        }
+        match &self.data {
+            ColumnData::Float(v) => serde_json::json!(v[i]),
+            ColumnData::Int(v) | ColumnData::Timestamp(v) => serde_json::json!(v[i]),
+            ColumnData::Bool(v) => serde_json::json!(v[i]),
+            ColumnData::Str { levels, codes } => serde_json::json!(levels[codes[i] as usize]),
+        }
+    }
+
     pub fn take(&self, rows: &[usize]) -> Column {
         let data = match &self.data {
             ColumnData::Float(v) => ColumnData::Float(rows.iter().map(|&i| v[i]).collect()),
@@ -250,6 +263,12 @@ impl Table {
     }
 
     /// Keeps the listed rows, in that order.
+    /// Row `i` as a JSON object keyed by column name (a record, as
+    /// inference endpoints take them).
+    pub fn record(&self, i: usize) -> serde_json::Map<String, serde_json::Value> {
+        self.columns.iter().map(|c| (c.name.clone(), c.json_at(i))).collect()
+    }
+
     pub fn take(&self, rows: &[usize]) -> Table {
         Table { columns: self.columns.iter().map(|c| c.take(rows)).collect() }
     }

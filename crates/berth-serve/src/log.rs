@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 
-use berth_data::{ColumnData, Table};
+use berth_data::Table;
 use berth_ml::Prediction;
 use serde_json::{Map, Value, json};
 
@@ -65,20 +65,7 @@ impl PredictionLog {
     pub fn record(&self, at: &str, request_id: &str, label: (&str, &str), table: &Table, p: &Prediction) -> u64 {
         let mut dropped = 0;
         for row in 0..table.rows() {
-            let mut inputs = Map::new();
-            for c in table.columns() {
-                let v = if c.is_null(row) {
-                    Value::Null
-                } else {
-                    match &c.data {
-                        ColumnData::Str { .. } => json!(c.str_at(row)),
-                        ColumnData::Bool(b) => json!(b[row]),
-                        ColumnData::Int(v) | ColumnData::Timestamp(v) => json!(v[row]),
-                        ColumnData::Float(v) => json!(v[row]),
-                    }
-                };
-                inputs.insert(c.name.clone(), v);
-            }
+            let inputs = table.record(row);
             let mut line = json!({
                 "ts": at,
                 "request_id": request_id,

@@ -5,6 +5,7 @@
 //! no printing; results are plain serialisable structs.
 
 mod config;
+mod endpoint;
 mod error;
 mod files;
 mod fsck;
@@ -20,6 +21,7 @@ mod train;
 mod validate;
 
 pub use config::{Config, ENV_PREFIX, InitOutcome, init};
+pub use endpoint::Endpoint;
 pub use error::ServiceError;
 pub use fsck::{FsckProblem, FsckReport};
 pub use gc::GcReport;

@@ -18,6 +18,7 @@ use berth_gate::evaluate::{self, BaselineInput, Inputs, LatencySample, Truth};
 use berth_gate::{Gate, Report};
 use berth_ml::{Prediction, Task};
 
+use crate::endpoint::Endpoint;
 use crate::predict::Scorer;
 use crate::{Berth, Result, ServiceError};
 
@@ -32,6 +33,9 @@ pub struct ValidateRequest {
     /// A predictions file (model-agnostic): a `prediction` column, and for
     /// classifiers `proba_<class>` columns, one row per data row.
     pub predictions: Option<PathBuf>,
+    /// A running berth server to score through (e.g. staging), instead of a
+    /// model: `http://HOST:PORT`.
+    pub endpoint: Option<String>,
     /// The task when no model says it (with `predictions` only).
     pub task: Option<Task>,
     /// Overrides the gate's baseline ref.
@@ -303,7 +307,22 @@ pub async fn validate(berth: Option<&Berth>, req: &ValidateRequest) -> Result<Re
     report.created_at = now_rfc3339();
     report.data.path = req.data.display().to_string();
 
-    // Model loads.
+    // Model loads (or the endpoint answers).
+    let endpoint = match &req.endpoint {
+        None => None,
+        Some(url) => match Endpoint::connect(url).await {
+            Ok(e) => {
+                report.check("model_loads", true, None, None, format!("endpoint {} answers", e.shown()));
+                report.model = e.shown();
+                Some(e)
+            }
+            Err(e @ ServiceError::Input { .. }) => return Err(e),
+            Err(e) => {
+                report.check("model_loads", false, None, None, format!("endpoint {url} does not answer: {e}"));
+                return Ok(report);
+            }
+        },
+    };
     let mut loaded = match &req.model {
         None => None,
         Some(m) => match load(berth, m, req.features.clone()).await {
@@ -320,6 +339,7 @@ pub async fn validate(berth: Option<&Berth>, req: &ValidateRequest) -> Result<Re
         },
     };
     let task = match (&loaded, req.task) {
+        _ if endpoint.is_some() => endpoint.as_ref().map(|e| e.task).unwrap_or(Task::Regression),
         (Some(l), _) => l.scorer.task(),
         (None, Some(t)) => t,
         (None, None) => {
@@ -355,7 +375,11 @@ pub async fn validate(berth: Option<&Berth>, req: &ValidateRequest) -> Result<Re
             ServiceError::input("which column holds the true labels?", Some("pass --target COLUMN".into()))
         })?;
     let truth = truth(&table, &target, task)?;
-    if let (Truth::Labels(t), Some(classes)) = (&truth, loaded.as_ref().and_then(|l| l.scorer.classes()))
+    let known_classes = match &endpoint {
+        Some(e) => e.classes.as_deref(),
+        None => loaded.as_ref().and_then(|l| l.scorer.classes()),
+    };
+    if let (Truth::Labels(t), Some(classes)) = (&truth, known_classes)
         && task == Task::Classification
     {
         let unseen = evaluate::unseen_labels(t, classes);
@@ -374,6 +398,7 @@ pub async fn validate(berth: Option<&Berth>, req: &ValidateRequest) -> Result<Re
     // Model predicts (or the predictions file).
     let started = Instant::now();
     let prediction = match (&loaded, &req.predictions) {
+        _ if let Some(e) = &endpoint => e.predict(&table).await?,
         (_, Some(path)) => read_predictions(path, table.rows(), task)?,
         (Some(l), None) => match l.scorer.predict(&table) {
             Ok(p) => p,
@@ -382,7 +407,7 @@ pub async fn validate(berth: Option<&Berth>, req: &ValidateRequest) -> Result<Re
                 return Ok(report);
             }
         },
-        (None, None) => unreachable!("a model or a predictions file is required"),
+        (None, None) => unreachable!("a model, an endpoint or a predictions file is required"),
     };
     let batch_seconds = started.elapsed().as_secs_f64();
     if let Some(v) = &prediction.values
@@ -422,6 +447,11 @@ pub async fn validate(berth: Option<&Berth>, req: &ValidateRequest) -> Result<Re
         None
     };
     let latency = match (&req.gate.latency, &loaded) {
+        (Some(spec), _) if let Some(e) = &endpoint => Some(LatencySample {
+            single_ms: e.latency(&table, spec.runs, spec.warmup).await?,
+            batch_rows: table.rows(),
+            batch_seconds,
+        }),
         (Some(spec), Some(l)) => Some(LatencySample {
             single_ms: measure_latency(&l.scorer, &table, spec.runs, spec.warmup)?,
             batch_rows: table.rows(),

@@ -1,0 +1,266 @@
+//! Scoring through a running `berth serve` (a staging server, say): what
+//! `berth validate --endpoint URL` uses. It asks `/health` which version
+//! answers, the Open Inference Protocol metadata what it takes and gives,
+//! then posts the data in batches to `/predict` and times single rows over
+//! one kept-alive HTTP/1.1 connection.
+
+use std::time::{Duration, Instant};
+
+use berth_data::Table;
+use berth_ml::{Prediction, Task};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
+use serde_json::{Value, json};
+
+use crate::{Result, ServiceError};
+
+const BATCH: usize = 256;
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+pub struct Endpoint {
+    url: String,
+    host: String,
+    port: u16,
+    base: String,
+    pub name: String,
+    pub version: String,
+    pub task: Task,
+    pub classes: Option<Vec<String>>,
+    pub inputs: Vec<String>,
+    conn: tokio::sync::Mutex<Option<SendRequest<Full<Bytes>>>>,
+}
+
+fn bad_url(url: &str, why: &str) -> ServiceError {
+    ServiceError::input(format!("--endpoint {url:?}: {why}"), Some("write it as http://HOST:PORT".into()))
+}
+
+/// `http://host[:port][/prefix]` into its parts.
+fn parse_url(url: &str) -> Result<(String, u16, String)> {
+    let rest = url.strip_prefix("http://").ok_or_else(|| bad_url(url, "only http:// endpoints are supported"))?;
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], rest[i..].trim_end_matches('/')),
+        None => (rest, ""),
+    };
+    let (host, port) = match authority.rsplit_once(':') {
+        _ if authority.starts_with('[') && authority.ends_with(']') => (authority, 80),
+        Some((h, p)) => (h, p.parse::<u16>().map_err(|_| bad_url(url, &format!("{p:?} is not a port")))?),
+        _ => (authority, 80),
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() {
+        return Err(bad_url(url, "no host"));
+    }
+    Ok((host.to_string(), port, path.to_string()))
+}
+
+impl Endpoint {
+    /// Connects and learns which model answers and what it takes.
+    pub async fn connect(url: &str) -> Result<Endpoint> {
+        let (host, port, base) = parse_url(url)?;
+        let mut e = Endpoint {
+            url: url.trim_end_matches('/').to_string(),
+            host,
+            port,
+            base,
+            name: String::new(),
+            version: String::new(),
+            task: Task::Regression,
+            classes: None,
+            inputs: Vec::new(),
+            conn: tokio::sync::Mutex::new(None),
+        };
+        let (status, health) = e.call("GET", "/health", None).await?;
+        if status != 200 {
+            let why = health["load_status"]["error"].as_str().unwrap_or("it is not ready").to_string();
+            return Err(ServiceError::Infra {
+                message: format!("{} has no model loaded ({status}): {why}", e.url),
+                hint: Some("check the server's /health".into()),
+            });
+        }
+        e.name = health["model"].as_str().unwrap_or_default().to_string();
+        e.version = health["version"].as_str().unwrap_or_default().to_string();
+        let (status, meta) = e.call("GET", &format!("/v2/models/{}", e.name), None).await?;
+        if status != 200 {
+            return Err(ServiceError::Infra {
+                message: format!("{}: the model's metadata is not available ({status}): {meta}", e.url),
+                hint: Some("is this a berth server?".into()),
+            });
+        }
+        e.inputs = meta["inputs"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|i| i["name"].as_str().map(String::from)).collect())
+            .unwrap_or_default();
+        let outputs: Vec<&Value> = meta["outputs"].as_array().map(|a| a.iter().collect()).unwrap_or_default();
+        let has = |n: &str| outputs.iter().any(|o| o["name"] == n);
+        if has("probabilities") {
+            e.task = Task::Classification;
+            e.classes = outputs
+                .iter()
+                .find(|o| o["name"] == "probabilities")
+                .and_then(|o| o["parameters"]["classes"].as_str())
+                .map(|c| c.split(',').map(String::from).collect());
+        } else if has("score") {
+            e.task = Task::Anomaly;
+        }
+        Ok(e)
+    }
+
+    /// "churn@3 at http://…", for reports.
+    pub fn shown(&self) -> String {
+        format!("{}@{} at {}", self.name, self.version, self.url)
+    }
+
+    async fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Result<(u16, Value)> {
+        let infra = |what: String| ServiceError::Infra {
+            message: format!("{}{path}: {what}", self.url),
+            hint: Some("check that the server is running and reachable".into()),
+        };
+        let bytes = body.map(|b| Bytes::from(b.to_string())).unwrap_or_default();
+        let mut conn = self.conn.lock().await;
+        for attempt in 0..2 {
+            if conn.as_ref().is_none_or(|c| c.is_closed()) {
+                let stream =
+                    tokio::time::timeout(TIMEOUT, tokio::net::TcpStream::connect((self.host.as_str(), self.port)))
+                        .await
+                        .map_err(|_| infra("connecting timed out".into()))?
+                        .map_err(|e| infra(format!("cannot connect: {e}")))?;
+                let _ = stream.set_nodelay(true);
+                let (sender, connection) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                    .await
+                    .map_err(|e| infra(format!("HTTP handshake failed: {e}")))?;
+                tokio::spawn(connection);
+                *conn = Some(sender);
+            }
+            let sender = conn.as_mut().expect("connected above");
+            let req = hyper::Request::builder()
+                .method(method)
+                .uri(format!("{}{path}", self.base))
+                .header("host", format!("{}:{}", self.host, self.port))
+                .header("content-type", "application/json")
+                .body(Full::new(bytes.clone()))
+                .map_err(|e| infra(e.to_string()))?;
+            let sent = tokio::time::timeout(TIMEOUT, async {
+                let resp = sender.send_request(req).await?;
+                let status = resp.status().as_u16();
+                let body = resp.into_body().collect().await?.to_bytes();
+                Ok::<_, hyper::Error>((status, body))
+            })
+            .await
+            .map_err(|_| infra(format!("no answer within {TIMEOUT:?}")))?;
+            match sent {
+                Ok((status, body)) => {
+                    let v = if body.is_empty() {
+                        Value::Null
+                    } else {
+                        serde_json::from_slice(&body).map_err(|e| infra(format!("the answer is not JSON: {e}")))?
+                    };
+                    return Ok((status, v));
+                }
+                // A kept-alive connection the server closed: reconnect once.
+                Err(_) if attempt == 0 => *conn = None,
+                Err(e) => return Err(infra(e.to_string())),
+            }
+        }
+        unreachable!("the second attempt returns")
+    }
+
+    fn columns(&self, table: &Table) -> Result<Table> {
+        let missing: Vec<&String> = self.inputs.iter().filter(|n| table.column(n).is_none()).collect();
+        if !missing.is_empty() {
+            return Err(ServiceError::input(
+                format!("{} takes {:?}; the data lacks {missing:?}", self.shown(), self.inputs),
+                Some("validate on data with the model's input columns".into()),
+            ));
+        }
+        Ok(table.select(&self.inputs)?)
+    }
+
+    async fn post_rows(&self, t: &Table, rows: std::ops::Range<usize>) -> Result<Value> {
+        let instances: Vec<Value> = rows.map(|i| Value::Object(t.record(i))).collect();
+        let (status, body) = self.call("POST", "/predict", Some(&json!({ "instances": instances }))).await?;
+        if status != 200 {
+            return Err(ServiceError::input(
+                format!("{} refused the data ({status}): {}", self.shown(), body["error"].as_str().unwrap_or("")),
+                body["problems"].as_array().map(|p| format!("{} problems, e.g. {}", p.len(), p[0])),
+            ));
+        }
+        Ok(body)
+    }
+
+    /// Scores every row, in batches.
+    pub async fn predict(&self, table: &Table) -> Result<Prediction> {
+        let t = self.columns(table)?;
+        let (mut labels, mut values, mut probs) = (Vec::new(), Vec::new(), Vec::new());
+        let mut start = 0;
+        while start < t.rows() {
+            let end = (start + BATCH).min(t.rows());
+            let body = self.post_rows(&t, start..end).await?;
+            let preds = body["predictions"].as_array().cloned().unwrap_or_default();
+            if preds.len() != end - start {
+                return Err(ServiceError::input(
+                    format!("{} answered {} predictions for {} rows", self.shown(), preds.len(), end - start),
+                    None,
+                ));
+            }
+            for p in &preds {
+                match (self.task, p) {
+                    (Task::Regression, Value::Number(n)) => values.push(n.as_f64().unwrap_or(f64::NAN)),
+                    (_, Value::String(s)) => labels.push(s.clone()),
+                    _ => {
+                        return Err(ServiceError::input(
+                            format!("{} answered an odd prediction: {p}", self.shown()),
+                            None,
+                        ));
+                    }
+                }
+            }
+            if let (Some(classes), Some(rows)) = (&self.classes, body["probabilities"].as_array()) {
+                for r in rows {
+                    probs.push(classes.iter().map(|c| r[c].as_f64().unwrap_or(f64::NAN)).collect::<Vec<f64>>());
+                }
+            }
+            if let Some(scores) = body["scores"].as_array() {
+                values.extend(scores.iter().map(|s| s.as_f64().unwrap_or(f64::NAN)));
+            }
+            start = end;
+        }
+        Ok(Prediction {
+            values: (!values.is_empty()).then_some(values),
+            labels: (!labels.is_empty()).then_some(labels),
+            probabilities: (!probs.is_empty()).then_some(probs),
+            classes: self.classes.clone().filter(|_| self.task == Task::Classification),
+        })
+    }
+
+    /// Milliseconds per single-row request, over the network, after warm-up.
+    pub async fn latency(&self, table: &Table, runs: usize, warmup: usize) -> Result<Vec<f64>> {
+        let t = self.columns(table)?;
+        let mut out = Vec::with_capacity(runs);
+        for k in 0..warmup + runs {
+            let i = k % t.rows();
+            let started = Instant::now();
+            self.post_rows(&t, i..i + 1).await?;
+            if k >= warmup {
+                out.push(started.elapsed().as_secs_f64() * 1e3);
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_url;
+
+    #[test]
+    fn urls() {
+        assert_eq!(parse_url("http://127.0.0.1:8080").unwrap(), ("127.0.0.1".into(), 8080, "".into()));
+        assert_eq!(parse_url("http://staging/berth/").unwrap(), ("staging".into(), 80, "/berth".into()));
+        assert_eq!(parse_url("http://[::1]:9000/x").unwrap(), ("::1".into(), 9000, "/x".into()));
+        assert_eq!(parse_url("http://[::1]").unwrap(), ("::1".into(), 80, "".into()));
+        assert!(parse_url("https://x").is_err());
+        assert!(parse_url("http://x:port").is_err());
+        assert!(parse_url("http://:80").is_err());
+    }
+}
