@@ -161,8 +161,13 @@ pub fn drift(a: &DriftArgs, json: bool) -> Result<u8> {
         .validate()
         .map_err(|e| bad(e.to_string(), "see `berth data drift --help`"))?;
     let options = ReadOptions { schema: None, columns: a.columns.clone() };
-    let reference = read_table(&a.reference, &options)?;
-    let current = read_table(&a.data, &options)?;
+    // The two files are read at the same time.
+    let (reference, current) = std::thread::scope(|s| {
+        let reference = s.spawn(|| read_table(&a.reference, &options));
+        let current = read_table(&a.data, &options);
+        (reference.join().expect("reading the reference panicked"), current)
+    });
+    let (reference, current) = (reference?, current?);
     let names: Vec<String> = reference.names().into_iter().filter(|n| current.column(n).is_some()).collect();
     if names.is_empty() {
         return Err(bad(

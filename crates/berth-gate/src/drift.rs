@@ -34,6 +34,9 @@ pub enum Reference {
         std: f64,
         count: u64,
     },
+    /// Every finite value of a reference column, unsorted: the worker that
+    /// tests the column sorts it, so that columns sort in parallel.
+    Column(Vec<f64>),
     Categorical {
         counts: BTreeMap<String, u64>,
     },
@@ -114,6 +117,12 @@ fn bin_counts(sorted: &[f64], edges: &[f64]) -> Vec<f64> {
     counts
 }
 
+/// Sorts ascending with `-0.0` folded into `0.0`, as the statistics expect.
+fn sort_folded(v: &mut [f64]) {
+    v.iter_mut().for_each(|x| *x += 0.0);
+    stats::sort_f64(v);
+}
+
 fn numeric(
     reference: &[f64],
     mean: f64,
@@ -122,10 +131,14 @@ fn numeric(
     mut current: Vec<f64>,
     test: NumericTest,
 ) -> Result<Raw, String> {
-    current.sort_unstable_by(f64::total_cmp);
+    // Sorted once; the KS test, the PSI bins and Wasserstein share it.
+    sort_folded(&mut current);
+    if let Some(i) = current.iter().chain(reference).position(|v| !v.is_finite()) {
+        return Err(format!("value {i} is not finite"));
+    }
     let (statistic, p_value, name) = match test {
         NumericTest::Ks => {
-            let r = stats::ks_2samp(reference, &current).map_err(|e| e.to_string())?;
+            let r = stats::ks_2samp_sorted(reference, &current);
             (r.statistic, r.pvalue, "ks")
         }
         NumericTest::Z => {
@@ -148,7 +161,7 @@ fn numeric(
     edges.dedup();
     let psi = stats::psi(&proportions(&bin_counts(reference, &edges)), &proportions(&bin_counts(&current, &edges)))
         .map_err(|e| e.to_string())?;
-    let w = stats::wasserstein_distance(reference, &current).map_err(|e| e.to_string())?;
+    let w = stats::wasserstein_sorted(reference, &current);
     Ok(Raw {
         test: name,
         statistic,
@@ -183,8 +196,19 @@ fn categorical(reference: &BTreeMap<String, u64>, current: &BTreeMap<String, u64
     })
 }
 
-fn raw(reference: &Reference, current: Current, spec: &DriftSpec) -> Result<Raw, String> {
-    match (reference, current) {
+fn raw(reference: Reference, current: Current, spec: &DriftSpec) -> Result<Raw, String> {
+    let reference = match reference {
+        Reference::Column(mut v) => {
+            sort_folded(&mut v);
+            let n = v.len() as f64;
+            let mean = v.iter().sum::<f64>() / n;
+            let std =
+                if n > 1.0 { (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt() } else { 0.0 };
+            Reference::Numeric { count: v.len() as u64, sorted: v, mean, std }
+        }
+        r => r,
+    };
+    match (&reference, current) {
         (Reference::Numeric { sorted, .. }, Current::Numeric(c)) if sorted.is_empty() || c.is_empty() => {
             Err(format!("no values to compare ({} in the reference, {} now)", sorted.len(), c.len()))
         }
@@ -197,36 +221,40 @@ fn raw(reference: &Reference, current: Current, spec: &DriftSpec) -> Result<Raw,
             }
             categorical(counts, &c)
         }
-        (Reference::Numeric { .. }, Current::Categorical(_)) => {
+        (Reference::Numeric { .. } | Reference::Column(_), Current::Categorical(_)) => {
             Err("numeric in the reference, categorical in the data".into())
         }
         (Reference::Categorical { .. }, Current::Numeric(_)) => {
             Err("categorical in the reference, numeric in the data".into())
         }
+        (Reference::Column(_), Current::Numeric(_)) => unreachable!("made Numeric above"),
     }
 }
 
 /// Tests every column (in parallel across the machine's cores) and decides.
 pub fn drift(columns: Vec<(String, Reference, Current)>, spec: &DriftSpec) -> DriftReport {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(columns.len()).max(1);
+    let n = columns.len();
+    // Workers take the next column from a shared queue, so a few large
+    // columns do not end up on the same core.
+    let queue = std::sync::Mutex::new(columns.into_iter().enumerate());
     let mut results: Vec<Option<Tested>> = Vec::new();
-    results.resize_with(columns.len(), || None);
-    let mut work: Vec<(usize, (String, Reference, Current))> = columns.into_iter().enumerate().collect();
-    let per = work.len().div_ceil(threads).max(1);
+    results.resize_with(n, || None);
     std::thread::scope(|scope| {
-        let mut handles = Vec::new();
-        while !work.is_empty() {
-            let chunk: Vec<_> = work.drain(..per.min(work.len())).collect();
-            handles.push(scope.spawn(move || {
-                chunk
-                    .into_iter()
-                    .map(|(i, (name, r, c))| {
-                        let kind = if matches!(r, Reference::Numeric { .. }) { "numeric" } else { "categorical" };
-                        (i, name, kind, raw(&r, c, spec))
-                    })
-                    .collect::<Vec<_>>()
-            }));
-        }
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let next = queue.lock().unwrap_or_else(|e| e.into_inner()).next();
+                        let Some((i, (name, r, c))) = next else { break };
+                        let kind = if matches!(r, Reference::Categorical { .. }) { "categorical" } else { "numeric" };
+                        done.push((i, name, kind, raw(r, c, spec)));
+                    }
+                    done
+                })
+            })
+            .collect();
         for h in handles {
             for (i, name, kind, r) in h.join().expect("a drift worker panicked") {
                 results[i] = Some((name, kind, r));
@@ -308,7 +336,9 @@ impl Reference {
     pub fn from_profile(p: &berth_data::ColumnProfile) -> Reference {
         match p {
             berth_data::ColumnProfile::Numeric(n) => {
-                Reference::Numeric { sorted: n.sample.clone(), mean: n.mean, std: n.std, count: n.count - n.nan }
+                let mut sorted = n.sample.clone();
+                sort_folded(&mut sorted);
+                Reference::Numeric { sorted, mean: n.mean, std: n.std, count: n.count - n.nan }
             }
             berth_data::ColumnProfile::Categorical(c) => Reference::Categorical { counts: c.frequencies.clone() },
         }
@@ -317,14 +347,7 @@ impl Reference {
     /// From a whole reference column (every value, not a sample).
     pub fn from_column(c: &berth_data::Column) -> Reference {
         match Current::from_column(c) {
-            Current::Numeric(mut v) => {
-                v.sort_unstable_by(f64::total_cmp);
-                let n = v.len() as f64;
-                let mean = v.iter().sum::<f64>() / n;
-                let std =
-                    if n > 1.0 { (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt() } else { 0.0 };
-                Reference::Numeric { count: v.len() as u64, sorted: v, mean, std }
-            }
+            Current::Numeric(v) => Reference::Column(v),
             Current::Categorical(counts) => Reference::Categorical { counts },
         }
     }

@@ -1,7 +1,7 @@
 //! Classification and regression metrics with scikit-learn's definitions
 //! (`zero_division=0`; labels are the union of true and predicted ones).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 
@@ -213,21 +213,26 @@ pub fn classification(
         return Err(MetricError::Empty);
     }
     let n = y_true.len() as f64;
-    let labels: BTreeSet<&String> = y_true.iter().chain(y_pred).collect();
-    let (mut tp, mut pred_n, mut true_n) = (BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
+    // Per label: true positives, times predicted, times true. Hashed while
+    // counting (hundreds of thousands of rows), sorted once (a few labels).
+    let mut counts: std::collections::HashMap<&String, [f64; 3]> = std::collections::HashMap::new();
     for (t, p) in y_true.iter().zip(y_pred) {
-        *true_n.entry(t).or_insert(0.0) += 1.0;
-        *pred_n.entry(p).or_insert(0.0) += 1.0;
+        let c = counts.entry(t).or_default();
+        c[2] += 1.0;
         if t == p {
-            *tp.entry(t).or_insert(0.0) += 1.0;
+            c[0] += 1.0;
         }
+        counts.entry(p).or_default()[1] += 1.0;
     }
-    let get = |m: &BTreeMap<&String, f64>, k: &String| m.get(k).copied().unwrap_or(0.0);
+    let mut labels: Vec<&String> = counts.keys().copied().collect();
+    labels.sort();
+    let (tp, pred_n, true_n) = (0, 1, 2);
+    let get = |which: usize, k: &String| counts.get(k).map_or(0.0, |c| c[which]);
     let (mut p_macro, mut r_macro, mut f_macro, mut p_w, mut r_w, mut f_w) = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
     let (mut per_class_recall, mut per_class_precision, mut per_class_f1) =
         (BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
     for l in &labels {
-        let (tpl, pl, tl) = (get(&tp, l), get(&pred_n, l), get(&true_n, l));
+        let (tpl, pl, tl) = (get(tp, l), get(pred_n, l), get(true_n, l));
         let precision = ratio(tpl, pl);
         let recall = ratio(tpl, tl);
         let f1 = ratio(2.0 * precision * recall, precision + recall);
@@ -244,7 +249,7 @@ pub fn classification(
         }
     }
     let k = labels.len() as f64;
-    let correct: f64 = tp.values().sum();
+    let correct: f64 = labels.iter().map(|l| get(tp, l)).sum();
     let balanced_accuracy = per_class_recall.values().sum::<f64>() / per_class_recall.len() as f64;
     let (log_loss, roc_auc, pr_auc) = match proba {
         None => (None, None, None),

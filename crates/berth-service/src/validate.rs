@@ -352,7 +352,13 @@ pub async fn validate(berth: Option<&Berth>, req: &ValidateRequest) -> Result<Re
     evaluate::check_metric_names(&req.gate, task).map_err(|m| ServiceError::input(m, None))?;
 
     // Data loads.
-    let table = match read_table(&req.data, &ReadOptions::default()) {
+    // The data's digest (for the stored report) is hashed while it is parsed.
+    let (table, digest) = std::thread::scope(|s| {
+        let digest = s.spawn(|| crate::train::file_digest(&req.data));
+        let table = read_table(&req.data, &ReadOptions::default());
+        (table, digest.join().expect("hashing the data panicked"))
+    });
+    let table = match table {
         Ok(t) => t,
         Err(e) => {
             report.check("data_loads", false, None, None, format!("data {} does not load: {e}", req.data.display()));
@@ -363,7 +369,7 @@ pub async fn validate(berth: Option<&Berth>, req: &ValidateRequest) -> Result<Re
         return Err(ServiceError::input(format!("{} has no rows to validate on", req.data.display()), None));
     }
     report.data.rows = table.rows();
-    report.data.digest = crate::train::file_digest(&req.data)?.to_string();
+    report.data.digest = digest?.to_string();
     report.check("data_loads", true, None, None, format!("data loads: {} rows", table.rows()));
 
     let target = req

@@ -20,22 +20,43 @@ pub fn wasserstein_distance(u: &[f64], v: &[f64]) -> Result<f64, StatsError> {
     check_finite("first sample", u)?;
     check_finite("second sample", v)?;
     let (u, v) = (sorted_copy(u), sorted_copy(v));
-    let mut all: Vec<f64> = u.iter().chain(&v).copied().collect();
-    all.sort_unstable_by(f64::total_cmp);
+    Ok(wasserstein_sorted(&u, &v))
+}
+
+/// [`wasserstein_distance`] on non-empty, finite samples already sorted
+/// ascending with `-0.0` folded into `0.0`: the pooled values come from a
+/// merge, not another sort.
+pub fn wasserstein_sorted(u: &[f64], v: &[f64]) -> f64 {
     let (nu, nv) = (u.len() as f64, v.len() as f64);
+    // Walks the pooled values in order (a merge of the two) without
+    // materialising them; `i` and `j` count the values of each sample at or
+    // below the current pooled value, as `searchsorted(side='right')`.
+    let (mut a, mut b) = (0, 0);
+    let mut next = || {
+        if a < u.len() && (b >= v.len() || u[a] <= v[b]) {
+            a += 1;
+            u[a - 1]
+        } else {
+            b += 1;
+            v[b - 1]
+        }
+    };
+    let total = u.len() + v.len();
+    let mut terms = Vec::with_capacity(total.saturating_sub(1));
     let (mut i, mut j) = (0, 0);
-    let mut terms = Vec::with_capacity(all.len() - 1);
-    for pair in all.windows(2) {
-        let value = pair[0];
+    let mut value = next();
+    for _ in 1..total {
+        let following = next();
         while i < u.len() && u[i] <= value {
             i += 1;
         }
         while j < v.len() && v[j] <= value {
             j += 1;
         }
-        terms.push((i as f64 / nu - j as f64 / nv).abs() * (pair[1] - pair[0]));
+        terms.push((i as f64 / nu - j as f64 / nv).abs() * (following - value));
+        value = following;
     }
-    Ok(pairwise_sum(&terms))
+    pairwise_sum(&terms)
 }
 
 /// Jensen–Shannon distance between two probability vectors (natural

@@ -28,9 +28,9 @@ mod ztest;
 
 pub use chi2::{Chi2Result, chi2_contingency};
 pub use correction::{benjamini_hochberg, holm};
-pub use distance::{PSI_EPSILON, jensenshannon, psi, wasserstein_distance};
+pub use distance::{PSI_EPSILON, jensenshannon, psi, wasserstein_distance, wasserstein_sorted};
 pub use kolmogorov::kstwo_sf;
-pub use ks::{KsResult, ks_2samp};
+pub use ks::{KsResult, ks_2samp, ks_2samp_sorted};
 pub use smirnov::smirnov;
 pub use special::{chi2_sf, erfc, gamma_q, ln_gamma, normal_sf};
 pub use ztest::{ZTestResult, ztest_two_sample};
@@ -94,6 +94,85 @@ fn check_non_negative(what: &'static str, values: &[f64]) -> Result<(), StatsErr
 /// as they do in NumPy. The caller has already rejected NaN.
 fn sorted_copy(values: &[f64]) -> Vec<f64> {
     let mut sorted: Vec<f64> = values.iter().map(|v| v + 0.0).collect();
-    sorted.sort_unstable_by(f64::total_cmp);
+    sort_f64(&mut sorted);
     sorted
+}
+
+/// Sorts NaN-free values ascending (as `total_cmp`, so `-0.0` before `0.0`).
+/// Large slices take an LSD radix sort on the bits (six passes of 11 bits),
+/// several times faster than a comparison sort at a million values.
+pub fn sort_f64(values: &mut [f64]) {
+    const SMALL: usize = 4096;
+    if values.len() < SMALL {
+        values.sort_unstable_by(f64::total_cmp);
+        return;
+    }
+    // Order-preserving map of f64 bits to u64: flip every bit of negatives,
+    // only the sign bit of the rest.
+    let key = |x: f64| {
+        let b = x.to_bits();
+        if b >> 63 == 1 { !b } else { b ^ (1 << 63) }
+    };
+    let unkey = |k: u64| f64::from_bits(if k >> 63 == 1 { k ^ (1 << 63) } else { !k });
+    let mut a: Vec<u64> = values.iter().map(|x| key(*x)).collect();
+    let mut b = vec![0u64; a.len()];
+    // Every pass's digit counts, in one read.
+    let mut histograms = vec![[0usize; 2048]; 6];
+    for k in &a {
+        for (pass, h) in histograms.iter_mut().enumerate() {
+            h[((k >> (pass * 11)) & 2047) as usize] += 1;
+        }
+    }
+    for (pass, counts) in histograms.iter_mut().enumerate() {
+        let shift = pass * 11;
+        // A pass where every key has the same digit changes nothing.
+        if counts.contains(&a.len()) {
+            continue;
+        }
+        let mut offset = 0;
+        for c in counts.iter_mut() {
+            let n = *c;
+            *c = offset;
+            offset += n;
+        }
+        for k in &a {
+            let d = ((k >> shift) & 2047) as usize;
+            b[counts[d]] = *k;
+            counts[d] += 1;
+        }
+        std::mem::swap(&mut a, &mut b);
+    }
+    for (v, k) in values.iter_mut().zip(a) {
+        *v = unkey(k);
+    }
+}
+
+#[cfg(test)]
+mod sort_tests {
+    #[test]
+    fn the_radix_sort_orders_like_total_cmp() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut v: Vec<f64> = (0..20_000)
+            .map(|i| match i % 7 {
+                0 => f64::from_bits(next()),
+                1 => -0.0,
+                2 => 0.0,
+                3 => f64::INFINITY,
+                4 => f64::NEG_INFINITY,
+                5 => f64::MIN_POSITIVE / 3.0,
+                _ => (next() % 1000) as f64 - 500.0,
+            })
+            .filter(|v| !v.is_nan())
+            .collect();
+        let mut expected = v.clone();
+        expected.sort_unstable_by(f64::total_cmp);
+        super::sort_f64(&mut v);
+        assert!(v.iter().zip(&expected).all(|(a, b)| a.to_bits() == b.to_bits()));
+    }
 }
