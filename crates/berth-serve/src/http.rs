@@ -47,7 +47,11 @@ pub fn router(state: Shared) -> Router {
 }
 
 fn json_response(status: StatusCode, body: &Value) -> Response {
-    let mut r = Response::new(Body::from(serde_json::to_vec(body).unwrap_or_default()));
+    json_bytes(status, serde_json::to_vec(body).unwrap_or_default())
+}
+
+fn json_bytes(status: StatusCode, body: Vec<u8>) -> Response {
+    let mut r = Response::new(Body::from(body));
     *r.status_mut() = status;
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     r
@@ -245,7 +249,7 @@ async fn infer<C>(
     body: Body,
     wanted: Option<(String, Option<String>)>,
     parse: impl FnOnce(&Served, &[u8]) -> Result<(Table, C), Refusal>,
-    render: impl FnOnce(&Served, &Prediction, C, &str) -> Value,
+    render: impl FnOnce(&Served, &Prediction, C, &str) -> Vec<u8>,
 ) -> Response {
     let started = Instant::now();
     let request_id = state.request_id(headers.get("x-request-id").and_then(|v| v.to_str().ok()));
@@ -306,7 +310,7 @@ async fn infer<C>(
         let dropped = log.record(&crate::state::now(), &request_id, (&served.name, &served.version), &table, &p);
         state.metrics.log_dropped.fetch_add(dropped, std::sync::atomic::Ordering::Relaxed);
     }
-    let mut resp = json_response(StatusCode::OK, &body);
+    let mut resp = json_bytes(StatusCode::OK, body);
     if let Ok(v) = HeaderValue::from_str(&served.label()) {
         resp.headers_mut().insert("x-berth-version", v);
     }
@@ -327,42 +331,76 @@ fn instances(served: &Served, bytes: &[u8]) -> Result<(Table, ()), Refusal> {
     Ok((served.inputs.from_instances(&req.instances)?, ()))
 }
 
-fn probabilities(p: &Prediction) -> Option<Value> {
-    let (probs, classes) = (p.probabilities.as_ref()?, p.classes.as_ref()?);
-    Some(Value::Array(
-        probs
-            .iter()
-            .map(|row| Value::Object(classes.iter().zip(row).map(|(c, x)| (c.clone(), json!(x))).collect()))
-            .collect(),
-    ))
+/// Per row, a map from class to probability, serialised without building
+/// JSON values first.
+struct Probabilities<'a> {
+    rows: &'a [Vec<f64>],
+    classes: &'a [String],
+}
+
+impl serde::Serialize for Probabilities<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        struct Row<'a>(&'a [f64], &'a [String]);
+        impl serde::Serialize for Row<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut m = s.serialize_map(Some(self.1.len()))?;
+                for (c, x) in self.1.iter().zip(self.0) {
+                    m.serialize_entry(c, x)?;
+                }
+                m.end()
+            }
+        }
+        let mut seq = s.serialize_seq(Some(self.rows.len()))?;
+        for r in self.rows {
+            seq.serialize_element(&Row(r, self.classes))?;
+        }
+        seq.end()
+    }
 }
 
 /// Labels for classifiers and anomaly detectors, values for regression.
-fn predictions(p: &Prediction) -> Value {
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum Predictions<'a> {
+    Labels(&'a [String]),
+    Values(&'a [f64]),
+}
+
+fn predictions(p: &Prediction) -> Predictions<'_> {
     match (&p.labels, &p.values) {
-        (Some(l), _) => json!(l),
-        (None, Some(v)) => json!(v),
-        (None, None) => json!([]),
+        (Some(l), _) => Predictions::Labels(l),
+        (None, Some(v)) => Predictions::Values(v),
+        (None, None) => Predictions::Values(&[]),
     }
+}
+
+#[derive(serde::Serialize)]
+struct PredictAnswer<'a> {
+    model: &'a str,
+    version: &'a str,
+    request_id: &'a str,
+    predictions: Predictions<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    probabilities: Option<Probabilities<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scores: Option<&'a [f64]>,
 }
 
 async fn predict(Extract(state): Extract<Shared>, headers: HeaderMap, body: Body) -> Response {
     infer(state, Endpoint::Predict, headers, body, None, instances, |served, p, (), request_id| {
-        let mut out = json!({
-            "model": served.name,
-            "version": served.version,
-            "request_id": request_id,
-            "predictions": predictions(p),
-        });
-        if let Some(probs) = probabilities(p) {
-            out["probabilities"] = probs;
-        }
-        if served.task() == Task::Anomaly
-            && let Some(v) = &p.values
-        {
-            out["scores"] = json!(v);
-        }
-        out
+        let answer = PredictAnswer {
+            model: &served.name,
+            version: &served.version,
+            request_id,
+            predictions: predictions(p),
+            probabilities: match (&p.probabilities, &p.classes) {
+                (Some(rows), Some(classes)) => Some(Probabilities { rows, classes }),
+                _ => None,
+            },
+            scores: p.values.as_deref().filter(|_| served.task() == Task::Anomaly),
+        };
+        serde_json::to_vec(&answer).unwrap_or_default()
     })
     .await
 }
@@ -392,15 +430,9 @@ async fn v1_predict(
         );
     };
     let wanted = Some((name.to_string(), None));
-    infer(
-        state,
-        Endpoint::KServeV1,
-        headers,
-        body,
-        wanted,
-        instances,
-        |_, p, (), _| json!({ "predictions": predictions(p) }),
-    )
+    infer(state, Endpoint::KServeV1, headers, body, wanted, instances, |_, p, (), _| {
+        serde_json::to_vec(&json!({ "predictions": predictions(p) })).unwrap_or_default()
+    })
     .await
 }
 
@@ -554,7 +586,7 @@ fn v2_parse(served: &Served, bytes: &[u8]) -> Result<(Table, InferCtx), Refusal>
     Ok((served.inputs.from_tensors(&req.inputs)?, InferCtx { id: req.id, outputs }))
 }
 
-fn v2_render(served: &Served, p: &Prediction, ctx: InferCtx, _: &str) -> Value {
+fn v2_render(served: &Served, p: &Prediction, ctx: InferCtx, _: &str) -> Vec<u8> {
     let n = p.len() as i64;
     let mut outputs = Vec::new();
     let wanted = |name: &str| ctx.outputs.as_ref().is_none_or(|o| o.iter().any(|x| x == name));
@@ -582,7 +614,7 @@ fn v2_render(served: &Served, p: &Prediction, ctx: InferCtx, _: &str) -> Value {
     if let Some(id) = ctx.id {
         out["id"] = json!(id);
     }
-    out
+    serde_json::to_vec(&out).unwrap_or_default()
 }
 
 async fn v2_infer(

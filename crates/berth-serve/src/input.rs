@@ -185,11 +185,11 @@ impl Inputs {
         let rows = instances.len();
         let mut builders: Vec<Builder> = self.fields.iter().map(|f| Builder::new(f.ty, rows)).collect();
         let mut problems = Problems(Vec::new(), 0);
-        let known: BTreeSet<&str> = self.fields.iter().map(|f| f.name.as_str()).collect();
         let mut unknown_reported = BTreeSet::new();
         for (row, instance) in instances.iter().enumerate() {
             match instance {
                 Value::Object(map) => {
+                    let mut found = 0;
                     for (f, b) in self.fields.iter().zip(builders.iter_mut()) {
                         match map.get(&f.name) {
                             None => {
@@ -197,14 +197,17 @@ impl Inputs {
                                 problems.add(&f.name, Some(row), expected(f.ty), "nothing (the field is missing)");
                             }
                             Some(v) => {
+                                found += 1;
                                 if b.push(v).is_err() {
                                     problems.add(&f.name, Some(row), expected(f.ty), shown(v));
                                 }
                             }
                         }
                     }
-                    for k in map.keys() {
-                        if !known.contains(k.as_str()) && unknown_reported.insert(k.clone()) {
+                    // Keys beyond the inputs found: name the unknown ones.
+                    let extra = map.keys().filter(|_| map.len() > found);
+                    for k in extra {
+                        if !self.fields.iter().any(|f| f.name == *k) && unknown_reported.insert(k.clone()) {
                             problems.add(
                                 k,
                                 Some(row),
