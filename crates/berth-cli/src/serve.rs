@@ -27,6 +27,12 @@ pub async fn run(a: &ServeArgs, dir: &Path) -> Result<()> {
             ));
         }
     };
+    if let Some(f) = &a.features {
+        let mut seen = std::collections::BTreeSet::new();
+        if let Some(d) = f.iter().find(|n| !seen.insert(n.as_str())) {
+            return Err(ServiceError::input(format!("--features names {d:?} twice"), None));
+        }
+    }
     let ci = berth_serve::in_ci(&env);
     if a.allow_synthetic && !ci {
         tracing::warn!("--allow-synthetic is ignored outside CI (neither CI nor GITHUB_ACTIONS is set)");

@@ -5,14 +5,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use support::{Project, noise};
-
-fn flip_one_byte(path: &std::path::Path) {
-    let mut bytes = std::fs::read(path).unwrap();
-    let i = bytes.len() / 2;
-    bytes[i] ^= 0x01;
-    std::fs::write(path, bytes).unwrap();
-}
+use support::{Project, flip_one_byte, noise};
 
 #[test]
 fn pull_refuses_a_corrupted_blob_and_fsck_reports_it() {

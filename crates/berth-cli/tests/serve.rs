@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::Project;
+use support::{Project, flip_one_byte};
 
 pub struct Resp {
     pub status: u16,
@@ -156,13 +156,6 @@ fn push_model(p: &Project, algorithm: &str, seed: &str) -> String {
     let files = show["files"].as_array().unwrap();
     let f = files.iter().find(|f| f["path"] == "model.berth").unwrap();
     f["digest"].as_str().unwrap().to_string()
-}
-
-fn flip_one_byte(path: &std::path::Path) {
-    let mut bytes = std::fs::read(path).unwrap();
-    let i = bytes.len() / 2;
-    bytes[i] ^= 0x01;
-    std::fs::write(path, bytes).unwrap();
 }
 
 #[test]

@@ -15,7 +15,7 @@ const TARGET: &str = "__berth_synthetic_target";
 /// shape of `berth data synth --kind classification`).
 pub fn train(signature: Option<&Signature>) -> Result<Model, String> {
     let (table, task, classes) = match signature {
-        Some(s) => (table_for(s), s.task, s.classes.clone()),
+        Some(s) => (table_for(s)?, s.task, s.classes.clone()),
         None => {
             let o = berth_data::synth::SynthOptions { rows: ROWS, seed: 7, ..Default::default() };
             let t =
@@ -56,7 +56,7 @@ pub fn train(signature: Option<&Signature>) -> Result<Model, String> {
 
 /// Random columns with the signature's names and types, and a target that
 /// depends on the numeric ones.
-fn table_for(s: &Signature) -> Table {
+fn table_for(s: &Signature) -> Result<Table, String> {
     let mut rng = Rng::new(7);
     let mut score = vec![0.0; ROWS];
     let mut cols: Vec<Column> = s
@@ -87,7 +87,7 @@ fn table_for(s: &Signature) -> Table {
         Task::Regression => Column::float(TARGET, noisy),
         _ => Column::int(TARGET, noisy.iter().map(|x| i64::from(*x > 0.0)).collect()),
     });
-    Table::new(cols).expect("equal-length synthetic columns")
+    Table::new(cols).map_err(|e| format!("the signature's inputs cannot make a table: {e}"))
 }
 
 /// Relabels a two-valued target with the signature's class names, spread

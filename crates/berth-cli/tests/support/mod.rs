@@ -113,3 +113,11 @@ impl Project {
         self.path().join(".berth/store/blobs/sha256").join(&hex[..2]).join(&hex[2..])
     }
 }
+
+/// Damages a file in place: one bit of its middle byte.
+pub fn flip_one_byte(path: &Path) {
+    let mut bytes = std::fs::read(path).unwrap();
+    let i = bytes.len() / 2;
+    bytes[i] ^= 0x01;
+    std::fs::write(path, bytes).unwrap();
+}
