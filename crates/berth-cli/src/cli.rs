@@ -117,6 +117,22 @@ pub enum Command {
     /// Serve a model over HTTP: /predict, KServe v1, Open Inference Protocol v2, /health, /metrics.
     /// Follows an alias and swaps versions without dropping requests.
     Serve(ServeArgs),
+    /// Smoke-test a running server with real requests: health, each row of a sample, one batch,
+    /// well-formed predictions, latency. Exit 0 passed, 1 failed, 2 bad input.
+    Smoke {
+        /// The server, e.g. http://staging:8080.
+        #[arg(long)]
+        endpoint: String,
+        /// Rows to send (CSV or Parquet with the model's input columns).
+        #[arg(long)]
+        data: PathBuf,
+        /// How many rows to send one request each (the first N).
+        #[arg(long, default_value_t = 100)]
+        rows: usize,
+        /// Fail when the p99 of the single-row requests is above this.
+        #[arg(long, value_name = "MS")]
+        max_latency_ms: Option<f64>,
+    },
     /// Tabular data: synthesize, profile, show the schema.
     #[command(subcommand)]
     Data(DataCommand),

@@ -3,7 +3,7 @@
 
 use berth_core::{AliasEvent, AuditEntry, Exit, VersionRecord};
 use berth_registry::ModelSummary;
-use berth_service::{FsckReport, GcReport, PullReport, PushReport, ServiceError, ShowReport};
+use berth_service::{FsckReport, GcReport, PullReport, PushReport, ServiceError, ShowReport, SmokeReport};
 use serde::Serialize;
 
 pub fn json<T: Serialize>(v: &T) {
@@ -277,5 +277,19 @@ pub fn fsck(r: &FsckReport) {
         eprintln!(
             "help: push the damaged versions again from a good copy; `berth gc` removes orphans and partial files"
         );
+    }
+}
+
+pub fn smoke(r: &SmokeReport) {
+    let who = r.model.as_deref().map(|m| format!("{m} at ")).unwrap_or_default();
+    println!("smoke test of {who}{}: {}", r.endpoint, if r.passed { "✓ PASSED" } else { "✗ FAILED" });
+    for c in &r.checks {
+        println!("  {} {}", if c.passed { "✓" } else { "✗" }, c.detail);
+    }
+    if let (Some(p50), Some(p99)) = (r.p50_ms, r.p99_ms) {
+        println!("  {} requests, {} failed; latency p50 {p50:.3} ms, p99 {p99:.3} ms", r.requests, r.failures);
+    }
+    for e in &r.errors {
+        println!("  error: {e}");
     }
 }

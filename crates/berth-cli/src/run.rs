@@ -204,6 +204,21 @@ pub async fn run(cli: Cli) -> Result<u8> {
         }
         Command::Validate(a) => return crate::validate::run(a, &dir, json).await,
         Command::Serve(a) => crate::serve::run(a, &dir).await?,
+        Command::Smoke { endpoint, data, rows, max_latency_ms } => {
+            let req = berth_service::SmokeRequest {
+                endpoint: endpoint.clone(),
+                data: dir.join(data),
+                rows: *rows,
+                max_latency_ms: *max_latency_ms,
+            };
+            let r = berth_service::smoke(&req).await?;
+            if json {
+                render::json(&r)
+            } else {
+                render::smoke(&r)
+            }
+            return Ok(if r.passed { 0 } else { 1 });
+        }
         Command::Quickstart { dir: qdir } => {
             crate::quickstart::run(qdir.clone(), json).await?;
         }

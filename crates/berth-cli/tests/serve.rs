@@ -692,3 +692,34 @@ fn validate_through_a_running_server_agrees_with_validating_the_file() {
     assert!(r.stdout.contains("does not answer"), "{}", r.stdout);
     p.berth(&["validate", "--endpoint", "https://x", "--data", "test.csv"]).fails(2);
 }
+
+#[test]
+fn smoke_sends_real_requests_and_exits_by_the_verdict() {
+    let p = Project::new();
+    let s = model_file_server(&p, &[]);
+    let url = format!("http://127.0.0.1:{}", s.port);
+    let ok = p.berth(&["smoke", "--endpoint", &url, "--data", "train.csv", "--rows", "30", "--json"]).ok().json();
+    assert_eq!(ok["passed"], true, "{ok}");
+    assert_eq!(ok["requests"], 31, "30 single rows and one batch");
+    assert_eq!(ok["failures"], 0);
+    assert!(ok["model"].as_str().unwrap().starts_with("churn@"));
+    assert!(ok["p99_ms"].as_f64().unwrap() > 0.0);
+    let text = p.berth(&["smoke", "--endpoint", &url, "--data", "train.csv", "--rows", "5"]).ok();
+    assert!(text.stdout.contains("✓ PASSED"), "{}", text.stdout);
+
+    let slow =
+        p.berth(&["smoke", "--endpoint", &url, "--data", "train.csv", "--rows", "5", "--max-latency-ms", "0.000001"]);
+    let slow = slow.fails(1);
+    assert!(slow.stdout.contains("p99"), "{}", slow.stdout);
+
+    // Data the model cannot take is bad input, not a failed smoke test.
+    p.write("other.csv", b"a,b\n1,2\n");
+    p.berth(&["smoke", "--endpoint", &url, "--data", "other.csv"]).fails(2);
+
+    // A server without a model fails the health check.
+    let q = Project::new();
+    let empty = Server::start(&q, &["churn@production", "--poll", "1h"]);
+    let url = format!("http://127.0.0.1:{}", empty.port);
+    let r = p.berth(&["smoke", "--endpoint", &url, "--data", "train.csv"]).fails(1);
+    assert!(r.stdout.contains("✗"), "{}", r.stdout);
+}

@@ -17,6 +17,7 @@ mod predict;
 mod pull;
 mod push;
 mod service;
+mod smoke;
 mod train;
 mod validate;
 
@@ -32,6 +33,7 @@ pub use predict::{ModelFile, PredictReport, Scorer, predict_to_file};
 pub use pull::PullReport;
 pub use push::{PushReport, PushRequest};
 pub use service::{Berth, NoTransfer, ShowFile, ShowGate, ShowReport, Transfer};
+pub use smoke::{SmokeCheck, SmokeReport, SmokeRequest, smoke};
 pub use train::{MODEL_FILE, TrainReport, TrainRequest, load_train_config, push_request_for, train};
 pub use validate::{ValidateRequest, needs_project, validate};
 
