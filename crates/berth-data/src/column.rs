@@ -45,6 +45,35 @@ impl Dictionary {
     pub(crate) fn finish(self) -> ColumnData {
         ColumnData::Str { levels: self.levels, codes: self.codes }
     }
+
+    /// Appends `other`'s values after this one's; its levels that are new
+    /// here are added in their order of first appearance there, so the
+    /// result equals pushing every value in sequence.
+    pub(crate) fn append(&mut self, other: Dictionary) {
+        let mut first_seen = vec![u32::MAX; other.levels.len()];
+        let mut map = vec![0u32; other.levels.len()];
+        for (i, code) in other.codes.iter().enumerate() {
+            let c = *code as usize;
+            if first_seen[c] == u32::MAX {
+                first_seen[c] = i as u32;
+            }
+        }
+        let mut order: Vec<usize> = (0..other.levels.len()).collect();
+        order.sort_by_key(|c| first_seen[*c]);
+        for c in order {
+            let s = &other.levels[c];
+            map[c] = match self.index.get(s) {
+                Some(code) => *code,
+                None => {
+                    self.levels.push(s.clone());
+                    let code = (self.levels.len() - 1) as u32;
+                    self.index.insert(s.clone(), code);
+                    code
+                }
+            };
+        }
+        self.codes.extend(other.codes.iter().map(|c| map[*c as usize]));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

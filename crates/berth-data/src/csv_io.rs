@@ -225,6 +225,57 @@ impl Builder {
         }
     }
 
+    /// This chunk's column followed by the next chunk's, as one pass over
+    /// both would have built it; `Redo` where that pass would not have
+    /// ended with a single type the two agree on.
+    fn join(self, next: Builder) -> Builder {
+        use Builder::*;
+        let ty = |b: &Builder| match b {
+            Float(_) => Some(ColumnType::Float),
+            Int(_) => Some(ColumnType::Int),
+            Bool(_) => Some(ColumnType::Bool),
+            Ts(_) => Some(ColumnType::Timestamp),
+            Str(_) => Some(ColumnType::Str),
+            Pending(_) | Redo => None,
+        };
+        match (self, next) {
+            (Redo, _) | (_, Redo) => Redo,
+            (Pending(a), Pending(b)) => Pending(a + b),
+            (Pending(a), b) => Builder::of(ty(&b).expect("typed"), a).join(b),
+            (mut a, Pending(b)) => {
+                (0..b).for_each(|_| a.push_null());
+                a
+            }
+            (Float(mut a), Float(b)) => {
+                a.extend(b);
+                Float(a)
+            }
+            (Int(mut a), Int(b)) => {
+                a.extend(b);
+                Int(a)
+            }
+            // An integer column widens to float when a float comes.
+            (Int(a), Float(b)) => Float(a.into_iter().map(|x| x as f64).chain(b).collect()),
+            (Float(mut a), Int(b)) => {
+                a.extend(b.into_iter().map(|x| x as f64));
+                Float(a)
+            }
+            (Bool(mut a), Bool(b)) => {
+                a.extend(b);
+                Bool(a)
+            }
+            (Ts(mut a), Ts(b)) => {
+                a.extend(b);
+                Ts(a)
+            }
+            (Str(mut a), Str(b)) => {
+                a.append(b);
+                Str(a)
+            }
+            _ => Redo,
+        }
+    }
+
     fn finish(self) -> ColumnData {
         match self {
             Builder::Pending(n) => ColumnData::Float(vec![0.0; n]),
@@ -252,19 +303,42 @@ fn type_name(ty: ColumnType) -> &'static str {
 /// the others (`None`) infer their type as they go: a column starts as the
 /// narrowest type of its first value, widens from integer to float in place,
 /// and is marked for a second look on any other change.
-fn read_pass(
+fn read_pass(path: &Path, idx: &[usize], names: &[String], types: &[Option<ColumnType>]) -> Result<Pass> {
+    let mut rdr = reader(path)?;
+    rdr.headers().map_err(|e| csv_err(path, e))?;
+    read_records(rdr, path, 0, None, idx, names, types)
+}
+
+/// The records of `rdr` into builders; `line_offset` is added to the line
+/// numbers in errors (for a chunk that starts after the file's first line).
+fn read_records<R: std::io::Read>(
+    mut rdr: csv::Reader<R>,
     path: &Path,
+    line_offset: u64,
+    width: Option<usize>,
     idx: &[usize],
     names: &[String],
     types: &[Option<ColumnType>],
-) -> Result<(Vec<Builder>, Vec<Vec<bool>>)> {
-    let mut rdr = reader(path)?;
-    rdr.headers().map_err(|e| csv_err(path, e))?;
+) -> Result<Pass> {
+    let csv_err = |e: csv::Error| match csv_err(path, e) {
+        DataError::Csv { path, line, message } => DataError::Csv { path, line: line + line_offset, message },
+        other => other,
+    };
     let mut builders: Vec<Builder> =
         types.iter().map(|t| t.map_or(Builder::Pending(0), |t| Builder::of(t, 0))).collect();
     let mut valid: Vec<Vec<bool>> = vec![Vec::new(); idx.len()];
     let mut rec = csv::StringRecord::new();
-    while rdr.read_record(&mut rec).map_err(|e| csv_err(path, e))? {
+    while rdr.read_record(&mut rec).map_err(csv_err)? {
+        // A chunk's reader has not seen the header: hold it to the header's width.
+        if let Some(w) = width
+            && rec.len() != w
+        {
+            return Err(DataError::Csv {
+                path: path.to_path_buf(),
+                line: rec.position().map(|p| p.line()).unwrap_or(0) + line_offset,
+                message: format!("has {} field(s), the header has {w}", rec.len()),
+            });
+        }
         for (k, &i) in idx.iter().enumerate() {
             let s = &rec[i];
             let null = is_null(s);
@@ -284,7 +358,7 @@ fn read_pass(
             }
             match (types[k], &*b) {
                 (Some(ty), _) => {
-                    let line = rec.position().map(|p| p.line()).unwrap_or(0);
+                    let line = rec.position().map(|p| p.line()).unwrap_or(0) + line_offset;
                     return Err(DataError::Csv {
                         path: path.to_path_buf(),
                         line,
@@ -301,6 +375,108 @@ fn read_pass(
         }
     }
     Ok((builders, valid))
+}
+
+/// Each column's builder and its validity (false for a null), per pass.
+type Pass = (Vec<Builder>, Vec<Vec<bool>>);
+
+/// Files at least this large are parsed in parallel chunks.
+const PARALLEL_BYTES: u64 = 4 << 20;
+
+/// The same result as [`read_pass`], parsed on every core: the data is cut
+/// at line ends into one chunk per core and the chunks' columns are joined.
+/// `None` when that cannot be done safely — a small file, one core, or any
+/// quote character (a quoted field may hold a line break, so a cut could
+/// fall inside it) — and the caller reads in one pass.
+fn parallel_pass(
+    path: &Path,
+    width: usize,
+    idx: &[usize],
+    names: &[String],
+    types: &[Option<ColumnType>],
+) -> Result<Option<Pass>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let io = |source| DataError::Io { path: path.to_path_buf(), source };
+    let size = std::fs::metadata(path).map_err(io)?.len();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8) as u64;
+    if size < PARALLEL_BYTES || threads < 2 {
+        return Ok(None);
+    }
+    // One read of the file: no quotes anywhere; the first line end after
+    // the header and after each target offset is a cut; the lines before
+    // each cut are counted for error messages.
+    let mut f = std::fs::File::open(path).map_err(io)?;
+    let mut buf = vec![0u8; 1 << 20];
+    let targets: Vec<u64> = (0..threads).map(|k| size * k / threads).collect();
+    let (mut pos, mut lines) = (0u64, 0u64);
+    let (mut cuts, mut offsets): (Vec<u64>, Vec<u64>) = (Vec::new(), Vec::new());
+    loop {
+        let n = f.read(&mut buf).map_err(io)?;
+        if n == 0 {
+            break;
+        }
+        let chunk = &buf[..n];
+        if chunk.contains(&b'"') {
+            return Ok(None);
+        }
+        let mut from = 0;
+        while cuts.len() < targets.len() {
+            let want = targets[cuts.len()].max(cuts.last().copied().unwrap_or(0));
+            let at = (want.saturating_sub(pos) as usize).max(from);
+            if at >= n {
+                break;
+            }
+            match chunk[at..].iter().position(|b| *b == b'\n') {
+                Some(i) => {
+                    let cut = at + i + 1;
+                    lines += chunk[from..cut].iter().filter(|b| **b == b'\n').count() as u64;
+                    from = cut;
+                    cuts.push(pos + cut as u64);
+                    offsets.push(lines);
+                }
+                None => break,
+            }
+        }
+        lines += chunk[from..].iter().filter(|b| **b == b'\n').count() as u64;
+        pos += n as u64;
+    }
+    cuts.push(size);
+    let keep: Vec<usize> = (0..cuts.len() - 1).filter(|k| cuts[*k] < cuts[k + 1]).collect();
+    let offsets: Vec<u64> = keep.iter().map(|k| offsets[*k]).collect();
+    let cuts: Vec<u64> = keep.iter().map(|k| cuts[*k]).chain([size]).collect();
+    if cuts.len() < 3 {
+        return Ok(None);
+    }
+    let parts: Vec<Result<Pass>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = cuts
+            .windows(2)
+            .zip(&offsets)
+            .map(|(w, offset)| {
+                let (start, end, offset) = (w[0], w[1], *offset);
+                scope.spawn(move || {
+                    let mut f = std::fs::File::open(path).map_err(io)?;
+                    f.seek(SeekFrom::Start(start)).map_err(io)?;
+                    let rdr =
+                        csv::ReaderBuilder::new().has_headers(false).flexible(false).from_reader(f.take(end - start));
+                    read_records(rdr, path, offset, Some(width), idx, names, types)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("a CSV chunk parser panicked")).collect()
+    });
+    let mut joined: Option<Pass> = None;
+    for part in parts {
+        let (builders, valid) = part?;
+        joined = Some(match joined {
+            None => (builders, valid),
+            Some((acc, mut acc_valid)) => {
+                let merged = acc.into_iter().zip(builders).map(|(a, b)| a.join(b)).collect();
+                acc_valid.iter_mut().zip(valid).for_each(|(a, v)| a.extend(v));
+                (merged, acc_valid)
+            }
+        });
+    }
+    Ok(joined)
 }
 
 /// The type every non-null value of each listed column fits (a full pass).
@@ -350,7 +526,10 @@ pub fn read_csv(path: &Path, schema: Option<&Schema>, columns: Option<&[String]>
         }
         None => vec![None; idx.len()],
     };
-    let (mut builders, valid) = read_pass(path, &idx, &wanted, &types)?;
+    let (mut builders, valid) = match parallel_pass(path, headers.len(), &idx, &wanted, &types)? {
+        Some(done) => done,
+        None => read_pass(path, &idx, &wanted, &types)?,
+    };
     let redo: Vec<usize> = (0..builders.len()).filter(|&k| matches!(builders[k], Builder::Redo)).collect();
     if !redo.is_empty() {
         let redo_idx: Vec<usize> = redo.iter().map(|&k| idx[k]).collect();
@@ -458,5 +637,80 @@ mod tests {
         assert_eq!(parse_timestamp("2024-01-01T00:00:00.250Z"), Some(1_704_067_200));
         assert_eq!(parse_timestamp("2024-13-01"), None);
         assert_eq!(parse_timestamp("20240101"), None);
+    }
+
+    /// Sequential and parallel reads of the same large file agree exactly,
+    /// including where the two halves disagree on a column's type.
+    fn big_csv(rows: usize, tail: &str) -> String {
+        let mut text = String::from("id,x,flag,seg,late,mixed,when\n");
+        for i in 0..rows {
+            let second_half = i >= rows / 2;
+            // x: integers, then floats; late: null, then text; mixed: ints, then text (redo).
+            let x = if second_half { format!("{}.5", i) } else { i.to_string() };
+            let late = if second_half { format!("L{}", i % 7) } else { String::new() };
+            let mixed = if second_half && i % 3 == 0 { "abc".to_string() } else { (i % 11).to_string() };
+            let seg = ["c", "a", "b", "NA", "d"][(i * 7 + i / 1000) % 5];
+            let flag = if i % 13 == 0 {
+                ""
+            } else if i % 2 == 0 {
+                "true"
+            } else {
+                "false"
+            };
+            let when = format!("2026-01-{:02} 10:00:{:02}", 1 + i % 28, i % 60);
+            text.push_str(&format!("{i},{x},{flag},{seg},{late},{mixed},{when}\n"));
+        }
+        text.push_str(tail);
+        text
+    }
+
+    #[test]
+    fn a_large_file_read_in_parallel_equals_a_sequential_read() {
+        let d = tempfile::tempdir().unwrap();
+        let p = write(&d, &big_csv(120_000, ""));
+        assert!(std::fs::metadata(&p).unwrap().len() > PARALLEL_BYTES);
+        let parallel = read_csv(&p, None, None).unwrap();
+        let headers: Vec<String> = ["id", "x", "flag", "seg", "late", "mixed", "when"].map(String::from).to_vec();
+        let idx: Vec<usize> = (0..headers.len()).collect();
+        assert!(parallel_pass(&p, 7, &idx, &headers, &[None; 7]).unwrap().is_some(), "took the parallel path");
+        // The sequential reference: the same file with a quote forces one pass.
+        let q = d.path().join("quoted.csv");
+        std::fs::write(&q, big_csv(120_000, "").replacen("id,x", "\"id\",x", 1)).unwrap();
+        assert!(parallel_pass(&q, 7, &idx, &headers, &[None; 7]).unwrap().is_none());
+        let sequential = read_csv(&q, None, None).unwrap();
+        assert_eq!(parallel, sequential);
+        let ty = |n: &str| parallel.column(n).unwrap().ty();
+        assert_eq!(
+            [ty("id"), ty("x"), ty("flag"), ty("seg"), ty("late"), ty("mixed"), ty("when")],
+            [
+                ColumnType::Int,
+                ColumnType::Float,
+                ColumnType::Bool,
+                ColumnType::Str,
+                ColumnType::Str,
+                ColumnType::Str,
+                ColumnType::Timestamp
+            ]
+        );
+    }
+
+    #[test]
+    fn an_error_in_a_later_chunk_names_its_line_in_the_file() {
+        let d = tempfile::tempdir().unwrap();
+        let p = write(&d, &big_csv(120_000, "1,2,true\n"));
+        match read_csv(&p, None, None) {
+            Err(DataError::Csv { line, message, .. }) => {
+                assert_eq!(line, 120_002, "{message}");
+                assert!(message.contains("3 field(s)"), "{message}");
+            }
+            other => panic!("expected a CSV error, got {other:?}"),
+        }
+        let schema = Schema { fields: vec![crate::Field { name: "x".into(), ty: ColumnType::Int }] };
+        match read_csv(&write(&d, &big_csv(120_000, "")), Some(&schema), Some(&["x".to_string()])) {
+            Err(DataError::Csv { line, message, .. }) => {
+                assert_eq!(line, 60_002, "the first float, in the second half: {message}");
+            }
+            other => panic!("expected a CSV error, got {other:?}"),
+        }
     }
 }

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use berth_data::{Rng, Table};
 use berth_ml::{Prediction, Signature, Task};
 
-use crate::drift::{self, Current, Reference};
+use crate::drift;
 use crate::gate::{BaselineMode, Gate, Tolerance};
 use crate::metrics::{self, MetricError};
 use crate::report::{BaselineMetric, BaselineReport, Latency, Report};
@@ -48,7 +48,9 @@ pub struct Inputs<'a> {
     pub truth: Truth,
     pub prediction: &'a Prediction,
     pub baseline: Option<(String, BaselineInput)>,
-    pub drift: Option<Vec<(String, Reference, Current)>>,
+    /// The drift check's result: the caller runs [`drift::drift`] (it
+    /// needs nothing the other checks compute, so it can run beside them).
+    pub drift: Option<drift::DriftReport>,
     pub latency: Option<LatencySample>,
     /// The evaluation data and the model's signature, for the data checks.
     pub data: Option<(&'a Table, &'a Signature)>,
@@ -168,9 +170,8 @@ pub fn evaluate(gate: &Gate, inputs: Inputs<'_>, report: &mut Report) {
     if let Some((name, input)) = inputs.baseline {
         baseline(gate, inputs.task, &inputs.truth, inputs.prediction, &scores, name, input, report);
     }
-    if let Some(columns) = inputs.drift {
+    if let Some(d) = inputs.drift {
         let spec = gate.drift.clone().unwrap_or_default();
-        let d = drift::drift(columns, &spec);
         let drifted: Vec<&str> = d.columns.iter().filter(|c| c.drifted).map(|c| c.column.as_str()).collect();
         report.check(
             "drift",

@@ -134,6 +134,23 @@ pub trait Predictor: Send + Sync {
     fn predict(&self, table: &Table) -> Result<Prediction>;
 }
 
+/// `f` of every row index, in order; large batches are split across the
+/// machine's cores (each row's answer does not depend on the split).
+fn par_rows<T: Send>(n: usize, f: &(dyn Fn(usize) -> T + Sync)) -> Vec<T> {
+    const PARALLEL_ROWS: usize = 20_000;
+    let threads = std::thread::available_parallelism().map_or(1, |t| t.get()).min(8);
+    if n < PARALLEL_ROWS || threads < 2 {
+        return (0..n).map(f).collect();
+    }
+    let per = n.div_ceil(threads);
+    std::thread::scope(|s| {
+        let parts: Vec<_> = (0..threads)
+            .map(|t| s.spawn(move || (t * per..((t + 1) * per).min(n)).map(f).collect::<Vec<T>>()))
+            .collect();
+        parts.into_iter().flat_map(|h| h.join().expect("a prediction worker panicked")).collect()
+    })
+}
+
 pub(crate) fn softmax_in_place(z: &mut [f64]) {
     let m = z.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
     let mut s = 0.0;
@@ -273,20 +290,20 @@ impl Predictor for Model {
             return self.predict_text(nb, table);
         }
         let (x, n) = self.scores(table)?;
-        let regression = |f: &dyn Fn(&[f64]) -> f64| {
-            let values = (0..n).map(|i| f(x.row(i))).collect();
+        let regression = |f: &(dyn Fn(&[f64]) -> f64 + Sync)| {
+            let values = par_rows(n, &|i| f(x.row(i)));
             Ok(Prediction { values: Some(values), labels: None, probabilities: None, classes: None })
         };
-        let classification = |f: &dyn Fn(&[f64]) -> Vec<f64>| {
+        let classification = |f: &(dyn Fn(&[f64]) -> Vec<f64> + Sync)| {
             let classes = self.signature.classes.clone().unwrap_or_default();
-            let mut probs = Vec::with_capacity(n);
-            let mut labels = Vec::with_capacity(n);
-            for i in 0..n {
-                let z = f(x.row(i));
-                let best = z.iter().enumerate().fold(0, |bi, (k, p)| if *p > z[bi] { k } else { bi });
-                labels.push(classes[best].clone());
-                probs.push(z);
-            }
+            let probs = par_rows(n, &|i| f(x.row(i)));
+            let labels = probs
+                .iter()
+                .map(|z| {
+                    let best = z.iter().enumerate().fold(0, |bi, (k, p)| if *p > z[bi] { k } else { bi });
+                    classes[best].clone()
+                })
+                .collect();
             Ok(Prediction { values: None, labels: Some(labels), probabilities: Some(probs), classes: Some(classes) })
         };
         match &self.estimator {
@@ -309,7 +326,7 @@ impl Predictor for Model {
             }
             Estimator::NaiveBayes(_) => unreachable!("handled above"),
             Estimator::IsolationForest { sample_size, threshold, trees } => {
-                let scores: Vec<f64> = (0..n).map(|i| crate::iforest::score(trees, *sample_size, x.row(i))).collect();
+                let scores: Vec<f64> = par_rows(n, &|i| crate::iforest::score(trees, *sample_size, x.row(i)));
                 let labels = scores.iter().map(|s| if *s > *threshold { "1" } else { "0" }.to_string()).collect();
                 Ok(Prediction { values: Some(scores), labels: Some(labels), probabilities: None, classes: None })
             }

@@ -401,6 +401,15 @@ pub async fn validate(berth: Option<&Berth>, req: &ValidateRequest) -> Result<Re
         default_features(&mut l.scorer, &table, &target);
     }
 
+    // Drift needs only the data: it runs on other cores while the model predicts.
+    let drift = if req.gate.drift.is_some() {
+        let columns = drift_columns(&req.gate, loaded.as_ref(), berth, &table, &target).await?;
+        let spec = req.gate.drift.clone().unwrap_or_default();
+        Some(tokio::task::spawn_blocking(move || berth_gate::drift::drift(columns, &spec)))
+    } else {
+        None
+    };
+
     // Model predicts (or the predictions file).
     let started = Instant::now();
     let prediction = match (&loaded, &req.predictions) {
@@ -447,10 +456,12 @@ pub async fn validate(berth: Option<&Berth>, req: &ValidateRequest) -> Result<Re
         }
     };
 
-    let drift = if req.gate.drift.is_some() {
-        Some(drift_columns(&req.gate, loaded.as_ref(), berth, &table, &target).await?)
-    } else {
-        None
+    let drift = match drift {
+        Some(task) => Some(
+            task.await
+                .map_err(|e| ServiceError::Infra { message: format!("the drift check failed: {e}"), hint: None })?,
+        ),
+        None => None,
     };
     let latency = match (&req.gate.latency, &loaded) {
         (Some(spec), _) if let Some(e) = &endpoint => Some(LatencySample {
