@@ -116,22 +116,29 @@ fn ratio(a: f64, b: f64) -> f64 {
 
 /// Average ranks (1-based), ties sharing the mean of their positions.
 fn average_ranks(x: &[f64]) -> Vec<f64> {
-    let mut idx: Vec<usize> = (0..x.len()).collect();
-    idx.sort_by(|&a, &b| x[a].total_cmp(&x[b]));
+    let order = sorted_by_score(x);
     let mut ranks = vec![0.0; x.len()];
     let mut i = 0;
-    while i < idx.len() {
+    while i < order.len() {
         let mut j = i;
-        while j + 1 < idx.len() && x[idx[j + 1]] == x[idx[i]] {
+        while j + 1 < order.len() && order[j + 1].0 == order[i].0 {
             j += 1;
         }
         let r = (i + j) as f64 / 2.0 + 1.0;
-        for k in i..=j {
-            ranks[idx[k]] = r;
+        for (_, k) in &order[i..=j] {
+            ranks[*k as usize] = r;
         }
         i = j + 1;
     }
     ranks
+}
+
+/// (score, row) ascending by score. The order among equal scores does not
+/// matter to the callers, which treat ties as one group.
+fn sorted_by_score(x: &[f64]) -> Vec<(f64, u32)> {
+    let mut pairs: Vec<(f64, u32)> = x.iter().copied().zip(0u32..).collect();
+    pairs.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+    pairs
 }
 
 /// Area under the ROC curve from scores of the positive class: the
@@ -156,14 +163,14 @@ pub fn average_precision(positive: &[bool], score: &[f64]) -> Option<f64> {
     if n_pos == 0.0 {
         return None;
     }
-    let mut idx: Vec<usize> = (0..score.len()).collect();
-    idx.sort_by(|&a, &b| score[b].total_cmp(&score[a]));
+    // Descending by score.
+    let order: Vec<(f64, u32)> = sorted_by_score(score).into_iter().rev().collect();
     let (mut tp, mut fp, mut ap, mut last_recall) = (0.0, 0.0, 0.0, 0.0);
     let mut i = 0;
-    while i < idx.len() {
-        let threshold = score[idx[i]];
-        while i < idx.len() && score[idx[i]] == threshold {
-            if positive[idx[i]] {
+    while i < order.len() {
+        let threshold = order[i].0;
+        while i < order.len() && order[i].0.total_cmp(&threshold).is_eq() {
+            if positive[order[i].1 as usize] {
                 tp += 1.0
             } else {
                 fp += 1.0
