@@ -208,7 +208,7 @@ async fn read_body(state: &State, headers: &HeaderMap, body: Body) -> Result<Byt
     })
 }
 
-fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, Refusal> {
+fn parse_json<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8], what: &str) -> Result<T, Refusal> {
     if bytes.is_empty() {
         return Err(Refusal::new(StatusCode::BAD_REQUEST, format!("the request body is empty; send {what}")));
     }
@@ -322,8 +322,9 @@ async fn infer<C>(
 }
 
 #[derive(serde::Deserialize)]
-struct Instances {
-    instances: Vec<Value>,
+struct Instances<'a> {
+    #[serde(borrow)]
+    instances: Vec<crate::input::Row<'a>>,
 }
 
 fn instances(served: &Served, bytes: &[u8]) -> Result<(Table, ()), Refusal> {

@@ -49,6 +49,99 @@ impl BadInput {
     }
 }
 
+/// One instance as it arrived: an object's entries (keys borrowed from the
+/// request body when they hold no escapes), an array of values, or anything
+/// else (refused later, with its row). Parsing straight into this skips the
+/// map and the key strings `serde_json::Value` would build for every row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Row<'a> {
+    Object(Vec<(std::borrow::Cow<'a, str>, Value)>),
+    Array(Vec<Value>),
+    Other(Value),
+}
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for Row<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{MapAccess, SeqAccess, Visitor};
+        use std::borrow::Cow;
+        struct Key<'a>(Cow<'a, str>);
+        impl<'de: 'a, 'a> serde::Deserialize<'de> for Key<'a> {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct V;
+                impl<'de> Visitor<'de> for V {
+                    type Value = Key<'de>;
+                    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                        f.write_str("a field name")
+                    }
+                    fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Key<'de>, E> {
+                        Ok(Key(Cow::Borrowed(s)))
+                    }
+                    fn visit_str<E>(self, s: &str) -> Result<Key<'de>, E> {
+                        Ok(Key(Cow::Owned(s.to_string())))
+                    }
+                    fn visit_string<E>(self, s: String) -> Result<Key<'de>, E> {
+                        Ok(Key(Cow::Owned(s)))
+                    }
+                }
+                d.deserialize_str(V)
+            }
+        }
+        struct RowVisitor;
+        impl<'de> Visitor<'de> for RowVisitor {
+            type Value = Row<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object of input values or an array of them")
+            }
+            fn visit_map<M: MapAccess<'de>>(self, mut m: M) -> Result<Row<'de>, M::Error> {
+                let mut entries = Vec::with_capacity(m.size_hint().unwrap_or(16));
+                while let Some(Key(k)) = m.next_key::<Key<'de>>()? {
+                    entries.push((k, m.next_value::<Value>()?));
+                }
+                Ok(Row::Object(entries))
+            }
+            fn visit_seq<S: SeqAccess<'de>>(self, mut s: S) -> Result<Row<'de>, S::Error> {
+                let mut values = Vec::with_capacity(s.size_hint().unwrap_or(16));
+                while let Some(v) = s.next_element::<Value>()? {
+                    values.push(v);
+                }
+                Ok(Row::Array(values))
+            }
+            fn visit_bool<E>(self, b: bool) -> Result<Row<'de>, E> {
+                Ok(Row::Other(Value::Bool(b)))
+            }
+            fn visit_i64<E>(self, n: i64) -> Result<Row<'de>, E> {
+                Ok(Row::Other(Value::from(n)))
+            }
+            fn visit_u64<E>(self, n: u64) -> Result<Row<'de>, E> {
+                Ok(Row::Other(Value::from(n)))
+            }
+            fn visit_f64<E>(self, n: f64) -> Result<Row<'de>, E> {
+                Ok(Row::Other(Value::from(n)))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Row<'de>, E> {
+                Ok(Row::Other(Value::from(s)))
+            }
+            fn visit_unit<E>(self) -> Result<Row<'de>, E> {
+                Ok(Row::Other(Value::Null))
+            }
+            fn visit_none<E>(self) -> Result<Row<'de>, E> {
+                Ok(Row::Other(Value::Null))
+            }
+        }
+        d.deserialize_any(RowVisitor)
+    }
+}
+
+impl From<Value> for Row<'static> {
+    fn from(v: Value) -> Row<'static> {
+        match v {
+            Value::Object(m) => Row::Object(m.into_iter().map(|(k, v)| (std::borrow::Cow::Owned(k), v)).collect()),
+            Value::Array(a) => Row::Array(a),
+            other => Row::Other(other),
+        }
+    }
+}
+
 /// What the model reads: its input columns, in order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Inputs {
@@ -178,7 +271,7 @@ impl Inputs {
 
     /// `instances`: each an object keyed by input name, or an array of the
     /// inputs' values in order.
-    pub fn from_instances(&self, instances: &[Value]) -> Result<Table, BadInput> {
+    pub fn from_instances(&self, instances: &[Row<'_>]) -> Result<Table, BadInput> {
         if instances.is_empty() {
             return Err(BadInput::malformed("\"instances\" is empty; send at least one row"));
         }
@@ -188,10 +281,12 @@ impl Inputs {
         let mut unknown_reported = BTreeSet::new();
         for (row, instance) in instances.iter().enumerate() {
             match instance {
-                Value::Object(map) => {
+                Row::Object(entries) => {
+                    // The last of repeated keys wins, as in a JSON map.
+                    let get = |name: &str| entries.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v);
                     let mut found = 0;
                     for (f, b) in self.fields.iter().zip(builders.iter_mut()) {
-                        match map.get(&f.name) {
+                        match get(&f.name) {
                             None => {
                                 let _ = b.push(&Value::Null);
                                 problems.add(&f.name, Some(row), expected(f.ty), "nothing (the field is missing)");
@@ -205,9 +300,9 @@ impl Inputs {
                         }
                     }
                     // Keys beyond the inputs found: name the unknown ones.
-                    let extra = map.keys().filter(|_| map.len() > found);
+                    let extra = entries.iter().map(|(k, _)| k).filter(|_| entries.len() > found);
                     for k in extra {
-                        if !self.fields.iter().any(|f| f.name == *k) && unknown_reported.insert(k.clone()) {
+                        if !self.fields.iter().any(|f| f.name == *k) && unknown_reported.insert(k.to_string()) {
                             problems.add(
                                 k,
                                 Some(row),
@@ -217,7 +312,7 @@ impl Inputs {
                         }
                     }
                 }
-                Value::Array(values) => {
+                Row::Array(values) => {
                     if values.len() != self.fields.len() {
                         problems.add(
                             "instances",
@@ -236,7 +331,7 @@ impl Inputs {
                         }
                     }
                 }
-                other => {
+                Row::Other(other) => {
                     problems.add("instances", Some(row), "an object of input values or an array of them", shown(other));
                     for b in builders.iter_mut() {
                         let _ = b.push(&Value::Null);
@@ -445,8 +540,9 @@ mod tests {
 
     #[test]
     fn records_become_typed_columns() {
-        let t =
-            inputs().from_instances(&[json!({"age": 31.5, "plan": "pro", "n": 3}), json!([40, "free", 2.0])]).unwrap();
+        let t = inputs()
+            .from_instances(&[json!({"age": 31.5, "plan": "pro", "n": 3}).into(), json!([40, "free", 2.0]).into()])
+            .unwrap();
         assert_eq!(t.rows(), 2);
         assert_eq!(t.column("age").unwrap().as_f64(1), Some(40.0));
         assert_eq!(t.column("plan").unwrap().str_at(0), Some("pro"));
@@ -457,8 +553,8 @@ mod tests {
     fn every_bad_field_is_named_with_what_was_expected_and_what_came() {
         let e = inputs()
             .from_instances(&[
-                json!({"age": "old", "plan": "pro", "extra": 1}),
-                json!({"age": null, "plan": 3, "n": 1.5}),
+                json!({"age": "old", "plan": "pro", "extra": 1}).into(),
+                json!({"age": null, "plan": 3, "n": 1.5}).into(),
             ])
             .unwrap_err();
         assert_eq!(e.status, 422);
