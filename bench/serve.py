@@ -15,11 +15,10 @@ size.
 A berth without `serve`, or a missing floor binary, is skipped with a note;
 the FastAPI rows run regardless.
 """
-import atexit, importlib.util, json, os, re, shutil, socket, statistics, subprocess, sys, tempfile, time
+import atexit, importlib.util, json, os, re, shutil, signal, socket, statistics, subprocess, sys, tempfile, time
 import urllib.error, urllib.request
 
 import joblib
-import numpy as np
 import pandas as pd
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
@@ -31,7 +30,9 @@ lua = os.path.join(here, "serve.lua")
 body = re.search(r"wrk\.body\s*=\s*'(.*)'", open(lua).read()).group(1)  # the row wrk sends
 work = tempfile.mkdtemp(prefix="berth-serve-bench-")
 atexit.register(shutil.rmtree, work, True)
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the server running and clean up
 features = [f"f{i}" for i in range(10)]
+workers = os.cpu_count() or 2  # uvicorn workers under load: one per core, the peer's best
 GOALS = {"vs_fastapi": 15.0, "p99_ms": 5.0, "vs_floor": 0.70}
 
 
@@ -93,12 +94,25 @@ def ms(value, unit):
     return float(value) * {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}[unit]
 
 
+def cpu_busy(secs=1.0):
+    """Share of all cores busy over `secs` (Linux /proc/stat)."""
+    def snap():
+        v = [int(x) for x in open("/proc/stat").readline().split()[1:]]
+        return sum(v), v[3] + v[4]  # all, idle + iowait
+    (t0, i0), _, (t1, i1) = snap(), time.sleep(secs), snap()
+    return 1 - (i1 - i0) / max(1, t1 - t0)
+
+
 def load(port):
-    """2 s warm-up, then the measured 10 s; req/s, p50 and p99 in ms, errors."""
-    busy = os.getloadavg()[0]
+    """2 s warm-up, then the measured 10 s; req/s, p50 and p99 in ms, errors, and how busy
+    the cores were between the two (the server idle: anything else running skews the figures)."""
     url = f"http://127.0.0.1:{port}/predict"
-    subprocess.run(["wrk", "-t2", "-c64", "-d2s", "-s", lua, url], check=True, capture_output=True)
-    out = subprocess.run(["wrk", "-t2", "-c64", "-d10s", "--latency", "-s", lua, url],
+    # --timeout 10s: a slow answer is counted in the latencies, not dropped as a socket error
+    wrk = ["wrk", "-t2", "-c64", "--timeout", "10s", "-s", lua]
+    subprocess.run([*wrk, "-d2s", url], check=True, capture_output=True)
+    time.sleep(0.5)  # let the server drain what the warm-up left queued
+    busy = cpu_busy()
+    out = subprocess.run([*wrk, "-d10s", "--latency", url],
                          check=True, capture_output=True, text=True).stdout
     p50 = re.search(r"^\s*50%\s+([\d.]+)(us|ms|s|m)\s*$", out, re.M)
     p99 = re.search(r"^\s*99%\s+([\d.]+)(us|ms|s|m)\s*$", out, re.M)
@@ -107,7 +121,7 @@ def load(port):
     return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
             "p50": ms(*p50.groups()), "p99": ms(*p99.groups()),
             "non2xx": int(bad.group(1)) if bad else 0, "socket_errors": errors.group(1).strip() if errors else "",
-            "load_before": busy}
+            "busy_before": busy}
 
 
 def uvicorn(port, workers):
@@ -118,7 +132,8 @@ def uvicorn(port, workers):
 
 
 def fastapi(model, port, workers):
-    return start(uvicorn(port, workers), port, env={"BERTH_BENCH_MODEL": model}, cwd=here)
+    return start(uvicorn(port, workers), port, env={"BERTH_BENCH_MODEL": model, "PYTHONDONTWRITEBYTECODE": "1"},
+                 cwd=here)
 
 
 def berth_serve(model, port):
@@ -174,7 +189,7 @@ for name, (berth_model, skl) in models.items():
     labels = {}
     for contender, launch in [
         ("berth serve", (lambda port: berth_serve(berth_model, port)) if has_serve else None),
-        ("FastAPI + uvicorn, 2 workers", lambda port: fastapi(skl, port, 2)),
+        (f"FastAPI + uvicorn, {workers} workers", lambda port: fastapi(skl, port, workers)),
     ]:
         if launch is None:
             continue
@@ -188,7 +203,8 @@ for name, (berth_model, skl) in models.items():
         finally:
             stop(p)
 
-print("\n1 row per request; wrk -t2 -c64 -d10s --latency after a 2 s warm-up, on the same cores as the server\n")
+print("\n1 row per request; wrk -t2 -c64 -d10s --timeout 10s --latency after a 2 s warm-up,"
+      " on the same cores as the server\n")
 print("| model | contender | req/s | p50 ms | p99 ms | vs FastAPI | vs floor | errors |")
 print("|---|---|---|---|---|---|---|---|")
 for name in models:
@@ -213,9 +229,9 @@ for m, c, r in results:
             goals.append(f"{r['rps'] / floor_result['rps']:.0%} of floor (goal {GOALS['vs_floor']:.0%})")
             met = met and r["rps"] / floor_result["rps"] >= GOALS["vs_floor"]
         print(f"goals, {m}: {'met' if met else 'MISSED'}: " + ", ".join(goals))
-busy = [r["load_before"] for _, _, r in results] + ([floor_result["load_before"]] if floor_result else [])
-if max(busy) > 0.5:
-    print(f"note: the machine was not idle before some runs (1-min load average up to {max(busy):.1f})")
+busy = max([r["busy_before"] for _, _, r in results] + ([floor_result["busy_before"]] if floor_result else []))
+if busy > 0.2:
+    print(f"note: something else was running: up to {busy:.0%} of the cores busy just before a measured run")
 
 
 # Cold start: a random forest on more rows, each side's file grown to about cold_mb.
@@ -257,6 +273,7 @@ if has_serve:
     path, trees = grow(fit_berth, 10)
     cold_rows.append(("berth serve", "model.berth", trees, path, cold(lambda port: berth_serve(path, port))))
 skl_path, skl_trees = grow(fit_sklearn, 4)
+# One uvicorn worker: the peer's quickest start (no supervisor spawning workers that each load the model).
 cold_rows.append(("FastAPI + uvicorn, 1 worker", "joblib", skl_trees, skl_path,
                   cold(lambda port: fastapi(skl_path, port, 1))))
 print(f"\ncold start: process start to /readyz 200, median of 5; random forest classifier on 100,000 rows, "

@@ -398,7 +398,7 @@ fn parallel_pass(
     use std::io::{Read, Seek, SeekFrom};
     let io = |source| DataError::Io { path: path.to_path_buf(), source };
     let size = std::fs::metadata(path).map_err(io)?.len();
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8) as u64;
+    let threads = crate::cores().min(8) as u64;
     if size < PARALLEL_BYTES || threads < 2 {
         return Ok(None);
     }

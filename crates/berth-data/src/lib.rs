@@ -22,3 +22,10 @@ pub use rng::Rng;
 pub use schema::{ColumnType, Field, Schema};
 
 pub type Result<T, E = DataError> = std::result::Result<T, E>;
+
+/// The cores this process may use, read once: the standard library's answer
+/// reads cgroup files on every call, too slow for a per-request path.
+pub fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}

@@ -233,7 +233,7 @@ fn raw(reference: Reference, current: Current, spec: &DriftSpec) -> Result<Raw, 
 
 /// Tests every column (in parallel across the machine's cores) and decides.
 pub fn drift(columns: Vec<(String, Reference, Current)>, spec: &DriftSpec) -> DriftReport {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(columns.len()).max(1);
+    let threads = berth_data::cores().min(columns.len()).max(1);
     let n = columns.len();
     // Workers take the next column from a shared queue, so a few large
     // columns do not end up on the same core.

@@ -24,7 +24,7 @@ pub(crate) struct ForestParams {
 pub(crate) fn forest(x: &Encoded, target: &Target<'_>, p: &ForestParams) -> Vec<Tree> {
     let binned = Binned::new(x);
     let n = x.rows;
-    let threads = std::thread::available_parallelism().map(|t| t.get()).unwrap_or(1).min(p.n_estimators.max(1));
+    let threads = berth_data::cores().min(p.n_estimators.max(1));
     let grow = |i: usize| {
         let mut rng = Rng::new(tree_seed(p.seed, i));
         let idx: Vec<usize> =

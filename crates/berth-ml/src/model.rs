@@ -138,10 +138,10 @@ pub trait Predictor: Send + Sync {
 /// machine's cores (each row's answer does not depend on the split).
 fn par_rows<T: Send>(n: usize, f: &(dyn Fn(usize) -> T + Sync)) -> Vec<T> {
     const PARALLEL_ROWS: usize = 20_000;
-    let threads = std::thread::available_parallelism().map_or(1, |t| t.get()).min(8);
-    if n < PARALLEL_ROWS || threads < 2 {
+    if n < PARALLEL_ROWS || berth_data::cores() < 2 {
         return (0..n).map(f).collect();
     }
+    let threads = berth_data::cores().min(8);
     let per = n.div_ceil(threads);
     std::thread::scope(|s| {
         let parts: Vec<_> = (0..threads)

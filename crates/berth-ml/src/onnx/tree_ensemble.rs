@@ -427,7 +427,7 @@ impl TreeEnsemble {
         let rows = input.len().checked_div(n_features).unwrap_or(0);
         let k = self.n_outputs;
         let mut out = vec![0f32; rows * k];
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(rows / 4096).max(1);
+        let threads = berth_data::cores().min(rows / 4096).max(1);
         let score = |chunk_in: &[f32], chunk_out: &mut [f32]| {
             let mut scratch = vec![(0.0, false); k];
             for (row, o) in chunk_in.chunks_exact(n_features).zip(chunk_out.chunks_exact_mut(k)) {
