@@ -166,7 +166,7 @@ pub async fn predict(
     } else {
         let r = parse_model_ref(model)?;
         let b = crate::run::open(dir).await?;
-        let (file, v) = b.fetch_model(&r).await?;
+        let (file, _, v) = b.fetch_model(&r).await?;
         let shown = format!("{}@{}", v.model, v.version);
         berth_service::predict_to_file(&Scorer::from_model_file(&file, features)?, &shown, data, output)?
     };

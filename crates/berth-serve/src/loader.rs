@@ -18,7 +18,6 @@ use berth_registry::RegistryError;
 use berth_service::{Berth, Config, Scorer, ServiceError};
 use berth_store::StoreError;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest as _, Sha256};
 
 use crate::served::{Served, Source, inputs_of, smoke_test};
 use crate::state::{State, now};
@@ -68,19 +67,8 @@ struct CacheRecord {
     file: PathBuf,
 }
 
-fn sha256_file(path: &Path) -> std::io::Result<String> {
-    use std::io::Read;
-    let mut f = std::fs::File::open(path)?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(format!("sha256:{}", hex::encode(h.finalize())))
+fn digest_of(path: &Path) -> Result<String, String> {
+    berth_service::file_digest(path).map(|d| d.to_string()).map_err(|e| e.to_string())
 }
 
 /// Runs the blocking part of a load (hashing, parsing, smoke test) off the
@@ -89,16 +77,18 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, String> + Sen
     tokio::task::spawn_blocking(f).await.map_err(|e| format!("the load was interrupted: {e}"))?
 }
 
+/// Opens and smoke-tests a model file whose digest the caller has checked.
+#[allow(clippy::too_many_arguments)]
 fn open_checked(
     state: &State,
     name: String,
     version: String,
+    digest: String,
     source: Source,
     file: PathBuf,
     features: Option<Vec<String>>,
     started: Instant,
 ) -> Result<Served, String> {
-    let digest = sha256_file(&file).map_err(|e| format!("{}: cannot read: {e}", file.display()))?;
     let scorer = Scorer::open_file(&file, features).map_err(|e| format!("{name}@{version}: {e}"))?;
     finish(state, name, version, digest, source, scorer, started)
 }
@@ -169,7 +159,7 @@ impl Round<'_> {
                 let name = name.clone();
                 let current_digest = current.as_ref().map(|c| c.digest.clone());
                 let served = blocking(move || {
-                    let digest = sha256_file(&path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+                    let digest = digest_of(&path)?;
                     if current_digest.as_deref() == Some(digest.as_str()) {
                         return Ok(None);
                     }
@@ -177,7 +167,7 @@ impl Round<'_> {
                         path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
                     });
                     let version = digest.trim_start_matches("sha256:")[..12].to_string();
-                    open_checked(&state, name, version, Source::Local, path, features, started).map(Some)
+                    open_checked(&state, name, version, digest, Source::Local, path, features, started).map(Some)
                 })
                 .await
                 .map_err(|e| (e, false))?;
@@ -198,14 +188,16 @@ impl Round<'_> {
                     return Ok(Wanted::Unchanged);
                 }
                 let pinned = Ref { model: v.model.clone(), selector: Selector::Version(v.version) };
-                let (file, _) = berth.fetch_model(&pinned).await.map_err(|e| (shown(&e), unreachable(&e)))?;
+                let (file, digest, _) = berth.fetch_model(&pinned).await.map_err(|e| (shown(&e), unreachable(&e)))?;
                 let path = match &file {
                     berth_service::ModelFile::Berth(p) | berth_service::ModelFile::Onnx(p) => p.clone(),
                 };
                 let (name, features, state) = (v.model.to_string(), features.clone(), self.state.clone());
                 let record_at = cache_record_path(config, reference);
                 let served = blocking(move || {
-                    let served = open_checked(&state, name, version, Source::Store, path.clone(), features, started)?;
+                    let digest = digest.to_string();
+                    let served =
+                        open_checked(&state, name, version, digest, Source::Store, path.clone(), features, started)?;
                     let record = CacheRecord {
                         model: served.name.clone(),
                         version: served.version.clone(),
@@ -233,11 +225,10 @@ impl Round<'_> {
         blocking(move || {
             let text = std::fs::read_to_string(&at).map_err(|e| e.to_string())?;
             let r: CacheRecord = serde_json::from_str(&text).map_err(|e| e.to_string())?;
-            let digest = sha256_file(&r.file).map_err(|e| e.to_string())?;
-            if digest != r.digest {
+            if digest_of(&r.file)? != r.digest {
                 return Err(format!("the cached copy {} no longer matches {}", r.file.display(), r.digest));
             }
-            open_checked(&state, r.model, r.version, Source::Cache, r.file, features, started)
+            open_checked(&state, r.model, r.version, r.digest, Source::Cache, r.file, features, started)
         })
         .await
         .map_err(|e| tracing::warn!("no usable cached copy: {e}"))
@@ -323,7 +314,7 @@ pub async fn run(state: Arc<State>, target: Target, follow: Follow) {
                             let st = state.clone();
                             let stand_in = blocking(move || {
                                 let model = synthetic::train(sig.as_ref())?;
-                                let digest = format!("sha256:{}", hex::encode(Sha256::digest(model.to_bytes())));
+                                let digest = berth_core::Digest::of(&model.to_bytes()).to_string();
                                 let scorer = Scorer::Native(Box::new(model));
                                 finish(&st, "synthetic".into(), "0".into(), digest, Source::Synthetic, scorer, started)
                             })

@@ -34,7 +34,7 @@ pub use pull::PullReport;
 pub use push::{PushReport, PushRequest};
 pub use service::{Berth, NoTransfer, ShowFile, ShowGate, ShowReport, Transfer};
 pub use smoke::{SmokeCheck, SmokeReport, SmokeRequest, smoke};
-pub use train::{MODEL_FILE, TrainReport, TrainRequest, load_train_config, push_request_for, train};
+pub use train::{MODEL_FILE, TrainReport, TrainRequest, file_digest, load_train_config, push_request_for, train};
 pub use validate::{ValidateRequest, needs_project, validate};
 
 pub type Result<T, E = ServiceError> = std::result::Result<T, E>;

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use berth_core::{Ref, VersionRecord};
+use berth_core::{Digest, Ref, VersionRecord};
 use berth_data::{Column, ReadOptions, Table, read_table, write_table};
 use berth_ml::{Model, Predictor};
 
@@ -149,8 +149,9 @@ pub enum ModelFile {
 }
 
 impl Berth {
-    /// Fetches a version's model file (verified) into the local cache.
-    pub async fn fetch_model(&self, r: &Ref) -> Result<(ModelFile, VersionRecord)> {
+    /// Fetches a version's model file (verified) into the local cache; the
+    /// digest is the file's, checked against the manifest.
+    pub async fn fetch_model(&self, r: &Ref) -> Result<(ModelFile, Digest, VersionRecord)> {
         let v = self.registry.resolve(r).await?;
         let manifest = self.manifest(&v).await?;
         let berth = manifest.files.iter().find(|(p, _)| p.as_str() == crate::MODEL_FILE);
@@ -175,12 +176,12 @@ impl Berth {
         if !dest.is_file() || crate::train::file_digest(&dest).ok() != Some(entry.digest) {
             self.store.get_to_file(&entry.digest, &dest, &*NoTransfer.progress()).await?;
         }
-        Ok((if is_onnx { ModelFile::Onnx(dest) } else { ModelFile::Berth(dest) }, v))
+        Ok((if is_onnx { ModelFile::Onnx(dest) } else { ModelFile::Berth(dest) }, entry.digest, v))
     }
 
     /// A version's model, fetched and opened for scoring.
     pub async fn open_scorer(&self, r: &Ref, features: Option<Vec<String>>) -> Result<(Scorer, VersionRecord)> {
-        let (file, v) = self.fetch_model(r).await?;
+        let (file, _, v) = self.fetch_model(r).await?;
         Ok((Scorer::from_model_file(&file, features)?, v))
     }
 }

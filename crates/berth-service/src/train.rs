@@ -43,7 +43,8 @@ pub struct TrainReport {
     pub config: TrainConfig,
 }
 
-pub(crate) fn file_digest(path: &Path) -> Result<Digest> {
+/// The sha256 of a file, read in 1 MiB blocks.
+pub fn file_digest(path: &Path) -> Result<Digest> {
     use std::io::Read;
     let mut f = std::fs::File::open(path)
         .map_err(|e| ServiceError::input(format!("{}: cannot read: {e}", path.display()), None))?;
