@@ -4,6 +4,7 @@
 //! berth crate; everything else builds on its vocabulary.
 
 pub mod clock;
+pub mod deploy;
 pub mod digest;
 pub mod error;
 pub mod manifest;
@@ -12,6 +13,7 @@ pub mod reference;
 pub mod version;
 
 pub use clock::{Clock, FixedClock, SystemClock, Timestamp};
+pub use deploy::{Approval, Delivery, DeliveryStatus, MoveKind};
 pub use digest::{Digest, DigestError, Sha256Hasher};
 pub use error::{ErrorClass, Exit};
 pub use manifest::{Manifest, ManifestEntry, ManifestError, RelPath};

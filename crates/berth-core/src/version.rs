@@ -100,6 +100,14 @@ pub struct AliasEvent {
     pub actor: String,
     pub reason: Option<String>,
     pub at: Timestamp,
+    /// Why it moved; `alias` for a plain `berth alias` move.
+    #[serde(default)]
+    pub kind: crate::MoveKind,
+    /// What the move was based on: the gate reports (id, gate, data digest,
+    /// report digest) and approvals a promotion met, the metrics that
+    /// triggered an automatic rollback.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<serde_json::Value>,
 }
 
 /// One line of the append-only audit log.

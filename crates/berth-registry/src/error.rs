@@ -8,6 +8,8 @@ pub enum RegistryError {
     VersionNotFound { model: String, version: u64, latest: String },
     #[error("alias {alias:?} of model {model:?} does not exist")]
     AliasNotFound { model: String, alias: String },
+    #[error("{model}@{env} has no earlier healthy version to roll back to (it points at {}; {moves} moves in its history)", .current.map(|c| format!("version {c}")).unwrap_or_else(|| "nothing".into()))]
+    NothingToRollBack { model: String, env: String, current: Option<u64>, moves: usize },
     #[error("a garbage collection is running on {url}")]
     GcRunning { url: String },
     #[error("registry {url} is locked by another process and stayed locked: {source}")]
@@ -48,6 +50,7 @@ impl Exit for RegistryError {
             RegistryError::ModelNotFound(_)
             | RegistryError::VersionNotFound { .. }
             | RegistryError::AliasNotFound { .. }
+            | RegistryError::NothingToRollBack { .. }
             | RegistryError::Url { .. } => ErrorClass::Input,
             _ => ErrorClass::Infra,
         }
@@ -58,6 +61,9 @@ impl Exit for RegistryError {
             RegistryError::ModelNotFound(_) => Some("run `berth models` to list the models".into()),
             RegistryError::VersionNotFound { model, .. } => Some(format!("run `berth versions {model}` to list its versions")),
             RegistryError::AliasNotFound { model, .. } => Some(format!("run `berth show {model}` to see its aliases")),
+            RegistryError::NothingToRollBack { model, env, .. } => Some(format!(
+                "name the version with --to N; `berth deployments {model} --env {env}` shows what it pointed at"
+            )),
             RegistryError::GcRunning { .. } => Some("wait for `berth gc` to finish, then retry".into()),
             RegistryError::Locked { .. } => {
                 Some("another berth process holds the registry; retry when it is done, or raise BERTH_REGISTRY_BUSY_TIMEOUT_MS".into())

@@ -6,6 +6,7 @@
 //! on the blob store.
 
 mod connect;
+mod deploy;
 mod error;
 mod migrate;
 mod postgres;
@@ -18,11 +19,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use berth_core::{
-    AliasEvent, AliasName, AuditEntry, Digest, GateRecord, ModelName, NewVersion, Ref, Timestamp, VersionRecord,
+    AliasEvent, AliasName, Approval, AuditEntry, Delivery, Digest, GateRecord, ModelName, NewVersion, Ref, Timestamp,
+    VersionRecord,
 };
 use serde::{Deserialize, Serialize};
 
 pub use connect::{RegistryUrl, connect};
+pub use deploy::{ApprovalFilter, DeliveryUpdate, Deploy, DeployTarget, NewDelivery};
 pub use error::RegistryError;
 pub use postgres::PgRegistry;
 pub use sqlite::SqliteRegistry;
@@ -170,4 +173,34 @@ pub trait Registry: Send + Sync {
     async fn gc_begin(&self, ttl: Duration) -> Result<GcRunId>;
 
     async fn gc_end(&self, run: GcRunId) -> Result<()>;
+
+    /// Moves an environment as one transaction: reads where it points, picks
+    /// the target (for [`DeployTarget::PreviousHealthy`], from the history it
+    /// reads in the same transaction), moves it and appends the move to the
+    /// history and the audit log. `None` when it already points there.
+    /// Concurrent calls on one model are serialised, so the history is a
+    /// chain without gaps.
+    async fn deploy(&self, d: Deploy<'_>, actor: &Actor) -> Result<Option<AliasEvent>>;
+
+    /// Records `actor`'s approval of a version for an environment. Approving
+    /// twice keeps the first approval; the flag says whether this one is new.
+    async fn approve(
+        &self,
+        model: &ModelName,
+        n: u64,
+        env: &AliasName,
+        actor: &Actor,
+        comment: Option<&str>,
+    ) -> Result<(Approval, bool)>;
+
+    /// Approvals, oldest first.
+    async fn approvals(&self, filter: &ApprovalFilter) -> Result<Vec<Approval>>;
+
+    /// Records a notification about to be delivered; returns its id.
+    async fn add_delivery(&self, d: NewDelivery<'_>) -> Result<i64>;
+
+    async fn update_delivery(&self, id: i64, u: &DeliveryUpdate) -> Result<()>;
+
+    /// The delivery log, newest first.
+    async fn deliveries(&self, limit: Option<u32>) -> Result<Vec<Delivery>>;
 }

@@ -102,6 +102,35 @@ CREATE TABLE gate_reports (
 );
 CREATE INDEX gate_reports_by_version ON gate_reports (model, version, id);
 "#,
+    r#"
+ALTER TABLE alias_events ADD COLUMN kind TEXT;
+ALTER TABLE alias_events ADD COLUMN evidence TEXT;
+CREATE TABLE approvals (
+    id {ID},
+    model TEXT NOT NULL,
+    version BIGINT NOT NULL,
+    env TEXT NOT NULL,
+    approver TEXT NOT NULL,
+    comment TEXT,
+    at BIGINT NOT NULL,
+    FOREIGN KEY (model, version) REFERENCES versions(model, version)
+);
+CREATE UNIQUE INDEX approvals_once ON approvals (model, version, env, approver);
+CREATE TABLE deliveries (
+    id {ID},
+    event_id TEXT NOT NULL,
+    event TEXT NOT NULL,
+    model TEXT,
+    notifier TEXT NOT NULL,
+    target TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempts BIGINT NOT NULL,
+    last_status BIGINT,
+    last_error TEXT,
+    created_at BIGINT NOT NULL,
+    finished_at BIGINT
+);
+"#,
 ];
 
 pub(crate) const SCHEMA_TABLE: &str =

@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 
 use berth_core::{
-    AliasEvent, AliasName, AuditEntry, Digest, GateRecord, Lineage, ModelName, Timestamp, VersionRecord, VersionStatus,
+    AliasEvent, AliasName, Approval, AuditEntry, Delivery, DeliveryStatus, Digest, GateRecord, Lineage, ModelName,
+    MoveKind, Timestamp, VersionRecord, VersionStatus,
 };
 use sqlx::Row;
 
@@ -110,6 +111,44 @@ impl Ctx<'_> {
             actor: self.get(row, "actor")?,
             reason: self.get(row, "reason")?,
             at: Timestamp::from_millis(self.get(row, "at")?),
+            kind: match self.get::<_, Option<String>>(row, "kind")? {
+                None => MoveKind::Alias,
+                Some(k) => MoveKind::parse(&k).ok_or_else(|| self.bad("kind", &k))?,
+            },
+            evidence: self.get::<_, Option<String>>(row, "evidence")?.map(|e| self.json("evidence", &e)).transpose()?,
+        })
+    }
+
+    pub fn approval<R: Decodes>(&self, row: &R) -> Result<Approval> {
+        let model: String = self.get(row, "model")?;
+        let env: String = self.get(row, "env")?;
+        Ok(Approval {
+            id: self.get(row, "id")?,
+            model: self.model(&model)?,
+            version: self.get::<_, i64>(row, "version")? as u64,
+            env: AliasName::parse(&env).map_err(|e| self.bad("env", e))?,
+            approver: self.get(row, "approver")?,
+            comment: self.get(row, "comment")?,
+            at: Timestamp::from_millis(self.get(row, "at")?),
+        })
+    }
+
+    pub fn delivery<R: Decodes>(&self, row: &R) -> Result<Delivery> {
+        let model: Option<String> = self.get(row, "model")?;
+        let status: String = self.get(row, "status")?;
+        Ok(Delivery {
+            id: self.get(row, "id")?,
+            event_id: self.get(row, "event_id")?,
+            event: self.get(row, "event")?,
+            model: model.map(|m| self.model(&m)).transpose()?,
+            notifier: self.get(row, "notifier")?,
+            target: self.get(row, "target")?,
+            status: DeliveryStatus::parse(&status).ok_or_else(|| self.bad("status", &status))?,
+            attempts: self.get::<_, i64>(row, "attempts")? as u32,
+            last_status: self.get::<_, Option<i64>>(row, "last_status")?.map(|s| s as u16),
+            last_error: self.get(row, "last_error")?,
+            created_at: Timestamp::from_millis(self.get(row, "created_at")?),
+            finished_at: self.get::<_, Option<i64>>(row, "finished_at")?.map(Timestamp::from_millis),
         })
     }
 
@@ -158,6 +197,28 @@ pub(crate) struct AuditRow<'a> {
     pub version: Option<u64>,
     pub before: Option<String>,
     pub after: Option<String>,
+}
+
+/// One move of an environment (alias), as `record_alias_move` writes it.
+pub(crate) struct MoveRow<'a> {
+    pub model: &'a ModelName,
+    pub alias: &'a AliasName,
+    pub from: Option<u64>,
+    pub to: Option<u64>,
+    pub reason: Option<&'a str>,
+    pub kind: MoveKind,
+    pub evidence: Option<&'a serde_json::Value>,
+}
+
+impl MoveRow<'_> {
+    /// The audit action: `alias.set`/`alias.remove` for plain moves, `env.<kind>` otherwise.
+    pub fn action(&self) -> String {
+        match (self.kind, self.to) {
+            (MoveKind::Alias, Some(_)) => "alias.set".into(),
+            (MoveKind::Alias, None) => "alias.remove".into(),
+            (k, _) => format!("env.{}", k.as_str()),
+        }
+    }
 }
 
 pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> String {

@@ -81,54 +81,93 @@ macro_rules! impl_registry {
             }
 
             /// Appends an alias move to its history and to the audit log.
-            #[allow(clippy::too_many_arguments)]
             async fn record_alias_move(
                 &self,
                 conn: &mut <$db as sqlx::Database>::Connection,
-                model: &berth_core::ModelName,
-                alias: &berth_core::AliasName,
-                from: Option<u64>,
-                to: Option<u64>,
+                m: $crate::rows::MoveRow<'_>,
                 actor: &$crate::Actor,
-                reason: Option<&str>,
             ) -> $crate::Result<berth_core::AliasEvent> {
                 let at = self.clock.now();
                 let id: i64 = sqlx::query_scalar(
-                    "INSERT INTO alias_events (model, alias, from_version, to_version, actor, reason, at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+                    "INSERT INTO alias_events (model, alias, from_version, to_version, actor, reason, at, kind, evidence) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
                 )
-                .bind(model.as_str())
-                .bind(alias.as_str())
-                .bind(from.map(|f| f as i64))
-                .bind(to.map(|t| t as i64))
+                .bind(m.model.as_str())
+                .bind(m.alias.as_str())
+                .bind(m.from.map(|f| f as i64))
+                .bind(m.to.map(|t| t as i64))
                 .bind(actor.0.as_str())
-                .bind(reason)
+                .bind(m.reason)
                 .bind(at.millis())
+                .bind(m.kind.as_str())
+                .bind(m.evidence.map($crate::rows::to_json))
                 .fetch_one(&mut *conn)
                 .await
                 .map_err($crate::RegistryError::db(&self.url))?;
+                let action = m.action();
                 self.insert_audit(
                     conn,
                     $crate::rows::AuditRow {
                         actor: &actor.0,
-                        action: if to.is_some() { "alias.set" } else { "alias.remove" },
-                        model: Some(model.as_str()),
-                        version: to.or(from),
-                        before: Some(serde_json::json!({"alias": alias, "version": from}).to_string()),
-                        after: Some(serde_json::json!({"alias": alias, "version": to, "reason": reason}).to_string()),
+                        action: &action,
+                        model: Some(m.model.as_str()),
+                        version: m.to.or(m.from),
+                        before: Some(serde_json::json!({"alias": m.alias, "version": m.from}).to_string()),
+                        after: Some(serde_json::json!({"alias": m.alias, "version": m.to, "reason": m.reason}).to_string()),
                     },
                 )
                 .await?;
                 Ok(berth_core::AliasEvent {
                     id,
-                    model: model.clone(),
-                    alias: alias.clone(),
-                    from,
-                    to,
+                    model: m.model.clone(),
+                    alias: m.alias.clone(),
+                    from: m.from,
+                    to: m.to,
                     actor: actor.0.clone(),
-                    reason: reason.map(str::to_string),
+                    reason: m.reason.map(str::to_string),
                     at,
+                    kind: m.kind,
+                    evidence: m.evidence.cloned(),
                 })
+            }
+
+            /// The version an environment rolls back to by default: the most
+            /// recent one it pointed at, other than `current`, that it did not
+            /// leave by a rollback.
+            async fn previous_healthy(
+                &self,
+                conn: &mut <$db as sqlx::Database>::Connection,
+                model: &berth_core::ModelName,
+                env: &berth_core::AliasName,
+                current: Option<u64>,
+            ) -> $crate::Result<u64> {
+                use sqlx::Row;
+                let db = || $crate::RegistryError::db(&self.url);
+                let rows = sqlx::query(
+                    "SELECT from_version, to_version, kind FROM alias_events WHERE model = $1 AND alias = $2 ORDER BY id DESC",
+                )
+                .bind(model.as_str())
+                .bind(env.as_str())
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(db())?;
+                let mut moves = Vec::with_capacity(rows.len());
+                for r in &rows {
+                    let from: Option<i64> = r.try_get("from_version").map_err(db())?;
+                    let to: Option<i64> = r.try_get("to_version").map_err(db())?;
+                    let kind: Option<String> = r.try_get("kind").map_err(db())?;
+                    let kind = kind.as_deref().and_then(berth_core::MoveKind::parse).unwrap_or_default();
+                    moves.push((from.map(|f| f as u64), to.map(|t| t as u64), kind));
+                }
+                match $crate::deploy::previous_healthy(&moves, current) {
+                    Some(n) => Ok(n),
+                    None => Err($crate::RegistryError::NothingToRollBack {
+                        model: model.to_string(),
+                        env: env.to_string(),
+                        current,
+                        moves: moves.len(),
+                    }),
+                }
             }
 
             /// Takes the model's lock for this transaction; fails if the model does not exist.
@@ -503,7 +542,13 @@ macro_rules! impl_registry {
                 .execute(&mut *tx)
                 .await
                 .map_err(db())?;
-                let ev = self.record_alias_move(&mut tx, model, alias, from, Some(n), actor, reason).await?;
+                let ev = self
+                    .record_alias_move(
+                        &mut tx,
+                        $crate::rows::MoveRow { model, alias, from, to: Some(n), reason, kind: berth_core::MoveKind::Alias, evidence: None },
+                        actor,
+                    )
+                    .await?;
                 tx.commit().await.map_err(db())?;
                 Ok(Some(ev))
             }
@@ -527,7 +572,13 @@ macro_rules! impl_registry {
                     .execute(&mut *tx)
                     .await
                     .map_err(db())?;
-                let ev = self.record_alias_move(&mut tx, model, alias, Some(from), None, actor, reason).await?;
+                let ev = self
+                    .record_alias_move(
+                        &mut tx,
+                        $crate::rows::MoveRow { model, alias, from: Some(from), to: None, reason, kind: berth_core::MoveKind::Alias, evidence: None },
+                        actor,
+                    )
+                    .await?;
                 tx.commit().await.map_err(db())?;
                 Ok(ev)
             }
@@ -556,14 +607,14 @@ macro_rules! impl_registry {
                 let ctx = $crate::rows::Ctx { url: &self.url };
                 let rows = match alias {
                     Some(a) => sqlx::query(
-                        "SELECT id, model, alias, from_version, to_version, actor, reason, at FROM alias_events WHERE model = $1 AND alias = $2 ORDER BY id",
+                        "SELECT id, model, alias, from_version, to_version, actor, reason, at, kind, evidence FROM alias_events WHERE model = $1 AND alias = $2 ORDER BY id",
                     )
                     .bind(model.as_str())
                     .bind(a.as_str())
                     .fetch_all(&self.pool)
                     .await,
                     None => sqlx::query(
-                        "SELECT id, model, alias, from_version, to_version, actor, reason, at FROM alias_events WHERE model = $1 ORDER BY id",
+                        "SELECT id, model, alias, from_version, to_version, actor, reason, at, kind, evidence FROM alias_events WHERE model = $1 ORDER BY id",
                     )
                     .bind(model.as_str())
                     .fetch_all(&self.pool)
@@ -771,6 +822,174 @@ macro_rules! impl_registry {
                     .await
                     .map_err($crate::RegistryError::db(&self.url))?;
                 Ok($crate::GcRunId(row.try_get("id").map_err($crate::RegistryError::db(&self.url))?))
+            }
+
+            async fn deploy(&self, d: $crate::Deploy<'_>, actor: &$crate::Actor) -> $crate::Result<Option<berth_core::AliasEvent>> {
+                let db = || $crate::RegistryError::db(&self.url);
+                let mut tx = self.begin_write().await?;
+                self.lock_model(&mut tx, d.model).await?;
+                let from = self.current_alias(&mut tx, d.model, d.env).await?;
+                let to = match d.to {
+                    $crate::DeployTarget::Version(n) => {
+                        self.version_in(&mut tx, d.model, n).await?;
+                        n
+                    }
+                    $crate::DeployTarget::PreviousHealthy => self.previous_healthy(&mut tx, d.model, d.env, from).await?,
+                };
+                if from == Some(to) {
+                    tx.rollback().await.map_err(db())?;
+                    return Ok(None);
+                }
+                sqlx::query(
+                    "INSERT INTO aliases (model, alias, version, updated_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (model, alias) DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at",
+                )
+                .bind(d.model.as_str())
+                .bind(d.env.as_str())
+                .bind(to as i64)
+                .bind(self.clock.now().millis())
+                .execute(&mut *tx)
+                .await
+                .map_err(db())?;
+                let ev = self
+                    .record_alias_move(
+                        &mut tx,
+                        $crate::rows::MoveRow {
+                            model: d.model,
+                            alias: d.env,
+                            from,
+                            to: Some(to),
+                            reason: d.reason,
+                            kind: d.kind,
+                            evidence: d.evidence.as_ref(),
+                        },
+                        actor,
+                    )
+                    .await?;
+                tx.commit().await.map_err(db())?;
+                Ok(Some(ev))
+            }
+
+            async fn approve(
+                &self,
+                model: &berth_core::ModelName,
+                n: u64,
+                env: &berth_core::AliasName,
+                actor: &$crate::Actor,
+                comment: Option<&str>,
+            ) -> $crate::Result<(berth_core::Approval, bool)> {
+                let db = || $crate::RegistryError::db(&self.url);
+                let ctx = $crate::rows::Ctx { url: &self.url };
+                let mut tx = self.begin_write().await?;
+                self.lock_model(&mut tx, model).await?;
+                self.version_in(&mut tx, model, n).await?;
+                let existing = sqlx::query(
+                    "SELECT id, model, version, env, approver, comment, at FROM approvals \
+                     WHERE model = $1 AND version = $2 AND env = $3 AND approver = $4",
+                )
+                .bind(model.as_str())
+                .bind(n as i64)
+                .bind(env.as_str())
+                .bind(&actor.0)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db())?;
+                if let Some(row) = existing {
+                    let a = ctx.approval(&row)?;
+                    tx.rollback().await.map_err(db())?;
+                    return Ok((a, false));
+                }
+                let row = sqlx::query(
+                    "INSERT INTO approvals (model, version, env, approver, comment, at) VALUES ($1, $2, $3, $4, $5, $6) \
+                     RETURNING id, model, version, env, approver, comment, at",
+                )
+                .bind(model.as_str())
+                .bind(n as i64)
+                .bind(env.as_str())
+                .bind(&actor.0)
+                .bind(comment)
+                .bind(self.clock.now().millis())
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db())?;
+                let a = ctx.approval(&row)?;
+                self.insert_audit(
+                    &mut tx,
+                    $crate::rows::AuditRow {
+                        actor: &actor.0,
+                        action: "version.approve",
+                        model: Some(model.as_str()),
+                        version: Some(n),
+                        before: None,
+                        after: Some(serde_json::json!({"env": env, "comment": comment}).to_string()),
+                    },
+                )
+                .await?;
+                tx.commit().await.map_err(db())?;
+                Ok((a, true))
+            }
+
+            async fn approvals(&self, f: &$crate::ApprovalFilter) -> $crate::Result<Vec<berth_core::Approval>> {
+                let ctx = $crate::rows::Ctx { url: &self.url };
+                // Absent filters match everything: `$1 IS NULL OR model = $1`.
+                let rows = sqlx::query(
+                    "SELECT id, model, version, env, approver, comment, at FROM approvals \
+                     WHERE ($1 IS NULL OR model = $1) AND ($2 IS NULL OR version = $2) AND ($3 IS NULL OR env = $3) ORDER BY id",
+                )
+                .bind(f.model.as_ref().map(|m| m.as_str()))
+                .bind(f.version.map(|v| v as i64))
+                .bind(f.env.as_ref().map(|e| e.as_str()))
+                .fetch_all(&self.pool)
+                .await
+                .map_err($crate::RegistryError::db(&self.url))?;
+                rows.iter().map(|r| ctx.approval(r)).collect()
+            }
+
+            async fn add_delivery(&self, d: $crate::NewDelivery<'_>) -> $crate::Result<i64> {
+                sqlx::query_scalar(
+                    "INSERT INTO deliveries (event_id, event, model, notifier, target, status, attempts, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, 0, $7) RETURNING id",
+                )
+                .bind(d.event_id)
+                .bind(d.event)
+                .bind(d.model.map(|m| m.as_str()))
+                .bind(d.notifier)
+                .bind(d.target)
+                .bind(berth_core::DeliveryStatus::Pending.as_str())
+                .bind(self.clock.now().millis())
+                .fetch_one(&self.pool)
+                .await
+                .map_err($crate::RegistryError::db(&self.url))
+            }
+
+            async fn update_delivery(&self, id: i64, u: &$crate::DeliveryUpdate) -> $crate::Result<()> {
+                let finished = (u.status != berth_core::DeliveryStatus::Pending).then(|| self.clock.now().millis());
+                sqlx::query(
+                    "UPDATE deliveries SET status = $2, attempts = $3, last_status = $4, last_error = $5, finished_at = $6 WHERE id = $1",
+                )
+                .bind(id)
+                .bind(u.status.as_str())
+                .bind(i64::from(u.attempts))
+                .bind(u.last_status.map(i64::from))
+                .bind(u.last_error.as_deref())
+                .bind(finished)
+                .execute(&self.pool)
+                .await
+                .map_err($crate::RegistryError::db(&self.url))?;
+                Ok(())
+            }
+
+            async fn deliveries(&self, limit: Option<u32>) -> $crate::Result<Vec<berth_core::Delivery>> {
+                let ctx = $crate::rows::Ctx { url: &self.url };
+                let rows = sqlx::query(
+                    "SELECT id, event_id, event, model, notifier, target, status, attempts, last_status, last_error, created_at, finished_at \
+                     FROM deliveries ORDER BY id DESC LIMIT $1",
+                )
+                .bind(limit.map(i64::from).unwrap_or(i64::MAX))
+                .fetch_all(&self.pool)
+                .await
+                .map_err($crate::RegistryError::db(&self.url))?;
+                rows.iter().map(|r| ctx.delivery(r)).collect()
             }
 
             async fn gc_end(&self, run: $crate::GcRunId) -> $crate::Result<()> {

@@ -5,8 +5,14 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use berth_core::{AliasName, Clock, Digest, FixedClock, Lineage, ModelName, NewVersion, Ref, SystemClock, Timestamp};
-use berth_registry::{Actor, AuditFilter, NewGateReport, PgRegistry, Registry, RegistryError, SqliteRegistry};
+use berth_core::{
+    AliasName, Clock, DeliveryStatus, Digest, FixedClock, Lineage, ModelName, MoveKind, NewVersion, Ref, SystemClock,
+    Timestamp,
+};
+use berth_registry::{
+    Actor, ApprovalFilter, AuditFilter, DeliveryUpdate, Deploy, DeployTarget, NewDelivery, NewGateReport, PgRegistry,
+    Registry, RegistryError, SqliteRegistry,
+};
 use berth_testkit::PgDatabase;
 
 type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;
@@ -89,6 +95,11 @@ suite!(
     concurrent_pushes_get_distinct_consecutive_numbers,
     concurrent_alias_moves_leave_a_consistent_chain,
     reopening_keeps_everything_and_migrates_once,
+    promotions_record_their_kind_and_evidence,
+    rollback_goes_to_the_previous_healthy_version,
+    approvals_are_recorded_once_per_approver,
+    deliveries_are_logged_and_updated,
+    concurrent_promotes_and_rollbacks_leave_one_current_version_and_a_chain,
 );
 
 fn name(s: &str) -> ModelName {
@@ -405,4 +416,168 @@ async fn reopening_keeps_everything_and_migrates_once(e: Engine) {
         regs.push(o.await);
     }
     assert_eq!(regs[3].versions(&name("churn")).await.unwrap().len(), 1);
+}
+
+fn promote<'a>(model: &'a ModelName, env: &'a AliasName, n: u64) -> Deploy<'a> {
+    Deploy {
+        model,
+        env,
+        to: DeployTarget::Version(n),
+        kind: MoveKind::Promote,
+        reason: Some("gates passed"),
+        evidence: Some(serde_json::json!({"gates": [{"gate": "production", "report": "sha256:ab"}]})),
+    }
+}
+
+fn rollback<'a>(model: &'a ModelName, env: &'a AliasName) -> Deploy<'a> {
+    Deploy {
+        to: DeployTarget::PreviousHealthy,
+        kind: MoveKind::Rollback,
+        reason: Some("errors"),
+        evidence: None,
+        ..promote(model, env, 0)
+    }
+}
+
+async fn promotions_record_their_kind_and_evidence(e: Engine) {
+    let r = e.registry().await;
+    for i in 0..2 {
+        r.create_version(new_version("churn", i), &[], None).await.unwrap();
+    }
+    let (m, prod) = (name("churn"), alias("production"));
+    r.set_alias(&m, &prod, 1, &actor(), None).await.unwrap();
+    let ev = r.deploy(promote(&m, &prod, 2), &actor()).await.unwrap().unwrap();
+    assert_eq!((ev.from, ev.to, ev.kind), (Some(1), Some(2), MoveKind::Promote));
+    assert!(r.deploy(promote(&m, &prod, 2), &actor()).await.unwrap().is_none(), "already there");
+    let h = r.alias_history(&m, Some(&prod)).await.unwrap();
+    assert_eq!(h.iter().map(|e| e.kind).collect::<Vec<_>>(), [MoveKind::Alias, MoveKind::Promote]);
+    assert_eq!(h[1].evidence.as_ref().unwrap()["gates"][0]["report"], "sha256:ab");
+    assert_eq!(h[1].reason.as_deref(), Some("gates passed"));
+    let audit = r.audit(&AuditFilter { model: Some(m.clone()), limit: Some(1) }).await.unwrap();
+    assert_eq!(audit[0].action, "env.promote");
+    let missing = r.deploy(promote(&m, &prod, 9), &actor()).await.unwrap_err();
+    assert!(matches!(missing, RegistryError::VersionNotFound { version: 9, .. }), "{missing}");
+}
+
+async fn rollback_goes_to_the_previous_healthy_version(e: Engine) {
+    let r = e.registry().await;
+    for i in 0..4 {
+        r.create_version(new_version("churn", i), &[], None).await.unwrap();
+    }
+    let (m, prod) = (name("churn"), alias("production"));
+    let nothing = r.deploy(rollback(&m, &prod), &actor()).await.unwrap_err();
+    assert!(matches!(nothing, RegistryError::NothingToRollBack { current: None, .. }), "{nothing}");
+    for n in 1..=3 {
+        r.deploy(promote(&m, &prod, n), &actor()).await.unwrap();
+    }
+    let back = r.deploy(rollback(&m, &prod), &actor()).await.unwrap().unwrap();
+    assert_eq!((back.from, back.to, back.kind), (Some(3), Some(2), MoveKind::Rollback));
+    // 3 was left by a rollback: the next rollback goes to 1, not back to 3.
+    let again = r.deploy(rollback(&m, &prod), &actor()).await.unwrap().unwrap();
+    assert_eq!((again.from, again.to), (Some(2), Some(1)));
+    let explicit = Deploy { to: DeployTarget::Version(4), ..rollback(&m, &prod) };
+    assert_eq!(r.deploy(explicit, &actor()).await.unwrap().unwrap().to, Some(4));
+    let e = r.deploy(rollback(&m, &alias("staging")), &actor()).await.unwrap_err();
+    assert!(e.to_string().contains("churn@staging has no earlier healthy version"), "{e}");
+}
+
+async fn approvals_are_recorded_once_per_approver(e: Engine) {
+    let r = e.registry().await;
+    r.create_version(new_version("churn", 0), &[], None).await.unwrap();
+    let (m, prod) = (name("churn"), alias("production"));
+    let (a, new) = r.approve(&m, 1, &prod, &Actor("carol".into()), Some("looks good")).await.unwrap();
+    assert!(new);
+    assert_eq!((a.approver.as_str(), a.comment.as_deref()), ("carol", Some("looks good")));
+    let (again, new) = r.approve(&m, 1, &prod, &Actor("carol".into()), Some("twice")).await.unwrap();
+    assert!(!new);
+    assert_eq!((again.id, again.comment.as_deref()), (a.id, Some("looks good")));
+    r.approve(&m, 1, &alias("staging"), &Actor("dave".into()), None).await.unwrap();
+    let all = r.approvals(&ApprovalFilter::default()).await.unwrap();
+    assert_eq!(all.len(), 2);
+    let prod_only = r.approvals(&ApprovalFilter { env: Some(prod.clone()), ..Default::default() }).await.unwrap();
+    assert_eq!(prod_only.iter().map(|a| a.approver.as_str()).collect::<Vec<_>>(), ["carol"]);
+    let none = r.approvals(&ApprovalFilter { model: Some(m.clone()), version: Some(2), env: None }).await.unwrap();
+    assert!(none.is_empty());
+    assert!(matches!(r.approve(&m, 7, &prod, &actor(), None).await, Err(RegistryError::VersionNotFound { .. })));
+    let audit = r.audit(&AuditFilter { model: Some(m), limit: None }).await.unwrap();
+    assert_eq!(audit.iter().filter(|a| a.action == "version.approve").count(), 2);
+}
+
+async fn deliveries_are_logged_and_updated(e: Engine) {
+    let r = e.registry().await;
+    let m = name("churn");
+    let d = NewDelivery {
+        event_id: "ev1",
+        event: "promotion.done",
+        model: Some(&m),
+        notifier: "slack",
+        target: "https://hooks.example/…",
+    };
+    let id = r.add_delivery(d.clone()).await.unwrap();
+    let id2 = r.add_delivery(NewDelivery { notifier: "audit-hook", ..d }).await.unwrap();
+    let pending = r.deliveries(None).await.unwrap();
+    assert_eq!(pending.iter().map(|d| d.id).collect::<Vec<_>>(), [id2, id]);
+    assert!(pending.iter().all(|d| d.status == DeliveryStatus::Pending && d.attempts == 0 && d.finished_at.is_none()));
+    let u = DeliveryUpdate { status: DeliveryStatus::Delivered, attempts: 2, last_status: Some(200), last_error: None };
+    r.update_delivery(id, &u).await.unwrap();
+    let u = DeliveryUpdate {
+        status: DeliveryStatus::Failed,
+        attempts: 3,
+        last_status: Some(500),
+        last_error: Some("HTTP 500".into()),
+    };
+    r.update_delivery(id2, &u).await.unwrap();
+    let log = r.deliveries(Some(10)).await.unwrap();
+    assert_eq!((log[0].status, log[0].attempts, log[0].last_status), (DeliveryStatus::Failed, 3, Some(500)));
+    assert_eq!(
+        (log[1].status, log[1].last_status, log[1].event.as_str()),
+        (DeliveryStatus::Delivered, Some(200), "promotion.done")
+    );
+    assert!(log.iter().all(|d| d.finished_at.is_some()));
+    assert_eq!(r.deliveries(Some(1)).await.unwrap().len(), 1);
+}
+
+async fn concurrent_promotes_and_rollbacks_leave_one_current_version_and_a_chain(e: Engine) {
+    let r = e.registry().await;
+    for i in 0..6 {
+        r.create_version(new_version("churn", i), &[], None).await.unwrap();
+    }
+    let (m, prod) = (name("churn"), alias("production"));
+    r.deploy(promote(&m, &prod, 1), &actor()).await.unwrap();
+    let mut regs = Vec::new();
+    for _ in 0..5 {
+        regs.push(e.registry().await);
+    }
+    let tasks: Vec<_> = (0..60u64)
+        .map(|i| {
+            let r = regs[i as usize % regs.len()].clone();
+            let (m, prod) = (m.clone(), prod.clone());
+            tokio::spawn(async move {
+                let who = Actor(format!("worker-{i}"));
+                if i % 3 == 2 {
+                    // A rollback may find nothing healthy left: that is a refusal, not a corruption.
+                    match r.deploy(rollback(&m, &prod), &who).await {
+                        Ok(_) | Err(RegistryError::NothingToRollBack { .. }) => {}
+                        Err(e) => panic!("rollback {i}: {e}"),
+                    }
+                } else {
+                    r.deploy(promote(&m, &prod, i % 6 + 1), &who).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let h = r.alias_history(&m, Some(&prod)).await.unwrap();
+    assert!(h.len() > 20, "{} moves", h.len());
+    assert!(h.iter().any(|e| e.kind == MoveKind::Rollback), "some rollbacks moved");
+    assert_eq!(h[0].from, None);
+    for w in h.windows(2) {
+        assert_eq!(w[1].from, w[0].to, "every move starts where the previous one ended: {w:?}");
+        assert_ne!(w[1].from, w[1].to, "no move stays in place");
+    }
+    let current = r.aliases(&m).await.unwrap();
+    assert_eq!(current.len(), 1, "one current version: {current:?}");
+    assert_eq!(current.get("production").copied(), h.last().unwrap().to);
 }
