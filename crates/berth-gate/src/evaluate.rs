@@ -61,7 +61,7 @@ pub struct Inputs<'a> {
 /// Metrics where lower is better; every other metric is better higher.
 const LOWER_IS_BETTER: [&str; 7] = ["mae", "mse", "rmse", "mape", "max_error", "median_absolute_error", "log_loss"];
 
-fn lower_is_better(metric: &str) -> bool {
+pub fn lower_is_better(metric: &str) -> bool {
     LOWER_IS_BETTER.contains(&metric)
 }
 
