@@ -76,6 +76,73 @@ pub enum Command {
     /// Point aliases (environments) at versions.
     #[command(subcommand)]
     Alias(AliasCommand),
+    /// Promote a version to an environment if the environment's policy allows; otherwise say
+    /// exactly what is missing (exit 1).
+    Promote {
+        /// NAME@N, NAME@ALIAS or NAME@latest.
+        reference: String,
+        /// The environment, e.g. production.
+        #[arg(long = "to", value_name = "ENV")]
+        env: String,
+        /// Why, for the deployment history.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Approve a version for an environment (approvals must come from someone other than its publisher).
+    Approve {
+        reference: String,
+        #[arg(long, value_name = "ENV")]
+        env: String,
+        #[arg(long)]
+        comment: Option<String>,
+    },
+    /// List approvals.
+    Approvals {
+        /// Only this model's.
+        model: Option<String>,
+        /// Only for this environment.
+        #[arg(long, value_name = "ENV")]
+        env: Option<String>,
+    },
+    /// An environment's deployment history: from, to, who, when, why, and the gate reports' digests.
+    Deployments {
+        model: String,
+        /// One environment (default: all of the model's).
+        #[arg(long, value_name = "ENV")]
+        env: Option<String>,
+    },
+    /// Roll an environment back: to the previous version that was live and healthy, or to --to N.
+    Rollback {
+        model: String,
+        #[arg(long, value_name = "ENV")]
+        env: String,
+        /// The version to go back to.
+        #[arg(long, value_name = "N")]
+        to: Option<u64>,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Compare live metrics with the metrics the live version passed its gate with; roll back when one
+    /// is worse than the environment allows (exit 1).
+    Check {
+        model: String,
+        #[arg(long, value_name = "ENV")]
+        env: String,
+        /// A JSON object of live metrics, e.g. {"accuracy": 0.84}.
+        #[arg(long, value_name = "FILE")]
+        metrics: PathBuf,
+        /// The fraction a metric may worsen before rolling back (default: the policy's, else 0.2).
+        #[arg(long)]
+        max_degradation: Option<f64>,
+        /// Report without rolling back.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// The notification delivery log, newest first.
+    Notifications {
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
     /// Show the audit log, newest first.
     Log {
         /// Only entries about this model.

@@ -3,6 +3,7 @@
 
 mod cli;
 mod data;
+mod deploy;
 mod progress;
 mod quickstart;
 mod render;

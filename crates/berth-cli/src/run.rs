@@ -176,6 +176,60 @@ pub async fn run(cli: Cli) -> Result<u8> {
             let evs = b.alias_history(&m, a.as_ref()).await?;
             if json { render::json(&evs) } else { render::alias_history(&evs) }
         }
+        Command::Promote { reference: r, env, reason } => {
+            let (r, env) = (reference(r)?, alias_name(env)?);
+            let report = open(&dir).await?.promote(&r, &env, reason.as_deref()).await?;
+            if json {
+                render::json(&report)
+            } else {
+                crate::deploy::promote(&report)
+            }
+            return Ok(if report.missing.is_empty() { 0 } else { 1 });
+        }
+        Command::Approve { reference: r, env, comment } => {
+            let (r, env) = (reference(r)?, alias_name(env)?);
+            let report = open(&dir).await?.approve(&r, &env, comment.as_deref()).await?;
+            if json { render::json(&report) } else { crate::deploy::approve(&report) }
+        }
+        Command::Approvals { model, env } => {
+            let filter = berth_registry::ApprovalFilter {
+                model: model.as_deref().map(model_name).transpose()?,
+                version: None,
+                env: env.as_deref().map(alias_name).transpose()?,
+            };
+            let list = open(&dir).await?.approvals(&filter).await?;
+            if json { render::json(&list) } else { crate::deploy::approvals(&list) }
+        }
+        Command::Deployments { model, env } => {
+            let (m, env) = (model_name(model)?, env.as_deref().map(alias_name).transpose()?);
+            let b = open(&dir).await?;
+            b.versions(&m).await?; // an unknown model is an error, not an empty history
+            let list = b.deployments(&m, env.as_ref()).await?;
+            if json { render::json(&list) } else { crate::deploy::deployments(&list) }
+        }
+        Command::Rollback { model, env, to, reason } => {
+            let (m, env) = (model_name(model)?, alias_name(env)?);
+            let report = open(&dir).await?.rollback(&m, &env, *to, reason.as_deref()).await?;
+            if json { render::json(&report) } else { crate::deploy::rollback(&report) }
+        }
+        Command::Check { model, env, metrics, max_degradation, dry_run } => {
+            let (m, env) = (model_name(model)?, alias_name(env)?);
+            let (live, skipped) = read_metrics(metrics)?;
+            if !skipped.is_empty() && !quiet {
+                render::warn(&format!("{}: not numbers, ignored: {}", metrics.display(), skipped.join(", ")), None);
+            }
+            let report = open(&dir).await?.check(&m, &env, &live, *max_degradation, *dry_run).await?;
+            if json {
+                render::json(&report)
+            } else {
+                crate::deploy::check(&report)
+            }
+            return Ok(if report.degraded { 1 } else { 0 });
+        }
+        Command::Notifications { limit } => {
+            let list = open(&dir).await?.notifications(Some(*limit)).await?;
+            if json { render::json(&list) } else { crate::deploy::notifications(&list) }
+        }
         Command::Log { model, limit } => {
             let m = model.as_deref().map(model_name).transpose()?;
             let entries = open(&dir).await?.log(m, Some(*limit)).await?;

@@ -5,6 +5,10 @@
 
 use std::path::{Path, PathBuf};
 
+use std::collections::BTreeMap;
+
+use berth_core::AliasName;
+use berth_deploy::{NotifierConfig, Policy};
 use serde::{Deserialize, Serialize};
 
 use crate::{Result, ServiceError};
@@ -22,6 +26,12 @@ pub struct FileConfig {
     pub store: StoreSection,
     #[serde(default)]
     pub user: UserSection,
+    /// Each environment's policy: `[environments.production]`.
+    #[serde(default)]
+    pub environments: BTreeMap<String, Policy>,
+    /// Where events are sent: `[[notifiers]]`.
+    #[serde(default)]
+    pub notifiers: Vec<NotifierConfig>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -56,6 +66,8 @@ pub struct Config {
     pub busy_timeout_ms: u64,
     pub jobs: usize,
     pub user: Option<String>,
+    pub environments: BTreeMap<String, Policy>,
+    pub notifiers: Vec<NotifierConfig>,
 }
 
 pub const DEFAULT_REGISTRY: &str = "sqlite://.berth/registry.db";
@@ -83,6 +95,7 @@ impl Config {
             Some(r) => read_file_config(&r.join(CONFIG_FILE))?,
             None => FileConfig::default(),
         };
+        check_deploy_sections(&file)?;
         let base = root.clone().unwrap_or_else(|| start.to_path_buf());
         let registry_url = env_var(env, "registry", "url").or(file.registry.url);
         let store_url = env_var(env, "store", "url").or(file.store.url);
@@ -114,13 +127,44 @@ impl Config {
         let user =
             env("BERTH_USER").filter(|v| !v.is_empty()).or_else(|| env_var(env, "user", "name")).or(file.user.name);
         let store_url = if store_url.contains("://") { store_url } else { base.join(store_url).display().to_string() };
-        Ok(Config { root, registry_url, store_url, cache_dir, busy_timeout_ms, jobs, user })
+        let (environments, notifiers) = (file.environments, file.notifiers);
+        Ok(Config { root, registry_url, store_url, cache_dir, busy_timeout_ms, jobs, user, environments, notifiers })
+    }
+
+    /// The policy of an environment; an environment berth.toml does not
+    /// name has the empty policy (anyone may move it, nothing is required).
+    pub fn policy(&self, env: &AliasName) -> Policy {
+        self.environments.get(env.as_str()).cloned().unwrap_or_default()
     }
 
     /// Where per-project state that is not shared lives (the stat cache).
     pub fn state_dir(&self) -> Option<PathBuf> {
         self.root.as_ref().map(|r| r.join(STATE_DIR))
     }
+}
+
+fn check_deploy_sections(file: &FileConfig) -> Result<()> {
+    let mut problems = Vec::new();
+    for (name, policy) in &file.environments {
+        if let Err(e) = AliasName::parse(name) {
+            problems.push(format!("[environments.{name}]: {e}"));
+        }
+        problems.extend(policy.problems(name));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for n in &file.notifiers {
+        if !seen.insert(&n.name) {
+            problems.push(format!("two notifiers are named {:?}", n.name));
+        }
+        problems.extend(n.problems());
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(ServiceError::Config {
+        message: format!("{CONFIG_FILE}: {}", problems.join("; ")),
+        hint: Some("see the [environments.NAME] and [[notifiers]] examples in the README".into()),
+    })
 }
 
 fn absolutise_sqlite(url: &str, base: &Path) -> String {
@@ -136,7 +180,11 @@ fn read_file_config(path: &Path) -> Result<FileConfig> {
         .map_err(|e| ServiceError::Config { message: format!("cannot read {}: {e}", path.display()), hint: None })?;
     toml::from_str(&text).map_err(|e| ServiceError::Config {
         message: format!("{} is not valid: {}", path.display(), e.message()),
-        hint: Some("see the keys `berth init` writes: [registry] url, busy_timeout_ms; [store] url, cache_dir, jobs; [user] name".into()),
+        hint: Some(
+            "see the keys `berth init` writes: [registry] url, busy_timeout_ms; [store] url, cache_dir, jobs; \
+             [user] name; [environments.NAME]; [[notifiers]]"
+                .into(),
+        ),
     })
 }
 
@@ -228,6 +276,29 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let e = Config::discover(dir.path(), &env_of(&[])).unwrap_err();
         assert!(e.to_string().contains("not inside a berth project"));
+    }
+
+    #[test]
+    fn environments_and_notifiers_are_read_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "[environments.production]\nrequire_gates = [\"production\"]\napprovals = 1\n\
+                    allowed_branches = [\"main\"]\npromoters = [\"ci\", \"alice\"]\n\n\
+                    [[notifiers]]\nname = \"team\"\nkind = \"slack\"\nurl_env = \"SLACK_WEBHOOK_URL\"\n";
+        std::fs::write(dir.path().join(CONFIG_FILE), text).unwrap();
+        let cfg = Config::discover(dir.path(), &env_of(&[])).unwrap();
+        let p = cfg.policy(&AliasName::parse("production").unwrap());
+        assert_eq!((p.approvals, p.promoters.len()), (1, 2));
+        assert_eq!(cfg.policy(&AliasName::parse("staging").unwrap()), Policy::default());
+        assert_eq!(cfg.notifiers[0].name, "team");
+
+        let bad = "[environments.production]\napprovals = 1\nmax_degradation = 0\n\
+                   [[notifiers]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"http://x\"\n";
+        std::fs::write(dir.path().join(CONFIG_FILE), bad).unwrap();
+        let e = Config::discover(dir.path(), &env_of(&[])).unwrap_err().to_string();
+        assert!(e.contains("max_degradation is 0") && e.contains("secret_env"), "{e}");
+        std::fs::write(dir.path().join(CONFIG_FILE), "[environments.production]\napprovels = 1\n").unwrap();
+        let e = Config::discover(dir.path(), &env_of(&[])).unwrap_err().to_string();
+        assert!(e.contains("approvels"), "{e}");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! no printing; results are plain serialisable structs.
 
 mod config;
+mod deploy;
 mod endpoint;
 mod error;
 mod files;
@@ -22,6 +23,7 @@ mod train;
 mod validate;
 
 pub use config::{Config, ENV_PREFIX, InitOutcome, init};
+pub use deploy::{ApproveReport, CheckReport, DeploymentRecord, Lack, PromoteReport, RollbackReport};
 pub use endpoint::Endpoint;
 pub use error::ServiceError;
 pub use fsck::{FsckProblem, FsckReport};

@@ -49,13 +49,15 @@ pub fn detect_lineage(dir: &Path, env: Env) -> Lineage {
     l
 }
 
-/// Who is acting: `BERTH_USER` (or the configured name), the CI's actor, the
-/// login name, in that order.
+/// Who is acting: `BERTH_USER` (or the configured name), the CI's actor,
+/// `ci` in another CI, the login name, in that order.
 pub fn detect_actor(configured: Option<&str>, env: Env) -> String {
+    let in_ci = get(env, "CI").is_some_and(|v| v != "false" && v != "0");
     configured
         .map(str::to_string)
         .or_else(|| get(env, "GITHUB_ACTOR"))
         .or_else(|| get(env, "GITLAB_USER_LOGIN"))
+        .or_else(|| in_ci.then(|| "ci".to_string()))
         .or_else(|| get(env, "USER"))
         .or_else(|| get(env, "USERNAME"))
         .unwrap_or_else(|| "unknown".into())

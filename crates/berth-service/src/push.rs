@@ -147,6 +147,17 @@ impl Berth {
             }
         };
         let n_files = known.len();
+        let e = berth_deploy::Event::new(
+            berth_deploy::EventKind::VersionPushed,
+            version.created_at,
+            &self.actor.0,
+            format!("{}@{} pushed ({} files, {} bytes)", version.model, version.version, n_files, total),
+        )
+        .version(&version.model, version.version)
+        .details(
+            serde_json::json!({"manifest": version.manifest, "metrics": version.metrics, "lineage": version.lineage}),
+        );
+        self.notify(e).await;
         Ok(PushReport {
             reference: format!("{}@{}", version.model, version.version),
             version,

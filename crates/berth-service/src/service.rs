@@ -41,6 +41,7 @@ pub struct Berth {
     pub(crate) registry: Arc<dyn Registry>,
     pub(crate) store: Arc<dyn BlobStore>,
     pub(crate) actor: Actor,
+    pub(crate) notifiers: berth_deploy::Notifiers,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -79,7 +80,13 @@ impl Berth {
         let registry = berth_registry::connect(&reg_url, Duration::from_millis(config.busy_timeout_ms), clock).await?;
         let store_url = StoreUrl::parse(&config.store_url, &base)?;
         let store = berth_store::open_store(&store_url, config.cache_dir.as_deref())?;
-        Ok(Berth { config, registry, store, actor: Actor(actor) })
+        let notifiers = berth_deploy::Notifiers::new(&config.notifiers, &|k| std::env::var(k).ok());
+        Ok(Berth { config, registry, store, actor: Actor(actor), notifiers })
+    }
+
+    /// Who this berth acts as.
+    pub fn actor(&self) -> &str {
+        &self.actor.0
     }
 
     pub fn config(&self) -> &Config {
@@ -164,7 +171,7 @@ impl Berth {
         report: &berth_gate::Report,
     ) -> Result<berth_core::GateRecord> {
         let json = serde_json::to_value(report).map_err(|e| ServiceError::input(format!("report: {e}"), None))?;
-        Ok(self
+        let record = self
             .registry
             .add_gate_report(
                 berth_registry::NewGateReport {
@@ -177,7 +184,23 @@ impl Berth {
                 },
                 &self.actor,
             )
-            .await?)
+            .await?;
+        let (kind, verdict) = match report.passed {
+            true => (berth_deploy::EventKind::GatePassed, "passed"),
+            false => (berth_deploy::EventKind::GateFailed, "failed"),
+        };
+        let e = berth_deploy::Event::new(
+            kind,
+            record.created_at,
+            &self.actor.0,
+            format!("{}@{} {verdict} gate {gate:?} on {}", v.model, v.version, report.data.path),
+        )
+        .version(&v.model, v.version)
+        .details(serde_json::json!({
+            "gate": gate, "data": report.data, "checks": report.checks, "metrics": report.metrics, "errors": report.errors,
+        }));
+        self.notify(e).await;
+        Ok(record)
     }
 
     pub async fn tag(&self, r: &Ref, tags: &BTreeMap<String, String>) -> Result<VersionRecord> {

@@ -1,0 +1,387 @@
+//! Moving versions between environments under their policies: promote,
+//! approve, roll back (by hand, or `check` on degraded live metrics), the
+//! deployment history, and the notifications each of these sends.
+
+use std::collections::BTreeMap;
+
+use berth_core::{
+    AliasEvent, AliasName, Approval, Clock, Delivery, Digest, GateRecord, ModelName, MoveKind, Ref, SystemClock,
+    VersionRecord,
+};
+use berth_deploy::degradation::{DegradationReport, compare};
+use berth_deploy::notify::Outcome;
+use berth_deploy::policy::{Facts, Missing, check, counted_approvals, passing_reports};
+use berth_deploy::{Event, EventKind};
+use berth_registry::{ApprovalFilter, Deploy, DeployTarget};
+use serde::Serialize;
+
+use crate::{Berth, Result, ServiceError};
+
+/// A requirement a promotion does not meet, with what to do about it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Lack {
+    pub message: String,
+    pub fix: String,
+    pub detail: Missing,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PromoteReport {
+    pub model: ModelName,
+    pub version: u64,
+    pub env: AliasName,
+    /// What the environment pointed at before.
+    pub from: Option<u64>,
+    /// True when the environment now points at the version because of this call.
+    pub promoted: bool,
+    /// Empty when the policy is met.
+    pub missing: Vec<Lack>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deployment: Option<AliasEvent>,
+    pub notified: Vec<Outcome>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ApproveReport {
+    pub approval: Approval,
+    /// False when this approver had approved already (the first approval stands).
+    pub new: bool,
+    /// Approvals that count for the environment's policy, and how many it needs.
+    pub counted: u32,
+    pub needed: u32,
+    pub notified: Vec<Outcome>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RollbackReport {
+    pub model: ModelName,
+    pub env: AliasName,
+    pub deployment: AliasEvent,
+    pub notified: Vec<Outcome>,
+}
+
+/// `berth check`: live metrics against the gate metrics of the live version.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckReport {
+    pub model: ModelName,
+    pub env: AliasName,
+    pub version: u64,
+    /// Where the comparison's reference came from: `gate NAME (report ID)` or
+    /// `training metrics`.
+    pub against: String,
+    #[serde(flatten)]
+    pub comparison: DegradationReport,
+    pub degraded: bool,
+    /// Set when the check rolled the environment back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rollback: Option<AliasEvent>,
+    /// Why a degraded version could not be rolled back (no earlier healthy version).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rollback_refused: Option<String>,
+    pub dry_run: bool,
+    pub notified: Vec<Outcome>,
+}
+
+/// One line of `berth deployments`.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeploymentRecord {
+    #[serde(flatten)]
+    pub event: AliasEvent,
+    /// The digests of the gate reports the move rested on.
+    pub gate_reports: Vec<String>,
+}
+
+fn digest_of_report(g: &GateRecord) -> String {
+    Digest::of(g.report.to_string().as_bytes()).to_string()
+}
+
+impl Berth {
+    fn now(&self) -> berth_core::Timestamp {
+        SystemClock.now()
+    }
+
+    /// Sends an event to the configured notifiers; never fails.
+    pub async fn notify(&self, event: Event) -> Vec<Outcome> {
+        if self.notifiers.is_empty() {
+            return Vec::new();
+        }
+        self.notifiers.send(&*self.registry, &event).await
+    }
+
+    fn event(&self, kind: EventKind, summary: String) -> Event {
+        Event::new(kind, self.now(), &self.actor.0, summary)
+    }
+
+    /// Promotes a version to an environment if its policy is met; otherwise
+    /// reports everything that is missing (and asks for approval when
+    /// approvals are among it).
+    pub async fn promote(&self, r: &Ref, env: &AliasName, reason: Option<&str>) -> Result<PromoteReport> {
+        let v = self.registry.resolve(r).await?;
+        let policy = self.config.policy(env);
+        let gates = self.registry.gate_reports(&v.model, v.version).await?;
+        let filter = ApprovalFilter { model: Some(v.model.clone()), version: Some(v.version), env: Some(env.clone()) };
+        let approvals = self.registry.approvals(&filter).await?;
+        let facts = Facts { version: &v, gates: &gates, approvals: &approvals, actor: &self.actor.0 };
+        let missing = check(&policy, facts);
+        let from = self.registry.aliases(&v.model).await?.get(env.as_str()).copied();
+        let mut report = PromoteReport {
+            model: v.model.clone(),
+            version: v.version,
+            env: env.clone(),
+            from,
+            promoted: false,
+            missing: missing
+                .iter()
+                .map(|m| Lack {
+                    message: m.to_string(),
+                    fix: m.fix(v.model.as_str(), v.version, env.as_str()),
+                    detail: m.clone(),
+                })
+                .collect(),
+            deployment: None,
+            notified: Vec::new(),
+        };
+        if !missing.is_empty() {
+            if missing.iter().any(|m| matches!(m, Missing::Approvals { .. })) {
+                let e = self
+                    .event(
+                        EventKind::PromotionRequested,
+                        format!("{}@{} awaits approval for {env}", v.model, v.version),
+                    )
+                    .version(&v.model, v.version)
+                    .env(env.as_str())
+                    .details(serde_json::json!({"missing": report.missing, "reason": reason}));
+                report.notified = self.notify(e).await;
+            }
+            return Ok(report);
+        }
+        let evidence = serde_json::json!({
+            "gates": passing_reports(&policy, &gates).iter().map(|g| serde_json::json!({
+                "id": g.id, "gate": g.gate, "data_digest": g.data_digest, "report_digest": digest_of_report(g),
+                "at": g.created_at,
+            })).collect::<Vec<_>>(),
+            "approvals": counted_approvals(&v, &approvals).iter().map(|a| serde_json::json!({
+                "approver": a.approver, "at": a.at,
+            })).collect::<Vec<_>>(),
+        });
+        let d = Deploy {
+            model: &v.model,
+            env,
+            to: DeployTarget::Version(v.version),
+            kind: MoveKind::Promote,
+            reason,
+            evidence: Some(evidence),
+        };
+        report.deployment = self.registry.deploy(d, &self.actor).await?;
+        report.promoted = report.deployment.is_some();
+        if report.promoted {
+            let e = self
+                .event(EventKind::PromotionDone, format!("{}@{} promoted to {env}", v.model, v.version))
+                .version(&v.model, v.version)
+                .env(env.as_str())
+                .details(serde_json::json!({"from": from, "reason": reason}));
+            report.notified = self.notify(e).await;
+        }
+        Ok(report)
+    }
+
+    /// Approves a version for an environment. The publisher of a version
+    /// cannot approve it (four eyes).
+    pub async fn approve(&self, r: &Ref, env: &AliasName, comment: Option<&str>) -> Result<ApproveReport> {
+        let v = self.registry.resolve(r).await?;
+        if v.created_by == self.actor.0 {
+            return Err(ServiceError::input(
+                format!(
+                    "{} published {}@{}, so cannot approve it: approvals must come from someone else",
+                    self.actor.0, v.model, v.version
+                ),
+                Some(format!("ask a colleague to run `berth approve {}@{} --env {env}`", v.model, v.version)),
+            ));
+        }
+        let (approval, new) = self.registry.approve(&v.model, v.version, env, &self.actor, comment).await?;
+        let filter = ApprovalFilter { model: Some(v.model.clone()), version: Some(v.version), env: Some(env.clone()) };
+        let all = self.registry.approvals(&filter).await?;
+        let counted = counted_approvals(&v, &all).len() as u32;
+        let needed = self.config.policy(env).approvals;
+        let notified = if new {
+            let e = self
+                .event(
+                    EventKind::PromotionApproved,
+                    format!("{}@{} approved for {env} by {}", v.model, v.version, self.actor.0),
+                )
+                .version(&v.model, v.version)
+                .env(env.as_str())
+                .details(serde_json::json!({"comment": comment, "counted": counted, "needed": needed}));
+            self.notify(e).await
+        } else {
+            Vec::new()
+        };
+        Ok(ApproveReport { approval, new, counted, needed, notified })
+    }
+
+    pub async fn approvals(&self, filter: &ApprovalFilter) -> Result<Vec<Approval>> {
+        Ok(self.registry.approvals(filter).await?)
+    }
+
+    /// Moves an environment back: to `to`, or to the previous version it
+    /// pointed at that was not rolled back from. Only promoters may.
+    pub async fn rollback(
+        &self,
+        model: &ModelName,
+        env: &AliasName,
+        to: Option<u64>,
+        reason: Option<&str>,
+    ) -> Result<RollbackReport> {
+        let policy = self.config.policy(env);
+        if !policy.may_promote(&self.actor.0) {
+            return Err(ServiceError::input(
+                format!(
+                    "{:?} may not roll back {env}; its promoters are {}",
+                    self.actor.0,
+                    policy.promoters.join(", ")
+                ),
+                Some(format!("ask one of them, or add yourself to environments.{env}.promoters in berth.toml")),
+            ));
+        }
+        let target = to.map(DeployTarget::Version).unwrap_or(DeployTarget::PreviousHealthy);
+        let reason = reason.unwrap_or("manual rollback");
+        let d = Deploy { model, env, to: target, kind: MoveKind::Rollback, reason: Some(reason), evidence: None };
+        let deployment = self.registry.deploy(d, &self.actor).await?.ok_or_else(|| {
+            ServiceError::input(
+                format!("{model}@{env} already points at version {}", to.unwrap_or_default()),
+                Some(format!("`berth deployments {model} --env {env}` shows its history")),
+            )
+        })?;
+        let notified = self.notify_rollback(&deployment, MoveKind::Rollback).await;
+        Ok(RollbackReport { model: model.clone(), env: env.clone(), deployment, notified })
+    }
+
+    async fn notify_rollback(&self, d: &AliasEvent, kind: MoveKind) -> Vec<Outcome> {
+        let (model, env) = (&d.model, &d.alias);
+        let from = d.from.map(|f| format!("version {f}")).unwrap_or_else(|| "nothing".into());
+        let e = self
+            .event(
+                EventKind::Rollback,
+                format!("{model}@{env} rolled back from {from} to version {}", d.to.unwrap_or_default()),
+            )
+            .version(model, d.to.unwrap_or_default())
+            .env(env.as_str())
+            .details(serde_json::json!({"kind": kind, "from": d.from, "reason": d.reason, "evidence": d.evidence}));
+        self.notify(e).await
+    }
+
+    /// Compares live metrics with the metrics the live version passed its
+    /// gate with, and rolls back when any is worse than the policy allows.
+    pub async fn check(
+        &self,
+        model: &ModelName,
+        env: &AliasName,
+        live: &BTreeMap<String, f64>,
+        max_degradation: Option<f64>,
+        dry_run: bool,
+    ) -> Result<CheckReport> {
+        let r = Ref { model: model.clone(), selector: berth_core::Selector::Alias(env.clone()) };
+        let v = self.registry.resolve(&r).await?;
+        let policy = self.config.policy(env);
+        let allowed = max_degradation.unwrap_or_else(|| policy.max_degradation());
+        if !(allowed.is_finite() && allowed > 0.0) {
+            return Err(ServiceError::input(
+                format!("the allowed degradation is {allowed}; it is a fraction above 0"),
+                Some("e.g. --max-degradation 0.2 for 20%".into()),
+            ));
+        }
+        let gates = self.registry.gate_reports(&v.model, v.version).await?;
+        let (against, reference) = reference_metrics(&v, &gates, &policy.require_gates);
+        let comparison = compare(&reference, live, allowed);
+        if comparison.compared.is_empty() {
+            return Err(ServiceError::input(
+                format!(
+                    "none of the live metrics ({}) was measured by {against} ({})",
+                    live.keys().cloned().collect::<Vec<_>>().join(", "),
+                    reference.keys().cloned().collect::<Vec<_>>().join(", ")
+                ),
+                Some("name the live metrics as the gate report does, e.g. {\"accuracy\": 0.91}".into()),
+            ));
+        }
+        let degraded = comparison.degraded();
+        let mut report = CheckReport {
+            model: model.clone(),
+            env: env.clone(),
+            version: v.version,
+            against,
+            comparison,
+            degraded,
+            rollback: None,
+            rollback_refused: None,
+            dry_run,
+            notified: Vec::new(),
+        };
+        if degraded && !dry_run {
+            let why: Vec<String> = report.comparison.exceeded().map(|d| d.describe(allowed)).collect();
+            let reason = format!("automatic rollback: {}", why.join("; "));
+            let d = Deploy {
+                model,
+                env,
+                to: DeployTarget::PreviousHealthy,
+                kind: MoveKind::AutoRollback,
+                reason: Some(&reason),
+                evidence: Some(
+                    serde_json::json!({"against": report.against, "live": live, "comparison": report.comparison}),
+                ),
+            };
+            let ev = match self.registry.deploy(d, &self.actor).await {
+                Err(e @ berth_registry::RegistryError::NothingToRollBack { .. }) => {
+                    report.rollback_refused = Some(e.to_string());
+                    return Ok(report);
+                }
+                r => r?,
+            };
+            if let Some(ev) = &ev {
+                report.notified = self.notify_rollback(ev, MoveKind::AutoRollback).await;
+            }
+            report.rollback = ev;
+        }
+        Ok(report)
+    }
+
+    /// An environment's full history, oldest first.
+    pub async fn deployments(&self, model: &ModelName, env: Option<&AliasName>) -> Result<Vec<DeploymentRecord>> {
+        let events = self.registry.alias_history(model, env).await?;
+        Ok(events
+            .into_iter()
+            .map(|event| {
+                let gate_reports = event
+                    .evidence
+                    .as_ref()
+                    .and_then(|e| e["gates"].as_array())
+                    .map(|gs| gs.iter().filter_map(|g| g["report_digest"].as_str().map(str::to_string)).collect())
+                    .unwrap_or_default();
+                DeploymentRecord { event, gate_reports }
+            })
+            .collect())
+    }
+
+    /// The notification delivery log, newest first.
+    pub async fn notifications(&self, limit: Option<u32>) -> Result<Vec<Delivery>> {
+        Ok(self.registry.deliveries(limit).await?)
+    }
+}
+
+/// The metrics to hold live ones against: the newest passed report of a
+/// gate the environment requires, else of any gate, else the version's own
+/// (training) metrics.
+fn reference_metrics(v: &VersionRecord, gates: &[GateRecord], required: &[String]) -> (String, BTreeMap<String, f64>) {
+    let passed = |g: &&GateRecord| g.passed;
+    let chosen = gates
+        .iter()
+        .rev()
+        .filter(passed)
+        .find(|g| required.contains(&g.gate))
+        .or_else(|| gates.iter().rev().find(passed));
+    if let Some(g) = chosen
+        && let Ok(m) = serde_json::from_value::<BTreeMap<String, f64>>(g.report["metrics"].clone())
+    {
+        return (format!("gate {:?} (report {})", g.gate, g.id), m);
+    }
+    ("the version's training metrics".to_string(), v.metrics.clone())
+}
