@@ -287,3 +287,21 @@ fn promotions_notify_a_signed_webhook_and_the_deliveries_are_logged() {
     let text = p.berth(&["notifications"]).ok().stdout;
     assert!(text.contains("delivered") && text.contains("audit"), "{text}");
 }
+
+#[test]
+fn the_quickstart_runs_the_whole_loop() {
+    let p = Project::empty();
+    let dir = p.path().join("qs");
+    let r = p.berth(&["quickstart", "--dir", dir.to_str().unwrap(), "--json"]).ok();
+    let j = r.json();
+    assert_eq!((j["staging"].as_u64(), j["blocked"].as_u64(), j["production"].as_u64()), (Some(1), Some(3), Some(1)));
+    assert_eq!((j["smoke_passed"].as_bool(), j["fsck_ok"].as_bool()), (Some(true), Some(true)));
+    for step in ["[1]", "[2]", "[3]", "[4]", "[5]", "gate production: FAILED", "rolled back automatically"] {
+        assert!(r.stderr.contains(step), "{step} missing from:\n{}", r.stderr);
+    }
+    // The project it leaves behind works with the ordinary commands.
+    let h = p.command(&["deployments", "churn", "--env", "production", "--json"]).current_dir(&dir).output().unwrap();
+    let h: serde_json::Value = serde_json::from_slice(&h.stdout).unwrap();
+    let kinds: Vec<_> = h.as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["promote", "promote", "auto_rollback"]);
+}

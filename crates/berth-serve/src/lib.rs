@@ -49,6 +49,17 @@ pub async fn run(
     o: ServeOptions,
     ready: impl FnOnce(SocketAddr),
 ) -> std::io::Result<()> {
+    run_until(listener, o, ready, shutdown_signal()).await
+}
+
+/// [`run`], stopping (and draining) when `shutdown` completes instead of on a
+/// signal: for a server embedded in another command, such as the quickstart.
+pub async fn run_until(
+    listener: tokio::net::TcpListener,
+    o: ServeOptions,
+    ready: impl FnOnce(SocketAddr),
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let state = Arc::new(state::State::new(o.target.describe(), o.limits, o.log)?);
     let loader = tokio::spawn(loader::run(state.clone(), o.target, o.follow));
     let hup = state.clone();
@@ -71,7 +82,7 @@ pub async fn run(
         let _ = tcp.set_nodelay(true);
     });
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-        shutdown_signal().await;
+        shutdown.await;
         tracing::info!("shutting down: finishing the requests in flight");
         let _ = stop_tx.send(());
     });
