@@ -9,6 +9,7 @@ pub mod degradation;
 pub mod event;
 pub mod notify;
 pub mod policy;
+pub mod rollout;
 
 pub use degradation::{Degradation, DegradationReport, compare};
 pub use event::{Event, EventKind};
