@@ -368,7 +368,7 @@ fn psi(expected: &[f64], actual: &[f64]) -> f64 {
     }
     let e: Vec<f64> = expected.iter().map(|x| x / te).collect();
     let a: Vec<f64> = actual.iter().map(|x| x / ta).collect();
-    berth_gate::stats::distance::psi(&e, &a).unwrap_or(f64::INFINITY)
+    berth_gate::stats::psi(&e, &a).unwrap_or(f64::INFINITY)
 }
 
 /// Shadow traffic: how the candidate's answers compare with stable's.
