@@ -138,6 +138,9 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Roll a new version out through a running `berth serve NAME@ENV`: canary, blue-green or shadow.
+    #[command(subcommand)]
+    Rollout(RolloutCommand),
     /// The notification delivery log, newest first.
     Notifications {
         #[arg(long, default_value_t = 50)]
@@ -343,6 +346,70 @@ pub struct SynthArgs {
     /// Output file; the extension picks CSV or Parquet.
     #[arg(short = 'o', long = "output")]
     pub output: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RolloutCommand {
+    /// Start a rollout of a candidate version against the version the server follows.
+    Start(RolloutStartArgs),
+    /// Where the rollout stands: phase, weight, this step's traffic and analysis, shadow statistics.
+    Status(EndpointArg),
+    /// Promote now (a canary skips its remaining steps; a switched blue-green finishes).
+    Promote(EndpointArg),
+    /// Abort: the candidate is dropped and stable answers everything.
+    Abort(EndpointArg),
+    /// Blue-green: send every request to the candidate (stable stays loaded).
+    Switch(EndpointArg),
+    /// Blue-green: switch back to stable at once.
+    Back(EndpointArg),
+    /// Blue-green after a switch: make it permanent (moves the environment). Shadow: stop mirroring.
+    Finish(EndpointArg),
+}
+
+#[derive(Debug, Args)]
+pub struct EndpointArg {
+    /// The server, e.g. http://127.0.0.1:8080.
+    #[arg(long)]
+    pub endpoint: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RolloutStartArgs {
+    #[arg(long)]
+    pub endpoint: String,
+    #[arg(long, value_enum)]
+    pub strategy: RolloutStrategy,
+    /// The candidate version number of the served model.
+    #[arg(long, value_name = "N")]
+    pub candidate: u64,
+    /// Canary weights in percent, rising to 100.
+    #[arg(long, value_delimiter = ',', default_value = "10,50,100")]
+    pub steps: Vec<u32>,
+    /// How long each canary step runs before its analysis.
+    #[arg(long, default_value = "1m", value_parser = humantime::parse_duration)]
+    pub pause: Duration,
+    /// Route by this request header, so one caller stays on one side.
+    #[arg(long, value_name = "HEADER")]
+    pub sticky_header: Option<String>,
+    /// Requests each side must answer in a step before it is judged.
+    #[arg(long, default_value_t = 50)]
+    pub min_requests: u64,
+    /// The candidate's error rate may exceed stable's by at most this fraction.
+    #[arg(long, default_value_t = 0.02)]
+    pub max_error_rate_increase: f64,
+    /// The candidate's p99 may be at most this multiple of stable's (plus 5 ms).
+    #[arg(long, default_value_t = 1.5)]
+    pub max_p99_ratio: f64,
+    /// The largest population stability index between the two sides' predictions.
+    #[arg(long, default_value_t = 0.25)]
+    pub max_psi: f64,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum RolloutStrategy {
+    Canary,
+    BlueGreen,
+    Shadow,
 }
 
 #[derive(Debug, Args)]

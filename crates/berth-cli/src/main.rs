@@ -7,6 +7,7 @@ mod deploy;
 mod progress;
 mod quickstart;
 mod render;
+mod rollout;
 mod run;
 mod serve;
 mod train;

@@ -226,6 +226,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
             }
             return Ok(if report.degraded { 1 } else { 0 });
         }
+        Command::Rollout(cmd) => return crate::rollout::run(cmd, json).await,
         Command::Notifications { limit } => {
             let list = open(&dir).await?.notifications(Some(*limit)).await?;
             if json { render::json(&list) } else { crate::deploy::notifications(&list) }

@@ -53,7 +53,13 @@ pub struct Thresholds {
 
 impl Default for Thresholds {
     fn default() -> Self {
-        Thresholds { min_requests: 50, max_error_rate_increase: 0.02, max_p99_ratio: 1.5, p99_slack_ms: 5.0, max_psi: 0.25 }
+        Thresholds {
+            min_requests: 50,
+            max_error_rate_increase: 0.02,
+            max_p99_ratio: 1.5,
+            p99_slack_ms: 5.0,
+            max_psi: 0.25,
+        }
     }
 }
 
@@ -102,6 +108,11 @@ impl RolloutSpec {
             if self.steps.last().is_some_and(|l| *l != 100) {
                 out.push(format!("steps {:?} must end at 100", self.steps));
             }
+            if self.steps.first().is_some_and(|f| *f == 100) {
+                out.push(
+                    "the first step must be below 100, so that stable answers some requests to compare with".into(),
+                );
+            }
         }
         let t = &self.thresholds;
         if !(t.max_error_rate_increase >= 0.0 && t.max_p99_ratio >= 1.0 && t.p99_slack_ms >= 0.0 && t.max_psi > 0.0) {
@@ -118,17 +129,27 @@ impl RolloutSpec {
 #[serde(tag = "phase", rename_all = "snake_case")]
 pub enum Phase {
     /// A canary at `steps[step]`, since `since_ms` (Unix milliseconds).
-    Canary { step: usize, since_ms: i64 },
+    Canary {
+        step: usize,
+        since_ms: i64,
+    },
     /// Blue-green: the candidate answers only requests that ask for the preview.
     Preview,
     /// Blue-green: the candidate answers everything; stable stays loaded.
     Switched,
     /// Shadow: requests are mirrored to the candidate.
     Shadowing,
-    Promoted { at_ms: i64 },
-    Aborted { at_ms: i64, reason: String },
+    Promoted {
+        at_ms: i64,
+    },
+    Aborted {
+        at_ms: i64,
+        reason: String,
+    },
     /// Shadow or blue-green ended without moving the environment.
-    Ended { at_ms: i64 },
+    Ended {
+        at_ms: i64,
+    },
 }
 
 impl Phase {
@@ -166,7 +187,15 @@ impl RolloutState {
             Strategy::BlueGreen => Phase::Preview,
             Strategy::Shadow => Phase::Shadowing,
         };
-        RolloutState { model: model.into(), env: env.map(str::to_string), stable, spec, phase, started_ms: now_ms, steps: Vec::new() }
+        RolloutState {
+            model: model.into(),
+            env: env.map(str::to_string),
+            stable,
+            spec,
+            phase,
+            started_ms: now_ms,
+            steps: Vec::new(),
+        }
     }
 
     /// The candidate's share of ordinary traffic, in percent.
@@ -288,9 +317,15 @@ pub struct CheckResult {
 #[serde(tag = "verdict", rename_all = "snake_case")]
 pub enum Verdict {
     /// Not enough requests yet on one side.
-    Wait { detail: String },
-    Pass { checks: Vec<CheckResult> },
-    Fail { checks: Vec<CheckResult> },
+    Wait {
+        detail: String,
+    },
+    Pass {
+        checks: Vec<CheckResult>,
+    },
+    Fail {
+        checks: Vec<CheckResult>,
+    },
 }
 
 /// Judges the candidate against stable over one step.
@@ -461,7 +496,10 @@ mod tests {
         // Predictions collapsed around 0.5: the distribution check fails.
         let collapsed = arm(100, 0, 2.0, &spread(200, 0.45, 0.55));
         let Verdict::Fail { checks } = analyze(&stable, &collapsed, &t) else { panic!() };
-        assert_eq!(checks.iter().filter(|c| !c.passed).map(|c| c.name.as_str()).collect::<Vec<_>>(), ["prediction_distribution"]);
+        assert_eq!(
+            checks.iter().filter(|c| !c.passed).map(|c| c.name.as_str()).collect::<Vec<_>>(),
+            ["prediction_distribution"]
+        );
         // Errors: 10% against 0.5%.
         let failing = arm(100, 10, 2.0, &spread(200, 0.0, 1.0));
         let Verdict::Fail { checks } = analyze(&stable, &failing, &t) else { panic!() };
@@ -487,6 +525,7 @@ mod tests {
         assert_eq!(spec(vec![50, 10, 100]).problems().len(), 1);
         assert_eq!(spec(vec![10, 50]).problems().len(), 1);
         assert_eq!(spec(vec![]).problems().len(), 1);
+        assert_eq!(spec(vec![100]).problems().len(), 1);
         let s = RolloutState::new("churn", Some("production"), 1, spec(vec![10, 100]), 0);
         assert_eq!((s.weight(), s.phase.active()), (10, true));
     }

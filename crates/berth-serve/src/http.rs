@@ -20,6 +20,7 @@ use crate::input::{BadInput, Tensor};
 use crate::metrics::{Endpoint, VersionMetrics};
 use crate::served::{Served, check_prediction};
 use crate::state::State;
+use berth_deploy::rollout::Side;
 
 type Shared = Arc<State>;
 
@@ -30,6 +31,8 @@ pub fn router(state: Shared) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/admin/reload", post(reload))
+        .route("/admin/rollout", get(rollout_status).post(rollout_start))
+        .route("/admin/rollout/{action}", post(rollout_act))
         .route("/predict", post(predict))
         .route("/v1/models/{model}", get(v1_status).post(v1_predict))
         .route("/v2", get(v2_server))
@@ -120,6 +123,50 @@ async fn reload(Extract(state): Extract<Shared>) -> Response {
         StatusCode::ACCEPTED,
         &json!({ "status": "checking for a new version", "serving": state.current().map(|c| c.label()) }),
     )
+}
+
+// ---- rollouts ---------------------------------------------------------------
+
+async fn rollout_status(Extract(state): Extract<Shared>) -> Response {
+    let body = match state.rollout() {
+        Some(r) => r.status(),
+        None => crate::rollout::last_status(&state),
+    };
+    json_response(StatusCode::OK, &body)
+}
+
+fn rollout_refused((status, message): crate::rollout::Refused) -> Response {
+    error(StatusCode::from_u16(status).unwrap_or(StatusCode::CONFLICT), message)
+}
+
+async fn rollout_start(Extract(state): Extract<Shared>, headers: HeaderMap, body: Body) -> Response {
+    let bytes = match read_body(&state, &headers, body).await {
+        Ok(b) => b,
+        Err(r) => return error(r.status, r.message),
+    };
+    let spec: berth_deploy::rollout::RolloutSpec =
+        match parse_json(&bytes, "a rollout: {\"strategy\": \"canary\", \"candidate\": 4, \"steps\": [10, 50, 100]}") {
+            Ok(s) => s,
+            Err(r) => return error(r.status, r.message),
+        };
+    match crate::rollout::start(&state, spec).await {
+        Ok(v) => json_response(StatusCode::CREATED, &v),
+        Err(e) => rollout_refused(e),
+    }
+}
+
+async fn rollout_act(Extract(state): Extract<Shared>, Path(action): Path<String>) -> Response {
+    const ACTIONS: [&str; 5] = ["promote", "abort", "switch", "back", "finish"];
+    if !ACTIONS.contains(&action.as_str()) {
+        return error(
+            StatusCode::NOT_FOUND,
+            format!("no rollout action {action:?}; the actions are {}", ACTIONS.join(", ")),
+        );
+    }
+    match crate::rollout::act(&state, &action).await {
+        Ok(v) => json_response(StatusCode::OK, &v),
+        Err(e) => rollout_refused(e),
+    }
 }
 
 async fn not_found(method: Method, uri: Uri) -> Response {
@@ -283,42 +330,83 @@ async fn infer<C>(
     {
         return refuse(&served.metrics, Refusal::new(status, message));
     }
+    // A rollout may hand the request to the candidate, and wants to know how it went.
+    let rollout = state.rollout();
+    let side = rollout.as_ref().map(|r| r.side(&headers)).unwrap_or(Side::Stable);
+    let served = match (&rollout, side) {
+        (Some(r), Side::Candidate) => r.candidate.clone(),
+        _ => served,
+    };
+    let (resp, done) =
+        answer(&state, endpoint, &headers, body, &served, parse, render, started, &request_id, rollout.is_some()).await;
+    if let Some(r) = &rollout {
+        let prediction = done.as_ref().map(|(_, p)| p);
+        if r.shadowing() {
+            if let Some((table, p)) = done {
+                r.mirror(table, p, started.elapsed());
+            }
+        } else {
+            r.record(side, resp.status() == StatusCode::OK, started.elapsed(), prediction);
+        }
+    }
+    resp
+}
+
+/// Reads, parses, scores and renders one request on `served`; with `keep`,
+/// also returns the rows and the prediction (for a rollout's records).
+#[allow(clippy::too_many_arguments)]
+async fn answer<C>(
+    state: &Shared,
+    endpoint: Endpoint,
+    headers: &HeaderMap,
+    body: Body,
+    served: &Arc<Served>,
+    parse: impl FnOnce(&Served, &[u8]) -> Result<(Table, C), Refusal>,
+    render: impl FnOnce(&Served, &Prediction, C, &str) -> Vec<u8>,
+    started: Instant,
+    request_id: &str,
+    keep: bool,
+) -> (Response, Option<(Table, Prediction)>) {
+    let refuse = |m: &VersionMetrics, r: Refusal| {
+        m.finish(endpoint, r.status.as_u16(), started.elapsed());
+        refusal_response(endpoint, r, request_id)
+    };
     let _in_flight = served.metrics.start();
     let work = async {
-        let bytes = read_body(&state, &headers, body).await?;
-        let (table, ctx) = parse(&served, &bytes)?;
+        let bytes = read_body(state, headers, body).await?;
+        let (table, ctx) = parse(served, &bytes)?;
         let (table, p) = score(served.clone(), table).await?;
         Ok::<_, Refusal>((table, p, ctx))
     };
     let (table, p, ctx) = match tokio::time::timeout(state.limits.timeout, work).await {
         Ok(Ok(done)) => done,
-        Ok(Err(r)) => return refuse(&served.metrics, r),
+        Ok(Err(r)) => return (refuse(&served.metrics, r), None),
         Err(_) => {
             let mut r = Refusal::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 format!("the request took longer than {:?}; send fewer rows or retry", state.limits.timeout),
             );
             r.retry_after = Some(1);
-            return refuse(&served.metrics, r);
+            return (refuse(&served.metrics, r), None);
         }
     };
-    let body = render(&served, &p, ctx, &request_id);
+    let body = render(served, &p, ctx, request_id);
     served.metrics.predicted(&p);
     if let Some(log) = &state.log
         && log.sampled()
     {
-        let dropped = log.record(&crate::state::now(), &request_id, (&served.name, &served.version), &table, &p);
+        let dropped = log.record(&crate::state::now(), request_id, (&served.name, &served.version), &table, &p);
         state.metrics.log_dropped.fetch_add(dropped, std::sync::atomic::Ordering::Relaxed);
     }
     let mut resp = json_bytes(StatusCode::OK, body);
     if let Ok(v) = HeaderValue::from_str(&served.label()) {
         resp.headers_mut().insert("x-berth-version", v);
     }
-    if let Ok(v) = HeaderValue::from_str(&request_id) {
+    if let Ok(v) = HeaderValue::from_str(request_id) {
         resp.headers_mut().insert("x-request-id", v);
     }
     served.metrics.finish(endpoint, 200, started.elapsed());
-    resp
+    (resp, keep.then_some((table, p)))
 }
 
 #[derive(serde::Deserialize)]

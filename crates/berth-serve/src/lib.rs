@@ -13,6 +13,7 @@ mod input;
 mod loader;
 mod log;
 mod metrics;
+mod rollout;
 mod served;
 mod state;
 mod synthetic;
@@ -24,6 +25,7 @@ use std::time::Duration;
 pub use input::{BadInput, Inputs, Problem};
 pub use loader::{Follow, Target};
 pub use log::LogOptions;
+pub use rollout::PREVIEW_HEADER;
 pub use served::Source;
 pub use state::Limits;
 
@@ -60,8 +62,15 @@ pub async fn run_until(
     ready: impl FnOnce(SocketAddr),
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let state = Arc::new(state::State::new(o.target.describe(), o.limits, o.log)?);
+    let control = match &o.target {
+        Target::Registry { config, actor, reference, features } => {
+            rollout::Control::new((**config).clone(), actor.clone(), reference, features.clone())
+        }
+        Target::File { .. } => None,
+    };
+    let state = Arc::new(state::State::new(o.target.describe(), o.limits, o.log, control)?);
     let loader = tokio::spawn(loader::run(state.clone(), o.target, o.follow));
+    let rollouts = tokio::spawn(rollout::drive(state.clone()));
     let hup = state.clone();
     let hangups = tokio::spawn(async move {
         #[cfg(unix)]
@@ -95,6 +104,7 @@ pub async fn run_until(
         } => tracing::warn!("requests still in flight after {drain:?}; stopping anyway"),
     }
     loader.abort();
+    rollouts.abort();
     hangups.abort();
     Ok(())
 }

@@ -79,7 +79,7 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, String> + Sen
 
 /// Opens and smoke-tests a model file whose digest the caller has checked.
 #[allow(clippy::too_many_arguments)]
-fn open_checked(
+pub(crate) fn open_checked(
     state: &State,
     name: String,
     version: String,

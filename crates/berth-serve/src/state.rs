@@ -11,6 +11,7 @@ use tokio::sync::{Notify, Semaphore};
 
 use crate::log::{LogOptions, PredictionLog};
 use crate::metrics::Metrics;
+use crate::rollout::{Control, Rollout};
 use crate::served::Served;
 
 #[derive(Debug, Clone)]
@@ -63,7 +64,10 @@ pub struct State {
     /// Wakes the loader to check for a new version now.
     pub reload: Notify,
     pub log: Option<PredictionLog>,
+    /// Set when the server follows an environment: rollouts are possible.
+    pub control: Option<Control>,
     current: RwLock<Option<Arc<Served>>>,
+    rollout: RwLock<Option<Arc<Rollout>>>,
     status: Mutex<LoadStatus>,
     next_id: AtomicU64,
     id_prefix: String,
@@ -78,7 +82,12 @@ pub fn now() -> String {
 }
 
 impl State {
-    pub fn new(target: String, limits: Limits, log: Option<LogOptions>) -> std::io::Result<State> {
+    pub fn new(
+        target: String,
+        limits: Limits,
+        log: Option<LogOptions>,
+        control: Option<Control>,
+    ) -> std::io::Result<State> {
         let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
         let metrics = Arc::new(Metrics::default());
         let log = log.map(|o| PredictionLog::start(o, metrics.clone())).transpose()?;
@@ -89,7 +98,9 @@ impl State {
             metrics,
             reload: Notify::new(),
             log,
+            control,
             current: RwLock::new(None),
+            rollout: RwLock::new(None),
             status: Mutex::new(LoadStatus::default()),
             next_id: AtomicU64::new(1),
             id_prefix: format!("{:x}-{:x}", nanos as u64 & 0xffff_ffff, std::process::id()),
@@ -99,6 +110,15 @@ impl State {
     /// The version serving now; a request holds it until it is answered.
     pub fn current(&self) -> Option<Arc<Served>> {
         self.current.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The rollout running now, if any.
+    pub fn rollout(&self) -> Option<Arc<Rollout>> {
+        self.rollout.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn set_rollout(&self, r: Option<Arc<Rollout>>) {
+        *self.rollout.write().unwrap_or_else(|e| e.into_inner()) = r;
     }
 
     pub fn status(&self) -> LoadStatus {
@@ -112,7 +132,11 @@ impl State {
     /// Serves `next` from now on; requests already running finish on the
     /// version they started with.
     pub fn install(&self, next: Served, note: Option<String>) {
-        let next = Arc::new(next);
+        self.install_shared(Arc::new(next), note)
+    }
+
+    /// [`State::install`] for a version already shared (a promoted candidate).
+    pub fn install_shared(&self, next: Arc<Served>, note: Option<String>) {
         self.metrics.loaded(&next.name, &next.version, next.source.as_str(), next.load_duration);
         let previous = self.current.write().unwrap_or_else(|e| e.into_inner()).replace(next.clone());
         tracing::info!(

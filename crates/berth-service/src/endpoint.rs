@@ -55,6 +55,28 @@ fn parse_url(url: &str) -> Result<(String, u16, String)> {
 }
 
 impl Endpoint {
+    /// A server at `url`, asked nothing yet: for its admin endpoints.
+    pub fn at(url: &str) -> Result<Endpoint> {
+        let (host, port, base) = parse_url(url)?;
+        Ok(Endpoint {
+            url: url.trim_end_matches('/').to_string(),
+            host,
+            port,
+            base,
+            name: String::new(),
+            version: String::new(),
+            task: Task::Regression,
+            classes: None,
+            inputs: Vec::new(),
+            conn: tokio::sync::Mutex::new(None),
+        })
+    }
+
+    /// One JSON request: the status and the answer's JSON (null when empty).
+    pub async fn request(&self, method: &str, path: &str, body: Option<&Value>) -> Result<(u16, Value)> {
+        self.call(method, path, body).await
+    }
+
     /// Connects and learns which model answers and what it takes.
     pub async fn connect(url: &str) -> Result<Endpoint> {
         let (host, port, base) = parse_url(url)?;

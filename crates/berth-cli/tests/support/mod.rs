@@ -6,6 +6,8 @@ use std::process::{Command, Output, Stdio};
 
 pub use berth_testkit::noise;
 
+pub mod http;
+
 pub struct Project {
     pub dir: tempfile::TempDir,
     pub env: Vec<(String, String)>,

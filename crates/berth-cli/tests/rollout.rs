@@ -1,0 +1,232 @@
+//! Rollouts in `berth serve`, driven by real traffic against the real
+//! server: a canary that aborts on a bad candidate and one that promotes a
+//! good one, a rollout that survives a restart, a blue-green switch and
+//! switch-back, and shadow statistics.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use support::Project;
+use support::http::{Server, get, send};
+
+/// churn@1 (stable, in production), churn@2 (bad: regularised until its
+/// probabilities all sit near 0.5), churn@3 (a good retrain).
+fn project() -> Project {
+    let p = Project::new();
+    p.berth(&["data", "synth", "--kind", "classification", "--rows", "1500", "--seed", "3", "-o", "train.csv"]).ok();
+    for c in ["1.0", "0.000001", "0.5"] {
+        let out = format!("out-{c}");
+        let args =
+            ["train", "--data", "train.csv", "--model-type", "classification", "--algorithm", "logistic_regression"];
+        let mut args: Vec<&str> = args.to_vec();
+        let set = format!("C={c}");
+        args.extend_from_slice(&["--target", "target", "--set", &set, "-o", &out, "--push", "churn", "-q"]);
+        p.berth(&args).ok();
+    }
+    p.berth(&["alias", "set", "churn", "production", "1"]).ok();
+    p
+}
+
+/// The data's rows as request instances (without the label).
+fn rows(p: &Project) -> Vec<Value> {
+    let text = std::fs::read_to_string(p.path().join("train.csv")).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    lines
+        .map(|l| {
+            let mut m = serde_json::Map::new();
+            for (k, v) in header.iter().zip(l.split(',')) {
+                if *k == "target" {
+                    continue;
+                }
+                let value = v.parse::<f64>().map(Value::from).unwrap_or_else(|_| Value::from(v));
+                m.insert(k.to_string(), value);
+            }
+            Value::Object(m)
+        })
+        .collect()
+}
+
+fn serve(p: &Project) -> Server {
+    let s = Server::start(p, &["churn@production", "--poll", "1s"]);
+    s.wait_health("churn@1 loaded", |c, h| c == 200 && h["version"] == "1");
+    s
+}
+
+/// Sends one row; returns which version answered.
+fn predict(s: &Server, row: &Value, headers: &[(&str, &str)]) -> String {
+    let mut all = vec![("Content-Type", "application/json")];
+    all.extend_from_slice(headers);
+    let r = send(s.port, "POST", "/predict", json!({"instances": [row]}).to_string().as_bytes(), &all);
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.header("x-berth-version").unwrap().to_string()
+}
+
+fn rollout(p: &Project, s: &Server, args: &[&str]) -> Value {
+    let endpoint = format!("http://127.0.0.1:{}", s.port);
+    let mut all = vec!["rollout"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--endpoint", &endpoint, "--json"]);
+    p.berth(&all).ok().json()
+}
+
+fn status(s: &Server) -> Value {
+    get(s.port, "/admin/rollout").json()
+}
+
+/// Sends traffic until the rollout is no longer active; returns its last state.
+fn drive(s: &Server, rows: &[Value]) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut i = 0;
+    loop {
+        for _ in 0..20 {
+            predict(s, &rows[i % rows.len()], &[]);
+            i += 1;
+        }
+        let st = status(s);
+        if st["active"] == false {
+            return st;
+        }
+        assert!(Instant::now() < deadline, "the rollout never ended: {st}\n{}", s.log());
+    }
+}
+
+fn production(p: &Project) -> u64 {
+    let h = p.berth(&["deployments", "churn", "--env", "production", "--json"]).ok().json();
+    h.as_array().unwrap().last().unwrap()["to"].as_u64().unwrap()
+}
+
+#[test]
+fn a_canary_aborts_on_a_bad_candidate_and_promotes_a_good_one() {
+    let p = project();
+    let data = rows(&p);
+    let s = serve(&p);
+    let canary = ["start", "--strategy", "canary", "--steps", "50,100", "--pause", "1s", "--min-requests", "30"];
+
+    let mut args = canary.to_vec();
+    args.extend_from_slice(&["--candidate", "2"]);
+    let started = rollout(&p, &s, &args);
+    assert_eq!((started["active"].as_bool(), started["weight"].as_u64()), (Some(true), Some(50)));
+    let end = drive(&s, &data);
+    let last = &end["last"]["state"];
+    assert_eq!(last["phase"]["phase"], "aborted", "{end}");
+    let reason = last["phase"]["reason"].as_str().unwrap();
+    assert!(reason.contains("analysis at 50% failed") && reason.contains("prediction_distribution"), "{reason}");
+    assert_eq!(production(&p), 1, "an aborted canary leaves the environment alone");
+    for r in data.iter().take(20) {
+        assert_eq!(predict(&s, r, &[]), "churn@1", "stable answers everything after an abort");
+    }
+
+    let mut args = canary.to_vec();
+    args.extend_from_slice(&["--candidate", "3"]);
+    rollout(&p, &s, &args);
+    // Both sides answer while the canary runs.
+    let answered: std::collections::BTreeSet<String> = data.iter().take(60).map(|r| predict(&s, r, &[])).collect();
+    assert_eq!(answered.into_iter().collect::<Vec<_>>(), ["churn@1", "churn@3"]);
+    let end = drive(&s, &data);
+    let last = &end["last"]["state"];
+    assert_eq!(last["phase"]["phase"], "promoted", "{end}");
+    let steps = last["steps"].as_array().unwrap();
+    assert_eq!(
+        steps.iter().map(|s| (s["weight"].as_u64().unwrap(), s["passed"] == true)).collect::<Vec<_>>(),
+        [(50, true), (100, true)]
+    );
+    assert_eq!(production(&p), 3);
+    let h = p.berth(&["deployments", "churn", "--env", "production", "--json"]).ok().json();
+    assert_eq!(h.as_array().unwrap().last().unwrap()["kind"], "rollout");
+    for r in data.iter().take(20) {
+        assert_eq!(predict(&s, r, &[]), "churn@3");
+    }
+    // The loader, following churn@production, agrees: nothing swaps back.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(predict(&s, &data[0], &[]), "churn@3");
+    let text = p.berth(&["rollout", "status", "--endpoint", &format!("http://127.0.0.1:{}", s.port)]).ok().stdout;
+    assert!(text.contains("promoted") && text.contains("step 50%: passed"), "{text}");
+}
+
+#[test]
+fn a_rollout_survives_a_restart_of_the_server() {
+    let p = project();
+    let data = rows(&p);
+    let s = serve(&p);
+    rollout(&p, &s, &["start", "--strategy", "canary", "--candidate", "3", "--steps", "10,100", "--pause", "1h"]);
+    let before = status(&s)["rollout"].clone();
+    drop(s);
+    let s = serve(&p);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while status(&s)["active"] != true {
+        assert!(Instant::now() < deadline, "the rollout was not resumed: {}\n{}", status(&s), s.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let after = status(&s);
+    assert_eq!(after["rollout"], before, "same phase, step and clock");
+    assert_eq!((after["candidate"].as_str(), after["weight"].as_u64()), (Some("churn@3"), Some(10)));
+    let answered: Vec<String> = data.iter().take(200).map(|r| predict(&s, r, &[])).collect();
+    let on_candidate = answered.iter().filter(|v| *v == "churn@3").count();
+    assert!((5..50).contains(&on_candidate), "{on_candidate} of 200 at 10%");
+    let aborted = rollout(&p, &s, &["abort"]);
+    assert_eq!(aborted["last"]["state"]["phase"]["phase"], "aborted");
+    // A second rollout can start once the first has ended; the same one cannot run twice.
+    rollout(&p, &s, &["start", "--strategy", "shadow", "--candidate", "2"]);
+    let endpoint = format!("http://127.0.0.1:{}", s.port);
+    let r =
+        p.berth(&["rollout", "start", "--strategy", "canary", "--candidate", "3", "--endpoint", &endpoint]).fails(2);
+    assert!(r.stderr.contains("already running"), "{}", r.stderr);
+}
+
+#[test]
+fn blue_green_previews_switches_and_switches_back_instantly() {
+    let p = project();
+    let data = rows(&p);
+    let s = serve(&p);
+    let st = rollout(&p, &s, &["start", "--strategy", "blue-green", "--candidate", "3"]);
+    assert_eq!(st["rollout"]["phase"]["phase"], "preview");
+    assert_eq!(predict(&s, &data[0], &[]), "churn@1");
+    assert_eq!(predict(&s, &data[0], &[("x-berth-preview", "1")]), "churn@3");
+    // The smoke test runs against the preview through the header's route.
+    rollout(&p, &s, &["switch"]);
+    assert!(data.iter().take(20).all(|r| predict(&s, r, &[]) == "churn@3"));
+    rollout(&p, &s, &["back"]);
+    assert!(data.iter().take(20).all(|r| predict(&s, r, &[]) == "churn@1"));
+    assert_eq!(production(&p), 1, "switching does not move the environment");
+    rollout(&p, &s, &["switch"]);
+    let done = rollout(&p, &s, &["finish"]);
+    assert_eq!(done["last"]["state"]["phase"]["phase"], "promoted");
+    assert_eq!(production(&p), 3);
+    assert_eq!(predict(&s, &data[0], &[]), "churn@3");
+    // Actions out of order are refused with the reason.
+    let endpoint = format!("http://127.0.0.1:{}", s.port);
+    let r = p.berth(&["rollout", "switch", "--endpoint", &endpoint]).fails(2);
+    assert!(r.stderr.contains("no rollout is running"), "{}", r.stderr);
+}
+
+#[test]
+fn shadow_traffic_is_answered_by_stable_and_compared() {
+    let p = project();
+    let data = rows(&p);
+    let s = serve(&p);
+    rollout(&p, &s, &["start", "--strategy", "shadow", "--candidate", "2"]);
+    for r in data.iter().take(100) {
+        assert_eq!(predict(&s, r, &[]), "churn@1", "stable answers every shadowed request");
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let shadow = loop {
+        let st = status(&s);
+        if st["shadow"]["requests"] == 100 {
+            break st["shadow"].clone();
+        }
+        assert!(Instant::now() < deadline, "{st}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(shadow["rows"], 100);
+    assert_eq!(shadow["candidate_errors"], 0);
+    let agreement = shadow["agreement"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&agreement));
+    // The squashed candidate's probabilities sit near 0.5: far from stable's.
+    assert!(shadow["mean_abs_diff"].as_f64().unwrap() > 0.1, "{shadow}");
+    let done = rollout(&p, &s, &["finish"]);
+    assert_eq!(done["last"]["state"]["phase"]["phase"], "ended");
+    assert_eq!(production(&p), 1);
+}
