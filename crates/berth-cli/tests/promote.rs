@@ -3,9 +3,7 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::sync::{Arc, Mutex};
-
+use support::http::receiver;
 use support::{Project, Run};
 
 const TRAIN: &str = r#"
@@ -205,45 +203,9 @@ fn rollback_goes_to_the_previous_healthy_version_and_check_rolls_back_on_degrada
     as_user(&p, "ci", &["check", "churn", "--env", "production", "--metrics", "live.json"]).fails(2);
 }
 
-/// A minimal HTTP receiver on loopback: answers 500 to the first request,
-/// 200 after, and keeps what it got.
-/// Each request received: its header lines and its body.
-type Inbox = Arc<Mutex<Vec<(Vec<String>, String)>>>;
-
-fn receiver() -> (String, Inbox) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    let got = Arc::new(Mutex::new(Vec::new()));
-    let keep = got.clone();
-    std::thread::spawn(move || {
-        for (i, stream) in listener.incoming().enumerate() {
-            let Ok(mut s) = stream else { continue };
-            let mut r = BufReader::new(s.try_clone().unwrap());
-            let mut headers = Vec::new();
-            let mut len = 0;
-            loop {
-                let mut line = String::new();
-                if r.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    len = v.trim().parse().unwrap();
-                }
-                headers.push(line.trim().to_string());
-            }
-            let mut body = vec![0; len];
-            r.read_exact(&mut body).unwrap();
-            keep.lock().unwrap().push((headers, String::from_utf8(body).unwrap()));
-            let status = if i == 0 { "500 Internal Server Error" } else { "200 OK" };
-            let _ = write!(s, "HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
-        }
-    });
-    (url, got)
-}
-
 #[test]
 fn promotions_notify_a_signed_webhook_and_the_deliveries_are_logged() {
-    let (url, got) = receiver();
+    let (url, got) = receiver(1);
     let notifier = format!(
         "\n[[notifiers]]\nname = \"audit\"\nkind = \"webhook\"\nurl = \"{url}\"\nsecret_env = \"HOOK_SECRET\"\n\
          events = [\"promotion.*\", \"rollback\"]\nbackoff_ms = 20\n\n\

@@ -9,12 +9,28 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use support::Project;
-use support::http::{Server, get, send};
+use support::http::{Inbox, Server, get, receiver, send};
 
 /// churn@1 (stable, in production), churn@2 (bad: regularised until its
 /// probabilities all sit near 0.5), churn@3 (a good retrain).
 fn project() -> Project {
     let p = Project::new();
+    project_in(p)
+}
+
+/// The same, with a webhook notifier for rollout events.
+fn project_notifying() -> (Project, Inbox) {
+    let p = Project::new();
+    let (url, inbox) = receiver(0);
+    let mut cfg = std::fs::read_to_string(p.path().join("berth.toml")).unwrap();
+    cfg.push_str(&format!(
+        "\n[[notifiers]]\nname = \"rollouts\"\nkind = \"webhook\"\nurl = \"{url}\"\nsecret_env = \"HOOK_SECRET\"\nevents = [\"rollout.*\"]\n"
+    ));
+    p.write("berth.toml", cfg.as_bytes());
+    (project_in(p.with_env("HOOK_SECRET", "hush")), inbox)
+}
+
+fn project_in(p: Project) -> Project {
     p.berth(&["data", "synth", "--kind", "classification", "--rows", "1500", "--seed", "3", "-o", "train.csv"]).ok();
     for c in ["1.0", "0.000001", "0.5"] {
         let out = format!("out-{c}");
@@ -100,7 +116,7 @@ fn production(p: &Project) -> u64 {
 
 #[test]
 fn a_canary_aborts_on_a_bad_candidate_and_promotes_a_good_one() {
-    let p = project();
+    let (p, inbox) = project_notifying();
     let data = rows(&p);
     let s = serve(&p);
     let canary = ["start", "--strategy", "canary", "--steps", "50,100", "--pause", "1s", "--min-requests", "30"];
@@ -144,6 +160,13 @@ fn a_canary_aborts_on_a_bad_candidate_and_promotes_a_good_one() {
     assert_eq!(predict(&s, &data[0], &[]), "churn@3");
     let text = p.berth(&["rollout", "status", "--endpoint", &format!("http://127.0.0.1:{}", s.port)]).ok().stdout;
     assert!(text.contains("promoted") && text.contains("step 50%: passed"), "{text}");
+    // Both endings were notified, signed, and logged.
+    let events: Vec<Value> = inbox.lock().unwrap().iter().map(|(_, body)| serde_json::from_str(body).unwrap()).collect();
+    let kinds: Vec<(&str, u64)> = events.iter().map(|e| (e["event"].as_str().unwrap(), e["version"].as_u64().unwrap())).collect();
+    assert_eq!(kinds, [("rollout.aborted", 2), ("rollout.promoted", 3)]);
+    assert!(events[0]["details"]["reason"].as_str().unwrap().contains("prediction_distribution"));
+    let log = p.berth(&["notifications", "--json"]).ok().json();
+    assert!(log.as_array().unwrap().iter().all(|d| d["status"] == "delivered"), "{log}");
 }
 
 #[test]

@@ -127,3 +127,40 @@ impl Drop for Server {
         let _ = self.child.wait();
     }
 }
+
+/// A minimal webhook receiver on loopback: answers 500 to the first
+/// `failures` requests, 200 after, and keeps what it got.
+/// Each request received: its header lines and its body.
+pub type Inbox = Arc<Mutex<Vec<(Vec<String>, String)>>>;
+
+pub fn receiver(failures: usize) -> (String, Inbox) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let keep = got.clone();
+    std::thread::spawn(move || {
+        for (i, stream) in listener.incoming().enumerate() {
+            let Ok(mut s) = stream else { continue };
+            let mut r = BufReader::new(s.try_clone().unwrap());
+            let mut headers = Vec::new();
+            let mut len = 0;
+            loop {
+                let mut line = String::new();
+                if r.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap();
+                }
+                headers.push(line.trim().to_string());
+            }
+            let mut body = vec![0; len];
+            r.read_exact(&mut body).unwrap();
+            keep.lock().unwrap().push((headers, String::from_utf8(body).unwrap()));
+            let status = if i < failures { "500 Internal Server Error" } else { "200 OK" };
+            let _ = write!(s, "HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+        }
+    });
+    (url, got)
+}
+
