@@ -49,15 +49,15 @@ pub fn detect_lineage(dir: &Path, env: Env) -> Lineage {
     l
 }
 
-/// Who is acting: `BERTH_USER` (or the configured name), the CI's actor,
-/// `ci` in another CI, the login name, in that order.
+/// Who is acting. `BERTH_USER` always wins. In CI (`CI` or
+/// `GITHUB_ACTIONS` set) the actor is `ci`: a name in a committed
+/// `berth.toml` must not let a pipeline act as a person. Elsewhere, the
+/// configured `[user] name`, then the login name.
 pub fn detect_actor(configured: Option<&str>, env: Env) -> String {
-    let in_ci = get(env, "CI").is_some_and(|v| v != "false" && v != "0");
-    configured
-        .map(str::to_string)
-        .or_else(|| get(env, "GITHUB_ACTOR"))
-        .or_else(|| get(env, "GITLAB_USER_LOGIN"))
-        .or_else(|| in_ci.then(|| "ci".to_string()))
+    let set = |k: &str| get(env, k).is_some_and(|v| v != "false" && v != "0");
+    get(env, "BERTH_USER")
+        .or_else(|| (set("CI") || set("GITHUB_ACTIONS") || set("GITLAB_CI")).then(|| "ci".to_string()))
+        .or_else(|| configured.map(str::to_string))
         .or_else(|| get(env, "USER"))
         .or_else(|| get(env, "USERNAME"))
         .unwrap_or_else(|| "unknown".into())
@@ -86,6 +86,19 @@ mod tests {
         assert_eq!(l.ci_run_url.as_deref(), Some("https://github.example/acme/churn/actions/runs/42"));
         assert_eq!(l.git_commit.as_deref(), Some("abc"));
         assert_eq!(l.git_branch.as_deref(), Some("main"));
+    }
+
+    #[test]
+    fn the_actor_is_berth_user_then_ci_then_the_configured_name() {
+        let of = |pairs: &'static [(&'static str, &'static str)], configured: Option<&str>| {
+            let env = move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string());
+            detect_actor(configured, &env)
+        };
+        assert_eq!(of(&[("BERTH_USER", "bob"), ("CI", "true")], Some("alice")), "bob");
+        assert_eq!(of(&[("CI", "true"), ("USER", "runner")], Some("alice")), "ci");
+        assert_eq!(of(&[("GITHUB_ACTIONS", "true"), ("GITHUB_ACTOR", "octo")], None), "ci");
+        assert_eq!(of(&[("USER", "carol")], Some("alice")), "alice");
+        assert_eq!(of(&[("USER", "carol"), ("CI", "false")], None), "carol");
     }
 
     #[test]
