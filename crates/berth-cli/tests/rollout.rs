@@ -161,8 +161,10 @@ fn a_canary_aborts_on_a_bad_candidate_and_promotes_a_good_one() {
     let text = p.berth(&["rollout", "status", "--endpoint", &format!("http://127.0.0.1:{}", s.port)]).ok().stdout;
     assert!(text.contains("promoted") && text.contains("step 50%: passed"), "{text}");
     // Both endings were notified, signed, and logged.
-    let events: Vec<Value> = inbox.lock().unwrap().iter().map(|(_, body)| serde_json::from_str(body).unwrap()).collect();
-    let kinds: Vec<(&str, u64)> = events.iter().map(|e| (e["event"].as_str().unwrap(), e["version"].as_u64().unwrap())).collect();
+    let events: Vec<Value> =
+        inbox.lock().unwrap().iter().map(|(_, body)| serde_json::from_str(body).unwrap()).collect();
+    let kinds: Vec<(&str, u64)> =
+        events.iter().map(|e| (e["event"].as_str().unwrap(), e["version"].as_u64().unwrap())).collect();
     assert_eq!(kinds, [("rollout.aborted", 2), ("rollout.promoted", 3)]);
     assert!(events[0]["details"]["reason"].as_str().unwrap().contains("prediction_distribution"));
     let log = p.berth(&["notifications", "--json"]).ok().json();

@@ -520,37 +520,15 @@ macro_rules! impl_registry {
                 actor: &$crate::Actor,
                 reason: Option<&str>,
             ) -> $crate::Result<Option<berth_core::AliasEvent>> {
-                let db = || $crate::RegistryError::db(&self.url);
-                let now = self.clock.now();
-                let mut tx = self.begin_write().await?;
-                self.lock_model(&mut tx, model).await?;
-                self.version_in(&mut tx, model, n).await?;
-                let from = self.current_alias(&mut tx, model, alias).await?;
-                if from == Some(n) {
-                    // Nothing moves: undo lock_model's touch of updated_at too.
-                    tx.rollback().await.map_err(db())?;
-                    return Ok(None);
-                }
-                sqlx::query(
-                    "INSERT INTO aliases (model, alias, version, updated_at) VALUES ($1, $2, $3, $4) \
-                     ON CONFLICT (model, alias) DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at",
-                )
-                .bind(model.as_str())
-                .bind(alias.as_str())
-                .bind(n as i64)
-                .bind(now.millis())
-                .execute(&mut *tx)
-                .await
-                .map_err(db())?;
-                let ev = self
-                    .record_alias_move(
-                        &mut tx,
-                        $crate::rows::MoveRow { model, alias, from, to: Some(n), reason, kind: berth_core::MoveKind::Alias, evidence: None },
-                        actor,
-                    )
-                    .await?;
-                tx.commit().await.map_err(db())?;
-                Ok(Some(ev))
+                let d = $crate::Deploy {
+                    model,
+                    env: alias,
+                    to: $crate::DeployTarget::Version(n),
+                    kind: berth_core::MoveKind::Alias,
+                    reason,
+                    evidence: None,
+                };
+                $crate::Registry::deploy(self, d, actor).await
             }
 
             async fn remove_alias(

@@ -79,19 +79,7 @@ impl Endpoint {
 
     /// Connects and learns which model answers and what it takes.
     pub async fn connect(url: &str) -> Result<Endpoint> {
-        let (host, port, base) = parse_url(url)?;
-        let mut e = Endpoint {
-            url: url.trim_end_matches('/').to_string(),
-            host,
-            port,
-            base,
-            name: String::new(),
-            version: String::new(),
-            task: Task::Regression,
-            classes: None,
-            inputs: Vec::new(),
-            conn: tokio::sync::Mutex::new(None),
-        };
+        let mut e = Endpoint::at(url)?;
         let (status, health) = e.call("GET", "/health", None).await?;
         if status != 200 {
             let why = health["load_status"]["error"].as_str().unwrap_or("it is not ready").to_string();

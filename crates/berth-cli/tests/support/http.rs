@@ -163,4 +163,3 @@ pub fn receiver(failures: usize) -> (String, Inbox) {
     });
     (url, got)
 }
-
