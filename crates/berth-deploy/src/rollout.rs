@@ -420,6 +420,10 @@ pub struct ShadowStats {
     pub stable_ms_sum: f64,
     pub candidate_ms_sum: f64,
     pub requests: u64,
+    /// Requests not mirrored because too many mirrors were still running:
+    /// shadowing never queues work without bound behind live traffic.
+    #[serde(default)]
+    pub skipped: u64,
 }
 
 impl ShadowStats {
@@ -445,6 +449,7 @@ impl ShadowStats {
         let per = |x: f64, n: u64| if n == 0 { None } else { Some(x / n as f64) };
         serde_json::json!({
             "requests": self.requests,
+            "skipped": self.skipped,
             "rows": self.rows,
             "agreement": per(self.agreed as f64, self.rows),
             "mean_abs_diff": per(self.abs_diff_sum, self.rows),

@@ -9,7 +9,7 @@
 //! window starts afresh; the step's clock does not).
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -90,6 +90,20 @@ pub struct Rollout {
     arms: Mutex<(Arm, Arm)>,
     shadow: Mutex<ShadowStats>,
     sequence: AtomicU64,
+    /// Mirrored requests being scored now (shadow).
+    mirrors: AtomicUsize,
+}
+
+/// Mirrors allowed in flight before shadowing skips requests.
+pub const MAX_MIRRORS: usize = 64;
+
+/// Decrements the in-flight mirror count when a mirror ends, however it ends.
+struct Finished<'a>(&'a AtomicUsize);
+
+impl Drop for Finished<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 pub fn now_ms() -> i64 {
@@ -117,6 +131,7 @@ impl Rollout {
             arms: Mutex::new(Default::default()),
             shadow: Mutex::new(shadow),
             sequence: AtomicU64::new(0),
+            mirrors: AtomicUsize::new(0),
         }
     }
 
@@ -157,9 +172,17 @@ impl Rollout {
     }
 
     /// Scores a request's rows on the candidate too and compares (shadow).
+    /// At most [`MAX_MIRRORS`] run at once; beyond, a request is counted as
+    /// skipped rather than queued.
     pub fn mirror(self: &Arc<Self>, table: Table, stable: Prediction, stable_took: Duration) {
+        if self.mirrors.fetch_add(1, Ordering::AcqRel) >= MAX_MIRRORS {
+            self.mirrors.fetch_sub(1, Ordering::AcqRel);
+            lock(&self.shadow).skipped += 1;
+            return;
+        }
         let me = self.clone();
         tokio::task::spawn_blocking(move || {
+            let _done = Finished(&me.mirrors);
             let started = Instant::now();
             let answer = me.candidate.scorer.predict(&table);
             let took = started.elapsed();
