@@ -97,8 +97,8 @@ else:
 
 base = results[0][1]["rps"]
 print(f"\nrollouts in berth serve, wrk -t2 -c64 10 s, one row per request, {os.cpu_count()} cores\n")
-print(f"| setup | req/s | vs no rollout | p50 ms | p99 ms | non-2xx |")
-print(f"|---|---|---|---|---|---|")
+print("| setup | req/s | vs no rollout | p50 ms | p99 ms | non-2xx |")
+print("|---|---|---|---|---|---|")
 for name, r in results:
     print(f"| {name} | {r['rps']:.0f} | {r['rps'] / base:.2f}× | {r['p50']:.2f} | {r['p99']:.2f} | {r['non2xx']} |")
 canary = dict(results).get("berth, canary at 50%")

@@ -15,7 +15,7 @@ size.
 A berth without `serve`, or a missing floor binary, is skipped with a note;
 the FastAPI rows run regardless.
 """
-import atexit, importlib.util, json, os, re, shutil, signal, socket, statistics, subprocess, sys, tempfile, time
+import atexit, importlib.util, json, os, re, shutil, signal, statistics, subprocess, sys, tempfile
 import urllib.error, urllib.request
 
 import httpbench
