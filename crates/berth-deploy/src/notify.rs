@@ -90,6 +90,9 @@ impl NotifierConfig {
 /// The configured notifiers, with their secrets read from the environment.
 pub struct Notifiers {
     items: Vec<(NotifierConfig, Result<Resolved, String>)>,
+    /// One client for every delivery (TLS roots are loaded once), built on
+    /// first use so that a berth without notifiers never builds it.
+    client: std::sync::OnceLock<Result<reqwest::Client, String>>,
 }
 
 #[derive(Debug, Clone)]
@@ -108,6 +111,19 @@ pub struct Outcome {
     pub last_error: Option<String>,
 }
 
+impl Outcome {
+    /// Not delivered (yet): no attempt made, perhaps with the reason.
+    fn failed(notifier: &str, error: Option<String>) -> Outcome {
+        Outcome {
+            notifier: notifier.to_string(),
+            status: DeliveryStatus::Failed,
+            attempts: 0,
+            last_status: None,
+            last_error: error,
+        }
+    }
+}
+
 impl Notifiers {
     pub fn new(configs: &[NotifierConfig], env: &dyn Fn(&str) -> Option<String>) -> Notifiers {
         let items = configs
@@ -124,11 +140,18 @@ impl Notifiers {
                 (c.clone(), resolved)
             })
             .collect();
-        Notifiers { items }
+        Notifiers { items, client: std::sync::OnceLock::new() }
     }
 
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
+    }
+
+    fn client(&self) -> Result<&reqwest::Client, String> {
+        self.client
+            .get_or_init(|| reqwest::Client::builder().build().map_err(|e| format!("cannot build an HTTP client: {e}")))
+            .as_ref()
+            .map_err(Clone::clone)
     }
 
     /// Delivers the event to every notifier that wants it, one after the
@@ -158,15 +181,10 @@ impl Notifiers {
                     None
                 }
             };
-            let outcome = match resolved {
-                Ok(r) => deliver(cfg, r, event).await,
-                Err(e) => Outcome {
-                    notifier: cfg.name.clone(),
-                    status: DeliveryStatus::Failed,
-                    attempts: 0,
-                    last_status: None,
-                    last_error: Some(e.clone()),
-                },
+            let ready = resolved.as_ref().map_err(Clone::clone).and_then(|r| Ok((r, self.client()?)));
+            let outcome = match ready {
+                Ok((r, client)) => deliver(client, cfg, r, event).await,
+                Err(e) => Outcome::failed(&cfg.name, Some(e)),
             };
             if outcome.status == DeliveryStatus::Failed {
                 tracing::warn!(notifier = %cfg.name, event = event.kind.as_str(), error = ?outcome.last_error, "notification not delivered");
@@ -282,24 +300,11 @@ pub fn slack_payload(e: &Event) -> serde_json::Value {
     })
 }
 
-async fn deliver(cfg: &NotifierConfig, r: &Resolved, event: &Event) -> Outcome {
+async fn deliver(client: &reqwest::Client, cfg: &NotifierConfig, r: &Resolved, event: &Event) -> Outcome {
     let retries = cfg.retries.unwrap_or(3);
     let backoff = Duration::from_millis(cfg.backoff_ms.unwrap_or(250));
     let timeout = Duration::from_millis(cfg.timeout_ms.unwrap_or(3000));
-    let mut out = Outcome {
-        notifier: cfg.name.clone(),
-        status: DeliveryStatus::Failed,
-        attempts: 0,
-        last_status: None,
-        last_error: None,
-    };
-    let client = match reqwest::Client::builder().timeout(timeout).build() {
-        Ok(c) => c,
-        Err(e) => {
-            out.last_error = Some(format!("cannot build an HTTP client: {e}"));
-            return out;
-        }
-    };
+    let mut out = Outcome::failed(&cfg.name, None);
     for attempt in 0..=retries {
         if attempt > 0 {
             tokio::time::sleep(backoff * 2u32.saturating_pow(attempt - 1)).await;
@@ -308,7 +313,11 @@ async fn deliver(cfg: &NotifierConfig, r: &Resolved, event: &Event) -> Outcome {
         // Each attempt is signed afresh, so its timestamp is current.
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
         let (body, headers) = request_for(cfg.kind, event, r.secret.as_deref(), now);
-        let mut req = client.post(&r.url).header("content-type", "application/json").header("user-agent", "berth");
+        let mut req = client
+            .post(&r.url)
+            .timeout(timeout)
+            .header("content-type", "application/json")
+            .header("user-agent", "berth");
         for (k, v) in headers {
             req = req.header(k, v);
         }
