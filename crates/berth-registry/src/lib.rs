@@ -12,6 +12,7 @@ mod migrate;
 mod postgres;
 mod rows;
 mod sql;
+mod sql_deploy;
 mod sqlite;
 
 use std::collections::BTreeMap;
