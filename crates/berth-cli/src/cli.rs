@@ -87,6 +87,10 @@ pub enum Command {
         /// Why, for the deployment history.
         #[arg(long)]
         reason: Option<String>,
+        /// Start an environment that berth.toml does not define and the model
+        /// has never had (otherwise an unknown name is refused as a likely typo).
+        #[arg(long)]
+        new_env: bool,
     },
     /// Approve a version for an environment (approvals must come from someone other than its publisher).
     Approve {
@@ -165,7 +169,12 @@ pub enum Command {
         wait: u64,
     },
     /// Verify every blob in the store; report missing, corrupt and orphaned blobs.
-    Fsck,
+    Fsck {
+        /// Restore missing and corrupt blobs from files under DIR that hold the right bytes
+        /// (a good copy of the damaged versions' files).
+        #[arg(long, value_name = "FROM_DIR")]
+        repair: Option<PathBuf>,
+    },
     /// Train a built-in model on a data file (optionally pushing it as a version).
     Train(TrainArgs),
     /// Score a data file with a model file or a registry ref.
@@ -246,6 +255,14 @@ pub struct PushArgs {
     /// Model format (inferred from file extensions when omitted).
     #[arg(long)]
     pub format: Option<String>,
+    /// Store what symbolic links inside a pushed directory point to, if that is inside the
+    /// directory (links are refused otherwise).
+    #[arg(long)]
+    pub follow_symlinks: bool,
+    /// Create no version when the model's newest version holds exactly these files
+    /// (exit 0, "unchanged: NAME@N").
+    #[arg(long)]
+    pub if_changed: bool,
 }
 
 #[derive(Debug, Args)]
@@ -371,12 +388,21 @@ pub struct EndpointArg {
     /// The server, e.g. http://127.0.0.1:8080.
     #[arg(long)]
     pub endpoint: String,
+    /// The variable holding the server's admin token, sent as "Authorization: Bearer TOKEN"
+    /// [default: BERTH_ADMIN_TOKEN, when it is set]. Needed when the server runs with --admin-token-env.
+    #[arg(long, value_name = "VAR")]
+    pub admin_token_env: Option<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct RolloutStartArgs {
+    /// The server, e.g. http://127.0.0.1:8080.
     #[arg(long)]
     pub endpoint: String,
+    /// The variable holding the server's admin token, sent as "Authorization: Bearer TOKEN"
+    /// [default: BERTH_ADMIN_TOKEN, when it is set]. Needed when the server runs with --admin-token-env.
+    #[arg(long, value_name = "VAR")]
+    pub admin_token_env: Option<String>,
     #[arg(long, value_enum)]
     pub strategy: RolloutStrategy,
     /// The candidate version number of the served model.
@@ -460,6 +486,22 @@ pub struct ServeArgs {
     /// How long a shutdown waits for requests in flight.
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     pub drain: Duration,
+    /// The environment variable holding the token /admin/* (reload, rollouts) then requires, as
+    /// "Authorization: Bearer TOKEN". Required when --addr is not loopback; on loopback without it
+    /// the admin endpoints are open to local processes.
+    #[arg(long, value_name = "VAR")]
+    pub admin_token_env: Option<String>,
+    /// A request head must be complete this long after its connection opens (or after its first
+    /// byte following an idle spell); else the connection is closed.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub header_read_timeout: Duration,
+    /// A kept-alive connection with no request for this long is closed.
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    pub idle_timeout: Duration,
+    /// Connections open at once; beyond, a new one is answered 503 and closed at once (counted in
+    /// /metrics as berth_connections_refused_total), never queued.
+    #[arg(long, default_value_t = 4096)]
+    pub max_connections: usize,
 }
 
 #[derive(Debug, Args)]
@@ -549,10 +591,15 @@ pub struct TrainArgs {
     pub validation_split: Option<f64>,
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Output directory.
+    /// Output directory. Its training files are replaced; a directory holding
+    /// anything else is refused unless --force.
     #[arg(short = 'o', long = "output", default_value = "model")]
     pub output: PathBuf,
-    /// Push the output as a new version of this model.
+    /// Train into an output directory that holds other files (they are left
+    /// alone and never pushed).
+    #[arg(long)]
+    pub force: bool,
+    /// Push exactly the files this training wrote as a new version of this model.
     #[arg(long, value_name = "NAME")]
     pub push: Option<String>,
 }

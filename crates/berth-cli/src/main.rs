@@ -28,7 +28,11 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    init_logging(&cli.global, matches!(cli.command, cli::Command::Serve(_)));
+    let serving = matches!(cli.command, cli::Command::Serve(_) | cli::Command::Quickstart { .. });
+    if !serving {
+        die_quietly_on_a_closed_pipe();
+    }
+    init_logging(&cli.global, serving);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
@@ -43,6 +47,19 @@ fn main() -> ExitCode {
             render::error(&e, json);
             ExitCode::from(e.class().exit_code() as u8)
         }
+    }
+}
+
+/// `berth show X | head -5`: when the reader goes away, stop as `cat` does
+/// (killed by SIGPIPE, nothing printed) instead of panicking on the failed
+/// write. The Rust runtime ignores SIGPIPE; a command restores the default.
+/// Servers keep ignoring it, so a client hanging up never stops them
+/// (sockets are written with MSG_NOSIGNAL either way).
+fn die_quietly_on_a_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: called before any other thread exists; SIG_DFL is a valid disposition.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

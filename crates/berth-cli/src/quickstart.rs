@@ -95,7 +95,7 @@ async fn train_and_push(
         "berth train --data data/{} --model-type classification --target target --algorithm {algorithm}{sets} --push {model}",
         data.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default()
     ));
-    let req = TrainRequest { config, data: data.to_path_buf(), out_dir: out.to_path_buf() };
+    let req = TrainRequest { config, data: data.to_path_buf(), out_dir: out.to_path_buf(), force: false };
     let report = tokio::task::spawn_blocking(move || berth_service::train(&req))
         .await
         .map_err(|e| ServiceError::Infra { message: format!("training stopped: {e}"), hint: None })??;
@@ -190,6 +190,7 @@ async fn start_server(
         limits: berth_serve::Limits::default(),
         log: None,
         drain: Duration::from_secs(5),
+        admin: None,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(io)?;
     let url = format!("http://{}", listener.local_addr().map_err(io)?);

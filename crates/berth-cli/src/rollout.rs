@@ -1,5 +1,7 @@
 //! `berth rollout`: drives a running server's rollout through its admin
-//! endpoints (`/admin/rollout`), and shows where it stands.
+//! endpoints (`/admin/rollout`), and shows where it stands. A server started
+//! with an admin token is sent it from `--admin-token-env VAR`, else from
+//! `BERTH_ADMIN_TOKEN` when that is set.
 
 use berth_deploy::rollout::{RolloutSpec, Strategy, Thresholds};
 use berth_service::{Endpoint, Result, ServiceError};
@@ -12,13 +14,59 @@ fn refused(status: u16, body: &Value, what: &str) -> ServiceError {
     let e = format!("the server refused to {what} ({status}): {message}");
     if status >= 500 {
         ServiceError::Infra { message: e, hint: Some("see the server's log".into()) }
+    } else if status == 403 {
+        // The environment's policy said no: the answer, not a wrong question.
+        ServiceError::Denied { message: e, hint: None, missing: Vec::new() }
+    } else if status == 401 {
+        ServiceError::input(
+            e,
+            Some(
+                "set BERTH_ADMIN_TOKEN (or the variable --admin-token-env names) to the token in the variable \
+                 the server's --admin-token-env names"
+                    .into(),
+            ),
+        )
     } else {
         ServiceError::input(e, Some("`berth rollout status --endpoint URL` shows the rollout".into()))
     }
 }
 
+/// The variable clients read the admin token from unless told another.
+const DEFAULT_TOKEN_VAR: &str = "BERTH_ADMIN_TOKEN";
+
+/// The admin token to send: from the variable named (which must then be
+/// set), else from `BERTH_ADMIN_TOKEN` if set, else none. Errors name the
+/// variable, never its value.
+fn admin_token(named: Option<&str>) -> Result<Option<String>> {
+    let (var, required) = match named {
+        Some(v) => (v, true),
+        None => (DEFAULT_TOKEN_VAR, false),
+    };
+    match std::env::var(var) {
+        Ok(t) if !t.is_empty() => Ok(Some(t)),
+        _ if !required => Ok(None),
+        Ok(_) => Err(ServiceError::input(
+            format!("--admin-token-env {var}: {var} is empty"),
+            Some(format!("set {var} to the server's admin token")),
+        )),
+        Err(_) => Err(ServiceError::input(
+            format!("--admin-token-env {var}: {var} is not set"),
+            Some(format!("set {var} to the server's admin token")),
+        )),
+    }
+}
+
 pub async fn run(cmd: &RolloutCommand, json: bool) -> Result<u8> {
-    let (endpoint, method, path, body, what) = match cmd {
+    let (endpoint, token_var) = match cmd {
+        RolloutCommand::Start(a) => (&a.endpoint, &a.admin_token_env),
+        RolloutCommand::Status(e)
+        | RolloutCommand::Promote(e)
+        | RolloutCommand::Abort(e)
+        | RolloutCommand::Switch(e)
+        | RolloutCommand::Back(e)
+        | RolloutCommand::Finish(e) => (&e.endpoint, &e.admin_token_env),
+    };
+    let (method, path, body, what) = match cmd {
         RolloutCommand::Start(a) => {
             let spec = RolloutSpec {
                 strategy: match a.strategy {
@@ -39,16 +87,20 @@ pub async fn run(cmd: &RolloutCommand, json: bool) -> Result<u8> {
                 },
             };
             let body = serde_json::to_value(&spec).map_err(|e| ServiceError::input(e.to_string(), None))?;
-            (&a.endpoint, "POST", "/admin/rollout".to_string(), Some(body), "start the rollout")
+            ("POST", "/admin/rollout".to_string(), Some(body), "start the rollout")
         }
-        RolloutCommand::Status(e) => (&e.endpoint, "GET", "/admin/rollout".to_string(), None, "show the rollout"),
-        RolloutCommand::Promote(e) => (&e.endpoint, "POST", "/admin/rollout/promote".into(), None, "promote"),
-        RolloutCommand::Abort(e) => (&e.endpoint, "POST", "/admin/rollout/abort".into(), None, "abort"),
-        RolloutCommand::Switch(e) => (&e.endpoint, "POST", "/admin/rollout/switch".into(), None, "switch"),
-        RolloutCommand::Back(e) => (&e.endpoint, "POST", "/admin/rollout/back".into(), None, "switch back"),
-        RolloutCommand::Finish(e) => (&e.endpoint, "POST", "/admin/rollout/finish".into(), None, "finish"),
+        RolloutCommand::Status(_) => ("GET", "/admin/rollout".to_string(), None, "show the rollout"),
+        RolloutCommand::Promote(_) => ("POST", "/admin/rollout/promote".into(), None, "promote"),
+        RolloutCommand::Abort(_) => ("POST", "/admin/rollout/abort".into(), None, "abort"),
+        RolloutCommand::Switch(_) => ("POST", "/admin/rollout/switch".into(), None, "switch"),
+        RolloutCommand::Back(_) => ("POST", "/admin/rollout/back".into(), None, "switch back"),
+        RolloutCommand::Finish(_) => ("POST", "/admin/rollout/finish".into(), None, "finish"),
     };
-    let (status, answer) = Endpoint::at(endpoint)?.request(method, &path, body.as_ref()).await?;
+    let mut server = Endpoint::at(endpoint)?;
+    if let Some(t) = admin_token(token_var.as_deref())? {
+        server = server.with_admin_token(t);
+    }
+    let (status, answer) = server.request(method, &path, body.as_ref()).await?;
     if !(200..300).contains(&status) {
         return Err(refused(status, &answer, what));
     }

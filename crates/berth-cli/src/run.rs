@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use berth_core::{AliasName, ModelName, Ref};
-use berth_service::{Berth, Config, PushRequest, Result, ServiceError, detect_actor, detect_lineage, read_metrics};
+use berth_service::{
+    Berth, Config, PushOptions, PushRequest, Result, ServiceError, detect_actor, detect_lineage, read_metrics,
+};
 
 use crate::cli::{AliasCommand, Cli, Command};
 use crate::progress::Bars;
@@ -109,7 +111,8 @@ pub async fn run(cli: Cli) -> Result<u8> {
                 tags: parse_kv(&a.tags, "tag")?,
                 description: a.description.clone(),
             };
-            let r = b.push(req, &bars).await?;
+            let opts = PushOptions { follow_symlinks: a.follow_symlinks, if_changed: a.if_changed };
+            let r = b.push_with(req, &opts, &bars).await?;
             if json { render::json(&r) } else { render::push(&r, quiet) }
         }
         Command::Pull(a) => {
@@ -176,9 +179,9 @@ pub async fn run(cli: Cli) -> Result<u8> {
             let evs = b.alias_history(&m, a.as_ref()).await?;
             if json { render::json(&evs) } else { render::alias_history(&evs) }
         }
-        Command::Promote { reference: r, env, reason } => {
+        Command::Promote { reference: r, env, reason, new_env } => {
             let (r, env) = (reference(r)?, alias_name(env)?);
-            let report = open(&dir).await?.promote(&r, &env, reason.as_deref()).await?;
+            let report = open(&dir).await?.promote_into(&r, &env, reason.as_deref(), *new_env).await?;
             if json {
                 render::json(&report)
             } else {
@@ -240,8 +243,12 @@ pub async fn run(cli: Cli) -> Result<u8> {
             let r = open(&dir).await?.gc(*dry_run, Duration::from_secs(*wait)).await?;
             if json { render::json(&r) } else { render::gc(&r) }
         }
-        Command::Fsck => {
-            let r = open(&dir).await?.fsck().await?;
+        Command::Fsck { repair } => {
+            let b = open(&dir).await?;
+            let r = match repair {
+                Some(from) => b.fsck_repair(&dir.join(from)).await?,
+                None => b.fsck().await?,
+            };
             if json {
                 render::json(&r)
             } else {

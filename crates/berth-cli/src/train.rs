@@ -103,7 +103,7 @@ pub async fn train(a: &TrainArgs, dir: &Path, json: bool, quiet: bool, bars: &Ba
         .map(berth_core::ModelName::parse)
         .transpose()
         .map_err(|e| ServiceError::input(e.to_string(), None))?;
-    let req = TrainRequest { config, data, out_dir: a.output.clone() };
+    let req = TrainRequest { config, data, out_dir: a.output.clone(), force: a.force };
     let spinner = bars.spinner(&format!("training {} on {}", req.config.algorithm, req.data.display()));
     let report = tokio::task::spawn_blocking(move || berth_service::train(&req))
         .await
@@ -141,14 +141,15 @@ pub async fn train(a: &TrainArgs, dir: &Path, json: bool, quiet: bool, bars: &Ba
     Ok(())
 }
 
-/// A model argument that is not a file must be a ref.
+/// A model argument that must name a registered version (not a file).
 pub fn parse_model_ref(model: &str) -> Result<Ref> {
-    Ref::parse(model).map_err(|e| {
-        ServiceError::input(
-            format!("{model:?} is neither a model file nor a ref: {e}"),
-            Some("pass a model.berth or .onnx path, or NAME@VERSION".into()),
-        )
-    })
+    match berth_service::model_arg(model)? {
+        berth_core::ModelArg::Ref(r) => Ok(r),
+        berth_core::ModelArg::File(p) => Err(ServiceError::input(
+            format!("{} is a file; this argument names a registered version", p.display()),
+            Some(format!("pass NAME@ENV, or serve the file with --model {}", p.display())),
+        )),
+    }
 }
 
 pub async fn predict(
@@ -159,16 +160,17 @@ pub async fn predict(
     dir: &Path,
     json: bool,
 ) -> Result<()> {
-    let as_file = Path::new(model);
     let features = features.map(<[String]>::to_vec);
-    let report = if as_file.is_file() {
-        berth_service::predict_to_file(&Scorer::open_file(as_file, features)?, model, data, output)?
-    } else {
-        let r = parse_model_ref(model)?;
-        let b = crate::run::open(dir).await?;
-        let (file, _, v) = b.fetch_model(&r).await?;
-        let shown = format!("{}@{}", v.model, v.version);
-        berth_service::predict_to_file(&Scorer::from_model_file(&file, features)?, &shown, data, output)?
+    let report = match berth_service::model_arg(model)? {
+        berth_core::ModelArg::File(path) => {
+            berth_service::predict_to_file(&Scorer::open_file(&path, features)?, model, data, output)?
+        }
+        berth_core::ModelArg::Ref(r) => {
+            let b = crate::run::open(dir).await?;
+            let (file, _, v) = b.fetch_model(&r).await?;
+            let shown = format!("{}@{}", v.model, v.version);
+            berth_service::predict_to_file(&Scorer::from_model_file(&file, features)?, &shown, data, output)?
+        }
     };
     if json {
         render::json(&report);

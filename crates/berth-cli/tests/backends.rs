@@ -77,11 +77,17 @@ fn push_and_pull_with_a_postgres_registry() {
 }
 
 #[test]
-fn an_unreachable_database_fails_with_exit_3() {
-    let url = format!("postgres://postgres@127.0.0.1:{}/test", closed_port());
+fn an_unreachable_database_fails_at_once_with_exit_3_and_says_why() {
+    let port = closed_port();
+    let url = format!("postgres://postgres@127.0.0.1:{port}/test");
     let p = Project::empty().with_env("BERTH_REGISTRY_URL", &url).with_env("BERTH_STORE_URL", "store");
+    let t = Instant::now();
     let r = p.berth(&["models"]).fails(3);
-    assert!(r.stderr.contains(&url), "{}", r.stderr);
+    // The pool used to retry a refused connection for 10 s and then say only "pool timed out".
+    assert!(t.elapsed() < Duration::from_secs(8), "took {:?}", t.elapsed());
+    let said = format!("cannot connect to PostgreSQL at 127.0.0.1:{port}: connection refused");
+    assert!(r.stderr.contains(&said), "{}", r.stderr);
+    assert!(!r.stderr.contains("pool timed out"), "{}", r.stderr);
     assert!(r.stderr.contains("PostgreSQL is running"), "{}", r.stderr);
 }
 

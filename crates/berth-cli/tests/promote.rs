@@ -118,7 +118,11 @@ fn each_missing_requirement_is_refused_with_its_reason_until_the_policy_is_met()
     assert_eq!(missing(&j), ["gate_not_run"]);
     validate(&p, "churn@2", "staging");
     as_user(&p, "dave", &["promote", "churn@2", "--to", "staging"]).ok();
-    as_user(&p, "dave", &["promote", "churn@2", "--to", "qa"]).ok();
+    // berth.toml defines environments, so a new one is an explicit act.
+    let r = as_user(&p, "dave", &["promote", "churn@2", "--to", "qa"]).fails(2);
+    assert!(r.stderr.contains("unknown environment \"qa\"") && r.stderr.contains("--new-env"), "{}", r.stderr);
+    as_user(&p, "dave", &["promote", "churn@2", "--to", "qa", "--new-env"]).ok();
+    as_user(&p, "dave", &["promote", "churn@1", "--to", "qa"]).ok();
 
     let list = p.berth(&["approvals", "churn", "--env", "production", "--json"]).ok().json();
     assert_eq!(list.as_array().unwrap().len(), 2);
@@ -132,6 +136,45 @@ fn each_missing_requirement_is_refused_with_its_reason_until_the_policy_is_met()
     let digest = h[0]["gate_reports"][0].as_str().unwrap();
     assert!(digest.starts_with("sha256:") && digest.len() == 71, "{digest}");
     assert_eq!(h[0]["evidence"]["approvals"][0]["approver"], "bob");
+}
+
+#[test]
+fn a_governed_environment_moves_only_through_its_policy() {
+    let p = project("");
+    push(&p, "main");
+    // The production gate fails on churn@1, and the user may not promote.
+    p.write("gates/production.toml", b"[metrics]\naccuracy = { min = 0.999 }\n");
+    as_user(&p, "ci", &["validate", "churn@1", "--data", "test.csv", "--gate", "gates/production.toml"]).fails(1);
+    let aliases = |p: &Project| p.berth(&["show", "churn@1", "--json"]).ok().json()["aliases"].clone();
+
+    // `alias set` and `alias rm` are no side door into a governed environment.
+    let r = as_user(&p, "mallory", &["alias", "set", "churn", "production", "1", "--reason", "bypass"]).fails(2);
+    assert!(r.stderr.contains("berth promote churn@1 --to production"), "{}", r.stderr);
+    let r = as_user(&p, "alice", &["alias", "set", "churn", "staging", "1"]).fails(2);
+    assert!(r.stderr.contains("environment with a policy"), "{}", r.stderr);
+    as_user(&p, "alice", &["alias", "rm", "churn", "production"]).fails(2);
+    assert_eq!(aliases(&p), serde_json::json!([]));
+    // A plain alias (no policy) still moves freely.
+    as_user(&p, "mallory", &["alias", "set", "churn", "champion", "1"]).ok();
+    as_user(&p, "mallory", &["alias", "rm", "churn", "champion"]).ok();
+
+    // A typo of an environment is refused with a suggestion, for every command that names one.
+    let r = as_user(&p, "alice", &["promote", "churn@1", "--to", "prodution"]).fails(2);
+    assert!(r.stderr.contains("unknown environment \"prodution\""), "{}", r.stderr);
+    assert!(r.stderr.contains("did you mean production?"), "{}", r.stderr);
+    let r = as_user(&p, "bob", &["approve", "churn@1", "--env", "nosuchenv"]).fails(2);
+    assert!(r.stderr.contains("unknown environment \"nosuchenv\""), "{}", r.stderr);
+    let r = as_user(&p, "bob", &["approve", "churn@1", "--env", "stagign"]).fails(2);
+    assert!(r.stderr.contains("did you mean staging?"), "{}", r.stderr);
+    as_user(&p, "alice", &["rollback", "churn", "--env", "prodution"]).fails(2);
+    p.write("live.json", b"{\"accuracy\": 0.1}");
+    as_user(&p, "ci", &["check", "churn", "--env", "prodution", "--metrics", "live.json"]).fails(2);
+    as_user(&p, "ci", &["deployments", "churn", "--env", "prodution"]).fails(2);
+    assert!(p.berth(&["approvals", "--json"]).ok().json().as_array().unwrap().is_empty());
+    assert_eq!(aliases(&p), serde_json::json!([]));
+    let log = p.berth(&["log", "--json"]).ok().json();
+    let moved: Vec<&str> = log.as_array().unwrap().iter().filter_map(|e| e["after"]["alias"].as_str()).collect();
+    assert_eq!(moved, ["champion", "champion"], "only the plain alias moved: {log}");
 }
 
 #[test]

@@ -228,6 +228,51 @@ fn blue_green_previews_switches_and_switches_back_instantly() {
 }
 
 #[test]
+fn a_rollout_into_a_governed_environment_is_held_to_its_policy_at_start_and_at_promotion() {
+    let p = project();
+    let mut cfg = std::fs::read_to_string(p.path().join("berth.toml")).unwrap();
+    cfg.push_str("\n[environments.production]\nrequire_gates = [\"production\"]\n");
+    p.write("berth.toml", cfg.as_bytes());
+    let gate = |p: &Project, min: &str| {
+        p.write("gates/production.toml", format!("[metrics]\naccuracy = {{ min = {min} }}\n").as_bytes());
+        let args = ["validate", "churn@3", "--data", "train.csv", "--gate", "gates/production.toml", "-q"];
+        p.berth(&args).code
+    };
+    let s = serve(&p);
+    let endpoint = format!("http://127.0.0.1:{}", s.port);
+    let start = ["rollout", "start", "--strategy", "blue-green", "--candidate", "3", "--endpoint", &endpoint];
+
+    // Never gated: refused before anything starts, with what is missing and how to get it.
+    let r = p.berth(&start).fails(1);
+    assert!(r.stderr.contains("(403)") && r.stderr.contains("gate \"production\" has not run"), "{}", r.stderr);
+    assert!(r.stderr.contains("berth validate churn@3 --gate gates/production.toml"), "{}", r.stderr);
+    // Gated and failed: refused too.
+    assert_eq!(gate(&p, "0.999"), 1);
+    let r = p.berth(&start).fails(1);
+    assert!(r.stderr.contains("failed"), "{}", r.stderr);
+    assert_eq!(status(&s)["active"], false);
+
+    // Passed: it starts. The gate fails again before the finish: the move is refused, production stays.
+    assert_eq!(gate(&p, "0.5"), 0);
+    p.berth(&start).ok();
+    rollout(&p, &s, &["switch"]);
+    assert_eq!(gate(&p, "0.999"), 1);
+    let r = p.berth(&["rollout", "finish", "--endpoint", &endpoint]).fails(1);
+    assert!(r.stderr.contains("policy of production is not met"), "{}", r.stderr);
+    assert_eq!(production(&p), 1);
+    rollout(&p, &s, &["back"]);
+    assert_eq!(gate(&p, "0.5"), 0);
+    rollout(&p, &s, &["switch"]);
+    let done = rollout(&p, &s, &["finish"]);
+    assert_eq!(done["last"]["state"]["phase"]["phase"], "promoted");
+    assert_eq!(production(&p), 3);
+    let h = p.berth(&["deployments", "churn", "--env", "production", "--json"]).ok().json();
+    let last = h.as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["kind"], "rollout");
+    assert_eq!(last["gate_reports"].as_array().unwrap().len(), 1, "the passing report is the evidence: {last}");
+}
+
+#[test]
 fn shadow_traffic_is_answered_by_stable_and_compared() {
     let p = project();
     let data = rows(&p);

@@ -252,3 +252,41 @@ fn an_exported_onnx_model_predicts_like_onnxruntime() {
     let r = p.berth(&["predict", svm.to_str().unwrap(), "--data", "batch.csv", "-o", "q.csv"]).fails(2);
     assert!(r.stderr.contains("ai.onnx.ml.SVMClassifier") && r.stderr.contains("node \"SVMc\""), "{}", r.stderr);
 }
+
+#[test]
+fn a_trained_version_holds_exactly_what_that_training_wrote() {
+    let p = project_with_data();
+    p.berth(&["train", "--config", "train.toml", "-o", "out", "--push", "churn"]).ok();
+    // A stray file from elsewhere in the output directory: refused, and nothing is pushed.
+    p.write("out/old-weights.bin", b"an earlier model's file");
+    let r = p.berth(&["train", "--config", "train.toml", "-o", "out", "--push", "churn"]).fails(2);
+    assert!(r.stderr.contains("old-weights.bin") && r.stderr.contains("--force"), "{}", r.stderr);
+    assert_eq!(p.berth(&["versions", "churn", "--json"]).ok().json().as_array().unwrap().len(), 1);
+    // With --force the training runs there, and the version still holds only its own five files.
+    p.berth(&["train", "--config", "train.toml", "-o", "out", "--push", "churn", "--force"]).ok();
+    let show = p.berth(&["show", "churn@2", "--json"]).ok().json();
+    let mut files: Vec<&str> = show["files"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap()).collect();
+    files.sort();
+    assert_eq!(files, ["metrics.json", "model.berth", "profile.json", "signature.json", "training_summary.json"]);
+    // Training again into a directory holding only training outputs needs no flag.
+    p.berth(&["train", "--config", "train.toml", "-o", "out2"]).ok();
+    p.berth(&["train", "--config", "train.toml", "-o", "out2"]).ok();
+    p.write("file-not-dir", b"x");
+    p.berth(&["train", "--config", "train.toml", "-o", "file-not-dir"]).fails(2);
+}
+
+#[test]
+fn a_path_is_taken_for_a_file_and_pickles_are_never_loaded() {
+    let p = project_with_data();
+    p.write("models/model.pkl", b"\x80\x04\x95 not really a pickle");
+    for cmd in [&["validate", "models/model.pkl", "--data", "train.csv"][..], &["predict", "models/model.pkl", "--data", "train.csv"]] {
+        let r = p.berth(cmd).fails(2);
+        assert!(r.stderr.contains("models/model.pkl: pickle files are never loaded"), "{}", r.stderr);
+        assert!(r.stderr.contains("export the model to ONNX"), "{}", r.stderr);
+        assert!(!r.stderr.contains("invalid model name"), "{}", r.stderr);
+    }
+    let r = p.berth(&["predict", "models/missing.onnx", "--data", "train.csv"]).fails(2);
+    assert!(r.stderr.contains("models/missing.onnx: no such model file"), "{}", r.stderr);
+    let r = p.berth(&["validate", "out/model.berth", "--data", "train.csv"]).fails(2);
+    assert!(r.stderr.contains("out/model.berth: no such model file"), "{}", r.stderr);
+}

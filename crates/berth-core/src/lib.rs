@@ -8,8 +8,10 @@ pub mod deploy;
 pub mod digest;
 pub mod error;
 pub mod manifest;
+pub mod model_arg;
 pub mod name;
 pub mod reference;
+pub mod suggest;
 pub mod version;
 
 pub use clock::{Clock, FixedClock, SystemClock, Timestamp};
@@ -17,6 +19,7 @@ pub use deploy::{Approval, Delivery, DeliveryStatus, MoveKind};
 pub use digest::{Digest, DigestError, Sha256Hasher};
 pub use error::{ErrorClass, Exit};
 pub use manifest::{Manifest, ManifestEntry, ManifestError, RelPath};
+pub use model_arg::{ModelArg, ModelArgError};
 pub use name::{AliasName, ModelName, NameError};
 pub use reference::{Ref, RefError, Selector};
 pub use version::{AliasEvent, AuditEntry, GateRecord, Lineage, NewVersion, VersionRecord, VersionStatus};

@@ -14,6 +14,8 @@ pub enum RegistryError {
     GcRunning { url: String },
     #[error("registry {url} is locked by another process and stayed locked: {source}")]
     Locked { url: String, source: sqlx::Error },
+    #[error("cannot connect to {engine} at {address}: {reason}")]
+    Unreachable { engine: &'static str, address: String, reason: String },
     #[error("registry {url}: {source}")]
     Db { url: String, source: sqlx::Error },
     #[error("registry {url} holds a row berth cannot read ({what}): {detail}")]
@@ -71,6 +73,10 @@ impl Exit for RegistryError {
             RegistryError::Db { url, .. } if url.starts_with("postgres") => {
                 Some("check that PostgreSQL is running and the URL (BERTH_REGISTRY_URL or berth.toml) is right".into())
             }
+            RegistryError::Unreachable { engine, .. } => Some(format!(
+                "check that {engine} is running and listening there, and that the URL (BERTH_REGISTRY_URL or \
+                 berth.toml) is right"
+            )),
             RegistryError::Url { .. } => Some("use sqlite://PATH or postgres://USER@HOST:PORT/DB".into()),
             _ => None,
         }

@@ -33,11 +33,47 @@ pub(crate) fn redact(url: &str) -> String {
     }
 }
 
+/// How long opening a registry waits for PostgreSQL to answer.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// One connection attempt before the pool is built: the pool retries a
+/// refused connection until its acquire timeout and then reports only that
+/// it timed out, while a command should fail at once and say why.
+async fn probe(opts: &PgConnectOptions) -> Result<()> {
+    use sqlx::Connection;
+    let address = format!("{}:{}", opts.get_host(), opts.get_port());
+    let unreachable = |reason: String| RegistryError::Unreachable { engine: "PostgreSQL", address: address.clone(), reason };
+    match tokio::time::timeout(CONNECT_TIMEOUT, sqlx::PgConnection::connect_with(opts)).await {
+        Err(_) => Err(unreachable(format!("no answer within {} s", CONNECT_TIMEOUT.as_secs()))),
+        Ok(Err(sqlx::Error::Io(e))) => Err(unreachable(io_reason(&e))),
+        Ok(Err(sqlx::Error::Tls(e))) => Err(unreachable(format!("TLS failed: {e}"))),
+        Ok(Err(e)) => Err(RegistryError::Db { url: redact(&format!("postgres://{address}")), source: e }),
+        Ok(Ok(conn)) => {
+            let _ = conn.close().await;
+            Ok(())
+        }
+    }
+}
+
+/// An I/O error as a person would say it: "connection refused", not
+/// "Connection refused (os error 111)".
+fn io_reason(e: &std::io::Error) -> String {
+    use std::io::ErrorKind::*;
+    match e.kind() {
+        ConnectionRefused => "connection refused".into(),
+        TimedOut => "the connection timed out".into(),
+        HostUnreachable | NetworkUnreachable => "the host is unreachable".into(),
+        ConnectionReset => "the connection was reset".into(),
+        _ => e.to_string(),
+    }
+}
+
 impl PgRegistry {
     pub async fn open(url: &str, clock: Arc<dyn Clock>) -> Result<Self> {
         let shown = redact(url);
         let opts: PgConnectOptions =
             url.parse().map_err(|e: sqlx::Error| RegistryError::Url { url: shown.clone(), reason: e.to_string() })?;
+        probe(&opts).await?;
         let pool = PgPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(10))

@@ -122,8 +122,9 @@ fn finish(
 fn unreachable(e: &ServiceError) -> bool {
     matches!(
         e,
-        ServiceError::Registry(RegistryError::Db { .. } | RegistryError::Locked { .. })
-            | ServiceError::Store(StoreError::Remote { .. } | StoreError::Io { .. })
+        ServiceError::Registry(
+            RegistryError::Db { .. } | RegistryError::Locked { .. } | RegistryError::Unreachable { .. }
+        ) | ServiceError::Store(StoreError::Remote { .. } | StoreError::Io { .. })
     )
 }
 
@@ -251,6 +252,30 @@ fn write_record(at: &Path, r: &CacheRecord) -> std::io::Result<()> {
     let tmp = at.with_extension("json.tmp");
     std::fs::write(&tmp, serde_json::to_vec_pretty(r).map_err(std::io::Error::other)?)?;
     std::fs::rename(tmp, at)
+}
+
+/// Before serving a ref: whether it names something that exists or can
+/// come to exist (`Berth::check_servable`). An error is a mistake that
+/// retrying would never fix (a model that does not exist, a bad registry
+/// URL); a note says what the server will wait for, including a registry
+/// or store it cannot reach now (which the load chain retries, serving the
+/// cached copy meanwhile). A file target is not checked: the server waits
+/// for a missing file to appear.
+pub async fn check_target(target: &Target) -> Result<Option<String>, ServiceError> {
+    let Target::Registry { config, actor, reference, .. } = target else { return Ok(None) };
+    let checked = async {
+        let berth = Berth::open((**config).clone(), actor.clone()).await?;
+        berth.check_servable(reference).await
+    };
+    // A registry that neither answers nor refuses is the load chain's to retry.
+    let limit = Duration::from_secs(10);
+    match tokio::time::timeout(limit, checked).await {
+        Ok(Err(e)) if unreachable(&e) => {
+            Ok(Some(format!("cannot check {reference} now: {}; retrying in the background", shown(&e))))
+        }
+        Ok(outcome) => outcome,
+        Err(_) => Ok(Some(format!("the registry did not answer within {limit:?}; retrying in the background"))),
+    }
 }
 
 /// Loads, follows and swaps, forever.

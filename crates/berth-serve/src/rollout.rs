@@ -14,14 +14,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::http::HeaderMap;
-use berth_core::{AliasName, ModelName, MoveKind, Ref, Selector};
+use berth_core::{AliasName, ModelName, Ref, Selector};
 use berth_data::Table;
 use berth_deploy::rollout::{
     Arm, Phase, RolloutSpec, RolloutState, ShadowStats, Side, StepRecord, Verdict, analyze, route,
 };
 use berth_deploy::{Event, EventKind};
 use berth_ml::Prediction;
-use berth_registry::{Deploy, DeployTarget};
 use berth_service::{Berth, Config};
 use serde::{Deserialize, Serialize};
 
@@ -278,6 +277,20 @@ async fn load_candidate(state: &Arc<State>, control: &Control, version: u64) -> 
 /// A refusal of a rollout request: the HTTP status and why.
 pub type Refused = (u16, String);
 
+/// A service error as a refusal: a policy's no is 403 with everything
+/// missing and its fixes; unknown versions and bad input are 4xx; the rest
+/// means the registry or store could not be reached.
+fn refusal(e: &berth_service::ServiceError, context: &str) -> Refused {
+    use berth_core::{ErrorClass, Exit};
+    let hint = e.hint().map(|h| format!(" (to fix: {h})")).unwrap_or_default();
+    let status = match (e, e.class()) {
+        (berth_service::ServiceError::Denied { .. }, _) => 403,
+        (_, ErrorClass::Input | ErrorClass::Failed) => 422,
+        (_, ErrorClass::Infra) => 503,
+    };
+    (status, format!("{context}: {e}{hint}"))
+}
+
 /// Starts a rollout of `spec.candidate` against the version serving now.
 pub async fn start(state: &Arc<State>, spec: RolloutSpec) -> Result<serde_json::Value, Refused> {
     let Some(control) = state.control.as_ref() else {
@@ -310,6 +323,11 @@ pub async fn start(state: &Arc<State>, spec: RolloutSpec) -> Result<serde_json::
     if stable_version == spec.candidate {
         return Err((400, format!("{} is already serving; pick another candidate", stable.label())));
     }
+    let berth = control.berth().await.map_err(|e| (503, e))?;
+    berth
+        .rollout_allowed(&control.model, &control.env, spec.candidate)
+        .await
+        .map_err(|e| refusal(&e, "cannot start the rollout"))?;
     let candidate = load_candidate(state, control, spec.candidate)
         .await
         .map_err(|e| (422, format!("cannot load the candidate: {e}")))?;
@@ -394,20 +412,11 @@ async fn end(state: &Arc<State>, control: &Control, r: &Arc<Rollout>, how: Endin
     let (phase, event) = match &how {
         Ending::Promote(reason) => {
             let berth = control.berth().await.map_err(|e| (503, e))?;
-            let evidence = serde_json::json!({"strategy": snapshot.spec.strategy, "steps": snapshot.steps});
-            let d = Deploy {
-                model: &control.model,
-                env: &control.env,
-                to: DeployTarget::Version(candidate),
-                kind: MoveKind::Rollout,
-                reason: Some(reason),
-                evidence: Some(evidence),
-            };
+            let record = serde_json::json!({"strategy": snapshot.spec.strategy, "steps": snapshot.steps});
             berth
-                .registry()
-                .deploy(d, &berth_registry::Actor(control.actor.clone()))
+                .rollout_promote(&control.model, &control.env, candidate, reason, record)
                 .await
-                .map_err(|e| (503, format!("cannot move {}@{}: {e}", control.model, control.env)))?;
+                .map_err(|e| refusal(&e, &format!("cannot move {}@{}", control.model, control.env)))?;
             // Serve the candidate as the stable version from now on.
             state.install_shared(r.candidate.clone(), None);
             (
@@ -486,8 +495,13 @@ pub async fn drive(state: Arc<State>) {
                     transition(control, &r, Phase::Canary { step: step + 1, since_ms: now_ms() });
                 } else {
                     let reason = format!("canary passed every step ({:?}%)", s.spec.steps);
-                    if let Err((_, e)) = end(&state, control, &r, Ending::Promote(reason)).await {
-                        tracing::warn!("the canary passed but cannot be promoted yet: {e}");
+                    match end(&state, control, &r, Ending::Promote(reason)).await {
+                        Err((403, e)) => {
+                            tracing::warn!("the canary passed but the environment's policy refuses it: {e}");
+                            let _ = end(&state, control, &r, Ending::Abort(e)).await;
+                        }
+                        Err((_, e)) => tracing::warn!("the canary passed but cannot be promoted yet: {e}"),
+                        Ok(()) => {}
                     }
                 }
             }

@@ -10,7 +10,7 @@ use berth_core::{
 };
 use berth_deploy::degradation::{DegradationReport, compare};
 use berth_deploy::notify::Outcome;
-use berth_deploy::policy::{Facts, Missing, check, counted_approvals, passing_reports};
+use berth_deploy::policy::{Missing, counted_approvals};
 use berth_deploy::{Event, EventKind};
 use berth_registry::{ApprovalFilter, Deploy, DeployTarget};
 use serde::Serialize;
@@ -91,7 +91,7 @@ pub struct DeploymentRecord {
     pub gate_reports: Vec<String>,
 }
 
-fn digest_of_report(g: &GateRecord) -> String {
+pub(crate) fn digest_of_report(g: &GateRecord) -> String {
     Digest::of(g.report.to_string().as_bytes()).to_string()
 }
 
@@ -116,13 +116,21 @@ impl Berth {
     /// reports everything that is missing (and asks for approval when
     /// approvals are among it).
     pub async fn promote(&self, r: &Ref, env: &AliasName, reason: Option<&str>) -> Result<PromoteReport> {
+        self.promote_into(r, env, reason, false).await
+    }
+
+    /// [`Berth::promote`]; `new_env` allows an environment name that neither
+    /// `berth.toml` nor the model knows yet.
+    pub async fn promote_into(
+        &self,
+        r: &Ref,
+        env: &AliasName,
+        reason: Option<&str>,
+        new_env: bool,
+    ) -> Result<PromoteReport> {
         let v = self.registry.resolve(r).await?;
-        let policy = self.config.policy(env);
-        let gates = self.registry.gate_reports(&v.model, v.version).await?;
-        let filter = ApprovalFilter { model: Some(v.model.clone()), version: Some(v.version), env: Some(env.clone()) };
-        let approvals = self.registry.approvals(&filter).await?;
-        let facts = Facts { version: &v, gates: &gates, approvals: &approvals, actor: &self.actor.0 };
-        let missing = check(&policy, facts);
+        self.known_environment(&v.model, env, new_env).await?;
+        let assessment = self.assess(&v, env).await?;
         let from = self.registry.aliases(&v.model).await?.get(env.as_str()).copied();
         let mut report = PromoteReport {
             model: v.model.clone(),
@@ -130,19 +138,12 @@ impl Berth {
             env: env.clone(),
             from,
             promoted: false,
-            missing: missing
-                .iter()
-                .map(|m| Lack {
-                    message: m.to_string(),
-                    fix: m.fix(v.model.as_str(), v.version, env.as_str()),
-                    detail: m.clone(),
-                })
-                .collect(),
+            missing: assessment.missing.clone(),
             deployment: None,
             notified: Vec::new(),
         };
-        if !missing.is_empty() {
-            if missing.iter().any(|m| matches!(m, Missing::Approvals { .. })) {
+        if !report.missing.is_empty() {
+            if report.missing.iter().any(|m| matches!(m.detail, Missing::Approvals { .. })) {
                 let e = self
                     .event(
                         EventKind::PromotionRequested,
@@ -155,22 +156,13 @@ impl Berth {
             }
             return Ok(report);
         }
-        let evidence = serde_json::json!({
-            "gates": passing_reports(&policy, &gates).iter().map(|g| serde_json::json!({
-                "id": g.id, "gate": g.gate, "data_digest": g.data_digest, "report_digest": digest_of_report(g),
-                "at": g.created_at,
-            })).collect::<Vec<_>>(),
-            "approvals": counted_approvals(&v, &approvals).iter().map(|a| serde_json::json!({
-                "approver": a.approver, "at": a.at,
-            })).collect::<Vec<_>>(),
-        });
         let d = Deploy {
             model: &v.model,
             env,
             to: DeployTarget::Version(v.version),
             kind: MoveKind::Promote,
             reason,
-            evidence: Some(evidence),
+            evidence: Some(assessment.evidence(&v)),
         };
         report.deployment = self.registry.deploy(d, &self.actor).await?;
         report.promoted = report.deployment.is_some();
@@ -185,10 +177,48 @@ impl Berth {
         Ok(report)
     }
 
+    /// Whether a rollout of version `candidate` into `env` may start: the
+    /// same requirements as a promotion, refused with everything missing.
+    pub async fn rollout_allowed(&self, model: &ModelName, env: &AliasName, candidate: u64) -> Result<()> {
+        let v = self.registry.version(model, candidate).await?;
+        let assessment = self.assess(&v, env).await?;
+        if assessment.missing.is_empty() { Ok(()) } else { Err(assessment.denial(&v, env, "a rollout")) }
+    }
+
+    /// The end of a successful rollout: the policy is checked again (a
+    /// rollout can run for hours) and the environment moved with kind
+    /// `rollout`, the rollout's record and the policy's evidence attached.
+    pub async fn rollout_promote(
+        &self,
+        model: &ModelName,
+        env: &AliasName,
+        candidate: u64,
+        reason: &str,
+        record: serde_json::Value,
+    ) -> Result<Option<AliasEvent>> {
+        let v = self.registry.version(model, candidate).await?;
+        let assessment = self.assess(&v, env).await?;
+        if !assessment.missing.is_empty() {
+            return Err(assessment.denial(&v, env, "the promotion of a rollout"));
+        }
+        let mut evidence = assessment.evidence(&v);
+        evidence["rollout"] = record;
+        let d = Deploy {
+            model,
+            env,
+            to: DeployTarget::Version(candidate),
+            kind: MoveKind::Rollout,
+            reason: Some(reason),
+            evidence: Some(evidence),
+        };
+        Ok(self.registry.deploy(d, &self.actor).await?)
+    }
+
     /// Approves a version for an environment. The publisher of a version
     /// cannot approve it (four eyes).
     pub async fn approve(&self, r: &Ref, env: &AliasName, comment: Option<&str>) -> Result<ApproveReport> {
         let v = self.registry.resolve(r).await?;
+        self.known_environment(&v.model, env, false).await?;
         if v.created_by == self.actor.0 {
             return Err(ServiceError::input(
                 format!(
@@ -232,6 +262,7 @@ impl Berth {
         to: Option<u64>,
         reason: Option<&str>,
     ) -> Result<RollbackReport> {
+        self.known_environment(model, env, false).await?;
         let policy = self.config.policy(env);
         if !policy.may_promote(&self.actor.0) {
             return Err(ServiceError::input(
@@ -280,6 +311,7 @@ impl Berth {
         max_degradation: Option<f64>,
         dry_run: bool,
     ) -> Result<CheckReport> {
+        self.known_environment(model, env, false).await?;
         let r = Ref { model: model.clone(), selector: berth_core::Selector::Alias(env.clone()) };
         let v = self.registry.resolve(&r).await?;
         let policy = self.config.policy(env);
@@ -346,6 +378,9 @@ impl Berth {
 
     /// An environment's full history, oldest first.
     pub async fn deployments(&self, model: &ModelName, env: Option<&AliasName>) -> Result<Vec<DeploymentRecord>> {
+        if let Some(env) = env {
+            self.known_environment(model, env, false).await?;
+        }
         let events = self.registry.alias_history(model, env).await?;
         Ok(events
             .into_iter()

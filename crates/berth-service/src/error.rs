@@ -17,6 +17,9 @@ pub enum ServiceError {
     /// The project's configuration is missing or wrong.
     #[error("{message}")]
     Config { message: String, hint: Option<String> },
+    /// A policy said no: what is missing, each with its fix.
+    #[error("{message}")]
+    Denied { message: String, hint: Option<String>, missing: Vec<crate::Lack> },
     /// Storage or registry is in a state that needs attention.
     #[error("{message}")]
     Infra { message: String, hint: Option<String> },
@@ -36,6 +39,7 @@ impl Exit for ServiceError {
             ServiceError::Data(e) => e.class(),
             ServiceError::Input { .. } | ServiceError::Config { .. } => ErrorClass::Input,
             ServiceError::Infra { .. } => ErrorClass::Infra,
+            ServiceError::Denied { .. } => ErrorClass::Failed,
         }
     }
 
@@ -44,9 +48,10 @@ impl Exit for ServiceError {
             ServiceError::Store(e) => e.hint(),
             ServiceError::Registry(e) => e.hint(),
             ServiceError::Data(e) => e.hint(),
-            ServiceError::Input { hint, .. } | ServiceError::Config { hint, .. } | ServiceError::Infra { hint, .. } => {
-                hint.clone()
-            }
+            ServiceError::Input { hint, .. }
+            | ServiceError::Config { hint, .. }
+            | ServiceError::Infra { hint, .. }
+            | ServiceError::Denied { hint, .. } => hint.clone(),
         }
     }
 }

@@ -7,6 +7,7 @@
 mod config;
 mod deploy;
 mod endpoint;
+mod environment;
 mod error;
 mod files;
 mod fsck;
@@ -26,17 +27,17 @@ pub use config::{Config, ENV_PREFIX, InitOutcome, init};
 pub use deploy::{ApproveReport, CheckReport, DeploymentRecord, Lack, PromoteReport, RollbackReport};
 pub use endpoint::Endpoint;
 pub use error::ServiceError;
-pub use fsck::{FsckProblem, FsckReport};
+pub use fsck::{FsckProblem, FsckReport, RepairedBlob};
 pub use gc::GcReport;
 pub use gitignore::GitWarning;
 pub use lineage::{Env, detect_actor, detect_lineage};
 pub use metrics_file::read_metrics;
 pub use predict::{ModelFile, PredictReport, Scorer, predict_to_file};
 pub use pull::PullReport;
-pub use push::{PushReport, PushRequest};
+pub use push::{PushOptions, PushReport, PushRequest};
 pub use service::{Berth, NoTransfer, ShowFile, ShowGate, ShowReport, Transfer};
 pub use smoke::{SmokeCheck, SmokeReport, SmokeRequest, smoke};
 pub use train::{MODEL_FILE, TrainReport, TrainRequest, file_digest, load_train_config, push_request_for, train};
-pub use validate::{ValidateRequest, needs_project, validate};
+pub use validate::{ValidateRequest, model_arg, needs_project, validate};
 
 pub type Result<T, E = ServiceError> = std::result::Result<T, E>;

@@ -215,10 +215,12 @@ impl Berth {
         n: u64,
         reason: Option<&str>,
     ) -> Result<Option<AliasEvent>> {
+        self.refuse_alias_change(model, alias, Some(n))?;
         Ok(self.registry.set_alias(model, alias, n, &self.actor, reason).await?)
     }
 
     pub async fn alias_rm(&self, model: &ModelName, alias: &AliasName, reason: Option<&str>) -> Result<AliasEvent> {
+        self.refuse_alias_change(model, alias, None)?;
         Ok(self.registry.remove_alias(model, alias, &self.actor, reason).await?)
     }
 
@@ -228,5 +230,65 @@ impl Berth {
 
     pub async fn log(&self, model: Option<ModelName>, limit: Option<u32>) -> Result<Vec<AuditEntry>> {
         Ok(self.registry.audit(&AuditFilter { model, limit }).await?)
+    }
+}
+
+impl Berth {
+    /// Whether a server about to follow `r` has something to follow, told
+    /// apart from what retrying will never fix. A model that does not exist
+    /// and a version number beyond the latest are mistakes, reported at once
+    /// with the nearest model name when there is one. An alias that is not set
+    /// is waited for, since a server may well be deployed before its
+    /// environment's first promotion, unless it is a near miss of an alias
+    /// that exists or an environment berth.toml declares (a typo then, which
+    /// would wait forever). Returns what the server will wait for, if anything.
+    pub async fn check_servable(&self, r: &Ref) -> Result<Option<String>> {
+        use berth_core::{Selector, suggest::closest};
+        let models = self.registry.models().await?;
+        let Some(m) = models.iter().find(|m| m.name == r.model) else {
+            let names: Vec<&str> = models.iter().map(|m| m.name.as_str()).collect();
+            let message = match closest(r.model.as_str(), names.iter().copied()) {
+                Some(near) => format!("no model {}; did you mean {near}?", r.model),
+                None => format!("no model {} in the registry", r.model),
+            };
+            let hint = match names.len() {
+                0 => "the registry has no models yet: push one first (`berth push DIR --model NAME`)".to_string(),
+                n if n <= 10 => format!("the models are {}", names.join(", ")),
+                n => format!("there are {n} models, e.g. {}; `berth models` lists them all", names[..10].join(", ")),
+            };
+            return Err(ServiceError::input(message, Some(hint)));
+        };
+        match &r.selector {
+            Selector::Version(n) if m.latest.is_none_or(|latest| *n > latest) => Err(ServiceError::input(
+                format!(
+                    "{} has no version {n}; {}",
+                    m.name,
+                    m.latest.map(|l| format!("its latest is {l}")).unwrap_or_else(|| "it has no versions yet".into())
+                ),
+                Some(format!("`berth versions {}` lists them", m.name)),
+            )),
+            Selector::Alias(a) if !m.aliases.contains_key(a.as_str()) => {
+                let set: Vec<&str> = m.aliases.keys().map(String::as_str).collect();
+                let shown = if set.is_empty() { "it has no aliases yet".to_string() } else { set.join(", ") };
+                if self.config.environments.contains_key(a.as_str()) {
+                    return Ok(Some(format!(
+                        "{}@{a} is not set yet (its aliases: {shown}); waiting for the first promotion to {a}",
+                        m.name
+                    )));
+                }
+                let known = set.iter().copied().chain(self.config.environments.keys().map(String::as_str));
+                match closest(a.as_str(), known) {
+                    Some(near) => Err(ServiceError::input(
+                        format!("{} has no alias {a}; did you mean {near}?", m.name),
+                        Some(format!("its aliases: {shown}")),
+                    )),
+                    None => Ok(Some(format!(
+                        "{}@{a} is not set yet (its aliases: {shown}); waiting for it to be set",
+                        m.name
+                    ))),
+                }
+            }
+            _ => Ok(None),
+        }
     }
 }

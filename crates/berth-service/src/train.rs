@@ -16,11 +16,18 @@ use crate::{Result, ServiceError};
 
 pub const MODEL_FILE: &str = "model.berth";
 
+/// Every file a training run writes, and so every file its version holds.
+pub const TRAINING_OUTPUTS: [&str; 5] =
+    [MODEL_FILE, "metrics.json", "signature.json", "profile.json", "training_summary.json"];
+
 #[derive(Debug, Clone)]
 pub struct TrainRequest {
     pub config: TrainConfig,
     pub data: PathBuf,
     pub out_dir: PathBuf,
+    /// Train into a directory that holds files training did not write (they
+    /// are left alone and never pushed).
+    pub force: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -39,8 +46,45 @@ pub struct TrainReport {
     pub metrics: BTreeMap<String, f64>,
     pub iterations: usize,
     pub seconds: f64,
+    /// The files this run wrote: what a push of it holds, nothing else.
+    pub files: Vec<PathBuf>,
     #[serde(skip)]
     pub config: TrainConfig,
+}
+
+/// Refuses an output directory holding files a training run does not write,
+/// so that no stale or stray file can be mistaken for part of the new model.
+fn check_out_dir(dir: &Path, force: bool) -> Result<()> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => {
+            return Err(ServiceError::input(
+                format!("-o {}: is a file, not a directory", dir.display()),
+                Some("pass a directory for the training outputs, e.g. -o model".into()),
+            ));
+        }
+        Err(e) => return Err(ServiceError::input(format!("-o {}: cannot read: {e}", dir.display()), None)),
+    };
+    let mut foreign: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !TRAINING_OUTPUTS.contains(&n.as_str()))
+        .collect();
+    if foreign.is_empty() || force {
+        return Ok(());
+    }
+    foreign.sort();
+    let shown = foreign.iter().take(5).cloned().collect::<Vec<_>>().join(", ");
+    let more = if foreign.len() > 5 { format!(" and {} more", foreign.len() - 5) } else { String::new() };
+    Err(ServiceError::input(
+        format!("-o {} already holds files berth train does not write: {shown}{more}", dir.display()),
+        Some(
+            "train into a fresh directory, or pass --force to train there anyway (those files are left alone and \
+             never pushed)"
+                .into(),
+        ),
+    ))
 }
 
 /// The sha256 of a file, read in 1 MiB blocks.
@@ -75,6 +119,7 @@ fn metric_error(e: berth_gate::metrics::MetricError) -> ServiceError {
 /// Trains and writes the outputs; pure local work (no store, no registry).
 pub fn train(req: &TrainRequest) -> Result<TrainReport> {
     let started = Instant::now();
+    check_out_dir(&req.out_dir, req.force)?;
     let table = read_table(&req.data, &ReadOptions::default())?;
     let data_digest = file_digest(&req.data)?;
     let trained = berth_ml::train(&table, &req.config).map_err(ml_error)?;
@@ -176,6 +221,7 @@ pub fn train(req: &TrainRequest) -> Result<TrainReport> {
         metrics,
         iterations: trained.iterations,
         seconds,
+        files: TRAINING_OUTPUTS.iter().map(|f| req.out_dir.join(f)).collect(),
         config: req.config.clone(),
     })
 }
@@ -208,7 +254,7 @@ pub fn push_request_for(report: &TrainReport, model: ModelName, mut lineage: Lin
         params.insert(k.clone(), v.to_string());
     }
     Ok(crate::PushRequest {
-        paths: vec![report.out_dir.clone()],
+        paths: report.files.clone(),
         model: Some(model),
         format: Some("berth".into()),
         signature: Some(signature),

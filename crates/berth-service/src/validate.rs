@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use berth_core::{Ref, VersionRecord};
+use berth_core::{ModelArg, VersionRecord};
 use berth_data::{Profile, ReadOptions, Table, read_table};
 use berth_gate::drift::{Current, Reference};
 use berth_gate::evaluate::{self, BaselineInput, Inputs, LatencySample, Truth};
@@ -56,37 +56,30 @@ struct Loaded {
     profile_path: Option<PathBuf>,
 }
 
-fn is_file(s: &str) -> bool {
-    Path::new(s).is_file()
-}
-
-fn parse_ref(s: &str) -> Result<Ref> {
-    Ref::parse(s).map_err(|e| {
-        ServiceError::input(
-            format!("{s:?} is neither a model file nor a ref: {e}"),
-            Some("pass a model.berth or .onnx path, or NAME@VERSION / NAME@ALIAS".into()),
-        )
-    })
+/// A model or baseline argument: a file or a ref, or why it is neither.
+pub fn model_arg(s: &str) -> Result<ModelArg> {
+    ModelArg::parse(s, Path::is_file).map_err(|e| ServiceError::input(e.to_string(), Some(e.hint())))
 }
 
 /// True when validating needs a project (some input is a ref).
 pub fn needs_project(req: &ValidateRequest) -> bool {
-    let refs = |s: &Option<String>| s.as_deref().is_some_and(|m| !is_file(m));
+    let refs = |s: &Option<String>| s.as_deref().is_some_and(|m| matches!(model_arg(m), Ok(ModelArg::Ref(_))));
     refs(&req.model) || refs(&req.baseline) || refs(&req.gate.baseline.as_ref().and_then(|b| b.reference.clone()))
 }
 
 async fn load(berth: Option<&Berth>, model: &str, features: Option<Vec<String>>) -> Result<Loaded> {
-    if is_file(model) {
-        let path = Path::new(model);
-        let profile = path.parent().map(|d| d.join("profile.json")).filter(|p| p.is_file());
-        return Ok(Loaded {
-            scorer: Scorer::open_file(path, features)?,
-            shown: model.to_string(),
-            version: None,
-            profile_path: profile,
-        });
-    }
-    let r = parse_ref(model)?;
+    let r = match model_arg(model)? {
+        ModelArg::File(path) => {
+            let profile = path.parent().map(|d| d.join("profile.json")).filter(|p| p.is_file());
+            return Ok(Loaded {
+                scorer: Scorer::open_file(&path, features)?,
+                shown: model.to_string(),
+                version: None,
+                profile_path: profile,
+            });
+        }
+        ModelArg::Ref(r) => r,
+    };
     let b = berth.ok_or_else(|| {
         ServiceError::input(
             format!("{model:?} is not a file, and a ref needs a berth project"),
@@ -331,7 +324,7 @@ pub async fn validate(berth: Option<&Berth>, req: &ValidateRequest) -> Result<Re
                 report.model = l.shown.clone();
                 Some(l)
             }
-            Err(e @ ServiceError::Input { .. }) if !is_file(m) && Ref::parse(m).is_err() => return Err(e),
+            Err(e @ ServiceError::Input { .. }) if model_arg(m).is_err() => return Err(e),
             Err(e) => {
                 report.check("model_loads", false, None, None, format!("model {m} does not load: {e}"));
                 return Ok(report);

@@ -1,0 +1,127 @@
+//! Which environments exist, and the one way a governed environment moves.
+//!
+//! An environment named in `berth.toml` (`[environments.NAME]`) is governed:
+//! it moves only by promotion, rollback, `check` and rollouts, each of which
+//! holds the version to the policy here. `alias set` and `alias rm` refuse it.
+//! When any environment is configured, a name that is neither configured nor
+//! already in use on the model is taken for a typo unless the caller asks to
+//! create it.
+
+use berth_core::suggest::did_you_mean;
+use berth_core::{AliasName, Approval, GateRecord, ModelName, VersionRecord};
+use berth_deploy::Policy;
+use berth_deploy::policy::{Facts, check, counted_approvals, passing_reports};
+use berth_registry::ApprovalFilter;
+
+use crate::deploy::{Lack, digest_of_report};
+use crate::{Berth, Result, ServiceError};
+
+/// The facts a move into an environment was judged on, and the verdict.
+pub(crate) struct Assessment {
+    pub policy: Policy,
+    pub gates: Vec<GateRecord>,
+    pub approvals: Vec<Approval>,
+    /// Empty when the policy is met.
+    pub missing: Vec<Lack>,
+}
+
+impl Assessment {
+    /// What a move rests on: the passing gate reports (with digests) and the
+    /// approvals that counted.
+    pub fn evidence(&self, v: &VersionRecord) -> serde_json::Value {
+        serde_json::json!({
+            "gates": passing_reports(&self.policy, &self.gates).iter().map(|g| serde_json::json!({
+                "id": g.id, "gate": g.gate, "data_digest": g.data_digest, "report_digest": digest_of_report(g),
+                "at": g.created_at,
+            })).collect::<Vec<_>>(),
+            "approvals": counted_approvals(v, &self.approvals).iter().map(|a| serde_json::json!({
+                "approver": a.approver, "at": a.at,
+            })).collect::<Vec<_>>(),
+        })
+    }
+
+    /// The refusal of a move that lacks something, listing all of it.
+    pub fn denial(&self, v: &VersionRecord, env: &AliasName, how: &str) -> ServiceError {
+        let list: Vec<String> = self.missing.iter().map(|l| l.message.clone()).collect();
+        let fixes: Vec<String> = self.missing.iter().map(|l| l.fix.clone()).collect();
+        ServiceError::Denied {
+            message: format!(
+                "{how} of {}@{} to {env} refused: the policy of {env} is not met: {}",
+                v.model,
+                v.version,
+                list.join("; ")
+            ),
+            hint: Some(fixes.join("; ")),
+            missing: self.missing.clone(),
+        }
+    }
+}
+
+impl Berth {
+    /// True when `berth.toml` gives the environment a policy section.
+    pub fn governed(&self, env: &AliasName) -> bool {
+        self.config.environments.contains_key(env.as_str())
+    }
+
+    /// Refuses an environment name that looks like a typo: when `berth.toml`
+    /// configures environments, a name that is neither configured nor already
+    /// an alias of the model is refused unless `create` is set.
+    pub async fn known_environment(&self, model: &ModelName, env: &AliasName, create: bool) -> Result<()> {
+        let configured = &self.config.environments;
+        if configured.is_empty() || create || configured.contains_key(env.as_str()) {
+            return Ok(());
+        }
+        let aliases = self.registry.aliases(model).await?;
+        if aliases.contains_key(env.as_str()) {
+            return Ok(());
+        }
+        let known: Vec<&str> = configured.keys().map(String::as_str).chain(aliases.keys().map(String::as_str)).collect();
+        Err(ServiceError::input(
+            format!(
+                "unknown environment {:?}: berth.toml defines {}{}",
+                env.as_str(),
+                configured.keys().cloned().collect::<Vec<_>>().join(", "),
+                did_you_mean(env.as_str(), known)
+            ),
+            Some(format!(
+                "to start a new environment, add [environments.{env}] to berth.toml or pass --new-env to berth promote"
+            )),
+        ))
+    }
+
+    /// Refuses a plain alias change of a governed environment.
+    pub(crate) fn refuse_alias_change(&self, model: &ModelName, alias: &AliasName, n: Option<u64>) -> Result<()> {
+        if !self.governed(alias) {
+            return Ok(());
+        }
+        let version = n.map(|n| n.to_string()).unwrap_or_else(|| "N".into());
+        Err(ServiceError::input(
+            format!(
+                "{alias} is an environment with a policy in berth.toml; `berth alias` cannot move it past that policy"
+            ),
+            Some(format!(
+                "move it with `berth promote {model}@{version} --to {alias}`, `berth rollback {model} --env {alias}` \
+                 or a rollout"
+            )),
+        ))
+    }
+
+    /// Judges a move of version `v` into `env` against the environment's
+    /// policy, from the registry's facts now.
+    pub(crate) async fn assess(&self, v: &VersionRecord, env: &AliasName) -> Result<Assessment> {
+        let policy = self.config.policy(env);
+        let gates = self.registry.gate_reports(&v.model, v.version).await?;
+        let filter = ApprovalFilter { model: Some(v.model.clone()), version: Some(v.version), env: Some(env.clone()) };
+        let approvals = self.registry.approvals(&filter).await?;
+        let facts = Facts { version: v, gates: &gates, approvals: &approvals, actor: &self.actor.0 };
+        let missing = check(&policy, facts)
+            .into_iter()
+            .map(|m| Lack {
+                message: m.to_string(),
+                fix: m.fix(v.model.as_str(), v.version, env.as_str()),
+                detail: m,
+            })
+            .collect();
+        Ok(Assessment { policy, gates, approvals, missing })
+    }
+}
