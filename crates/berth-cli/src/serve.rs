@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use berth_serve::{Follow, Limits, LogOptions, ServeOptions, Target};
+use berth_serve::{AdminToken, Follow, Limits, LogOptions, ServeOptions, Target};
 use berth_service::{Config, Result, ServiceError, detect_actor};
 
 use crate::cli::ServeArgs;
@@ -56,9 +56,18 @@ pub async fn run(a: &ServeArgs, dir: &Path) -> Result<()> {
             Some("e.g. 0.1 logs one request in ten".into()),
         ));
     }
-    if a.max_in_flight == 0 || a.max_body_bytes == 0 {
-        return Err(ServiceError::input("--max-in-flight and --max-body-bytes must be at least 1", None));
+    if a.max_in_flight == 0 || a.max_body_bytes == 0 || a.max_connections == 0 {
+        return Err(ServiceError::input(
+            "--max-in-flight, --max-body-bytes and --max-connections must be at least 1",
+            None,
+        ));
     }
+    for (flag, d) in [("--header-read-timeout", a.header_read_timeout), ("--idle-timeout", a.idle_timeout)] {
+        if d.is_zero() {
+            return Err(ServiceError::input(format!("{flag} is 0"), Some(format!("give a duration, e.g. {flag} 10s"))));
+        }
+    }
+    let admin = admin_token(a.admin_token_env.as_deref())?;
     let log = a.prediction_log.as_ref().map(|d| LogOptions {
         sample: a.prediction_log_sample,
         max_bytes: a.prediction_log_max_mib << 20,
@@ -67,9 +76,17 @@ pub async fn run(a: &ServeArgs, dir: &Path) -> Result<()> {
     let o = ServeOptions {
         target,
         follow: Follow { poll: a.poll, synthetic: a.allow_synthetic && ci, signature },
-        limits: Limits { max_body_bytes: a.max_body_bytes, timeout: a.timeout, max_in_flight: a.max_in_flight },
+        limits: Limits {
+            max_body_bytes: a.max_body_bytes,
+            timeout: a.timeout,
+            max_in_flight: a.max_in_flight,
+            header_read_timeout: a.header_read_timeout,
+            idle_timeout: a.idle_timeout,
+            max_connections: a.max_connections,
+        },
         log,
         drain: a.drain,
+        admin,
     };
     let listener = tokio::net::TcpListener::bind(&a.addr).await.map_err(|e| {
         ServiceError::input(
@@ -77,7 +94,57 @@ pub async fn run(a: &ServeArgs, dir: &Path) -> Result<()> {
             Some("pick another --addr, e.g. 127.0.0.1:0 for any free port".into()),
         )
     })?;
+    let bound = listener.local_addr().map_err(|e| ServiceError::Infra {
+        message: format!("cannot tell which address {} is: {e}", a.addr),
+        hint: None,
+    })?;
+    if o.admin.is_none() && !berth_serve::is_loopback(bound.ip()) {
+        return Err(ServiceError::input(
+            format!(
+                "--addr {} listens on {bound}, which other machines can reach, and the admin endpoints \
+                 (/admin/reload, /admin/rollout) would take no credential",
+                a.addr
+            ),
+            Some(
+                "give them a token: `export BERTH_ADMIN_TOKEN=$(openssl rand -hex 32)` and add \
+                 --admin-token-env BERTH_ADMIN_TOKEN (clients send it as Authorization: Bearer TOKEN); \
+                 or listen on loopback only, e.g. --addr 127.0.0.1:8080"
+                    .into(),
+            ),
+        ));
+    }
+    match berth_serve::check_target(&o.target).await {
+        Ok(None) => {}
+        Ok(Some(waiting)) => tracing::warn!("{waiting}"),
+        // In CI the stand-in is there for exactly this: no real model to be had.
+        Err(e) if o.follow.synthetic => tracing::warn!("{e}; serving the synthetic stand-in meanwhile"),
+        Err(e) => return Err(e),
+    }
     berth_serve::run(listener, o, |addr| eprintln!("berth serve: listening on http://{addr}"))
         .await
         .map_err(|e| ServiceError::Infra { message: format!("the server stopped: {e}"), hint: None })
+}
+
+/// The admin token from the variable `--admin-token-env` names. The errors
+/// name the variable, never its value.
+fn admin_token(var: Option<&str>) -> Result<Option<AdminToken>> {
+    let Some(var) = var else { return Ok(None) };
+    let how = format!("set it to a long random string, e.g. `export {var}=$(openssl rand -hex 32)`");
+    let token = match std::env::var(var) {
+        Ok(t) if !t.is_empty() => t,
+        Ok(_) => return Err(ServiceError::input(format!("--admin-token-env {var}: {var} is empty"), Some(how))),
+        Err(std::env::VarError::NotPresent) => {
+            return Err(ServiceError::input(format!("--admin-token-env {var}: {var} is not set"), Some(how)));
+        }
+        Err(std::env::VarError::NotUnicode(_)) => {
+            return Err(ServiceError::input(format!("--admin-token-env {var}: {var} is not valid UTF-8"), Some(how)));
+        }
+    };
+    let admin = AdminToken::new(&token).map_err(|why| {
+        ServiceError::input(format!("--admin-token-env {var}: the token in {var} is unusable: {why}"), Some(how))
+    })?;
+    if token.len() < 16 {
+        tracing::warn!("the admin token in {var} is {} characters long; use at least 32 random ones", token.len());
+    }
+    Ok(Some(admin))
 }

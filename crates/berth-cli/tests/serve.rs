@@ -1,7 +1,9 @@
 //! `berth serve` end to end: the real binary over real HTTP. Loading states,
 //! a corrupted artifact, hot swap under concurrent load, the Open Inference
 //! Protocol's shapes and errors, the cached copy when the registry is down,
-//! the CI stand-in, the prediction log and a graceful shutdown.
+//! the CI stand-in, the prediction log and a graceful shutdown; refs that
+//! name nothing refused at start; the admin token; slow, idle and surplus
+//! connections closed.
 
 mod support;
 
@@ -40,9 +42,10 @@ fn push_model(p: &Project, algorithm: &str, seed: &str) -> String {
 }
 
 #[test]
-fn health_is_503_while_the_model_is_missing_and_200_once_it_is_in_the_store() {
+fn health_is_503_while_the_alias_is_unset_and_200_once_it_points_at_a_version() {
     let p = Project::new();
     synth(&p);
+    let digest = push_model(&p, "logistic_regression", "1");
     let s = Server::start(&p, &["churn@production", "--poll", "300ms"]);
 
     let (code, h) = s.health();
@@ -62,7 +65,6 @@ fn health_is_503_while_the_model_is_missing_and_200_once_it_is_in_the_store() {
     assert!(refused.header("retry-after").is_some(), "a 503 says when to come back");
     assert!(refused.json()["error"].as_str().unwrap().contains("no model is loaded"), "{}", refused.body);
 
-    let digest = push_model(&p, "logistic_regression", "1");
     p.berth(&["alias", "set", "churn", "production", "1", "-q"]).ok();
     let h = s.wait_health("the model loaded", |code, _| code == 200);
     assert_eq!(h["status"], "healthy");
@@ -492,11 +494,11 @@ fn in_ci_a_synthetic_stand_in_is_served_only_when_allowed_and_says_so() {
     let h = s.wait_health("the real model", |_, h| h["source"] == "store");
     assert_eq!(h["status"], "healthy");
 
-    // Outside CI the flag does nothing: 503 until the model exists.
+    // Outside CI the flag does nothing: a model that does not exist is an error at start.
     let q = Project::new();
-    let s = Server::start(&q, &["churn@production", "--poll", "300ms", "--allow-synthetic"]);
-    s.wait_health("an error", |_, h| h["load_status"]["error"].is_string());
-    assert_eq!(s.health().0, 503);
+    let r = serve_exits(&q, &["churn@production", "--poll", "300ms", "--allow-synthetic"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("no model churn"), "{}", r.stderr);
 }
 
 #[test]
@@ -599,8 +601,332 @@ fn smoke_sends_real_requests_and_exits_by_the_verdict() {
 
     // A server without a model fails the health check.
     let q = Project::new();
-    let empty = Server::start(&q, &["churn@production", "--poll", "1h"]);
+    let empty = Server::start(&q, &["--model", "not-there-yet.berth", "--poll", "1h"]);
     let url = format!("http://127.0.0.1:{}", empty.port);
     let r = p.berth(&["smoke", "--endpoint", &url, "--data", "train.csv"]).fails(1);
     assert!(r.stdout.contains("✗"), "{}", r.stdout);
+}
+
+/// Runs `berth ARGS`, which must end by itself; after a minute it is killed
+/// and the test fails.
+fn exits(p: &Project, args: &[&str]) -> support::Run {
+    exits_with(p.command(args), args)
+}
+
+fn exits_with(mut c: std::process::Command, args: &[&str]) -> support::Run {
+    use std::process::Stdio;
+    let mut child = c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("start berth");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!("`berth {}` never exited:\n{}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap().into()
+}
+
+/// `berth serve` on a free loopback port, which must exit by itself.
+fn serve_exits(p: &Project, args: &[&str]) -> support::Run {
+    let mut all = vec!["serve", "--addr", "127.0.0.1:0"];
+    all.extend_from_slice(args);
+    exits(p, &all)
+}
+
+/// A version of `churn` whose file is no model at all: enough for the
+/// registry to know the name.
+fn push_placeholder(p: &Project) {
+    p.write("placeholder/model.berth", b"not a model");
+    p.berth(&["push", "placeholder", "--model", "churn", "-q"]).ok();
+}
+
+#[test]
+fn a_ref_naming_nothing_is_an_error_at_start_with_the_nearest_name() {
+    let p = Project::new();
+    let r = serve_exits(&p, &["churn@production"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("no model churn") && r.stderr.contains("no models yet"), "{}", r.stderr);
+
+    push_placeholder(&p);
+    p.berth(&["alias", "set", "churn", "production", "1", "-q"]).ok();
+    let r = serve_exits(&p, &["chrun@production"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("no model chrun; did you mean churn?"), "{}", r.stderr);
+    assert!(!r.stderr.contains("listening"), "it never started: {}", r.stderr);
+
+    let r = serve_exits(&p, &["churn@prodution"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("churn has no alias prodution; did you mean production?"), "{}", r.stderr);
+    assert!(r.stderr.contains("its aliases: production"), "{}", r.stderr);
+
+    let r = serve_exits(&p, &["churn@7"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("churn has no version 7; its latest is 1"), "{}", r.stderr);
+
+    // An alias not set yet, and no near miss of one: waited for (a first promotion).
+    let s = Server::start(&p, &["churn@canary", "--poll", "1h"]);
+    let (code, h) = s.health();
+    assert_eq!(code, 503, "{h}");
+    assert!(s.log().contains("churn@canary is not set yet (its aliases: production)"), "{}", s.log());
+}
+
+#[test]
+fn the_admin_endpoints_need_the_token_the_server_was_given() {
+    const TOKEN: &str = "tok-3f9a1c0e7b2d4a6f8e1c5d";
+    let p = Project::new().with_env("SERVE_ADMIN_TOKEN", TOKEN);
+    let s = Server::start(&p, &["--model", "not-there.berth", "--admin-token-env", "SERVE_ADMIN_TOKEN"]);
+    let bearer = format!("Bearer {TOKEN}");
+
+    let none = post(s.port, "/admin/reload", &json!({}));
+    assert_eq!(none.status, 401, "{}", none.body);
+    assert!(none.json()["error"].as_str().unwrap().contains("Authorization: Bearer"), "{}", none.body);
+    assert!(none.json()["hint"].as_str().unwrap().contains("--admin-token-env"), "{}", none.body);
+    assert!(none.header("www-authenticate").unwrap().starts_with("Bearer"));
+    let wrong = send(s.port, "POST", "/admin/reload", b"{}", &[("Authorization", "Bearer tok-3f9a1c0e7b2d4a6f8e1c5e")]);
+    assert_eq!(wrong.status, 401);
+    assert!(wrong.json()["error"].as_str().unwrap().contains("not this server's"), "{}", wrong.body);
+    let basic = send(s.port, "GET", "/admin/rollout", b"", &[("Authorization", TOKEN)]);
+    assert_eq!(basic.status, 401, "a bare token is not a bearer token");
+    for r in [&none, &wrong, &basic] {
+        assert!(!r.body.contains(TOKEN) && !r.body.contains("SERVE_ADMIN_TOKEN"), "{}", r.body);
+    }
+    assert_eq!(send(s.port, "POST", "/admin/reload", b"{}", &[("Authorization", &bearer)]).status, 202);
+    assert_eq!(send(s.port, "GET", "/admin/rollout", b"", &[("Authorization", &bearer)]).status, 200);
+    assert_eq!(get(s.port, "/livez").status, 200, "only /admin/* takes the token");
+
+    // `berth rollout` sends BERTH_ADMIN_TOKEN, or the variable it is told.
+    let url = format!("http://127.0.0.1:{}", s.port);
+    let r = p.berth(&["rollout", "status", "--endpoint", &url]).fails(2);
+    assert!(r.stderr.contains("401") && r.stderr.contains("BERTH_ADMIN_TOKEN"), "{}", r.stderr);
+    let mut c = p.command(&["rollout", "status", "--endpoint", &url]);
+    let r: support::Run = c.env("BERTH_ADMIN_TOKEN", TOKEN).output().unwrap().into();
+    assert!(r.ok().stdout.contains("no rollout has run"));
+    p.berth(&["rollout", "status", "--endpoint", &url, "--admin-token-env", "SERVE_ADMIN_TOKEN"]).ok();
+    let r = p.berth(&["rollout", "abort", "--endpoint", &url, "--admin-token-env", "NOT_SET_ANYWHERE"]).fails(2);
+    assert!(r.stderr.contains("NOT_SET_ANYWHERE is not set"), "{}", r.stderr);
+
+    let metrics = get(s.port, "/metrics").body;
+    assert!(metric(&metrics, "berth_admin_refused_total") >= 4.0, "{metrics}");
+    assert!(!s.log().contains(TOKEN), "the token is never logged:\n{}", s.log());
+    drop(s);
+
+    // Start-up: the variable must hold a token; beyond loopback a token is required.
+    let r = serve_exits(&p, &["--model", "m.berth", "--admin-token-env", "NOT_SET_ANYWHERE"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("NOT_SET_ANYWHERE is not set"), "{}", r.stderr);
+    let mut c = p.command(&["serve", "--addr", "127.0.0.1:0", "--model", "m.berth", "--admin-token-env", "EMPTY"]);
+    c.env("EMPTY", "");
+    let r = exits_with(c, &["serve", "--admin-token-env", "EMPTY"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("EMPTY is empty"), "{}", r.stderr);
+    let r = exits(&p, &["serve", "--addr", "0.0.0.0:0", "--model", "m.berth"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("other machines can reach") && r.stderr.contains("--admin-token-env"), "{}", r.stderr);
+
+    let open =
+        Listening::start(&p, &["--addr", "0.0.0.0:0", "--model", "m.berth", "--admin-token-env", "SERVE_ADMIN_TOKEN"]);
+    assert_eq!(post(open.port, "/admin/reload", &json!({})).status, 401);
+    assert_eq!(send(open.port, "POST", "/admin/reload", b"{}", &[("Authorization", &bearer)]).status, 202);
+}
+
+/// A `berth serve` with an address of the test's choosing, killed when dropped.
+struct Listening {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Listening {
+    fn start(p: &Project, args: &[&str]) -> Listening {
+        use std::io::BufRead;
+        let mut all = vec!["serve"];
+        all.extend_from_slice(args);
+        let mut child = p.command(&all).stderr(std::process::Stdio::piped()).spawn().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(addr) = line.split("listening on http://").nth(1) {
+                    let _ = tx.send(addr.trim().to_string());
+                }
+            }
+        });
+        let addr = rx.recv_timeout(Duration::from_secs(60)).expect("the server never said where it listens");
+        Listening { child, port: addr.rsplit(':').next().unwrap().parse().unwrap() }
+    }
+}
+
+impl Drop for Listening {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The value of an unlabelled (or fully labelled) series in Prometheus text.
+fn metric(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series).and_then(|rest| rest.strip_prefix(' ')))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {series} in\n{text}"))
+}
+
+/// Whether the server has closed `s`: a read finds the end of the stream or
+/// a reset (anything already sent is read and dropped).
+fn is_closed(s: &mut std::net::TcpStream) -> bool {
+    use std::io::{ErrorKind, Read};
+    s.set_nonblocking(true).unwrap();
+    let mut buf = [0u8; 1024];
+    let closed = loop {
+        match s.read(&mut buf) {
+            Ok(0) => break true,
+            Ok(_) => continue,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => break false,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(_) => break true,
+        }
+    };
+    let _ = s.set_nonblocking(false);
+    closed
+}
+
+/// Reads one answer off a kept-alive connection; returns its status.
+fn read_answer(s: &mut std::net::TcpStream) -> u16 {
+    use std::io::Read;
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    loop {
+        let n = s.read(&mut buf).expect("an answer");
+        assert!(n > 0, "closed before answering: {:?}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&got).into_owned();
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let length: usize = head
+                .lines()
+                .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_string()))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            if body.len() >= length {
+                return head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+            }
+        }
+    }
+}
+
+const KEEP_ALIVE: &[u8] = b"GET /livez HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+
+#[test]
+fn slow_and_idle_connections_are_closed_while_a_normal_client_is_answered() {
+    use std::io::Write;
+    use std::net::TcpStream;
+    let p = Project::new();
+    let s = Server::start(
+        &p,
+        &[
+            "--model",
+            "not-there.berth",
+            "--header-read-timeout",
+            "1s",
+            "--idle-timeout",
+            "1s",
+            "--max-connections",
+            "50",
+        ],
+    );
+    let connect = || TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+    let opened = Instant::now();
+    // Slowloris: a request head begun, then a byte every 200 ms, never finished.
+    let mut slow: Vec<TcpStream> = (0..20)
+        .map(|_| {
+            let mut c = connect();
+            c.write_all(b"GET /livez HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ").unwrap();
+            c
+        })
+        .collect();
+    // Connected, and silent.
+    let mut silent: Vec<TcpStream> = (0..20).map(|_| connect()).collect();
+    // Answered once, then idle on a kept-alive connection.
+    let mut kept = connect();
+    kept.write_all(KEEP_ALIVE).unwrap();
+    assert_eq!(read_answer(&mut kept), 200);
+    let mut kept = vec![kept];
+
+    assert_eq!(get(s.port, "/livez").status, 200, "a normal client is answered while the others dawdle");
+    // A bound on correctness (they are closed at all), far above the timeouts.
+    let deadline = opened + Duration::from_secs(10);
+    loop {
+        slow.retain_mut(|c| !(c.write_all(b"a").is_err() || is_closed(c)));
+        silent.retain_mut(|c| !is_closed(c));
+        kept.retain_mut(|c| !is_closed(c));
+        if slow.is_empty() && silent.is_empty() && kept.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still open after 10 s: {} slow, {} silent, {} idle\n{}",
+            slow.len(),
+            silent.len(),
+            kept.len(),
+            s.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let metrics = get(s.port, "/metrics").body;
+    assert!(metric(&metrics, r#"berth_connections_timed_out_total{reason="header"}"#) >= 40.0, "{metrics}");
+    assert!(metric(&metrics, r#"berth_connections_timed_out_total{reason="idle"}"#) >= 1.0, "{metrics}");
+    assert_eq!(metric(&metrics, "berth_connections_refused_total"), 0.0, "{metrics}");
+}
+
+#[test]
+fn connections_over_the_limit_are_refused_at_once_and_counted() {
+    use std::io::{ErrorKind, Read, Write};
+    use std::net::TcpStream;
+    let p = Project::new();
+    let s = Server::start(&p, &["--model", "not-there.berth", "--max-connections", "3"]);
+    let connect = || TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+    // Three kept-alive clients hold every slot; each was answered, so each was accepted.
+    let mut held: Vec<TcpStream> = (0..3)
+        .map(|_| {
+            let mut c = connect();
+            c.write_all(KEEP_ALIVE).unwrap();
+            assert_eq!(read_answer(&mut c), 200);
+            c
+        })
+        .collect();
+
+    let mut extra = connect();
+    extra.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let _ = extra.write_all(KEEP_ALIVE);
+    let mut got = Vec::new();
+    if let Err(e) = extra.read_to_end(&mut got) {
+        assert!(
+            !matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut),
+            "the connection over the limit was left open"
+        );
+    }
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.is_empty() || text.starts_with("HTTP/1.1 503"), "refused with a 503 or closed: {text}");
+    if !text.is_empty() {
+        assert!(text.contains("--max-connections"), "{text}");
+    }
+
+    // A slot freed serves again; the refusal was counted.
+    drop(held.pop());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let metrics = loop {
+        let r = get(s.port, "/metrics");
+        if r.status == 200 {
+            break r.body;
+        }
+        assert!(Instant::now() < deadline, "no slot came free: {} {}", r.status, r.body);
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(metric(&metrics, "berth_connections_refused_total") >= 1.0, "{metrics}");
+    assert!(metric(&metrics, "berth_connections_open") >= 2.0, "the two held are still open: {metrics}");
+    for c in &mut held {
+        c.write_all(KEEP_ALIVE).unwrap();
+        assert_eq!(read_answer(c), 200, "the held connections are still served");
+    }
 }

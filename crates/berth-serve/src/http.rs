@@ -1,7 +1,8 @@
 //! The HTTP surface: health, the simple `/predict`, KServe v1, the Open
-//! Inference Protocol v2, metrics and the reload endpoint. Every answer is
-//! JSON (Prometheus text for `/metrics`); bad input gets a 4xx that names
-//! what was wrong; no answer ever shows internals.
+//! Inference Protocol v2, metrics and the admin endpoints (reload, rollouts;
+//! behind the admin token when the server has one). Every answer is JSON
+//! (Prometheus text for `/metrics`); bad input gets a 4xx that names what
+//! was wrong; no answer ever shows internals.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -25,14 +26,17 @@ use berth_deploy::rollout::Side;
 type Shared = Arc<State>;
 
 pub fn router(state: Shared) -> Router {
+    let admin = Router::new()
+        .route("/admin/reload", post(reload))
+        .route("/admin/rollout", get(rollout_status).post(rollout_start))
+        .route("/admin/rollout/{action}", post(rollout_act))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), require_admin));
     Router::new()
         .route("/health", get(health))
         .route("/livez", get(livez))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .route("/admin/reload", post(reload))
-        .route("/admin/rollout", get(rollout_status).post(rollout_start))
-        .route("/admin/rollout/{action}", post(rollout_act))
+        .merge(admin)
         .route("/predict", post(predict))
         .route("/v1/models/{model}", get(v1_status).post(v1_predict))
         .route("/v2", get(v2_server))
@@ -115,6 +119,35 @@ async fn metrics(Extract(state): Extract<Shared>) -> Response {
     let mut r = Response::new(Body::from(state.metrics.render(state.current().is_some())));
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
     r
+}
+
+/// Lets an admin request through when the server has no token or the
+/// request carries it; otherwise 401, saying what to send but never what
+/// the token is.
+async fn require_admin(
+    Extract(state): Extract<Shared>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let Some(token) = &state.admin else { return next.run(req).await };
+    match token.check(req.headers().get(header::AUTHORIZATION)) {
+        Ok(()) => next.run(req).await,
+        Err(denied) => {
+            state.metrics.admin_refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tracing::warn!(method = %req.method(), path = %req.uri().path(), "refused an admin request: {}", denied.message());
+            let mut r = json_response(
+                StatusCode::UNAUTHORIZED,
+                &json!({
+                    "error": denied.message(),
+                    "hint": "send the token the server was started with (the variable its --admin-token-env names); \
+                             `berth rollout` reads it from BERTH_ADMIN_TOKEN, or from the variable its own \
+                             --admin-token-env names",
+                }),
+            );
+            r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"berth admin\""));
+            r
+        }
+    }
 }
 
 async fn reload(Extract(state): Extract<Shared>) -> Response {

@@ -7,7 +7,12 @@
 //! The HTTP server answers as soon as it is bound; loading runs beside it.
 //! Models come through `berth-service` (registry resolution, verified
 //! fetches); this crate adds no other way to reach the store or registry.
+//! Connections are bounded in number and in how long they may dawdle
+//! (`conn.rs`); the admin endpoints take a token (`admin.rs`), and a server
+//! reachable from other machines does not start without one.
 
+mod admin;
+mod conn;
 mod http;
 mod input;
 mod loader;
@@ -18,12 +23,13 @@ mod served;
 mod state;
 mod synthetic;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use admin::AdminToken;
 pub use input::{BadInput, Inputs, Problem};
-pub use loader::{Follow, Target};
+pub use loader::{Follow, Target, check_target};
 pub use log::LogOptions;
 pub use rollout::PREVIEW_HEADER;
 pub use served::Source;
@@ -36,6 +42,18 @@ pub struct ServeOptions {
     pub log: Option<LogOptions>,
     /// How long a shutdown waits for requests in flight.
     pub drain: Duration,
+    /// The token `/admin/*` requires; `None` leaves them open, which only a
+    /// loopback listener allows.
+    pub admin: Option<AdminToken>,
+}
+
+/// Whether only this machine can reach `ip`: 127.0.0.0/8 and ::1 (also as
+/// an IPv4-mapped address).
+pub fn is_loopback(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_loopback(),
+        IpAddr::V6(v6) => v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
+    }
 }
 
 /// Whether this process runs in CI, as the seeds detect it.
@@ -62,13 +80,21 @@ pub async fn run_until(
     ready: impl FnOnce(SocketAddr),
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let addr = listener.local_addr()?;
+    // Whoever can reach the admin endpoints can move an environment.
+    if o.admin.is_none() && !is_loopback(addr.ip()) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{addr} is reachable from other machines and the admin endpoints have no token"),
+        ));
+    }
     let control = match &o.target {
         Target::Registry { config, actor, reference, features } => {
             rollout::Control::new((**config).clone(), actor.clone(), reference, features.clone())
         }
         Target::File { .. } => None,
     };
-    let state = Arc::new(state::State::new(o.target.describe(), o.limits, o.log, control)?);
+    let state = Arc::new(state::State::new(o.target.describe(), o.limits, o.log, control, o.admin)?);
     let loader = tokio::spawn(loader::run(state.clone(), o.target, o.follow));
     let rollouts = tokio::spawn(rollout::drive(state.clone()));
     let hup = state.clone();
@@ -83,26 +109,9 @@ pub async fn run_until(
         #[cfg(not(unix))]
         let _ = hup;
     });
-    ready(listener.local_addr()?);
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    ready(addr);
     let app = http::router(state.clone());
-    // Answers are small: send them at once rather than wait for an ACK.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-        shutdown.await;
-        tracing::info!("shutting down: finishing the requests in flight");
-        let _ = stop_tx.send(());
-    });
-    let drain = o.drain;
-    tokio::select! {
-        r = server => r?,
-        _ = async {
-            let _ = stop_rx.await;
-            tokio::time::sleep(drain).await;
-        } => tracing::warn!("requests still in flight after {drain:?}; stopping anyway"),
-    }
+    conn::serve(listener, app, state.metrics.clone(), &state.limits, o.drain, shutdown).await;
     loader.abort();
     rollouts.abort();
     hangups.abort();

@@ -1,7 +1,8 @@
 //! Prometheus metrics, kept in atomics so that recording never blocks a
 //! request: per model version the requests by endpoint and status, a latency
 //! histogram, requests in flight and the distribution of what was predicted;
-//! per load the time it took.
+//! per load the time it took; per server the connections open, refused
+//! over the limit and closed by a timeout, and admin calls refused.
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -184,6 +185,71 @@ impl Drop for InFlight {
     }
 }
 
+/// Connection counts: what a flood of slow or idle clients shows up as.
+#[derive(Default)]
+pub struct Connections {
+    open: AtomicI64,
+    accepted: AtomicU64,
+    /// Closed at once because the connection limit was reached.
+    pub refused: AtomicU64,
+    header_timeouts: AtomicU64,
+    idle_timeouts: AtomicU64,
+}
+
+impl Connections {
+    /// Counts a connection as open until the guard drops.
+    pub(crate) fn opened(&self) -> OpenConnection<'_> {
+        self.accepted.fetch_add(1, Ordering::Relaxed);
+        self.open.fetch_add(1, Ordering::Relaxed);
+        OpenConnection(self)
+    }
+
+    pub(crate) fn expired(&self, why: crate::conn::Expired) {
+        let n = match why {
+            crate::conn::Expired::Header => &self.header_timeouts,
+            crate::conn::Expired::Idle => &self.idle_timeouts,
+        };
+        n.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn render(&self, out: &mut String) {
+        out.push_str("# HELP berth_connections_open HTTP connections open now.\n");
+        out.push_str("# TYPE berth_connections_open gauge\n");
+        let _ = writeln!(out, "berth_connections_open {}", self.open.load(Ordering::Relaxed));
+        out.push_str("# HELP berth_connections_accepted_total HTTP connections accepted.\n");
+        out.push_str("# TYPE berth_connections_accepted_total counter\n");
+        let _ = writeln!(out, "berth_connections_accepted_total {}", self.accepted.load(Ordering::Relaxed));
+        out.push_str(
+            "# HELP berth_connections_refused_total Connections closed at once because --max-connections were open.\n",
+        );
+        out.push_str("# TYPE berth_connections_refused_total counter\n");
+        let _ = writeln!(out, "berth_connections_refused_total {}", self.refused.load(Ordering::Relaxed));
+        out.push_str(
+            "# HELP berth_connections_timed_out_total Connections closed by the server: a request head not \
+             complete within --header-read-timeout (header), or no request within --idle-timeout (idle).\n",
+        );
+        out.push_str("# TYPE berth_connections_timed_out_total counter\n");
+        let _ = writeln!(
+            out,
+            "berth_connections_timed_out_total{{reason=\"header\"}} {}",
+            self.header_timeouts.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "berth_connections_timed_out_total{{reason=\"idle\"}} {}",
+            self.idle_timeouts.load(Ordering::Relaxed)
+        );
+    }
+}
+
+pub(crate) struct OpenConnection<'a>(&'a Connections);
+
+impl Drop for OpenConnection<'_> {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 struct Load {
     model: String,
     version: String,
@@ -200,6 +266,9 @@ pub struct Metrics {
     loads: Mutex<Vec<Load>>,
     pub log_dropped: AtomicU64,
     pub log_written: AtomicU64,
+    pub connections: Connections,
+    /// Admin requests refused for a missing or wrong token.
+    pub admin_refused: AtomicU64,
 }
 
 impl Default for Metrics {
@@ -210,6 +279,8 @@ impl Default for Metrics {
             loads: Mutex::new(Vec::new()),
             log_dropped: AtomicU64::new(0),
             log_written: AtomicU64::new(0),
+            connections: Connections::default(),
+            admin_refused: AtomicU64::new(0),
         }
     }
 }
@@ -281,6 +352,10 @@ impl Metrics {
         );
         out.push_str("# TYPE berth_prediction_log_dropped_total counter\n");
         let _ = writeln!(out, "berth_prediction_log_dropped_total {}", self.log_dropped.load(Ordering::Relaxed));
+        self.connections.render(&mut out);
+        out.push_str("# HELP berth_admin_refused_total Admin requests refused for a missing or wrong admin token.\n");
+        out.push_str("# TYPE berth_admin_refused_total counter\n");
+        let _ = writeln!(out, "berth_admin_refused_total {}", self.admin_refused.load(Ordering::Relaxed));
         out
     }
 }
@@ -315,5 +390,21 @@ mod tests {
         assert!(text.contains(r#"endpoint="predict",le="0.005"} 3"#), "{text}");
         assert!(text.contains(r#"berth_predicted_class_total{model="churn",version="1",class="yes"} 2"#));
         assert!(text.contains("berth_model_ready 1"));
+    }
+
+    #[test]
+    fn connections_are_counted_open_until_closed_and_by_why_they_closed() {
+        let m = Metrics::default();
+        let open = m.connections.opened();
+        let _second = m.connections.opened();
+        m.connections.expired(crate::conn::Expired::Idle);
+        m.connections.refused.fetch_add(3, Ordering::Relaxed);
+        drop(open);
+        let text = m.render(false);
+        assert!(text.contains("berth_connections_open 1\n"), "{text}");
+        assert!(text.contains("berth_connections_accepted_total 2\n"), "{text}");
+        assert!(text.contains("berth_connections_refused_total 3\n"), "{text}");
+        assert!(text.contains("berth_connections_timed_out_total{reason=\"idle\"} 1\n"), "{text}");
+        assert!(text.contains("berth_connections_timed_out_total{reason=\"header\"} 0\n"), "{text}");
     }
 }

@@ -9,6 +9,7 @@ use berth_core::Timestamp;
 use serde::Serialize;
 use tokio::sync::{Notify, Semaphore};
 
+use crate::admin::AdminToken;
 use crate::log::{LogOptions, PredictionLog};
 use crate::metrics::Metrics;
 use crate::rollout::{Control, Rollout};
@@ -22,11 +23,25 @@ pub struct Limits {
     pub timeout: Duration,
     /// Inference requests answered at once; beyond, 503 with Retry-After.
     pub max_in_flight: usize,
+    /// A request head must be complete this long after the connection opens
+    /// (or after the first byte following an idle spell); else it is closed.
+    pub header_read_timeout: Duration,
+    /// A kept-alive connection with no request for this long is closed.
+    pub idle_timeout: Duration,
+    /// Connections open at once; beyond, new ones get a 503 and are closed.
+    pub max_connections: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_body_bytes: 8 << 20, timeout: Duration::from_secs(10), max_in_flight: 256 }
+        Limits {
+            max_body_bytes: 8 << 20,
+            timeout: Duration::from_secs(10),
+            max_in_flight: 256,
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 4096,
+        }
     }
 }
 
@@ -66,6 +81,8 @@ pub struct State {
     pub log: Option<PredictionLog>,
     /// Set when the server follows an environment: rollouts are possible.
     pub control: Option<Control>,
+    /// Required of `/admin/*` callers when set.
+    pub admin: Option<AdminToken>,
     current: RwLock<Option<Arc<Served>>>,
     rollout: RwLock<Option<Arc<Rollout>>>,
     status: Mutex<LoadStatus>,
@@ -87,6 +104,7 @@ impl State {
         limits: Limits,
         log: Option<LogOptions>,
         control: Option<Control>,
+        admin: Option<AdminToken>,
     ) -> std::io::Result<State> {
         let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
         let metrics = Arc::new(Metrics::default());
@@ -99,6 +117,7 @@ impl State {
             reload: Notify::new(),
             log,
             control,
+            admin,
             current: RwLock::new(None),
             rollout: RwLock::new(None),
             status: Mutex::new(LoadStatus::default()),

@@ -28,6 +28,8 @@ pub struct Endpoint {
     pub task: Task,
     pub classes: Option<Vec<String>>,
     pub inputs: Vec<String>,
+    /// Sent as `Authorization: Bearer` (the server's admin token).
+    bearer: Option<String>,
     conn: tokio::sync::Mutex<Option<SendRequest<Full<Bytes>>>>,
 }
 
@@ -68,8 +70,16 @@ impl Endpoint {
             task: Task::Regression,
             classes: None,
             inputs: Vec::new(),
+            bearer: None,
             conn: tokio::sync::Mutex::new(None),
         })
+    }
+
+    /// Sends `token` with every request, as `Authorization: Bearer`: what a
+    /// server started with an admin token requires of `/admin/*`.
+    pub fn with_admin_token(mut self, token: String) -> Endpoint {
+        self.bearer = Some(token);
+        self
     }
 
     /// One JSON request: the status and the answer's JSON (null when empty).
@@ -143,13 +153,22 @@ impl Endpoint {
                 *conn = Some(sender);
             }
             let sender = conn.as_mut().expect("connected above");
-            let req = hyper::Request::builder()
+            let mut req = hyper::Request::builder()
                 .method(method)
                 .uri(format!("{}{path}", self.base))
                 .header("host", format!("{}:{}", self.host, self.port))
-                .header("content-type", "application/json")
-                .body(Full::new(bytes.clone()))
-                .map_err(|e| infra(e.to_string()))?;
+                .header("content-type", "application/json");
+            if let Some(t) = &self.bearer {
+                let mut value = hyper::header::HeaderValue::try_from(format!("Bearer {t}")).map_err(|_| {
+                    ServiceError::input(
+                        "the admin token cannot be sent in an HTTP header (it holds control characters)",
+                        Some("use a token of letters, digits and punctuation".to_string()),
+                    )
+                })?;
+                value.set_sensitive(true);
+                req = req.header(hyper::header::AUTHORIZATION, value);
+            }
+            let req = req.body(Full::new(bytes.clone())).map_err(|e| infra(e.to_string()))?;
             let sent = tokio::time::timeout(TIMEOUT, async {
                 let resp = sender.send_request(req).await?;
                 let status = resp.status().as_u16();
