@@ -1,8 +1,10 @@
 """Reference values for berth's metrics, computed with scikit-learn.
 
 Writes crates/berth-gate/tests/data/metrics_reference.json; the Rust tests
-compare berth's metrics to these values to 1e-9 relative. Run it again (and
-commit the output) when a metric or a case is added:
+compare berth's metrics to these values to 1e-9 relative. Every value is
+scikit-learn's own; berth reports MAPE in percent, so the Rust test compares
+berth's `mape` with this file's `mape` × 100. Run it again (and commit the
+output) when a metric or a case is added:
 
     python3 scripts/reference_metrics.py
 """
@@ -59,6 +61,7 @@ def reg_case(name, y_true, y_pred):
         "r2": m.r2_score(y_true, y_pred),
         "max_error": m.max_error(y_true, y_pred),
         "median_absolute_error": m.median_absolute_error(y_true, y_pred),
+        # A fraction here; berth's mape is this × 100 (percent).
         "mape": m.mean_absolute_percentage_error(y_true, y_pred),
     }
     cases.append({"name": name, "kind": "regression", "y_true": y_true, "y_pred": y_pred, "expected": exp})

@@ -3,7 +3,8 @@
 
 Computes every statistic with SciPy / NumPy on fixed inputs and writes
 crates/berth-gate/tests/data/stats_reference.json, which
-crates/berth-gate/tests/stats_match_scipy.rs compares against to 1e-9 relative.
+crates/berth-gate/tests/stats_match_scipy.rs compares against to 1e-9 relative (Levene's test, the F survival function
+and the incomplete beta included).
 
 Small samples are stored inline as integers (value = integer / denominator, so
 both sides build bit-identical doubles). Large samples are described by the
@@ -178,6 +179,61 @@ def two_sample(name, a_int, b_int, den, a, b):
             "wasserstein": f(stats.wasserstein_distance(a, b))}
 
 
+def levene_cases():
+    """Levene's test centred on the median (scipy.stats.levene's default), on
+    inline samples and, for large sizes, on the generator above."""
+    rng = np.random.default_rng(1974)
+    cases = []
+    for n1, n2, shift, scale in [(2, 3, 0.0, 1.0), (5, 5, 0.0, 3.0), (10, 12, 0.5, 1.0), (50, 60, 0.0, 1.5),
+                                 (100, 80, 0.1, 2.0), (1000, 1000, 0.0, 1.5), (1000, 1000, 0.0, 1.05),
+                                 (500, 700, 3.0, 0.5), (2000, 3000, 0.0, 1.0)]:
+        a_int, a = ints(rng.normal(size=n1), DEN)
+        b_int, b = ints(rng.normal(loc=shift, scale=scale, size=n2), DEN)
+        cases.append(levene_inline(f"normal {n1}x{n2} shift {shift} scale {scale}", [a_int, b_int], DEN, [a, b]))
+    # heavy tails and skew, where the median centre matters
+    a_int, a = ints(rng.standard_t(2, size=300), DEN)
+    b_int, b = ints(rng.standard_t(2, size=400) * 1.3, DEN)
+    cases.append(levene_inline("student t2 300x400 scale 1.3", [a_int, b_int], DEN, [a, b]))
+    a_int, a = ints(rng.lognormal(size=250), DEN)
+    b_int, b = ints(rng.lognormal(sigma=1.2, size=250), DEN)
+    cases.append(levene_inline("lognormal 250x250 sigma 1.2", [a_int, b_int], DEN, [a, b]))
+    # three samples, ties, an odd and an even median
+    groups = [rng.integers(0, 6, size=n) for n in (31, 40, 25)]
+    ints_ = [[int(v) for v in g] for g in groups]
+    cases.append(levene_inline("ties 0..6 three samples", ints_, 1, [np.array(g, float) for g in ints_]))
+    for n1, n2, off2, scale in [(5000, 5000, 13, 1.5), (20000, 30000, 7, 1.0), (20000, 30000, 9, 1.02),
+                                (1_000_000, 1_000_000, 11, 1.001)]:
+        a = generated(n1, 0, 1.0, 0.0)
+        b = generated(n2, off2 * 1000, scale, 0.0)
+        r = stats.levene(a, b)
+        cases.append({"name": f"generated {n1}x{n2} scale {scale}", "gen": [spec(n1, 0, 1.0, 0.0),
+                      spec(n2, off2 * 1000, scale, 0.0)], "statistic": f(r.statistic), "pvalue": f(r.pvalue)})
+    return cases
+
+
+def levene_inline(name, samples_int, den, samples):
+    r = stats.levene(*samples)
+    return {"name": name, "samples": samples_int, "den": den, "statistic": f(r.statistic), "pvalue": f(r.pvalue)}
+
+
+def f_sf_grid():
+    rows = []
+    for dfn in [1, 2, 3, 5, 10, 40]:
+        for dfd in [1, 2, 5, 10, 30, 100, 1000, 100000, 2000000]:
+            for x in [1e-8, 0.01, 0.1, 0.5, 0.9, 1.0, 1.1, 2.0, 3.84, 5.0, 10.0, 30.0, 100.0, 1000.0, 1e5]:
+                rows.append([dfn, dfd, x, f(stats.f.sf(x, dfn, dfd))])
+    return rows
+
+
+def beta_inc_grid():
+    rows = []
+    for a in [0.5, 1.0, 2.5, 10.0, 100.0, 5000.0]:
+        for b in [0.5, 1.0, 3.0, 50.0, 1000.0]:
+            for x in [1e-6, 0.01, 0.1, 0.3, 0.5, 0.7, 0.9, 0.99, 0.999999]:
+                rows.append([a, b, x, f(special.betainc(a, b, x))])
+    return rows
+
+
 def binned_cases():
     """Jensen-Shannon distance and PSI on binned distributions."""
     rng = np.random.default_rng(5)
@@ -245,6 +301,9 @@ def main():
         "chi2_sf": chi2_sf_grid(),
         "normal_sf": normal_grid(),
         "two_sample": two_sample_cases(),
+        "levene": levene_cases(),
+        "f_sf": f_sf_grid(),
+        "beta_inc": beta_inc_grid(),
         "binned": binned_cases(),
         "corrections": correction_cases(),
     }

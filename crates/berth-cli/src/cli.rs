@@ -191,7 +191,8 @@ pub enum Command {
         output: PathBuf,
     },
     /// Run a validation gate: metrics, baseline, drift, stability, range, latency, data checks.
-    /// Exit 0 passed, 1 failed, 2 bad input or gate file.
+    /// Exit 0 passed, 1 failed, 2 bad input or gate file. `--help` adds the gate file reference.
+    #[command(after_long_help = berth_gate::gate::GATE_REFERENCE)]
     Validate(ValidateArgs),
     /// Serve a model over HTTP: /predict, KServe v1, Open Inference Protocol v2, /health, /metrics.
     /// Follows an alias and swaps versions without dropping requests.
@@ -334,7 +335,7 @@ pub struct DriftArgs {
     /// The dataset drifts when more than this share of its columns drift.
     #[arg(long, default_value_t = 0.5)]
     pub max_drifted_share: f64,
-    /// Numeric test: ks (Kolmogorov–Smirnov) or z (difference of means).
+    /// Numeric test: ks (Kolmogorov–Smirnov), z (difference of means, with Levene's test on the spread beside it) or levene.
     #[arg(long, default_value = "ks")]
     pub numeric_test: String,
 }
@@ -536,9 +537,10 @@ pub struct ValidateArgs {
     /// With --baseline: how much worse each compared metric may be, as a fraction of the baseline (0.05 = 5%).
     #[arg(long)]
     pub tolerance: Option<f64>,
+    /// Minimum accuracy, a fraction in [0, 1] (0.85 for 85%).
     #[arg(long, value_name = "X")]
     pub min_accuracy: Option<f64>,
-    /// Minimum recall of every class.
+    /// Minimum recall of every class, a fraction in [0, 1].
     #[arg(long, value_name = "X")]
     pub min_recall: Option<f64>,
     /// Maximum single-row p99 latency.
@@ -547,7 +549,7 @@ pub struct ValidateArgs {
     /// A metric floor, e.g. --min f1_macro=0.8 (repeatable).
     #[arg(long = "min", value_name = "METRIC=X")]
     pub min: Vec<String>,
-    /// A metric ceiling, e.g. --max mae=40 (repeatable).
+    /// A metric ceiling, e.g. --max mae=40 or --max mape=10 (MAPE is in percent) (repeatable).
     #[arg(long = "max", value_name = "METRIC=X")]
     pub max: Vec<String>,
     /// Write the report as JSON.

@@ -147,7 +147,8 @@ pub fn drift(a: &DriftArgs, json: bool) -> Result<u8> {
     let numeric_test = match a.numeric_test.as_str() {
         "ks" => NumericTest::Ks,
         "z" => NumericTest::Z,
-        t => return Err(bad(format!("unknown numeric test {t:?}"), "valid: ks, z")),
+        "levene" => NumericTest::Levene,
+        t => return Err(bad(format!("unknown numeric test {t:?}"), "valid: ks, z (with levene beside it), levene")),
     };
     let spec = DriftSpec {
         alpha: a.alpha,

@@ -11,14 +11,11 @@ fn version(v: Option<u64>) -> String {
     v.map(|v| v.to_string()).unwrap_or_else(|| "-".into())
 }
 
+/// Deliveries that worked; a failed one has been warned about by the
+/// notifier already, as for every event.
 fn notified(outcomes: &[Outcome]) {
-    for o in outcomes {
-        match &o.last_error {
-            None => {
-                println!("  notified {} ({} attempt{})", o.notifier, o.attempts, if o.attempts == 1 { "" } else { "s" })
-            }
-            Some(e) => eprintln!("warning: notifier {} failed after {} attempts: {e}", o.notifier, o.attempts),
-        }
+    for o in outcomes.iter().filter(|o| o.last_error.is_none()) {
+        println!("  notified {} ({} attempt{})", o.notifier, o.attempts, if o.attempts == 1 { "" } else { "s" })
     }
 }
 

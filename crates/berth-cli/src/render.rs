@@ -60,12 +60,20 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) {
 }
 
 pub fn push(r: &PushReport, quiet: bool) {
-    println!("{} {}", r.reference, r.version.manifest);
+    if r.unchanged {
+        println!("unchanged: {} {}", r.reference, r.version.manifest);
+    } else {
+        println!("{} {}", r.reference, r.version.manifest);
+    }
     if quiet {
         return;
     }
+    let repaired = match r.blobs_repaired {
+        0 => String::new(),
+        n => format!(", {n} damaged blob(s) replaced"),
+    };
     eprintln!(
-        "{} file(s), {}: {} blob(s) written, {} already stored, {} hash(es) from the stat cache, {:.2}s",
+        "{} file(s), {}: {} blob(s) written, {} already stored{repaired}, {} hash(es) from the stat cache, {:.2}s",
         r.files,
         bytes(r.bytes),
         r.blobs_written,
@@ -73,6 +81,15 @@ pub fn push(r: &PushReport, quiet: bool) {
         r.hashes_cached,
         r.seconds
     );
+    match (&r.identical_to, r.unchanged) {
+        (Some(same), true) => {
+            eprintln!("no version created: the newest version {same} already holds exactly these files")
+        }
+        (Some(same), false) => eprintln!(
+            "note: identical to {same} (same files, same bytes); pass --if-changed to create no version in that case"
+        ),
+        (None, _) => {}
+    }
     for w in &r.git_warnings {
         let what = if w.tracked { "is tracked by git" } else { "is inside a git work tree and not ignored" };
         warn(
@@ -243,7 +260,11 @@ pub fn gc(r: &GcReport) {
         r.referenced
     );
     if r.partials_removed > 0 {
-        println!("removed {} temporary file(s) of interrupted writes", r.partials_removed);
+        println!(
+            "{verb} {} temporary file(s) of interrupted writes, {}",
+            r.partials_removed,
+            bytes(r.partial_bytes_removed)
+        );
     }
     if r.stale_leases_released > 0 {
         println!("released {} upload lease(s) of pushes that died", r.stale_leases_released);
@@ -251,11 +272,15 @@ pub fn gc(r: &GcReport) {
 }
 
 pub fn fsck(r: &FsckReport) {
+    let versions = |v: &[String]| if v.is_empty() { "-".to_string() } else { v.join(",") };
+    for p in &r.repaired {
+        println!("repaired {}  {}  from {}", p.digest, versions(&p.referenced_by), p.from.display());
+    }
     for p in &r.missing {
-        println!("missing  {}  {}  {}", p.digest, p.referenced_by.as_deref().unwrap_or("-"), p.detail);
+        println!("missing  {}  {}  {}", p.digest, versions(&p.referenced_by), p.detail);
     }
     for p in &r.corrupt {
-        println!("corrupt  {}  {}  {}", p.digest, p.referenced_by.as_deref().unwrap_or("-"), p.detail);
+        println!("corrupt  {}  {}  {}", p.digest, versions(&p.referenced_by), p.detail);
     }
     for d in &r.orphaned {
         println!("orphan   {d}");
@@ -264,8 +289,12 @@ pub fn fsck(r: &FsckReport) {
         println!("partial  {p}");
     }
     let verdict = if r.ok { "ok" } else { "DAMAGED" };
+    let repaired = match r.repaired.len() {
+        0 => String::new(),
+        n => format!("{n} repaired, "),
+    };
     println!(
-        "{verdict}: {} blob(s) checked, {} referenced, {} missing, {} corrupt, {} orphaned, {} partial file(s)",
+        "{verdict}: {} blob(s) checked, {} referenced, {repaired}{} missing, {} corrupt, {} orphaned, {} partial file(s)",
         r.blobs_checked,
         r.referenced,
         r.missing.len(),
@@ -275,7 +304,8 @@ pub fn fsck(r: &FsckReport) {
     );
     if !r.ok {
         eprintln!(
-            "help: push the damaged versions again from a good copy; `berth gc` removes orphans and partial files"
+            "help: restore the damaged blobs with `berth fsck --repair DIR` (DIR holding good copies of the files), \
+             or push the damaged versions again from a good copy; `berth gc` removes orphans and partial files"
         );
     }
 }

@@ -3,8 +3,9 @@
 
 use std::path::Path;
 
+use berth_core::Exit;
 use berth_gate::Gate;
-use berth_gate::gate::{BaselineSpec, Bound, LatencySpec};
+use berth_gate::gate::{BaselineSpec, Bound, GATE_HELP, LatencySpec};
 use berth_ml::Task;
 use berth_service::{Result, ServiceError, ValidateRequest};
 
@@ -32,7 +33,7 @@ fn gate_from(a: &ValidateArgs) -> Result<(Gate, String)> {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| bad(format!("{}: cannot read the gate file: {e}", path.display()), "check the path"))?;
             let g = Gate::parse(&text, &path.display().to_string())
-                .map_err(|e| bad(e.to_string(), "see `berth validate --help` and the gate file reference"))?;
+                .map_err(|e| ServiceError::input(e.to_string(), e.hint()))?;
             let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "gate".into());
             (g, stem)
         }
@@ -74,7 +75,10 @@ fn gate_from(a: &ValidateArgs) -> Result<(Gate, String)> {
         }
         gate.baseline.get_or_insert(BaselineSpec::default()).tolerance = Some(t);
     }
-    gate.validate().map_err(|e| bad(e.to_string(), "fix the gate file or the flags"))?;
+    gate.validate().map_err(|e| bad(e.to_string(), &format!("fix the gate file or the flag; {GATE_HELP}")))?;
+    for note in gate.notes() {
+        tracing::warn!("{note}");
+    }
     Ok((gate, name))
 }
 

@@ -208,3 +208,120 @@ fn lineage_records_git_and_ci() {
     let quiet = p.berth(&["push", "models/model.onnx", "--model", "churn"]).ok();
     assert!(!quiet.stderr.contains("warning"), "{}", quiet.stderr);
 }
+
+/// Pushing identical bytes again still creates a version, but says which
+/// version it is identical to; `--if-changed` creates none when the newest
+/// version holds exactly these files.
+#[test]
+fn identical_pushes_are_named_and_if_changed_skips_them() {
+    let p = Project::new();
+    p.write("m.bin", &noise(30, 20_000));
+    let first = p.berth(&["push", "m.bin", "--model", "churn", "--json"]).ok().json();
+    assert_eq!(first["identical_to"], serde_json::Value::Null);
+    assert_eq!(first["unchanged"], false);
+    let second = p.berth(&["push", "m.bin", "--model", "churn", "--json"]).ok().json();
+    assert_eq!((second["version"]["version"].as_u64(), second["identical_to"].as_str()), (Some(2), Some("churn@1")));
+    let third = p.berth(&["push", "m.bin", "--model", "churn"]).ok();
+    assert!(third.stdout.starts_with("churn@3 sha256:"), "{}", third.stdout);
+    assert!(third.stderr.contains("identical to churn@2"), "{}", third.stderr);
+    assert!(third.stderr.contains("--if-changed"), "{}", third.stderr);
+
+    let same = p.berth(&["push", "m.bin", "--model", "churn", "--if-changed"]).ok();
+    assert!(same.stdout.starts_with("unchanged: churn@3"), "{}", same.stdout);
+    let same = p.berth(&["push", "m.bin", "--model", "churn", "--if-changed", "--json"]).ok().json();
+    assert_eq!((same["unchanged"].as_bool(), same["ref"].as_str()), (Some(true), Some("churn@3")), "{same}");
+    assert_eq!(p.berth(&["versions", "churn", "--json"]).ok().json().as_array().unwrap().len(), 3);
+
+    // Changed bytes make a version; going back to older bytes does too (only
+    // the newest version counts), named as identical to the one it matches.
+    p.write("m.bin", &noise(31, 20_000));
+    let changed = p.berth(&["push", "m.bin", "--model", "churn", "--if-changed", "--json"]).ok().json();
+    assert_eq!((changed["unchanged"].as_bool(), changed["ref"].as_str()), (Some(false), Some("churn@4")));
+    assert_eq!(changed["identical_to"], serde_json::Value::Null);
+    p.write("m.bin", &noise(30, 20_000));
+    let back = p.berth(&["push", "m.bin", "--model", "churn", "--if-changed", "--json"]).ok().json();
+    assert_eq!((back["ref"].as_str(), back["identical_to"].as_str()), (Some("churn@5"), Some("churn@3")));
+    // A first push with --if-changed simply creates the model.
+    let new = p.berth(&["push", "m.bin", "--model", "fresh", "--if-changed", "--json"]).ok().json();
+    assert_eq!((new["ref"].as_str(), new["unchanged"].as_bool()), (Some("fresh@1"), Some(false)));
+}
+
+/// Symbolic links in a pushed directory: refused by default (naming the link
+/// and the flag); with --follow-symlinks followed only inside the directory
+/// (a link out is refused, naming both paths); dangling links refused either
+/// way. Nothing outside the directory ever reaches the store.
+#[cfg(unix)]
+#[test]
+fn symlinks_in_a_pushed_directory_are_refused_unless_followed_inside_it() {
+    use std::os::unix::fs::symlink;
+    let p = Project::new();
+    let secret = noise(32, 3000);
+    p.write("secret.txt", &secret);
+    p.write("model/weights.bin", &noise(33, 5000));
+    let m = p.path().join("model");
+    let no_version = |p: &Project| {
+        let models = p.berth(&["models", "--json"]).ok().json();
+        assert_eq!(models.as_array().unwrap().len(), 0, "no version was created: {models}");
+    };
+
+    // A link out of the directory, absolute or relative.
+    for target in ["/etc/passwd", "../secret.txt"] {
+        symlink(target, m.join("link")).unwrap();
+        let r = p.berth(&["push", "model", "--model", "churn"]).fails(2);
+        assert!(r.stderr.contains("model/link") && r.stderr.contains("symbolic link"), "{}", r.stderr);
+        assert!(r.stderr.contains("--follow-symlinks"), "{}", r.stderr);
+        let r = p.berth(&["push", "model", "--model", "churn", "--follow-symlinks"]).fails(2);
+        assert!(r.stderr.contains("model/link"), "{}", r.stderr);
+        let resolved = std::fs::canonicalize(m.join("link")).unwrap();
+        assert!(r.stderr.contains(&resolved.display().to_string()), "{}", r.stderr);
+        assert!(r.stderr.contains("outside the pushed directory"), "{}", r.stderr);
+        no_version(&p);
+        std::fs::remove_file(m.join("link")).unwrap();
+    }
+
+    // A dangling link, refused with its path with or without the flag.
+    symlink("gone.bin", m.join("dangling")).unwrap();
+    for extra in [None, Some("--follow-symlinks")] {
+        let mut args = vec!["push", "model", "--model", "churn"];
+        args.extend(extra);
+        let r = p.berth(&args).fails(2);
+        assert!(r.stderr.contains("model/dangling") && r.stderr.contains("does not exist"), "{}", r.stderr);
+    }
+    std::fs::remove_file(m.join("dangling")).unwrap();
+    no_version(&p);
+
+    // Links inside the directory, to a file and to a directory.
+    p.write("model/sub/config.json", b"{}");
+    symlink("weights.bin", m.join("current.bin")).unwrap();
+    symlink("sub", m.join("shared")).unwrap();
+    let r = p.berth(&["push", "model", "--model", "churn"]).fails(2);
+    assert!(r.stderr.contains("model/current.bin"), "{}", r.stderr);
+    no_version(&p);
+    p.berth(&["push", "model", "--model", "churn", "--follow-symlinks"]).ok();
+    let show = p.berth(&["show", "churn@1", "--json"]).ok().json();
+    let files: Vec<&str> = show["files"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap()).collect();
+    assert_eq!(files, ["current.bin", "shared/config.json", "sub/config.json", "weights.bin"]);
+    p.berth(&["pull", "churn@1", "-o", "out"]).ok();
+    assert_eq!(std::fs::read(p.path().join("out/current.bin")).unwrap(), noise(33, 5000));
+    assert!(!p.path().join("out/current.bin").is_symlink(), "the bytes are stored, not the link");
+
+    // Nothing from outside the directory is in the store.
+    let out = std::process::Command::new("grep")
+        .args(["-rlF", "root:x:0:0", ".berth/store"])
+        .current_dir(p.path())
+        .output()
+        .unwrap();
+    assert!(out.stdout.is_empty(), "{}", String::from_utf8_lossy(&out.stdout));
+    for entry in walk(&p.path().join(".berth/store/blobs")) {
+        assert_ne!(std::fs::read(&entry).unwrap(), secret, "{}", entry.display());
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = e.path();
+        if path.is_dir() { out.extend(walk(&path)) } else { out.push(path) }
+    }
+    out
+}

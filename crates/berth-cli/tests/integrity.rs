@@ -3,9 +3,23 @@
 
 mod support;
 
+use std::path::PathBuf;
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use support::{Project, flip_one_byte, noise};
+
+/// The digest of a version's only file.
+fn file_digest(p: &Project, reference: &str) -> String {
+    let show = p.berth(&["show", reference, "--json"]).ok().json();
+    show["files"][0]["digest"].as_str().unwrap().to_string()
+}
+
+fn digest_of(p: &Project, reference: &str, path: &str) -> String {
+    let show = p.berth(&["show", reference, "--json"]).ok().json();
+    let f = show["files"].as_array().unwrap().iter().find(|f| f["path"] == path).unwrap();
+    f["digest"].as_str().unwrap().to_string()
+}
 
 #[test]
 fn pull_refuses_a_corrupted_blob_and_fsck_reports_it() {
@@ -24,7 +38,7 @@ fn pull_refuses_a_corrupted_blob_and_fsck_reports_it() {
     let f = p.berth(&["fsck", "--json"]).fails(1).json();
     assert_eq!(f["ok"], false);
     assert_eq!(f["corrupt"][0]["digest"], digest.as_str());
-    assert_eq!(f["corrupt"][0]["referenced_by"], "churn@1");
+    assert_eq!(f["corrupt"][0]["referenced_by"], serde_json::json!(["churn@1"]));
     let text = p.berth(&["fsck"]).fails(1);
     assert!(text.stdout.contains("corrupt") && text.stdout.contains("churn@1"), "{}", text.stdout);
 }
@@ -39,7 +53,7 @@ fn fsck_reports_a_missing_blob_with_its_version() {
     std::fs::remove_file(p.blob_path(&digest)).unwrap();
     let f = p.berth(&["fsck", "--json"]).fails(1).json();
     assert_eq!(f["missing"][0]["digest"], digest.as_str());
-    assert_eq!(f["missing"][0]["referenced_by"], "churn@1");
+    assert_eq!(f["missing"][0]["referenced_by"], serde_json::json!(["churn@1"]));
     let r = p.berth(&["pull", "churn@1", "-o", "out"]).fails(3);
     assert!(r.stderr.contains(&digest), "{}", r.stderr);
 }
@@ -143,7 +157,10 @@ fn a_push_killed_at_any_moment_leaves_no_partial_blob_and_no_dangling_version() 
     // The leases of the killed pushes are released by gc (their processes are gone).
     let gc = p.berth(&["gc", "--json", "--wait", "5"]).ok().json();
     assert!(gc["stale_leases_released"].as_u64().unwrap() <= killed);
-    assert_eq!(p.berth(&["fsck", "--json"]).ok().json()["orphaned"].as_array().unwrap().len(), 0);
+    let f = p.berth(&["fsck", "--json"]).ok().json();
+    assert_eq!(f["orphaned"].as_array().unwrap().len(), 0, "{f}");
+    // Their temporary files too, at once: their writers are gone.
+    assert_eq!(f["partials"].as_array().unwrap().len(), 0, "{f}");
 }
 
 /// A full disk during push: exit 3 with the reason, no blob or temporary file
@@ -236,4 +253,218 @@ fn gc_is_safe_against_concurrent_pushes() {
     for v in 1..=5 {
         p.berth(&["pull", &format!("live@{v}"), "-o", &format!("out{v}")]).ok();
     }
+}
+
+/// `berth fsck` tells the user to push the damaged versions again from a good
+/// copy; doing so replaces the damaged blob (it used to say "already stored"
+/// and keep it), whether fsck or a pull found the damage, and whether the
+/// file's digest came from the stat cache or not.
+#[test]
+fn a_re_push_of_the_good_copy_replaces_a_damaged_blob() {
+    let p = Project::new();
+    let bytes = noise(20, 200_000);
+    p.write("m.bin", &bytes);
+    p.age("m.bin");
+    p.berth(&["push", "m.bin", "--model", "churn"]).ok();
+    let digest = file_digest(&p, "churn@1");
+
+    // Found by fsck; the re-push knows the digest from the stat cache.
+    flip_one_byte(&p.blob_path(&digest));
+    p.berth(&["fsck"]).fails(1);
+    let again = p.berth(&["push", "m.bin", "--model", "churn", "--json"]).ok().json();
+    assert_eq!(again["hashes_cached"], 1, "{again}");
+    assert_eq!((again["blobs_written"].as_u64(), again["blobs_repaired"].as_u64()), (Some(1), Some(1)), "{again}");
+    assert_eq!(std::fs::read(p.blob_path(&digest)).unwrap(), bytes);
+    assert_eq!(p.berth(&["fsck", "--json"]).ok().json()["ok"], true);
+    p.berth(&["pull", "churn@1", "-o", "one"]).ok();
+    assert_eq!(std::fs::read(p.path().join("one/m.bin")).unwrap(), bytes);
+
+    // Found by a pull; the file is re-read (rewritten, so the stat cache
+    // does not know it).
+    flip_one_byte(&p.blob_path(&digest));
+    p.berth(&["pull", "churn@1", "-o", "two"]).fails(3);
+    p.write("m.bin", &bytes);
+    p.age("m.bin");
+    let text = p.berth(&["push", "m.bin", "--model", "churn"]).ok();
+    assert!(text.stderr.contains("1 damaged blob(s) replaced"), "{}", text.stderr);
+    p.berth(&["fsck"]).ok();
+    p.berth(&["pull", "churn@2", "-o", "two"]).ok();
+    assert_eq!(std::fs::read(p.path().join("two/m.bin")).unwrap(), bytes);
+
+    // Cut short: the size alone gives it away, with no read in between and
+    // the digest from the stat cache.
+    std::fs::write(p.blob_path(&digest), &bytes[..1000]).unwrap();
+    let again = p.berth(&["push", "m.bin", "--model", "churn", "--json"]).ok().json();
+    assert_eq!((again["hashes_cached"].as_u64(), again["blobs_repaired"].as_u64()), (Some(1), Some(1)), "{again}");
+    let again = p.berth(&["push", "m.bin", "--model", "churn", "--json"]).ok().json();
+    assert_eq!(again["blobs_repaired"], 0, "repaired once, trusted again: {again}");
+    p.berth(&["fsck"]).ok();
+}
+
+/// Every version that references a damaged blob is listed, across models,
+/// not one of them.
+#[test]
+fn fsck_lists_every_version_that_references_a_damaged_blob() {
+    let p = Project::new();
+    p.write("model/shared.bin", &noise(21, 50_000));
+    p.berth(&["push", "model/shared.bin", "--model", "churn"]).ok();
+    p.write("model/extra.json", b"{}");
+    p.berth(&["push", "model", "--model", "churn"]).ok();
+    p.berth(&["push", "model/shared.bin", "--model", "fraud"]).ok();
+    p.write("other.bin", &noise(22, 5000));
+    p.berth(&["push", "other.bin", "--model", "fraud"]).ok();
+    let digest = digest_of(&p, "churn@2", "shared.bin");
+    flip_one_byte(&p.blob_path(&digest));
+
+    let f = p.berth(&["fsck", "--json"]).fails(1).json();
+    assert_eq!(f["corrupt"].as_array().unwrap().len(), 1, "{f}");
+    assert_eq!(f["corrupt"][0]["digest"], digest.as_str());
+    assert_eq!(f["corrupt"][0]["referenced_by"], serde_json::json!(["churn@1", "churn@2", "fraud@1"]), "{f}");
+    let text = p.berth(&["fsck"]).fails(1);
+    assert!(text.stdout.contains("churn@1,churn@2,fraud@1"), "{}", text.stdout);
+    assert!(text.stderr.contains("--repair"), "{}", text.stderr);
+
+    // A damaged manifest names its version too.
+    std::fs::remove_file(p.blob_path(&digest)).unwrap();
+    let manifest = p.berth(&["show", "fraud@2", "--json"]).ok().json()["manifest"].as_str().unwrap().to_string();
+    flip_one_byte(&p.blob_path(&manifest));
+    let f = p.berth(&["fsck", "--json"]).fails(1).json();
+    assert_eq!(f["missing"][0]["referenced_by"], serde_json::json!(["churn@1", "churn@2", "fraud@1"]), "{f}");
+    assert_eq!(f["corrupt"][0]["digest"], manifest.as_str(), "{f}");
+    assert_eq!(f["corrupt"][0]["referenced_by"], serde_json::json!(["fraud@2"]), "{f}");
+}
+
+/// `fsck --repair DIR` restores corrupt and missing blobs from files under
+/// DIR with the right bytes (whatever their names), verified in the store;
+/// what it cannot find stays reported.
+#[test]
+fn fsck_repair_restores_damaged_blobs_from_a_directory() {
+    let p = Project::new();
+    let (a, b) = (noise(23, 80_000), noise(24, 30_000));
+    p.write("model/a.bin", &a);
+    p.write("model/sub/b.bin", &b);
+    p.berth(&["push", "model", "--model", "churn"]).ok();
+    let (da, db) = (digest_of(&p, "churn@1", "a.bin"), digest_of(&p, "churn@1", "sub/b.bin"));
+    flip_one_byte(&p.blob_path(&da));
+    std::fs::remove_file(p.blob_path(&db)).unwrap();
+
+    // A source without the files changes nothing.
+    p.write("elsewhere/unrelated.bin", &noise(25, 80_000));
+    let f = p.berth(&["fsck", "--repair", "elsewhere", "--json"]).fails(1).json();
+    assert_eq!(f["repaired"].as_array().unwrap().len(), 0, "{f}");
+    assert_eq!((f["corrupt"].as_array().unwrap().len(), f["missing"].as_array().unwrap().len()), (1, 1), "{f}");
+
+    // The good copies, renamed and nested, beside files of the same size.
+    p.write("backup/x/renamed-a.bin", &a);
+    p.write("backup/y/z/b-copy", &b);
+    p.write("backup/y/same-size-as-a.bin", &noise(26, 80_000));
+    let text = p.berth(&["fsck", "--repair", "backup"]).ok();
+    assert!(text.stdout.contains("repaired") && text.stdout.contains("renamed-a.bin"), "{}", text.stdout);
+    assert!(text.stdout.contains("ok: "), "{}", text.stdout);
+    let f = p.berth(&["fsck", "--json"]).ok().json();
+    assert_eq!(f["ok"], true, "{f}");
+    assert_eq!(std::fs::read(p.blob_path(&da)).unwrap(), a);
+    p.berth(&["pull", "churn@1", "-o", "out"]).ok();
+    assert_eq!(std::fs::read(p.path().join("out/sub/b.bin")).unwrap(), b);
+
+    let r = p.berth(&["fsck", "--repair", "no-such-dir"]).fails(2);
+    assert!(r.stderr.contains("no-such-dir: does not exist"), "{}", r.stderr);
+}
+
+/// The temporary files in the store written by process `pid`.
+fn partials_of(p: &Project, pid: u32) -> Vec<PathBuf> {
+    let Ok(rd) = std::fs::read_dir(p.path().join(".berth/store/tmp")) else { return Vec::new() };
+    let prefix = format!("{pid}-");
+    rd.flatten().map(|e| e.path()).filter(|f| f.file_name().unwrap().to_string_lossy().starts_with(&prefix)).collect()
+}
+
+/// Starts pushes of fresh content until one is caught writing its temporary
+/// file, and returns it still running.
+fn push_caught_writing(p: &Project, name: &str, seed: u64) -> Child {
+    for attempt in 0..30 {
+        p.write(name, &noise(seed * 100 + attempt, 48 << 20));
+        let mut child = p
+            .command(&["push", name, "--model", "big", "-q"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        loop {
+            if !partials_of(p, child.id()).is_empty() {
+                return child;
+            }
+            if child.try_wait().unwrap().is_some() {
+                break; // finished before it was seen; try again
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    panic!("no push was ever seen writing");
+}
+
+/// A child process killed when dropped, so a failing test leaves no
+/// stopped push behind.
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn signal(child: &Child, sig: &str) {
+    let ok = std::process::Command::new("kill").args(["-s", sig, &child.id().to_string()]).status().unwrap();
+    assert!(ok.success(), "kill -s {sig}");
+}
+
+/// A push killed with SIGKILL leaves its temporary file behind; gc removes it
+/// at once (it used to wait an hour), because its writer is gone, while the
+/// temporary file of a push that is still running is left alone.
+#[test]
+fn gc_removes_the_partials_of_killed_pushes_at_once_and_spares_live_ones() {
+    let p = Project::new();
+    let mut dead = push_caught_writing(&p, "dead.bin", 1);
+    dead.kill().unwrap();
+    dead.wait().unwrap();
+    let dead_partials = partials_of(&p, dead.id());
+    assert!(!dead_partials.is_empty(), "the killed push left its temporary file");
+
+    // A live push, paused while it writes (stopped, not dead).
+    let mut live = loop {
+        let mut c = Reaped(push_caught_writing(&p, "live.bin", 2));
+        signal(&c.0, "STOP");
+        if !partials_of(&p, c.0.id()).is_empty() {
+            break c;
+        }
+        // It finished the file between being seen and being stopped.
+        signal(&c.0, "CONT");
+        c.0.wait().unwrap();
+    };
+    let live_partials = partials_of(&p, live.0.id());
+    let live_sizes: Vec<u64> = live_partials.iter().map(|f| std::fs::metadata(f).unwrap().len()).collect();
+
+    // gc cannot sweep blobs while the live push holds its lease, but it
+    // removes the dead push's temporary file and says so.
+    let r = p.berth(&["gc", "--wait", "0"]).fails(3);
+    assert!(r.stderr.contains("still in progress"), "{}", r.stderr);
+    assert!(r.stderr.contains("1 temporary file(s) of interrupted writes"), "{}", r.stderr);
+    assert!(partials_of(&p, dead.id()).is_empty(), "the dead push's temporary file is gone");
+    let sizes: Vec<u64> = live_partials.iter().map(|f| std::fs::metadata(f).unwrap().len()).collect();
+    assert_eq!(sizes, live_sizes, "the live push's temporary file is untouched");
+
+    signal(&live.0, "CONT");
+    assert!(live.0.wait().unwrap().success(), "the live push completes");
+    let versions = p.berth(&["versions", "big", "--json"]).ok().json();
+    let newest = versions[0]["version"].as_u64().unwrap();
+    p.berth(&["pull", &format!("big@{newest}"), "-o", "out"]).ok();
+    assert_eq!(
+        std::fs::read(p.path().join("out/live.bin")).unwrap(),
+        std::fs::read(p.path().join("live.bin")).unwrap()
+    );
+
+    let gc = p.berth(&["gc", "--json"]).ok().json();
+    assert_eq!(gc["partials_removed"], 0, "{gc}");
+    let f = p.berth(&["fsck", "--json"]).ok().json();
+    assert_eq!(f["partials"].as_array().unwrap().len(), 0, "{f}");
 }

@@ -21,7 +21,13 @@ fn every_command_stops_quietly_when_its_reader_goes_away() {
     p.berth(&["data", "synth", "--kind", "classification", "--rows", "3000", "-o", "d.csv"]).ok();
     p.write("m.bin", b"weights");
     p.berth(&["push", "m.bin", "--model", "churn", "--tag", "team=risk"]).ok();
-    for args in [&["show", "churn@1"][..], &["data", "profile", "d.csv"], &["log"], &["versions", "churn"], &["show", "churn@1", "--json"]] {
+    for args in [
+        &["show", "churn@1"][..],
+        &["data", "profile", "d.csv"],
+        &["log"],
+        &["versions", "churn"],
+        &["show", "churn@1", "--json"],
+    ] {
         let (status, stderr) = to_a_closed_pipe(&p, args);
         assert_ne!(status.code(), Some(101), "berth {args:?} panicked:\n{stderr}");
         assert!(!stderr.contains("panicked") && !stderr.contains("Broken pipe"), "berth {args:?}:\n{stderr}");

@@ -279,7 +279,10 @@ fn a_trained_version_holds_exactly_what_that_training_wrote() {
 fn a_path_is_taken_for_a_file_and_pickles_are_never_loaded() {
     let p = project_with_data();
     p.write("models/model.pkl", b"\x80\x04\x95 not really a pickle");
-    for cmd in [&["validate", "models/model.pkl", "--data", "train.csv"][..], &["predict", "models/model.pkl", "--data", "train.csv"]] {
+    for cmd in [
+        &["validate", "models/model.pkl", "--data", "train.csv"][..],
+        &["predict", "models/model.pkl", "--data", "train.csv"],
+    ] {
         let r = p.berth(cmd).fails(2);
         assert!(r.stderr.contains("models/model.pkl: pickle files are never loaded"), "{}", r.stderr);
         assert!(r.stderr.contains("export the model to ONNX"), "{}", r.stderr);

@@ -1,6 +1,9 @@
 //! `berth validate` and `berth data drift` end to end: verdicts and exit
 //! codes, the four reports, a baseline, drift against the stored profile,
-//! the report stored on the version, and bad input.
+//! the report stored on the version, bad input, metric units (MAPE in
+//! percent, fractions refused as percentages), timestamps left out of
+//! drift, the variance test beside the z-test, and the gate reference in
+//! `--help`.
 
 mod support;
 
@@ -313,4 +316,149 @@ fn an_exported_onnx_model_is_validated_on_every_numeric_column_but_the_label() {
         .json();
     assert!(j["metrics"]["mae"].as_f64().unwrap() < 1e-4, "{j}");
     assert_eq!(j["task"], "regression");
+}
+
+/// A truth column and predictions 30% above it, as files: MAPE is 30%.
+fn thirty_percent_off(p: &Project) {
+    let (mut data, mut preds) = (String::from("y\n"), String::from("prediction\n"));
+    for i in 1..=200 {
+        let y = f64::from(i) * 2.5;
+        data.push_str(&format!("{y}\n"));
+        preds.push_str(&format!("{}\n", y * 1.3));
+    }
+    p.write("truth.csv", data.as_bytes());
+    p.write("preds.csv", preds.as_bytes());
+}
+
+const BY_PREDICTIONS: [&str; 9] =
+    ["validate", "--predictions", "preds.csv", "--data", "truth.csv", "--target", "y", "--task", "regression"];
+
+#[test]
+fn mape_is_in_percent_so_a_ten_percent_ceiling_fails_a_model_thirty_percent_off() {
+    let p = Project::empty();
+    thirty_percent_off(&p);
+    p.write("gate.toml", b"[metrics]\nmape = { max = 10.0 }\n");
+    let args = |extra: &[&'static str]| [BY_PREDICTIONS.as_slice(), extra].concat();
+    let r = p.berth(&args(&["--gate", "gate.toml"])).fails(1);
+    assert!(r.stdout.contains("✗ mape: 30.00% violates <= 10%"), "{}", r.stdout);
+    let j = p.berth(&args(&["--gate", "gate.toml", "--json"])).fails(1).json();
+    assert!((j["metrics"]["mape"].as_f64().unwrap() - 30.0).abs() < 1e-9, "{j}");
+    assert_eq!(j["checks"]["metric.mape"], false);
+    // The same bound as a flag, and a ceiling above 30% passes.
+    p.berth(&args(&["--max", "mape=10"])).fails(1);
+    p.berth(&args(&["--max", "mape=31"])).ok();
+    // A ceiling below 1 is kept, with a note that it means less than 1%.
+    p.write("tiny.toml", b"[metrics]\nmape = { max = 0.5 }\n");
+    let r = p.berth(&args(&["--gate", "tiny.toml"])).fails(1);
+    assert!(r.stdout.contains("Note:    metrics.mape.max = 0.5: mape is in percent"), "{}", r.stdout);
+    assert!(r.stderr.contains("write max = 50"), "{}", r.stderr);
+}
+
+#[test]
+fn a_fraction_threshold_written_as_a_percentage_exits_2_with_the_fix() {
+    let p = Project::empty();
+    thirty_percent_off(&p);
+    p.write("gate.toml", b"name = \"release\"\n[metrics]\naccuracy = { min = 85 }\n");
+    let r = p.berth(&["validate", "model.berth", "--data", "truth.csv", "--gate", "gate.toml"]).fails(2);
+    assert!(
+        r.stderr.contains(
+            "gate.toml line 3: metrics.accuracy.min = 85: accuracy is a fraction in [0, 1]; did you mean 0.85?"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("help: see `berth validate --help` for the gate file reference"), "{}", r.stderr);
+    // The same from a flag.
+    let r = p.berth(&["validate", "model.berth", "--data", "truth.csv", "--min-accuracy", "85"]).fails(2);
+    assert!(r.stderr.contains("did you mean 0.85?") && r.stderr.contains("berth validate --help"), "{}", r.stderr);
+    // Every gate-file error points at the reference, an unknown key included.
+    p.write("typo.toml", b"[drift]\nmax_drfited_share = 0.3\n");
+    let r = p.berth(&["validate", "model.berth", "--data", "truth.csv", "--gate", "typo.toml"]).fails(2);
+    assert!(r.stderr.contains("line 2") && r.stderr.contains("max_drfited_share"), "{}", r.stderr);
+    assert!(r.stderr.contains("help: see `berth validate --help`"), "{}", r.stderr);
+}
+
+#[test]
+fn validate_help_prints_the_whole_gate_reference() {
+    let p = Project::empty();
+    // At a known width: the reference's lines fit in 80 columns.
+    let r = support::Run::from(p.command(&["validate", "--help"]).env("COLUMNS", "100").output().unwrap()).ok();
+    let normalised = |s: &str| s.lines().map(str::trim_end).collect::<Vec<_>>().join("\n");
+    assert!(
+        normalised(&r.stdout).contains(&normalised(berth_gate::gate::GATE_REFERENCE)),
+        "the reference is missing from --help:\n{}",
+        r.stdout
+    );
+    for needle in
+        ["mape                       in PERCENT", "[drift]", "include = [\"timestamp\"]", "A complete example:"]
+    {
+        assert!(r.stdout.contains(needle), "{needle:?} missing");
+    }
+}
+
+/// A project with a load forecaster pushed as load@1 (its inputs include the
+/// hourly timestamp), trained on 3000 hours of forecast data.
+fn forecast_project() -> Project {
+    let p = Project::new();
+    p.berth(&["data", "synth", "--kind", "forecast", "--rows", "3000", "--seed", "42", "-o", "train.csv"]).ok();
+    p.write(
+        "train.toml",
+        b"model_type = \"regression\"\nalgorithm = \"ridge\"\ntarget = \"load\"\nseed = 1\ndata = \"train.csv\"\n",
+    );
+    p.berth(&["train", "--config", "train.toml", "-o", "out", "--push", "load"]).ok();
+    p
+}
+
+fn column<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    report["drift"]["columns"].as_array().unwrap().iter().find(|c| c["column"] == name).unwrap()
+}
+
+#[test]
+fn forecast_data_does_not_drift_on_its_timestamp_and_a_wider_spread_fails_the_variance_test() {
+    let p = forecast_project();
+    let synth = |out: &str, drift: &[&str]| {
+        let mut args = vec!["data", "synth", "--kind", "forecast", "--rows", "800", "--seed", "7", "-o", out];
+        for d in drift {
+            args.extend(["--drift", d]);
+        }
+        p.berth(&args).ok();
+    };
+    synth("later.csv", &[]);
+    synth("wider.csv", &["scale:humidity=1.5"]);
+    let validate = |data: &str, gate: &str| {
+        p.write("gate.toml", gate.as_bytes());
+        p.berth(&["validate", "load@1", "--data", data, "--gate", "gate.toml", "--json"])
+    };
+
+    // The timestamp is the model's input, but not drift-tested: it is listed, with the reason.
+    let j = validate("later.csv", "[drift]\nmax_drifted_share = 0.2\n").ok().json();
+    assert_eq!(j["checks"]["drift"], true, "{}", j["drift"]);
+    assert_eq!(j["drift"]["tested"], 2);
+    let ts = column(&j, "timestamp");
+    assert_eq!((ts["kind"].as_str(), ts["drifted"].as_bool()), (Some("timestamp"), Some(false)));
+    assert!(ts["skipped"].as_str().unwrap().contains("a timestamp column"), "{ts}");
+    let text = p.berth(&["validate", "load@1", "--data", "later.csv", "--gate", "gate.toml"]).ok().stdout;
+    assert!(text.contains("skipped: timestamp (a timestamp column"), "{text}");
+    // Asked for, it is tested, and a later window drifts on it.
+    let j = validate("later.csv", "[drift]\nmax_drifted_share = 0.2\ninclude = [\"timestamp\"]\n").fails(1).json();
+    assert_eq!(column(&j, "timestamp")["drifted"], true);
+
+    // Humidity spread 1.5 times as wide around the same mean: the z-test alone misses it ...
+    let z_only = "[drift]\nnumeric_test = \"z\"\nvariance_test = false\nmax_drifted_share = 0.2\n";
+    let j = validate("wider.csv", z_only).ok().json();
+    let humidity = column(&j, "humidity");
+    assert_eq!(humidity["drifted"], false, "{humidity}");
+    let z_p = humidity["p_value"].as_f64().unwrap();
+    assert!(z_p > 0.05, "{humidity}");
+    // ... and Levene's test, beside it by default, finds it.
+    let j = validate("wider.csv", "[drift]\nnumeric_test = \"z\"\nmax_drifted_share = 0.2\n").fails(1).json();
+    assert_eq!(j["checks"]["drift"], false);
+    let humidity = column(&j, "humidity");
+    assert_eq!((humidity["test"].as_str(), humidity["drifted"].as_bool()), (Some("z+levene"), Some(true)));
+    let levene_p = humidity["tests"][1]["p_value"].as_f64().unwrap();
+    assert!(levene_p < 1e-6, "{humidity}");
+    println!("humidity scaled 1.5x: z p = {z_p}, Levene p = {levene_p}");
+    let j = validate("wider.csv", "[drift]\nnumeric_test = \"levene\"\nmax_drifted_share = 0.2\n").fails(1).json();
+    assert_eq!(column(&j, "humidity")["drifted"], true);
+    assert_eq!(column(&j, "temperature")["drifted"], false);
 }

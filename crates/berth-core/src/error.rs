@@ -1,5 +1,5 @@
 //! How a failure is classified, which decides the process exit code
-//! (DESIGN.md: 0 success, 1 "no", 2 bad input, 3 infrastructure).
+//! (0 success, 1 "no", 2 bad input, 3 infrastructure).
 
 /// The class of a failure, independent of which crate raised it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,7 +6,7 @@
 //!   `target` in 0..classes drawn from a softmax of linear scores.
 //! - `regression`: `x0..x{d-1}` ~ N(0, 1), `target` linear in them plus an
 //!   interaction and Gaussian noise.
-//! - `forecast`: the seeds' example: hourly `timestamp` from 2024-01-01,
+//! - `forecast`: the usual load-forecasting example: hourly `timestamp` from 2024-01-01,
 //!   `temperature` ~ N(20, 5), `humidity` ~ N(60, 10), and a `load` that
 //!   depends on both and on the hour of day, plus noise.
 //! - `text`: sentiment-like sentences `text` with `label` positive/negative

@@ -271,7 +271,7 @@ pub fn verify(secret: &str, timestamp: &str, body: &[u8], signature: &str, now_s
     mac.verify_slice(&given).is_ok()
 }
 
-/// The seeds' Slack shape: a `text` fallback, a section with the headline
+/// The usual Slack incoming-webhook shape: a `text` fallback, a section with the headline
 /// and a section of fields, and a context line with the event id.
 pub fn slack_payload(e: &Event) -> serde_json::Value {
     let mut fields = Vec::new();

@@ -32,7 +32,7 @@ pub struct Policy {
     pub max_degradation: Option<f64>,
 }
 
-/// The seeds roll back on a degradation over 20%.
+/// The customary threshold: roll back when a live metric is over 20% worse.
 pub const DEFAULT_MAX_DEGRADATION: f64 = 0.2;
 
 impl Policy {

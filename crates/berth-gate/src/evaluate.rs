@@ -136,10 +136,21 @@ fn fmt(v: f64) -> String {
     format!("{v:.4}")
 }
 
+/// A metric's value as a person reads it: MAPE with its percent sign.
+fn shown(metric: &str, v: f64) -> String {
+    metrics::unit(metric).map_or_else(|| fmt(v), |u| u.show(v))
+}
+
+/// A bound in the metric's unit: `<= 10%` for MAPE.
+fn bound_shown(metric: &str, bound: &crate::gate::Bound) -> String {
+    bound.with_suffix(if metrics::unit(metric) == Some(metrics::Unit::Percent) { "%" } else { "" })
+}
+
 /// Runs every check the gate names and returns the report (the caller
 /// fills in model, data and time).
 pub fn evaluate(gate: &Gate, inputs: Inputs<'_>, report: &mut Report) {
     report.task = Some(inputs.task.to_string());
+    report.notes.extend(gate.notes());
     if let Some((table, signature)) = inputs.data {
         data_checks(gate, table, signature, &inputs.target, report);
     }
@@ -173,17 +184,20 @@ pub fn evaluate(gate: &Gate, inputs: Inputs<'_>, report: &mut Report) {
     if let Some(d) = inputs.drift {
         let spec = gate.drift.clone().unwrap_or_default();
         let drifted: Vec<&str> = d.columns.iter().filter(|c| c.drifted).map(|c| c.column.as_str()).collect();
+        let skipped: Vec<String> =
+            d.columns.iter().filter_map(|c| c.skipped.as_ref().map(|why| format!("{} ({why})", c.column))).collect();
         report.check(
             "drift",
             !d.dataset_drift,
             Some(d.share),
             Some(format!("drifted share <= {}", spec.max_drifted_share)),
             format!(
-                "data drift: {} of {} columns drifted ({:.0}%){}",
+                "data drift: {} of {} columns drifted ({:.0}%){}{}",
                 d.drifted,
                 d.tested,
                 d.share * 100.0,
-                if drifted.is_empty() { String::new() } else { format!(": {}", drifted.join(", ")) }
+                if drifted.is_empty() { String::new() } else { format!(": {}", drifted.join(", ")) },
+                if skipped.is_empty() { String::new() } else { format!("; skipped: {}", skipped.join("; ")) }
             ),
         );
         report.drift = serde_json::to_value(&d).ok();
@@ -205,7 +219,7 @@ fn thresholds(gate: &Gate, scores: &Scores, report: &mut Report) {
                     bound.admits(r),
                     Some(r),
                     Some(bound.to_string()),
-                    format!("recall for {class:?}: {} {}", fmt(r), verdict_word(bound.admits(r), bound)),
+                    format!("recall for {class:?}: {} {}", fmt(r), verdict_word(bound.admits(r), &bound.to_string())),
                 );
             }
             continue;
@@ -213,27 +227,28 @@ fn thresholds(gate: &Gate, scores: &Scores, report: &mut Report) {
         if name == "accuracy" {
             report.accuracy_threshold = bound.min;
         }
+        let rule = bound_shown(name, bound);
         match scores.map.get(name) {
             Some(v) => report.check(
                 format!("metric.{name}"),
                 bound.admits(*v),
                 Some(*v),
-                Some(bound.to_string()),
-                format!("{name}: {} {}", fmt(*v), verdict_word(bound.admits(*v), bound)),
+                Some(rule.clone()),
+                format!("{name}: {} {}", shown(name, *v), verdict_word(bound.admits(*v), &rule)),
             ),
             None => report.check(
                 format!("metric.{name}"),
                 false,
                 None,
-                Some(bound.to_string()),
+                Some(rule),
                 format!("{name} could not be computed on this data (a class missing, or no probabilities)"),
             ),
         }
     }
 }
 
-fn verdict_word(ok: bool, bound: &crate::gate::Bound) -> String {
-    if ok { format!("(required {bound})") } else { format!("violates {bound}") }
+fn verdict_word(ok: bool, rule: &str) -> String {
+    if ok { format!("(required {rule})") } else { format!("violates {rule}") }
 }
 
 /// The metrics compared with the baseline: those the gate lists with their
@@ -317,18 +332,17 @@ fn baseline(
         };
         let passed = worst_gain >= -allowed;
         let change_pct = if base != 0.0 { (value - base) / base.abs() * 100.0 } else { 0.0 };
+        // A relative tolerance reads in percent of the baseline; an absolute
+        // one in the metric's unit (for MAPE, percentage points).
+        let amount = |t: f64| match (tol.relative, metrics::unit(&metric)) {
+            (true, _) => format!("{}%", t * 100.0),
+            (false, Some(metrics::Unit::Percent)) => format!("{t} percentage points"),
+            (false, _) => format!("{t}"),
+        };
         let rule = if tol.tolerance >= 0.0 {
-            format!(
-                "at most {}{} worse",
-                if tol.relative { tol.tolerance * 100.0 } else { tol.tolerance },
-                if tol.relative { "%" } else { "" }
-            )
+            format!("at most {} worse", amount(tol.tolerance))
         } else {
-            format!(
-                "better by at least {}{}",
-                if tol.relative { -tol.tolerance * 100.0 } else { -tol.tolerance },
-                if tol.relative { "%" } else { "" }
-            )
+            format!("better by at least {}", amount(-tol.tolerance))
         };
         report.check(
             format!("baseline.{metric}"),
@@ -337,8 +351,8 @@ fn baseline(
             Some(rule.clone()),
             format!(
                 "{metric}: {} vs baseline {} ({change_pct:+.2}%){}; required {rule}",
-                fmt(value),
-                fmt(base),
+                shown(&metric, value),
+                shown(&metric, base),
                 interval
                     .map(|(a, z)| format!(
                         ", {:.0}% CI of the difference [{a:+.4}, {z:+.4}]",
@@ -608,4 +622,78 @@ pub fn unseen_labels(truth: &[String], classes: &[String]) -> Vec<String> {
     let known: BTreeSet<&String> = classes.iter().collect();
     let unseen: BTreeSet<&String> = truth.iter().filter(|t| !known.contains(t)).collect();
     unseen.into_iter().cloned().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(v: Vec<f64>) -> Prediction {
+        Prediction { values: Some(v), labels: None, probabilities: None, classes: None }
+    }
+
+    /// Predictions 30% above the truth: MAPE 30%.
+    fn thirty_percent_off(gate: &Gate) -> Report {
+        let truth: Vec<f64> = (1..=50).map(f64::from).collect();
+        let prediction = values(truth.iter().map(|t| t * 1.3).collect());
+        let mut report = Report::new("g", "m");
+        let inputs = Inputs {
+            task: Task::Regression,
+            truth: Truth::Values(truth),
+            prediction: &prediction,
+            baseline: None,
+            drift: None,
+            latency: None,
+            data: None,
+            target: "y".into(),
+        };
+        evaluate(gate, inputs, &mut report);
+        report
+    }
+
+    #[test]
+    fn a_mape_of_thirty_percent_fails_a_ten_percent_threshold() {
+        let gate = Gate::parse("[metrics]\nmape = { max = 10.0 }\n", "g.toml").unwrap();
+        let r = thirty_percent_off(&gate);
+        assert!(!r.passed, "{}", r.to_text());
+        assert!((r.metrics["mape"] - 30.0).abs() < 1e-9);
+        let check = r.results.iter().find(|c| c.name == "metric.mape").unwrap();
+        assert_eq!(check.message, "mape: 30.00% violates <= 10%");
+        assert_eq!(check.threshold.as_deref(), Some("<= 10%"));
+        assert!(thirty_percent_off(&Gate::parse("[metrics]\nmape = { max = 31 }\n", "g.toml").unwrap()).passed);
+    }
+
+    #[test]
+    fn a_mape_threshold_below_one_percent_is_noted_in_the_report() {
+        let r = thirty_percent_off(&Gate::parse("[metrics]\nmape = { max = 0.35 }\n", "g.toml").unwrap());
+        assert!(!r.passed);
+        assert_eq!(r.notes.len(), 1, "{:?}", r.notes);
+        assert!(r.notes[0].contains("write max = 35"), "{:?}", r.notes);
+    }
+
+    #[test]
+    fn an_absolute_mape_tolerance_reads_in_percentage_points() {
+        let gate =
+            Gate::parse("[baseline]\nref = \"m@1\"\nmetrics = { mape = { tolerance = 5 } }\n", "g.toml").unwrap();
+        let truth: Vec<f64> = (1..=50).map(f64::from).collect();
+        let new = values(truth.iter().map(|t| t * 1.3).collect());
+        let base = values(truth.iter().map(|t| t * 1.27).collect());
+        let mut report = Report::new("g", "m");
+        let inputs = Inputs {
+            task: Task::Regression,
+            truth: Truth::Values(truth),
+            prediction: &new,
+            baseline: Some(("m@1".into(), BaselineInput::Rescored(base))),
+            drift: None,
+            latency: None,
+            data: None,
+            target: "y".into(),
+        };
+        evaluate(&gate, inputs, &mut report);
+        let check = report.results.iter().find(|c| c.name == "baseline.mape").unwrap();
+        // 30% against 27%: three points worse, five allowed.
+        assert!(check.passed, "{check:?}");
+        assert!(check.message.starts_with("mape: 30.00% vs baseline 27.00%"), "{}", check.message);
+        assert!(check.message.ends_with("required at most 5 percentage points worse"), "{}", check.message);
+    }
 }

@@ -1,5 +1,11 @@
 //! Classification and regression metrics with scikit-learn's definitions
 //! (`zero_division=0`; labels are the union of true and predicted ones).
+//!
+//! One exception to "equal to scikit-learn": MAPE is reported in percent
+//! (scikit-learn's `mean_absolute_percentage_error` × 100), because its name
+//! says percentage and people write thresholds such as `mape = { max = 10 }`
+//! meaning 10 %; as a fraction, that threshold would pass every model.
+//! [`unit`] says what each metric's values are.
 
 use std::collections::BTreeMap;
 
@@ -60,7 +66,94 @@ pub struct RegressionMetrics {
     pub r2: f64,
     pub max_error: f64,
     pub median_absolute_error: f64,
+    /// Mean absolute percentage error, in percent (10.0 is 10 %).
     pub mape: f64,
+}
+
+/// What a metric's values are: their range, for refusing thresholds that
+/// cannot mean what they say, and how to show them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// A share in [0, 1]: accuracy, precision, recall, F1, ROC AUC, PR AUC,
+    /// balanced accuracy, per-class scores, the share of rows flagged.
+    Fraction,
+    /// Percent, 0 or more (MAPE: 10 is 10 %).
+    Percent,
+    /// The coefficient of determination: at most 1 (a perfect fit),
+    /// unbounded below (worse than predicting the mean).
+    AtMostOne,
+    /// The target's own units, 0 or more (MAE, RMSE, max and median
+    /// absolute error).
+    Target,
+    /// The target's units squared, 0 or more (MSE).
+    TargetSquared,
+    /// Nats, 0 or more (log loss).
+    Nats,
+}
+
+impl Unit {
+    /// The values the metric can take, as the gate reference writes them.
+    pub fn range(self) -> &'static str {
+        match self {
+            Unit::Fraction => "a fraction in [0, 1]",
+            Unit::Percent => "in percent, 0 or more (10 means 10%)",
+            Unit::AtMostOne => "at most 1 (a perfect fit), unbounded below",
+            Unit::Target => "in the target's units, 0 or more",
+            Unit::TargetSquared => "in the target's units squared, 0 or more",
+            Unit::Nats => "in nats, 0 or more",
+        }
+    }
+
+    /// Whether `v` is a value the metric can take.
+    pub fn admits(self, v: f64) -> bool {
+        match self {
+            Unit::Fraction => (0.0..=1.0).contains(&v),
+            Unit::AtMostOne => v <= 1.0,
+            Unit::Percent | Unit::Target | Unit::TargetSquared | Unit::Nats => v >= 0.0,
+        }
+    }
+
+    /// `v` for a person: percent with its sign, the rest to four decimals.
+    pub fn show(self, v: f64) -> String {
+        match self {
+            Unit::Percent => format!("{v:.2}%"),
+            _ => format!("{v:.4}"),
+        }
+    }
+}
+
+/// The unit of a metric named as the gate file and the report name it
+/// (`accuracy`, `mape`, `recall.<class>`, `per_class_recall`, …); `None`
+/// for a name berth does not compute.
+pub fn unit(metric: &str) -> Option<Unit> {
+    const FRACTIONS: [&str; 15] = [
+        "accuracy",
+        "balanced_accuracy",
+        "precision_macro",
+        "recall_macro",
+        "f1_macro",
+        "precision_weighted",
+        "recall_weighted",
+        "f1_weighted",
+        "roc_auc",
+        "pr_auc",
+        "per_class_recall",
+        // Anomaly detection.
+        "precision",
+        "recall",
+        "f1",
+        "flagged",
+    ];
+    let per_class = ["recall.", "precision.", "f1."].iter().any(|p| metric.starts_with(p));
+    Some(match metric {
+        _ if per_class || FRACTIONS.contains(&metric) => Unit::Fraction,
+        "mape" => Unit::Percent,
+        "r2" => Unit::AtMostOne,
+        "mae" | "rmse" | "max_error" | "median_absolute_error" => Unit::Target,
+        "mse" => Unit::TargetSquared,
+        "log_loss" => Unit::Nats,
+        _ => return None,
+    })
 }
 
 impl ClassificationMetrics {
@@ -328,7 +421,8 @@ pub fn regression(y_true: &[f64], y_pred: &[f64]) -> Result<RegressionMetrics, M
     let mean = y_true.iter().sum::<f64>() / n;
     let ss_tot: f64 = y_true.iter().map(|t| (t - mean).powi(2)).sum();
     let r2 = if ss_tot == 0.0 { if ss_res == 0.0 { 1.0 } else { 0.0 } } else { 1.0 - ss_res / ss_tot };
-    let mape = abs.iter().zip(y_true).map(|(a, t)| a / t.abs().max(f64::EPSILON)).sum::<f64>() / n;
+    // scikit-learn's fraction (true values of 0 count as ε), in percent.
+    let mape = abs.iter().zip(y_true).map(|(a, t)| a / t.abs().max(f64::EPSILON)).sum::<f64>() / n * 100.0;
     Ok(RegressionMetrics {
         mae,
         mse,

@@ -86,8 +86,14 @@ pub struct Report {
     pub task: Option<String>,
     pub data: DataInfo,
     pub created_at: String,
+    /// Metric values; each metric's unit is [`crate::metrics::unit`]'s
+    /// (fractions in [0, 1]; `mape` in percent).
     pub metrics: BTreeMap<String, f64>,
     pub results: Vec<Check>,
+    /// What the gate allowed but probably did not mean (a MAPE threshold
+    /// below 1%), one sentence each; no effect on the verdict.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub confusion_matrix: Option<crate::metrics::ConfusionMatrix>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -146,6 +152,9 @@ impl Report {
         if let Some(t) = &self.task {
             let _ = writeln!(s, "Task:    {t}");
         }
+        for n in &self.notes {
+            let _ = writeln!(s, "Note:    {n}");
+        }
         let section = |s: &mut String, title: &str, keep: &dyn Fn(&str) -> bool| {
             let rows: Vec<&Check> = self.results.iter().filter(|c| keep(&c.name)).collect();
             if !rows.is_empty() {
@@ -197,6 +206,9 @@ impl Report {
             self.data.rows,
             short(&self.data.digest)
         );
+        for n in &self.notes {
+            let _ = writeln!(s, "> **Note:** {n}\n");
+        }
         let _ = writeln!(s, "| | check | value | threshold | detail |\n|---|---|---|---|---|");
         for c in &self.results {
             let _ = writeln!(
@@ -300,6 +312,20 @@ mod tests {
         assert!(x.contains("tests=\"3\" failures=\"2\""), "{x}");
         assert!(x.contains("&quot;a&lt;b&quot; &amp; co"), "{x}");
         assert_eq!(x.matches("<testcase").count(), 3);
+    }
+
+    #[test]
+    fn notes_are_shown_and_do_not_change_the_verdict() {
+        let mut r = Report::new("g", "m");
+        r.notes.push("metrics.mape.max = 0.5: mape is in percent".into());
+        assert!(r.passed);
+        assert!(r.to_text().contains("Note:    metrics.mape.max = 0.5"), "{}", r.to_text());
+        assert!(r.to_markdown().contains("> **Note:** metrics.mape.max"), "{}", r.to_markdown());
+        let back: Report = serde_json::from_str(&r.to_json()).unwrap();
+        assert_eq!(back.notes, r.notes);
+        // Reports stored before notes existed still read.
+        let old: Report = serde_json::from_str(&Report::new("g", "m").to_json()).unwrap();
+        assert!(old.notes.is_empty());
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! berth's metrics against the values scikit-learn computed on the same
-//! inputs (scripts/reference_metrics.py), to 1e-9 relative.
+//! inputs (scripts/reference_metrics.py), to 1e-9 relative. MAPE is the one
+//! metric berth reports in another unit: percent, scikit-learn's fraction
+//! × 100.
 
 use berth_gate::metrics::{classification, regression};
 use serde_json::Value;
@@ -42,11 +44,22 @@ fn every_metric_matches_scikit_learn_on_every_case() {
         };
         for (metric, want) in expected {
             let value = got.get(metric).unwrap_or_else(|| panic!("{name}: berth does not compute {metric}"));
-            close(name, metric, *value, want.as_f64().unwrap());
+            let want = want.as_f64().unwrap();
+            let want = if metric == "mape" { want * 100.0 } else { want };
+            close(name, metric, *value, want);
             checked += 1;
         }
     }
     assert!(checked >= 160, "only {checked} values compared");
+}
+
+#[test]
+fn mape_is_in_percent() {
+    // Every prediction 30% above the truth: scikit-learn says 0.3, berth 30.
+    let truth = [10.0, 20.0, 40.0, 80.0];
+    let predicted: Vec<f64> = truth.iter().map(|t| t * 1.3).collect();
+    let m = regression(&truth, &predicted).unwrap();
+    assert!((m.mape - 30.0).abs() < 1e-9, "{}", m.mape);
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! Built-in trainers. The config follows the seeds' training-job shape:
+//! Built-in trainers. The config follows the usual training-job shape:
 //! `model_type`, `algorithm`, `hyperparameters`, `features`, `target`,
 //! `validation_split`, `seed`. The same data, config and seed give the same
 //! model, byte for byte.

@@ -42,7 +42,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 async fn probe(opts: &PgConnectOptions) -> Result<()> {
     use sqlx::Connection;
     let address = format!("{}:{}", opts.get_host(), opts.get_port());
-    let unreachable = |reason: String| RegistryError::Unreachable { engine: "PostgreSQL", address: address.clone(), reason };
+    let unreachable =
+        |reason: String| RegistryError::Unreachable { engine: "PostgreSQL", address: address.clone(), reason };
     match tokio::time::timeout(CONNECT_TIMEOUT, sqlx::PgConnection::connect_with(opts)).await {
         Err(_) => Err(unreachable(format!("no answer within {} s", CONNECT_TIMEOUT.as_secs()))),
         Ok(Err(sqlx::Error::Io(e))) => Err(unreachable(io_reason(&e))),

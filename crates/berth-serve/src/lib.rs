@@ -56,7 +56,7 @@ pub fn is_loopback(ip: IpAddr) -> bool {
     }
 }
 
-/// Whether this process runs in CI, as the seeds detect it.
+/// Whether this process runs in CI, as CI systems announce it (`CI`, `GITHUB_ACTIONS`).
 pub fn in_ci(env: &dyn Fn(&str) -> Option<String>) -> bool {
     let set = |k: &str| env(k).is_some_and(|v| !v.is_empty() && v != "0" && !v.eq_ignore_ascii_case("false"));
     set("CI") || set("GITHUB_ACTIONS")

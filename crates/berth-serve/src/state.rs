@@ -55,7 +55,7 @@ pub struct SwapStatus {
     pub error: Option<String>,
 }
 
-/// The seeds' `load_status`, plus what an operator needs to act on it.
+/// The `load_status` health checks conventionally report, plus what an operator needs to act on it.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct LoadStatus {
     pub completed: bool,

@@ -75,7 +75,8 @@ impl Berth {
         if aliases.contains_key(env.as_str()) {
             return Ok(());
         }
-        let known: Vec<&str> = configured.keys().map(String::as_str).chain(aliases.keys().map(String::as_str)).collect();
+        let known: Vec<&str> =
+            configured.keys().map(String::as_str).chain(aliases.keys().map(String::as_str)).collect();
         Err(ServiceError::input(
             format!(
                 "unknown environment {:?}: berth.toml defines {}{}",
@@ -116,11 +117,7 @@ impl Berth {
         let facts = Facts { version: v, gates: &gates, approvals: &approvals, actor: &self.actor.0 };
         let missing = check(&policy, facts)
             .into_iter()
-            .map(|m| Lack {
-                message: m.to_string(),
-                fix: m.fix(v.model.as_str(), v.version, env.as_str()),
-                detail: m,
-            })
+            .map(|m| Lack { message: m.to_string(), fix: m.fix(v.model.as_str(), v.version, env.as_str()), detail: m })
             .collect();
         Ok(Assessment { policy, gates, approvals, missing })
     }

@@ -1,10 +1,10 @@
 //! `pull`: restores a version's files into a directory, verifying every blob
 //! and skipping files that already hold the right bytes.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use berth_core::{Digest, Ref, Sha256Hasher, VersionRecord};
+use berth_core::{Ref, VersionRecord};
 use berth_store::Progress;
 use futures::StreamExt;
 use serde::Serialize;
@@ -21,20 +21,6 @@ pub struct PullReport {
     pub written: usize,
     pub skipped: usize,
     pub bytes: u64,
-}
-
-fn hash_file(p: &Path) -> Option<Digest> {
-    use std::io::Read;
-    let mut f = std::fs::File::open(p).ok()?;
-    let mut h = Sha256Hasher::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf).ok()?;
-        if n == 0 {
-            return Some(h.finish());
-        }
-        h.update(&buf[..n]);
-    }
 }
 
 impl Berth {
@@ -55,7 +41,8 @@ impl Berth {
         let mut skipped = 0;
         for (rel, e) in &manifest.files {
             let dest = dir.join(rel.as_str());
-            let have = if dest.is_file() { stat.lookup(&dest).or_else(|| hash_file(&dest)) } else { None };
+            let have =
+                if dest.is_file() { stat.lookup(&dest).or_else(|| crate::files::hash_file(&dest)) } else { None };
             if have == Some(e.digest) {
                 stat.record(&dest, e.digest);
                 skipped += 1;

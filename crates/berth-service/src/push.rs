@@ -38,6 +38,17 @@ pub struct PushRequest {
     pub lineage: Lineage,
 }
 
+/// How to push, beside what to push.
+#[derive(Debug, Clone, Default)]
+pub struct PushOptions {
+    /// Store what symbolic links inside a pushed directory point to, when
+    /// that is inside the directory. Without it, any link is refused.
+    pub follow_symlinks: bool,
+    /// Create no version when the model's newest version already has the
+    /// same manifest digest (the same files with the same bytes).
+    pub if_changed: bool,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct PushReport {
     #[serde(rename = "ref")]
@@ -48,6 +59,15 @@ pub struct PushReport {
     /// Blobs written now; the rest the store already had.
     pub blobs_written: usize,
     pub blobs_skipped: usize,
+    /// Blobs (the manifest included) written over a damaged copy in the
+    /// store: a push of the good bytes repairs what it would have skipped.
+    pub blobs_repaired: usize,
+    /// The newest earlier version with the same manifest digest (`name@N`):
+    /// this push stored nothing that version does not already hold.
+    pub identical_to: Option<String>,
+    /// True when `--if-changed` found the newest version identical and no
+    /// version was created; `version` is then that newest version.
+    pub unchanged: bool,
     /// Files whose digest came from the stat cache (not re-read).
     pub hashes_cached: usize,
     pub seconds: f64,
@@ -79,12 +99,16 @@ fn infer_format(files: &BTreeMap<berth_core::RelPath, PathBuf>) -> Option<String
 
 impl Berth {
     pub async fn push(&self, req: PushRequest, transfer: &dyn Transfer) -> Result<PushReport> {
+        self.push_with(req, &PushOptions::default(), transfer).await
+    }
+
+    pub async fn push_with(&self, req: PushRequest, opts: &PushOptions, transfer: &dyn Transfer) -> Result<PushReport> {
         let started = Instant::now();
         let model = req
             .model
             .clone()
             .ok_or_else(|| ServiceError::input("no model name given", Some("pass --model NAME".into())))?;
-        let files = crate::files::collect(&req.paths)?;
+        let files = crate::files::collect(&req.paths, opts.follow_symlinks)?;
         let git_warnings = crate::gitignore::check(&req.paths);
         let mut stat = self.stat_cache();
         let known: Vec<(berth_core::RelPath, PathBuf, Option<Digest>)> = files
@@ -99,7 +123,7 @@ impl Berth {
 
         let lease = self.take_lease(&known.iter().filter_map(|(_, _, d)| *d).collect::<Vec<_>>()).await?;
         let result = self.upload(&model, &known, total, transfer).await;
-        let (entries, written) = match result {
+        let (entries, written, repaired) = match result {
             Ok(r) => r,
             Err(e) => {
                 let _ = self.registry.end_upload(lease).await;
@@ -123,6 +147,39 @@ impl Berth {
                 return Err(e.into());
             }
         };
+        let repaired = repaired + usize::from(put.repaired);
+        let earlier = match self.registry.versions(&model).await {
+            Ok(vs) => vs,
+            Err(RegistryError::ModelNotFound(_)) => Vec::new(),
+            Err(e) => {
+                let _ = self.registry.end_upload(lease).await;
+                return Err(e.into());
+            }
+        };
+        let identical_to =
+            earlier.iter().find(|v| v.manifest == put.digest).map(|v| format!("{}@{}", v.model, v.version));
+        let n_files = known.len();
+        if opts.if_changed
+            && let Some(newest) = earlier.first()
+            && newest.manifest == put.digest
+        {
+            // Nothing to create, but the push may have repaired blobs.
+            let _ = self.registry.end_upload(lease).await;
+            return Ok(PushReport {
+                reference: format!("{}@{}", newest.model, newest.version),
+                version: newest.clone(),
+                files: n_files,
+                bytes: total,
+                blobs_written: written,
+                blobs_skipped: n_files - written,
+                blobs_repaired: repaired,
+                identical_to,
+                unchanged: true,
+                hashes_cached,
+                seconds: started.elapsed().as_secs_f64(),
+                git_warnings,
+            });
+        }
         let nv = NewVersion {
             model: model.clone(),
             manifest: put.digest,
@@ -146,7 +203,6 @@ impl Berth {
                 return Err(e.into());
             }
         };
-        let n_files = known.len();
         let e = berth_deploy::Event::new(
             berth_deploy::EventKind::VersionPushed,
             version.created_at,
@@ -165,6 +221,9 @@ impl Berth {
             bytes: total,
             blobs_written: written,
             blobs_skipped: n_files - written,
+            blobs_repaired: repaired,
+            identical_to,
+            unchanged: false,
             hashes_cached,
             seconds: started.elapsed().as_secs_f64(),
             git_warnings,
@@ -187,21 +246,22 @@ impl Berth {
     }
 
     /// Puts every file, several at a time; returns the manifest entries in
-    /// input order and how many blobs were written.
+    /// input order, how many blobs were written and how many of those
+    /// replaced a damaged copy.
     async fn upload(
         &self,
         model: &ModelName,
         files: &[(berth_core::RelPath, PathBuf, Option<Digest>)],
         total: u64,
         transfer: &dyn Transfer,
-    ) -> Result<(Vec<(berth_core::RelPath, ManifestEntry)>, usize)> {
+    ) -> Result<(Vec<(berth_core::RelPath, ManifestEntry)>, usize, usize)> {
         let progress: Arc<dyn Progress> = transfer.begin(&format!("push {model}"), total);
         let store = &self.store;
         let results: Vec<_> = futures::stream::iter(files.iter().map(|(rel, path, known)| {
             let progress = progress.clone();
             async move {
                 let out = store.put_file(path, *known, &*progress).await?;
-                Ok::<_, ServiceError>((rel.clone(), ManifestEntry { digest: out.digest, size: out.size }, out.written))
+                Ok::<_, ServiceError>((rel.clone(), ManifestEntry { digest: out.digest, size: out.size }, out))
             }
         }))
         .buffered(self.config.jobs)
@@ -209,13 +269,14 @@ impl Berth {
         .await;
         transfer.finish();
         let mut entries = Vec::with_capacity(results.len());
-        let mut written = 0;
+        let (mut written, mut repaired) = (0, 0);
         for r in results {
-            let (rel, entry, w) = r?;
-            written += usize::from(w);
+            let (rel, entry, out) = r?;
+            written += usize::from(out.written);
+            repaired += usize::from(out.repaired);
             entries.push((rel, entry));
         }
-        Ok((entries, written))
+        Ok((entries, written, repaired))
     }
 }
 

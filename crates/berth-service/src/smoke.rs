@@ -1,4 +1,4 @@
-//! `smoke`: the seeds' post-deploy smoke test, done with real requests.
+//! `smoke`: the post-deploy smoke test, done with real requests.
 //! The server must say it is healthy, answer every row of a sample one
 //! request at a time and the whole sample in one batch, with well-formed
 //! predictions, within the latency bound.

@@ -266,7 +266,7 @@ pub fn push_request_for(report: &TrainReport, model: ModelName, mut lineage: Lin
     })
 }
 
-/// Reads a training config (TOML, the seeds' training-job shape).
+/// Reads a training config (TOML, the usual training-job shape).
 pub fn load_train_config(path: &Path) -> Result<TrainConfig> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| ServiceError::input(format!("{}: cannot read the training config: {e}", path.display()), None))?;

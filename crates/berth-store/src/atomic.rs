@@ -5,6 +5,7 @@
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use berth_core::{Digest, Sha256Hasher};
@@ -22,6 +23,46 @@ pub(crate) fn unique_suffix() -> String {
     let nanos =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
     format!("{}-{n}-{nanos}", std::process::id())
+}
+
+/// The host name as it appears in temporary file names: the characters a
+/// host name normally has, anything else replaced, so a name never holds a
+/// path separator or the `@` that ends the process part.
+fn host() -> &'static str {
+    static HOST: OnceLock<String> = OnceLock::new();
+    HOST.get_or_init(|| {
+        let raw = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+            .map(|h| h.trim().to_string())
+            .unwrap_or_else(|_| std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into()));
+        let clean: String =
+            raw.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' }).collect();
+        if clean.is_empty() { "localhost".into() } else { clean }
+    })
+}
+
+const PARTIAL_EXT: &str = ".partial";
+
+/// The name of a temporary file in a store's `tmp/`: `<pid>-<n>-<nanos>@<host>.partial`.
+/// The writer's pid and host are in the name so that gc can tell a partial
+/// whose writer is gone (removed at once) from one still being written.
+pub(crate) fn owned_temp_name() -> String {
+    format!("{}@{}{PARTIAL_EXT}", unique_suffix(), host())
+}
+
+/// This process as the writer of temporary files, in the form
+/// [`Partial::owner`](crate::Partial) takes: `host:pid`, with the host
+/// spelled as in the file names.
+pub fn this_writer() -> String {
+    format!("{}:{}", host(), std::process::id())
+}
+
+/// The writer of a temporary file named by [`owned_temp_name`], as `host:pid`
+/// (the form upload leases use); `None` for any other name.
+pub(crate) fn owner_of(name: &str) -> Option<String> {
+    let (ids, host) = name.strip_suffix(PARTIAL_EXT)?.split_once('@')?;
+    let pid: u32 = ids.split('-').next()?.parse().ok()?;
+    (!host.is_empty()).then(|| format!("{host}:{pid}"))
 }
 
 /// Removes a temporary file when dropped, unless it was renamed into place.
@@ -72,12 +113,14 @@ pub(crate) fn temp_beside(dest: &Path) -> PathBuf {
     dest.with_file_name(format!(".{name}.berth-partial-{}", unique_suffix()))
 }
 
-/// Writes a byte stream to `dest` atomically, checking that it hashes to
-/// `expected`. On a mismatch nothing is left at `dest`.
+/// Writes a byte stream to `dest` atomically through the temporary file
+/// `temp` (on the same filesystem), checking that it hashes to `expected`.
+/// On a mismatch nothing is left at `dest` or `temp`.
 pub(crate) async fn write_stream_verified<S, E>(
     mut stream: S,
     expected: &Digest,
     dest: &Path,
+    temp: PathBuf,
     location: &str,
     progress: &dyn Progress,
 ) -> Result<u64>
@@ -88,7 +131,7 @@ where
     if let Some(dir) = dest.parent() {
         tokio::fs::create_dir_all(dir).await.map_err(StoreError::io("cannot create directory", dir))?;
     }
-    let guard = TempGuard::new(temp_beside(dest));
+    let guard = TempGuard::new(temp);
     let mut file = tokio::fs::File::create(guard.path())
         .await
         .map_err(StoreError::io("cannot create", guard.path().to_path_buf()))?;
@@ -255,5 +298,23 @@ impl Writeback {
     #[cfg(not(target_os = "linux"))]
     fn wrote(&mut self, _file: &File, n: u64) {
         self.written += n;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn temporary_names_carry_their_writer() {
+        let name = owned_temp_name();
+        let owner = owner_of(&name).expect("an owned name has an owner");
+        assert_eq!(owner, this_writer());
+        assert!(!name.contains('/'), "{name}");
+        assert_eq!(owner_of("123-4-5@build-7.example.org.partial").as_deref(), Some("build-7.example.org:123"));
+        // Names written before owners were recorded, and strangers, have none.
+        assert_eq!(owner_of("123-4-5.partial"), None);
+        assert_eq!(owner_of("notes.txt"), None);
+        assert_eq!(owner_of("x-1@h.partial"), None);
     }
 }

@@ -10,7 +10,8 @@ use berth_core::Digest;
 use bytes::Bytes;
 
 use crate::{
-    BlobMeta, BlobStore, LocalStore, NoProgress, ObjectBlobStore, Progress, PutOutcome, Result, StoreError, Verified,
+    BlobMeta, BlobStore, LocalStore, NoProgress, ObjectBlobStore, Partial, Progress, PutOutcome, Result, StoreError,
+    Verified,
 };
 
 pub struct CachedStore {
@@ -58,6 +59,12 @@ impl BlobStore for CachedStore {
         self.remote.put_bytes(bytes).await
     }
 
+    async fn replace_file(&self, path: &Path, expected: &Digest, progress: &dyn Progress) -> Result<PutOutcome> {
+        // A cached copy needs no attention: reads verify it and fetch it
+        // again from the remote when it is damaged.
+        self.remote.replace_file(path, expected, progress).await
+    }
+
     async fn get_to_file(&self, digest: &Digest, dest: &Path, progress: &dyn Progress) -> Result<u64> {
         if !self.cache.exists(digest).await? {
             self.remote.fill(digest, &self.cache, &NoProgress).await?;
@@ -100,11 +107,11 @@ impl BlobStore for CachedStore {
         self.remote.verify(digest).await
     }
 
-    async fn partials(&self) -> Result<Vec<String>> {
+    async fn partials(&self) -> Result<Vec<Partial>> {
         self.cache.partials().await
     }
 
-    async fn remove_partials(&self, min_age: std::time::Duration) -> Result<usize> {
-        self.cache.remove_partials(min_age).await
+    async fn remove_partial(&self, partial: &Partial) -> Result<bool> {
+        self.cache.remove_partial(partial).await
     }
 }

@@ -15,11 +15,13 @@ mod open;
 mod stat_cache;
 
 use std::path::Path;
+use std::time::SystemTime;
 
 use async_trait::async_trait;
 use berth_core::{Digest, Timestamp};
 use bytes::Bytes;
 
+pub use atomic::this_writer;
 pub use cached::CachedStore;
 pub use error::StoreError;
 pub use layout::blob_key;
@@ -49,6 +51,24 @@ pub struct PutOutcome {
     pub size: u64,
     /// False when the store already had the blob and nothing was written.
     pub written: bool,
+    /// True when the store held a damaged copy under this name (wrong size,
+    /// or flagged by a read that found it corrupt) and the put replaced it.
+    pub repaired: bool,
+}
+
+/// A leftover of an interrupted write in the store's `tmp/`. Never visible as
+/// a blob; named after the process that wrote it so that `gc` can remove the
+/// partials of processes that are gone without waiting for them to age.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Partial {
+    /// Where it is, for messages.
+    pub path: String,
+    pub size: u64,
+    pub modified: Option<SystemTime>,
+    /// The writer as `host:pid` (the form upload leases use; compare with
+    /// [`this_writer`]), when the name says; files left by older versions of
+    /// berth have no owner.
+    pub owner: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,12 +92,21 @@ pub trait BlobStore: Send + Sync {
     fn location(&self) -> String;
 
     /// Stores the file at `path`. When `known` is given (from the stat cache)
-    /// and the store already has that blob, nothing is read or written.
+    /// and the store already has a sound copy of that blob, nothing is read
+    /// or written. An existing copy is trusted only when its size is right
+    /// and no read has flagged it as corrupt; otherwise it is replaced.
     /// Writes are atomic: the blob is either absent or complete.
     async fn put_file(&self, path: &Path, known: Option<Digest>, progress: &dyn Progress) -> Result<PutOutcome>;
 
-    /// Stores bytes held in memory (manifests, reports).
+    /// Stores bytes held in memory (manifests, reports), with the same
+    /// checks of an existing copy as [`BlobStore::put_file`].
     async fn put_bytes(&self, bytes: Bytes) -> Result<PutOutcome>;
+
+    /// Stores the file at `path` as blob `expected`, replacing whatever the
+    /// store holds under that name, for repairs from a good copy. Fails with
+    /// [`StoreError::Changed`] (and changes nothing) when the file does not
+    /// hash to `expected`.
+    async fn replace_file(&self, path: &Path, expected: &Digest, progress: &dyn Progress) -> Result<PutOutcome>;
 
     /// Writes the blob to `dest` (atomically, through a temporary file beside
     /// it) after checking its digest; on a mismatch `dest` is left untouched.
@@ -95,14 +124,16 @@ pub trait BlobStore: Send + Sync {
     /// Re-reads a blob and checks its digest without writing anything.
     async fn verify(&self, digest: &Digest) -> Result<Verified>;
 
-    /// Leftovers of interrupted writes (never visible as blobs), for `fsck`.
-    async fn partials(&self) -> Result<Vec<String>> {
+    /// Leftovers of interrupted writes (never visible as blobs), for `fsck`
+    /// and `gc`.
+    async fn partials(&self) -> Result<Vec<Partial>> {
         Ok(Vec::new())
     }
 
-    /// Removes leftovers of interrupted writes older than `min_age`.
-    async fn remove_partials(&self, _min_age: std::time::Duration) -> Result<usize> {
-        Ok(0)
+    /// Removes one leftover listed by [`BlobStore::partials`]; false when it
+    /// was already gone. The caller decides which are safe to remove.
+    async fn remove_partial(&self, _partial: &Partial) -> Result<bool> {
+        Ok(false)
     }
 }
 

@@ -2,20 +2,29 @@
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use async_trait::async_trait;
 use berth_core::{Digest, Timestamp};
 use bytes::Bytes;
 use futures::Stream;
 
-use crate::atomic::{TempGuard, hash_and_copy, open_input, sync_dir, unique_suffix, write_stream_verified};
+use crate::atomic::{TempGuard, hash_and_copy, open_input, owned_temp_name, owner_of, sync_dir, write_stream_verified};
 use crate::layout::{blob_key, digest_from_parts};
-use crate::{BlobMeta, BlobStore, Progress, PutOutcome, Result, StoreError, Verified};
+use crate::{BlobMeta, BlobStore, Partial, Progress, PutOutcome, Result, StoreError, Verified};
 
 #[derive(Debug, Clone)]
 pub struct LocalStore {
     root: PathBuf,
+}
+
+/// What the store holds under a blob's name, as far as a put is concerned.
+enum Existing {
+    Absent,
+    /// The right size and not flagged by a read: trusted without re-reading.
+    Sound,
+    /// The wrong size, or flagged and confirmed corrupt: to be replaced.
+    Damaged,
 }
 
 impl LocalStore {
@@ -38,7 +47,32 @@ impl LocalStore {
     }
 
     fn temp_path(&self) -> PathBuf {
-        self.root.join("tmp").join(format!("{}.partial", unique_suffix()))
+        self.root.join("tmp").join(owned_temp_name())
+    }
+
+    /// The marker a read leaves when it finds a blob corrupt, so that the
+    /// next put of those bytes re-reads the stored copy instead of trusting
+    /// it (a put only checks sizes otherwise, to stay cheap).
+    fn flag_path(&self, d: &Digest) -> PathBuf {
+        self.root.join("damaged").join(d.hex())
+    }
+
+    /// Best effort: a reader without write access cannot leave the marker,
+    /// and then only the size check protects the next put.
+    fn flag(&self, d: &Digest) {
+        let p = self.flag_path(d);
+        let made = p.parent().map_or(Ok(()), fs::create_dir_all).and_then(|()| fs::write(&p, d.to_string()));
+        if let Err(e) = made {
+            tracing::warn!(blob = %d, "cannot record that the blob is corrupt at {}: {e}", p.display());
+        }
+    }
+
+    fn unflag(&self, d: &Digest) {
+        let _ = fs::remove_file(self.flag_path(d));
+    }
+
+    fn is_flagged(&self, d: &Digest) -> bool {
+        self.flag_path(d).exists()
     }
 
     fn not_found(&self, d: &Digest) -> StoreError {
@@ -53,26 +87,62 @@ impl LocalStore {
         })
     }
 
-    /// Moves a complete, fsynced temporary file to its blob path, unless an
-    /// identical blob is already there.
-    fn commit(&self, guard: TempGuard, d: &Digest) -> Result<bool> {
-        let dest = self.blob_path(d);
-        if dest.exists() {
-            return Ok(false);
+    /// Judges the stored copy of `d` for a put of `size` bytes: a stat, and a
+    /// full re-read only when an earlier read flagged the blob.
+    fn existing(&self, d: &Digest, size: u64) -> Result<Existing> {
+        let p = self.blob_path(d);
+        let meta = match fs::metadata(&p) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Existing::Absent),
+            Err(e) => return Err(StoreError::io("cannot read blob", p)(e)),
+        };
+        if meta.len() != size {
+            tracing::warn!(blob = %d, stored = meta.len(), expected = size, "stored copy has the wrong size; replacing it");
+            return Ok(Existing::Damaged);
         }
+        if !self.is_flagged(d) {
+            return Ok(Existing::Sound);
+        }
+        Ok(match self.verify_blocking(d)? {
+            Verified::Ok { .. } => Existing::Sound,
+            Verified::Missing => Existing::Absent,
+            Verified::Corrupt { .. } => {
+                tracing::warn!(blob = %d, "stored copy is corrupt; replacing it");
+                Existing::Damaged
+            }
+        })
+    }
+
+    /// Moves a complete, fsynced temporary file holding blob `d` to its blob
+    /// path. An existing copy is replaced: the temporary file is known good
+    /// (it was hashed as it was written) and the rename is atomic, so this
+    /// heals a damaged copy at no extra cost and cannot harm a sound one.
+    /// Returns (written, repaired): a replacement of a copy of the right size
+    /// that no read flagged counts as neither.
+    fn commit(&self, guard: TempGuard, d: &Digest, size: u64) -> Result<(bool, bool)> {
+        let dest = self.blob_path(d);
+        let damaged = match fs::metadata(&dest) {
+            Ok(m) => Some(m.len() != size || self.is_flagged(d)),
+            Err(_) => None,
+        };
         let dir = dest.parent().expect("blob paths have a parent");
         fs::create_dir_all(dir).map_err(StoreError::io("cannot create directory", dir))?;
         guard.persist(&dest)?;
-        Ok(true)
+        self.unflag(d);
+        Ok(match damaged {
+            None => (true, false),
+            Some(true) => (true, true),
+            Some(false) => (false, false),
+        })
     }
 
     fn put_file_blocking(&self, path: &Path, known: Option<Digest>, progress: &dyn Progress) -> Result<PutOutcome> {
         let (src, size) = open_input(path)?;
         if let Some(d) = known
-            && self.blob_path(&d).exists()
+            && let Existing::Sound = self.existing(&d, size)?
         {
             progress.advance(size);
-            return Ok(PutOutcome { digest: d, size, written: false });
+            return Ok(PutOutcome { digest: d, size, written: false, repaired: false });
         }
         let guard = TempGuard::new(self.temp_path());
         let mut tmp =
@@ -85,15 +155,31 @@ impl LocalStore {
         }
         tmp.sync_all().map_err(StoreError::io("cannot sync", guard.path().to_path_buf()))?;
         drop(tmp);
-        let written = self.commit(guard, &digest)?;
-        Ok(PutOutcome { digest, size, written })
+        let (written, repaired) = self.commit(guard, &digest, size)?;
+        Ok(PutOutcome { digest, size, written, repaired })
+    }
+
+    fn replace_file_blocking(&self, path: &Path, expected: &Digest, progress: &dyn Progress) -> Result<PutOutcome> {
+        let (src, _) = open_input(path)?;
+        let guard = TempGuard::new(self.temp_path());
+        let mut tmp =
+            File::create(guard.path()).map_err(StoreError::io("cannot create", guard.path().to_path_buf()))?;
+        let (digest, size) = hash_and_copy(src, Some(&mut tmp), path, progress)?;
+        if digest != *expected {
+            return Err(StoreError::Changed { path: path.to_path_buf(), expected: *expected, actual: digest });
+        }
+        tmp.sync_all().map_err(StoreError::io("cannot sync", guard.path().to_path_buf()))?;
+        drop(tmp);
+        let existed = self.blob_path(&digest).exists();
+        self.commit(guard, &digest, size)?;
+        Ok(PutOutcome { digest, size, written: true, repaired: existed })
     }
 
     fn put_bytes_blocking(&self, bytes: &[u8]) -> Result<PutOutcome> {
         let digest = Digest::of(bytes);
         let size = bytes.len() as u64;
-        if self.blob_path(&digest).exists() {
-            return Ok(PutOutcome { digest, size, written: false });
+        if let Existing::Sound = self.existing(&digest, size)? {
+            return Ok(PutOutcome { digest, size, written: false, repaired: false });
         }
         let guard = TempGuard::new(self.temp_path());
         let write = || -> std::io::Result<()> {
@@ -103,8 +189,8 @@ impl LocalStore {
             f.sync_all()
         };
         write().map_err(StoreError::io("cannot write", guard.path().to_path_buf()))?;
-        let written = self.commit(guard, &digest)?;
-        Ok(PutOutcome { digest, size, written })
+        let (written, repaired) = self.commit(guard, &digest, size)?;
+        Ok(PutOutcome { digest, size, written, repaired })
     }
 
     fn get_to_file_blocking(&self, d: &Digest, dest: &Path, progress: &dyn Progress) -> Result<u64> {
@@ -117,6 +203,7 @@ impl LocalStore {
             File::create(guard.path()).map_err(StoreError::io("cannot create", guard.path().to_path_buf()))?;
         let (actual, size) = hash_and_copy(src, Some(&mut out), &self.blob_path(d), progress)?;
         if actual != *d {
+            self.flag(d);
             return Err(StoreError::Corrupt { digest: *d, actual, location: self.location() });
         }
         out.sync_all().map_err(StoreError::io("cannot sync", dest))?;
@@ -132,7 +219,13 @@ impl LocalStore {
             Err(e) => return Err(e),
         };
         let (actual, size) = hash_and_copy(src, None, &self.blob_path(d), &crate::NoProgress)?;
-        Ok(if actual == *d { Verified::Ok { size } } else { Verified::Corrupt { actual } })
+        Ok(if actual == *d {
+            self.unflag(d);
+            Verified::Ok { size }
+        } else {
+            self.flag(d);
+            Verified::Corrupt { actual }
+        })
     }
 
     fn list_blocking(&self) -> Result<Vec<BlobMeta>> {
@@ -154,18 +247,35 @@ impl LocalStore {
         Ok(out)
     }
 
-    fn partial_files(&self) -> Vec<(PathBuf, Option<SystemTime>)> {
+    fn partial_files(&self) -> Vec<Partial> {
         let Ok(rd) = fs::read_dir(self.root.join("tmp")) else { return Vec::new() };
-        rd.flatten().map(|e| (e.path(), e.metadata().and_then(|m| m.modified()).ok())).collect()
+        let mut out: Vec<Partial> = rd
+            .flatten()
+            .map(|e| {
+                let meta = e.metadata().ok();
+                Partial {
+                    path: e.path().display().to_string(),
+                    size: meta.as_ref().map_or(0, |m| m.len()),
+                    modified: meta.and_then(|m| m.modified().ok()),
+                    owner: owner_of(&e.file_name().to_string_lossy()),
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        out
     }
 
-    /// Writes a stream known to hash to `expected` as a blob (used to fill a cache).
+    /// Writes a stream known to hash to `expected` as a blob (used to fill a
+    /// cache), through `tmp/` like every other write.
     pub async fn put_stream<S, E>(&self, expected: &Digest, stream: S, progress: &dyn Progress) -> Result<u64>
     where
         S: Stream<Item = std::result::Result<Bytes, E>> + Unpin,
         E: Into<StoreError>,
     {
-        write_stream_verified(stream, expected, &self.blob_path(expected), &self.location(), progress).await
+        let dest = self.blob_path(expected);
+        let size = write_stream_verified(stream, expected, &dest, self.temp_path(), &self.location(), progress).await?;
+        self.unflag(expected);
+        Ok(size)
     }
 }
 
@@ -199,6 +309,10 @@ impl BlobStore for LocalStore {
         blocking(move || s.put_bytes_blocking(&bytes)).await
     }
 
+    async fn replace_file(&self, path: &Path, expected: &Digest, progress: &dyn Progress) -> Result<PutOutcome> {
+        crate::atomic::run_blocking(|| self.replace_file_blocking(path, expected, progress))
+    }
+
     async fn get_to_file(&self, digest: &Digest, dest: &Path, progress: &dyn Progress) -> Result<u64> {
         crate::atomic::run_blocking(|| self.get_to_file_blocking(digest, dest, progress))
     }
@@ -218,6 +332,7 @@ impl BlobStore for LocalStore {
             let bytes = fs::read(&p).map_err(StoreError::io("cannot read blob", p))?;
             let actual = Digest::of(&bytes);
             if actual != d {
+                s.flag(&d);
                 return Err(StoreError::Corrupt { digest: d, actual, location: s.location() });
             }
             Ok(Bytes::from(bytes))
@@ -241,9 +356,13 @@ impl BlobStore for LocalStore {
                 if let Some(dir) = p.parent() {
                     sync_dir(dir);
                 }
+                self.unflag(digest);
                 Ok(())
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                self.unflag(digest);
+                Ok(())
+            }
             Err(e) => Err(StoreError::io("cannot delete blob", p)(e)),
         }
     }
@@ -254,19 +373,26 @@ impl BlobStore for LocalStore {
         blocking(move || s.verify_blocking(&d)).await
     }
 
-    async fn partials(&self) -> Result<Vec<String>> {
-        Ok(self.partial_files().into_iter().map(|(p, _)| p.display().to_string()).collect())
+    async fn partials(&self) -> Result<Vec<Partial>> {
+        let s = self.clone();
+        blocking(move || Ok(s.partial_files())).await
     }
 
-    async fn remove_partials(&self, min_age: Duration) -> Result<usize> {
-        let now = SystemTime::now();
-        let mut n = 0;
-        for (p, modified) in self.partial_files() {
-            let old = modified.and_then(|m| now.duration_since(m).ok()).is_none_or(|age| age >= min_age);
-            if old && fs::remove_file(&p).is_ok() {
-                n += 1;
-            }
+    async fn remove_partial(&self, partial: &Partial) -> Result<bool> {
+        // Only ever a file directly in tmp/: the path comes from a listing,
+        // but a caller must not be able to point this anywhere else.
+        let tmp = self.root.join("tmp");
+        let p = PathBuf::from(&partial.path);
+        if p.parent() != Some(tmp.as_path()) {
+            return Err(StoreError::Input {
+                path: p,
+                reason: format!("is not a temporary file of the store (those live in {})", tmp.display()),
+            });
         }
-        Ok(n)
+        match fs::remove_file(&p) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(StoreError::io("cannot remove temporary file", p)(e)),
+        }
     }
 }

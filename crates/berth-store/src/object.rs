@@ -14,7 +14,7 @@ use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
 use tokio::io::AsyncReadExt;
 
-use crate::atomic::{hash_and_copy, open_input, run_blocking, write_stream_verified};
+use crate::atomic::{hash_and_copy, open_input, run_blocking, temp_beside, write_stream_verified};
 use crate::layout::{blob_key, digest_from_parts};
 use crate::{BlobMeta, BlobStore, LocalStore, NoProgress, Progress, PutOutcome, Result, StoreError, Verified};
 
@@ -22,6 +22,15 @@ use crate::{BlobMeta, BlobStore, LocalStore, NoProgress, Progress, PutOutcome, R
 const SINGLE_PUT_MAX: u64 = 8 << 20;
 const PART_SIZE: usize = 8 << 20;
 const PARALLEL_PARTS: usize = 4;
+
+/// What the store holds under a blob's name, as far as a put is concerned.
+enum Existing {
+    Absent,
+    /// The right size and not flagged by a read: trusted without re-reading.
+    Sound,
+    /// The wrong size, or flagged and confirmed corrupt: to be replaced.
+    Damaged,
+}
 
 pub struct ObjectBlobStore {
     store: Arc<dyn ObjectStore>,
@@ -39,6 +48,93 @@ impl ObjectBlobStore {
 
     fn key(&self, d: &Digest) -> ObjectPath {
         self.path_of(&blob_key(d))
+    }
+
+    /// The marker a read leaves when it finds a blob corrupt (outside
+    /// `blobs/`, so never listed as a blob), so that the next put of those
+    /// bytes checks the stored copy instead of trusting a HEAD.
+    fn flag_key(&self, d: &Digest) -> ObjectPath {
+        self.path_of(&format!("damaged/{}", d.hex()))
+    }
+
+    /// Best effort: without write access the marker is not left, and then
+    /// only the size check protects the next put.
+    async fn flag(&self, d: &Digest) {
+        let body = PutPayload::from(d.to_string().into_bytes());
+        if let Err(e) = self.store.put(&self.flag_key(d), body).await {
+            tracing::warn!(blob = %d, "cannot record in {} that the blob is corrupt: {e}", self.url);
+        }
+    }
+
+    async fn unflag(&self, d: &Digest) {
+        match self.store.delete(&self.flag_key(d)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => tracing::warn!(blob = %d, "cannot clear the corrupt mark in {}: {e}", self.url),
+        }
+    }
+
+    /// Flags the blob when `r` says it is corrupt, and passes `r` on.
+    async fn flag_if_corrupt<T>(&self, d: &Digest, r: Result<T>) -> Result<T> {
+        if let Err(StoreError::Corrupt { .. }) = &r {
+            self.flag(d).await;
+        }
+        r
+    }
+
+    /// Judges the stored copy of `d` for a put of `size` bytes: a HEAD of the
+    /// blob and of its marker, side by side, and a full re-read only when an
+    /// earlier read flagged the blob.
+    async fn existing(&self, d: &Digest, size: u64) -> Result<Existing> {
+        let (key, flag_key) = (self.key(d), self.flag_key(d));
+        let (blob, flag) = futures::join!(self.store.head(&key), self.store.head(&flag_key));
+        let meta = match blob {
+            Ok(m) => m,
+            Err(object_store::Error::NotFound { .. }) => return Ok(Existing::Absent),
+            Err(e) => return Err(self.err(None, e)),
+        };
+        if meta.size != size {
+            tracing::warn!(blob = %d, stored = meta.size, expected = size, "stored copy has the wrong size; replacing it");
+            return Ok(Existing::Damaged);
+        }
+        match flag {
+            Ok(_) => {}
+            Err(object_store::Error::NotFound { .. }) => return Ok(Existing::Sound),
+            // The blob itself answered: a marker that cannot be read must not
+            // fail the push; the size check above still stands.
+            Err(e) => {
+                tracing::warn!(blob = %d, "cannot check {} for a corrupt mark: {e}", self.url);
+                return Ok(Existing::Sound);
+            }
+        }
+        Ok(match self.verify(d).await? {
+            Verified::Ok { .. } => {
+                self.unflag(d).await;
+                Existing::Sound
+            }
+            Verified::Missing => Existing::Absent,
+            Verified::Corrupt { .. } => {
+                tracing::warn!(blob = %d, "stored copy is corrupt; replacing it");
+                Existing::Damaged
+            }
+        })
+    }
+
+    /// Uploads the file at `path` under `digest`, checking on the way that it
+    /// still hashes to it; an upload either completes or leaves nothing.
+    async fn upload(&self, path: &Path, digest: &Digest, size: u64, progress: &dyn Progress) -> Result<()> {
+        if size <= SINGLE_PUT_MAX {
+            let bytes = tokio::fs::read(path).await.map_err(StoreError::io("cannot read", path))?;
+            let actual = Digest::of(&bytes);
+            if actual != *digest {
+                return Err(StoreError::Changed { path: path.to_path_buf(), expected: *digest, actual });
+            }
+            self.store.put(&self.key(digest), PutPayload::from(bytes)).await.map_err(|e| self.err(None, e))?;
+            progress.advance(size);
+        } else {
+            self.upload_multipart(path, digest, progress).await?;
+        }
+        self.unflag(digest).await;
+        Ok(())
     }
 
     fn path_of(&self, rel: &str) -> ObjectPath {
@@ -66,13 +162,14 @@ impl ObjectBlobStore {
     /// Copies a blob into a local store (a cache), verifying it on the way.
     pub async fn fill(&self, d: &Digest, cache: &LocalStore, progress: &dyn Progress) -> Result<u64> {
         let s = self.stream(d).await?;
-        cache.put_stream(d, s, progress).await.map_err(|e| match e {
+        let r = cache.put_stream(d, s, progress).await.map_err(|e| match e {
             // The bytes came from here, so the damage is here, not in the cache.
             StoreError::Corrupt { digest, actual, .. } => {
                 StoreError::Corrupt { digest, actual, location: self.url.clone() }
             }
             e => e,
-        })
+        });
+        self.flag_if_corrupt(d, r).await
     }
 
     async fn upload_multipart(&self, path: &Path, expected: &Digest, progress: &dyn Progress) -> Result<()> {
@@ -122,37 +219,42 @@ impl BlobStore for ObjectBlobStore {
             Some(d) => d,
             None => run_blocking(|| hash_and_copy(src, None, path, &NoProgress))?.0,
         };
-        if self.exists(&digest).await? {
-            progress.advance(size);
-            return Ok(PutOutcome { digest, size, written: false });
-        }
-        if size <= SINGLE_PUT_MAX {
-            let bytes = tokio::fs::read(path).await.map_err(StoreError::io("cannot read", path))?;
-            let actual = Digest::of(&bytes);
-            if actual != digest {
-                return Err(StoreError::Changed { path: path.to_path_buf(), expected: digest, actual });
+        let repaired = match self.existing(&digest, size).await? {
+            Existing::Sound => {
+                progress.advance(size);
+                return Ok(PutOutcome { digest, size, written: false, repaired: false });
             }
-            self.store.put(&self.key(&digest), PutPayload::from(bytes)).await.map_err(|e| self.err(None, e))?;
-            progress.advance(size);
-        } else {
-            self.upload_multipart(path, &digest, progress).await?;
-        }
-        Ok(PutOutcome { digest, size, written: true })
+            Existing::Absent => false,
+            Existing::Damaged => true,
+        };
+        self.upload(path, &digest, size, progress).await?;
+        Ok(PutOutcome { digest, size, written: true, repaired })
     }
 
     async fn put_bytes(&self, bytes: Bytes) -> Result<PutOutcome> {
         let digest = Digest::of(&bytes);
         let size = bytes.len() as u64;
-        if self.exists(&digest).await? {
-            return Ok(PutOutcome { digest, size, written: false });
-        }
+        let repaired = match self.existing(&digest, size).await? {
+            Existing::Sound => return Ok(PutOutcome { digest, size, written: false, repaired: false }),
+            Existing::Absent => false,
+            Existing::Damaged => true,
+        };
         self.store.put(&self.key(&digest), PutPayload::from(bytes)).await.map_err(|e| self.err(None, e))?;
-        Ok(PutOutcome { digest, size, written: true })
+        self.unflag(&digest).await;
+        Ok(PutOutcome { digest, size, written: true, repaired })
+    }
+
+    async fn replace_file(&self, path: &Path, expected: &Digest, progress: &dyn Progress) -> Result<PutOutcome> {
+        let (_, size) = open_input(path)?;
+        let existed = self.exists(expected).await?;
+        self.upload(path, expected, size, progress).await?;
+        Ok(PutOutcome { digest: *expected, size, written: true, repaired: existed })
     }
 
     async fn get_to_file(&self, digest: &Digest, dest: &Path, progress: &dyn Progress) -> Result<u64> {
         let s = self.stream(digest).await?;
-        write_stream_verified(s, digest, dest, &self.url, progress).await
+        let r = write_stream_verified(s, digest, dest, temp_beside(dest), &self.url, progress).await;
+        self.flag_if_corrupt(digest, r).await
     }
 
     async fn get_bytes(&self, digest: &Digest, max_size: u64) -> Result<Bytes> {
@@ -165,6 +267,7 @@ impl BlobStore for ObjectBlobStore {
         let bytes = r.bytes().await.map_err(|e| self.err(Some(digest), e))?;
         let actual = Digest::of(&bytes);
         if actual != *digest {
+            self.flag(digest).await;
             return Err(StoreError::Corrupt { digest: *digest, actual, location: self.url.clone() });
         }
         Ok(bytes)
@@ -200,7 +303,10 @@ impl BlobStore for ObjectBlobStore {
 
     async fn delete(&self, digest: &Digest) -> Result<()> {
         match self.store.delete(&self.key(digest)).await {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => {
+                self.unflag(digest).await;
+                Ok(())
+            }
             Err(e) => Err(self.err(None, e)),
         }
     }
@@ -219,6 +325,11 @@ impl BlobStore for ObjectBlobStore {
             h.update(&chunk);
         }
         let actual = h.finish();
-        Ok(if actual == *digest { Verified::Ok { size } } else { Verified::Corrupt { actual } })
+        if actual == *digest {
+            Ok(Verified::Ok { size })
+        } else {
+            self.flag(digest).await;
+            Ok(Verified::Corrupt { actual })
+        }
     }
 }

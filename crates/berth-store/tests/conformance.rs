@@ -12,8 +12,31 @@ use berth_testkit::noise;
 use bytes::Bytes;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload, RetryConfig};
 
+/// How a test damages a stored blob.
+#[derive(Debug, Clone, Copy)]
+enum Damage {
+    /// One bit flipped in the middle: the size stays right.
+    Flip,
+    /// The last byte cut off.
+    Truncate,
+}
+
+impl Damage {
+    fn apply(self, b: &mut Vec<u8>) {
+        match self {
+            Damage::Flip => {
+                let i = b.len() / 2;
+                b[i] ^= 1;
+            }
+            Damage::Truncate => {
+                b.pop();
+            }
+        }
+    }
+}
+
 /// Damages a stored blob behind the store's back.
-type Corrupter = Box<dyn Fn(&Digest) -> futures::future::BoxFuture<'static, ()> + Send + Sync>;
+type Corrupter = Box<dyn Fn(&Digest, Damage) -> futures::future::BoxFuture<'static, ()> + Send + Sync>;
 
 /// A backend under test, with a way to damage a stored blob behind its back.
 struct Backend {
@@ -28,12 +51,11 @@ fn local() -> Backend {
     let s2 = store.clone();
     Backend {
         store: Arc::new(store),
-        corrupt: Box::new(move |d| {
+        corrupt: Box::new(move |d, damage| {
             let p = s2.blob_path(d);
             Box::pin(async move {
                 let mut b = std::fs::read(&p).unwrap();
-                let i = b.len() / 2;
-                b[i] ^= 1;
+                damage.apply(&mut b);
                 std::fs::write(&p, b).unwrap();
             })
         }),
@@ -70,13 +92,12 @@ fn s3_parts() -> (ObjectBlobStore, Arc<dyn ObjectStore>) {
 }
 
 fn s3_corrupter(client: Arc<dyn ObjectStore>) -> Corrupter {
-    Box::new(move |d| {
+    Box::new(move |d, damage| {
         let client = client.clone();
         let key = object_store::path::Path::from(format!("{PREFIX}/{}", berth_store::blob_key(d)));
         Box::pin(async move {
             let mut b = client.get(&key).await.unwrap().bytes().await.unwrap().to_vec();
-            let i = b.len() / 2;
-            b[i] ^= 1;
+            damage.apply(&mut b);
             client.put(&key, PutPayload::from(b)).await.unwrap();
         })
     })
@@ -135,6 +156,9 @@ suite!(
     many_files_put_in_parallel_all_land,
     a_missing_blob_is_not_found_by_name,
     bad_input_paths_are_input_errors,
+    a_put_replaces_a_copy_that_a_read_found_corrupt,
+    a_put_replaces_a_copy_of_the_wrong_size,
+    replace_file_restores_a_damaged_or_missing_blob,
 );
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -216,14 +240,14 @@ async fn verify_tells_ok_missing_and_corrupt(b: Backend) {
     let d = b.store.put_bytes(Bytes::from(noise(3, 5000))).await.unwrap().digest;
     assert_eq!(b.store.verify(&d).await.unwrap(), Verified::Ok { size: 5000 });
     assert_eq!(b.store.verify(&Digest::of(b"never stored")).await.unwrap(), Verified::Missing);
-    (b.corrupt)(&d).await;
+    (b.corrupt)(&d, Damage::Flip).await;
     assert!(matches!(b.store.verify(&d).await.unwrap(), Verified::Corrupt { .. }));
 }
 
 async fn get_refuses_a_corrupted_blob_and_leaves_no_file(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let d = b.store.put_bytes(Bytes::from(noise(4, 50_000))).await.unwrap().digest;
-    (b.corrupt)(&d).await;
+    (b.corrupt)(&d, Damage::Flip).await;
     let dest = dir.path().join("m.bin");
     let e = b.store.get_to_file(&d, &dest, &NoProgress).await.unwrap_err();
     assert!(matches!(&e, StoreError::Corrupt { digest, .. } if *digest == d), "{e}");
@@ -270,6 +294,105 @@ async fn bad_input_paths_are_input_errors(b: Backend) {
     assert!(matches!(&e, StoreError::Input { reason, .. } if reason.contains("does not exist")), "{e}");
     let e = b.store.put_file(dir.path(), None, &NoProgress).await.unwrap_err();
     assert!(matches!(&e, StoreError::Input { reason, .. } if reason.contains("not a regular file")), "{e}");
+}
+
+async fn a_put_replaces_a_copy_that_a_read_found_corrupt(b: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = noise(8, 60_000);
+    let p = file(dir.path(), "m.bin", &bytes);
+    let d = b.store.put_file(&p, None, &NoProgress).await.unwrap().digest;
+    (b.corrupt)(&d, Damage::Flip).await;
+    // Until a read notices, a put with a known digest trusts a copy of the
+    // right size: re-reading it on every push would cost as much as the push.
+    let trusted = b.store.put_file(&p, Some(d), &NoProgress).await.unwrap();
+    assert_eq!((trusted.written, trusted.repaired), (false, false));
+    // A pull finds the damage; the next put of the good bytes replaces the copy.
+    let e = b.store.get_to_file(&d, &dir.path().join("out"), &NoProgress).await.unwrap_err();
+    assert!(matches!(e, StoreError::Corrupt { .. }), "{e}");
+    let fixed = b.store.put_file(&p, Some(d), &NoProgress).await.unwrap();
+    assert_eq!((fixed.digest, fixed.written, fixed.repaired), (d, true, true));
+    assert_eq!(b.store.verify(&d).await.unwrap(), Verified::Ok { size: 60_000 });
+    assert_eq!(b.store.get_bytes(&d, 1 << 20).await.unwrap(), Bytes::from(bytes));
+    // Repaired once, trusted again.
+    let again = b.store.put_file(&p, Some(d), &NoProgress).await.unwrap();
+    assert_eq!((again.written, again.repaired), (false, false));
+
+    // The same through fsck's check, and without a known digest.
+    (b.corrupt)(&d, Damage::Flip).await;
+    assert!(matches!(b.store.verify(&d).await.unwrap(), Verified::Corrupt { .. }));
+    let fixed = b.store.put_file(&p, None, &NoProgress).await.unwrap();
+    assert_eq!((fixed.written, fixed.repaired), (true, true));
+    assert_eq!(b.store.verify(&d).await.unwrap(), Verified::Ok { size: 60_000 });
+    assert!(b.store.partials().await.unwrap().is_empty());
+}
+
+async fn a_put_replaces_a_copy_of_the_wrong_size(b: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let p = file(dir.path(), "m.bin", &noise(9, 30_000));
+    let d = b.store.put_file(&p, None, &NoProgress).await.unwrap().digest;
+    (b.corrupt)(&d, Damage::Truncate).await;
+    // No read has looked at it: the size alone gives it away.
+    let fixed = b.store.put_file(&p, Some(d), &NoProgress).await.unwrap();
+    assert_eq!((fixed.written, fixed.repaired), (true, true));
+    assert_eq!(b.store.verify(&d).await.unwrap(), Verified::Ok { size: 30_000 });
+
+    let manifest = Bytes::from(noise(10, 2000));
+    let m = b.store.put_bytes(manifest.clone()).await.unwrap().digest;
+    (b.corrupt)(&m, Damage::Truncate).await;
+    let fixed = b.store.put_bytes(manifest.clone()).await.unwrap();
+    assert_eq!((fixed.written, fixed.repaired), (true, true));
+    assert_eq!(b.store.get_bytes(&m, 1 << 20).await.unwrap(), manifest);
+}
+
+async fn replace_file_restores_a_damaged_or_missing_blob(b: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = noise(11, 40_000);
+    let p = file(dir.path(), "m.bin", &bytes);
+    let d = b.store.put_file(&p, None, &NoProgress).await.unwrap().digest;
+    (b.corrupt)(&d, Damage::Flip).await;
+    let out = b.store.replace_file(&p, &d, &NoProgress).await.unwrap();
+    assert_eq!((out.digest, out.size, out.written, out.repaired), (d, 40_000, true, true));
+    assert_eq!(b.store.verify(&d).await.unwrap(), Verified::Ok { size: 40_000 });
+
+    b.store.delete(&d).await.unwrap();
+    let out = b.store.replace_file(&p, &d, &NoProgress).await.unwrap();
+    assert_eq!((out.written, out.repaired), (true, false));
+    assert_eq!(b.store.get_bytes(&d, 1 << 20).await.unwrap(), Bytes::from(bytes));
+
+    // A file that does not hold the blob's bytes changes nothing.
+    let other = file(dir.path(), "other.bin", &noise(12, 40_000));
+    let e = b.store.replace_file(&other, &d, &NoProgress).await.unwrap_err();
+    assert!(matches!(&e, StoreError::Changed { expected, .. } if *expected == d), "{e}");
+    assert_eq!(b.store.verify(&d).await.unwrap(), Verified::Ok { size: 40_000 });
+    assert!(b.store.partials().await.unwrap().is_empty());
+}
+
+/// Temporary files name their writer (`host:pid`), so gc can tell whose
+/// they are; files without that form have no owner and wait to age.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partials_name_their_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalStore::open(dir.path().join("store")).unwrap();
+    let tmp = dir.path().join("store/tmp");
+    std::fs::write(tmp.join("4194301-0-17@build-host.partial"), b"half").unwrap();
+    std::fs::write(tmp.join("4194302-3-9.partial"), b"older form").unwrap();
+    let partials = store.partials().await.unwrap();
+    let owners: Vec<(u64, Option<&str>)> = partials.iter().map(|p| (p.size, p.owner.as_deref())).collect();
+    assert_eq!(owners, [(4, Some("build-host:4194301")), (10, None)]);
+    assert!(store.remove_partial(&partials[0]).await.unwrap());
+    assert!(!store.remove_partial(&partials[0]).await.unwrap(), "already gone");
+    assert_eq!(store.partials().await.unwrap().len(), 1);
+
+    // Only files in tmp/ can be removed this way.
+    let blob = store.put_bytes(Bytes::from_static(b"keep me")).await.unwrap().digest;
+    let outside = berth_store::Partial {
+        path: store.blob_path(&blob).display().to_string(),
+        size: 7,
+        modified: None,
+        owner: None,
+    };
+    assert!(matches!(store.remove_partial(&outside).await.unwrap_err(), StoreError::Input { .. }));
+    assert_eq!(store.verify(&blob).await.unwrap(), Verified::Ok { size: 7 });
 }
 
 /// With the remote unreachable, blobs already in the cache are still served

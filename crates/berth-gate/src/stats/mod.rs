@@ -8,7 +8,9 @@
 //!   of at most 10 000 values, [`kstwo_sf`] otherwise), with [`smirnov`] exposed.
 //! * [`chi2_contingency`]: Pearson's test of independence (Yates when dof = 1),
 //!   with [`chi2_sf`].
-//! * [`ztest_two_sample`] and [`normal_sf`].
+//! * [`ztest_two_sample`] (a difference of means) and [`normal_sf`].
+//! * [`levene`]: Levene's test of equal variances centred on the median
+//!   (Brown–Forsythe, SciPy's default), with [`f_sf`] and [`beta_inc`].
 //! * [`wasserstein_distance`], [`jensenshannon`] and [`psi`].
 //! * [`holm`] and [`benjamini_hochberg`] adjusted p-values.
 //!
@@ -21,6 +23,7 @@ mod dd;
 mod distance;
 mod kolmogorov;
 mod ks;
+mod levene;
 mod smirnov;
 mod special;
 mod sum;
@@ -31,8 +34,9 @@ pub use correction::{benjamini_hochberg, holm};
 pub use distance::{PSI_EPSILON, jensenshannon, psi, wasserstein_distance, wasserstein_sorted};
 pub use kolmogorov::kstwo_sf;
 pub use ks::{KsResult, ks_2samp, ks_2samp_sorted};
+pub use levene::{LeveneResult, levene, levene_sorted};
 pub use smirnov::smirnov;
-pub use special::{chi2_sf, erfc, gamma_q, ln_gamma, normal_sf};
+pub use special::{beta_inc, chi2_sf, erfc, f_sf, gamma_q, ln_gamma, normal_sf};
 pub use ztest::{ZTestResult, ztest_two_sample};
 
 /// Why a statistic could not be computed.
