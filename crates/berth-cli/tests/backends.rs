@@ -63,6 +63,16 @@ fn an_unreachable_s3_server_fails_with_exit_3_and_names_the_url() {
 }
 
 #[test]
+fn an_s3_error_says_the_providers_code_and_message_not_its_xml() {
+    let p = s3_project("no-such-bucket-here");
+    p.write("m.bin", b"weights");
+    let r = p.berth(&["push", "m.bin", "--model", "m"]).fails(3);
+    assert!(r.stderr.contains("NoSuchBucket: The specified bucket does not exist"), "{}", r.stderr);
+    assert!(!r.stderr.contains("<?xml") && !r.stderr.contains("<Error>"), "{}", r.stderr);
+    assert!(r.stderr.contains("create the bucket \"no-such-bucket-here\""), "{}", r.stderr);
+}
+
+#[test]
 fn push_and_pull_with_a_postgres_registry() {
     let db = PgDatabase::create();
     let p = Project::empty().with_env("BERTH_REGISTRY_URL", &db.url);

@@ -16,7 +16,7 @@ pub enum StoreError {
     Changed { path: PathBuf, expected: Digest, actual: Digest },
     #[error("{what} {path}: {source}")]
     Io { what: &'static str, path: PathBuf, source: std::io::Error },
-    #[error("object store {location}: {source}")]
+    #[error("object store {location}: {}", crate::provider::describe(source))]
     Remote { location: String, source: Box<object_store::Error> },
     #[error("invalid store URL {url:?}: {reason}")]
     Url { url: String, reason: String },
@@ -49,9 +49,11 @@ impl Exit for StoreError {
                 "the stored bytes no longer match their name; run `berth fsck` to list every damaged blob, then push the affected versions again from a good copy".into(),
             ),
             StoreError::NotFound { .. } => Some("run `berth fsck` to find versions whose blobs are missing".into()),
-            StoreError::Remote { location, .. } => Some(format!(
+            StoreError::Remote { location, source } => {
+                crate::provider::ProviderError::parse(&source.to_string()).and_then(|p| p.hint(location)).or_else(|| Some(format!(
                 "check that {location} is reachable and that AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are right"
-            )),
+            )))
+            }
             StoreError::Io { source, .. } if source.raw_os_error() == Some(28) => {
                 Some("the disk is full; free space and retry (nothing partial was kept)".into())
             }

@@ -12,6 +12,7 @@ mod layout;
 mod local;
 mod object;
 mod open;
+mod provider;
 mod stat_cache;
 
 use std::path::Path;
