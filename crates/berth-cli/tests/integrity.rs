@@ -416,6 +416,28 @@ impl Drop for Reaped {
 fn signal(child: &Child, sig: &str) {
     let ok = std::process::Command::new("kill").args(["-s", sig, &child.id().to_string()]).status().unwrap();
     assert!(ok.success(), "kill -s {sig}");
+    if sig == "STOP" {
+        wait_stopped(child.id());
+    }
+}
+
+/// A signal is delivered after `kill` returns: wait until every thread of
+/// the process is stopped, so nothing it writes can land after this.
+fn wait_stopped(pid: u32) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let stopped = |stat: &str| {
+        stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next()).is_some_and(|s| s == "T" || s == "t")
+    };
+    loop {
+        let tasks: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/task"))
+            .map(|d| d.flatten().filter_map(|t| std::fs::read_to_string(t.path().join("stat")).ok()).collect())
+            .unwrap_or_default();
+        if tasks.iter().all(|t| stopped(t)) {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "process {pid} never stopped");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
 }
 
 /// A push killed with SIGKILL leaves its temporary file behind; gc removes it
