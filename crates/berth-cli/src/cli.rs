@@ -1,9 +1,22 @@
 //! The command line, as clap types. Parsing only: each command is carried out
 //! in `run.rs` by calling the service layer.
+//!
+//! Every argument is parsed into its type here, so a bad value is a usage
+//! error naming the argument (exit 2) and `run.rs` never reads a string
+//! twice: refs, model and environment names with berth-core's `FromStr`,
+//! `KEY=VALUE` pairs as `KeyValue`, closed sets as `ValueEnum`s, endpoint
+//! and store URLs, durations and algorithms by their own parsers. Model
+//! arguments that may be a file or a ref (`predict MODEL`, `serve REF`) are
+//! the exception: whether a relative path names a file depends on `-C DIR`,
+//! which is applied after parsing, so they are decided (as a
+//! `berth_core::ModelArg`) once it has been.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use berth_core::{AliasName, KeyValue, ModelName, Ref};
+use berth_ml::AlgorithmName;
+use berth_service::EndpointUrl;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
@@ -60,18 +73,18 @@ pub enum Command {
     /// List the versions of a model, newest first.
     Versions {
         /// Model name.
-        model: String,
+        model: ModelName,
     },
     /// Show one version: metadata, lineage, aliases and files.
     Show {
         /// NAME@N, NAME@ALIAS or NAME@latest.
-        reference: String,
+        reference: Ref,
     },
     /// Set tags on a version (KEY=VALUE ...).
     Tag {
-        reference: String,
+        reference: Ref,
         #[arg(required = true, value_name = "KEY=VALUE")]
-        tags: Vec<String>,
+        tags: Vec<KeyValue>,
     },
     /// Point aliases (environments) at versions.
     #[command(subcommand)]
@@ -80,10 +93,10 @@ pub enum Command {
     /// exactly what is missing (exit 1).
     Promote {
         /// NAME@N, NAME@ALIAS or NAME@latest.
-        reference: String,
+        reference: Ref,
         /// The environment, e.g. production.
         #[arg(long = "to", value_name = "ENV")]
-        env: String,
+        env: AliasName,
         /// Why, for the deployment history.
         #[arg(long)]
         reason: Option<String>,
@@ -94,32 +107,32 @@ pub enum Command {
     },
     /// Approve a version for an environment (approvals must come from someone other than its publisher).
     Approve {
-        reference: String,
+        reference: Ref,
         #[arg(long, value_name = "ENV")]
-        env: String,
+        env: AliasName,
         #[arg(long)]
         comment: Option<String>,
     },
     /// List approvals.
     Approvals {
         /// Only this model's.
-        model: Option<String>,
+        model: Option<ModelName>,
         /// Only for this environment.
         #[arg(long, value_name = "ENV")]
-        env: Option<String>,
+        env: Option<AliasName>,
     },
     /// An environment's deployment history: from, to, who, when, why, and the gate reports' digests.
     Deployments {
-        model: String,
+        model: ModelName,
         /// One environment (default: all of the model's).
         #[arg(long, value_name = "ENV")]
-        env: Option<String>,
+        env: Option<AliasName>,
     },
     /// Roll an environment back: to the previous version that was live and healthy, or to --to N.
     Rollback {
-        model: String,
+        model: ModelName,
         #[arg(long, value_name = "ENV")]
-        env: String,
+        env: AliasName,
         /// The version to go back to.
         #[arg(long, value_name = "N")]
         to: Option<u64>,
@@ -129,9 +142,9 @@ pub enum Command {
     /// Compare live metrics with the metrics the live version passed its gate with; roll back when one
     /// is worse than the environment allows (exit 1).
     Check {
-        model: String,
+        model: ModelName,
         #[arg(long, value_name = "ENV")]
-        env: String,
+        env: AliasName,
         /// A JSON object of live metrics, e.g. {"accuracy": 0.84}.
         #[arg(long, value_name = "FILE")]
         metrics: PathBuf,
@@ -154,7 +167,7 @@ pub enum Command {
     Log {
         /// Only entries about this model.
         #[arg(long)]
-        model: Option<String>,
+        model: Option<ModelName>,
         /// At most this many entries.
         #[arg(long, default_value_t = 50)]
         limit: u32,
@@ -201,8 +214,8 @@ pub enum Command {
     /// well-formed predictions, latency. Exit 0 passed, 1 failed, 2 bad input.
     Smoke {
         /// The server, e.g. http://staging:8080.
-        #[arg(long)]
-        endpoint: String,
+        #[arg(long, value_parser = endpoint_url)]
+        endpoint: EndpointUrl,
         /// Rows to send (CSV or Parquet with the model's input columns).
         #[arg(long)]
         data: PathBuf,
@@ -227,10 +240,10 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct InitArgs {
     /// Registry URL to record (default sqlite://.berth/registry.db, or BERTH_REGISTRY_URL).
-    #[arg(long)]
+    #[arg(long, value_parser = registry_url)]
     pub registry: Option<String>,
     /// Store URL to record (default .berth/store, or BERTH_STORE_URL).
-    #[arg(long)]
+    #[arg(long, value_parser = store_url)]
     pub store: Option<String>,
 }
 
@@ -241,16 +254,16 @@ pub struct PushArgs {
     pub paths: Vec<PathBuf>,
     /// Model name.
     #[arg(long, short)]
-    pub model: String,
+    pub model: ModelName,
     /// JSON file of metrics ({"accuracy": 0.91, ...}).
     #[arg(long)]
     pub metrics: Option<PathBuf>,
     /// A parameter (repeatable).
     #[arg(long = "param", value_name = "KEY=VALUE")]
-    pub params: Vec<String>,
+    pub params: Vec<KeyValue>,
     /// A tag (repeatable).
     #[arg(long = "tag", value_name = "KEY=VALUE")]
-    pub tags: Vec<String>,
+    pub tags: Vec<KeyValue>,
     #[arg(long)]
     pub description: Option<String>,
     /// Model format (inferred from file extensions when omitted).
@@ -269,7 +282,7 @@ pub struct PushArgs {
 #[derive(Debug, Args)]
 pub struct PullArgs {
     /// NAME@N, NAME@ALIAS or NAME@latest.
-    pub reference: String,
+    pub reference: Ref,
     /// Target directory (default NAME-vN).
     #[arg(short = 'o', long = "output")]
     pub output: Option<PathBuf>,
@@ -279,21 +292,21 @@ pub struct PullArgs {
 pub enum AliasCommand {
     /// Point ALIAS of model NAME at version N.
     Set {
-        model: String,
-        alias: String,
+        model: ModelName,
+        alias: AliasName,
         version: u64,
         #[arg(long)]
         reason: Option<String>,
     },
     /// Remove ALIAS of model NAME.
     Rm {
-        model: String,
-        alias: String,
+        model: ModelName,
+        alias: AliasName,
         #[arg(long)]
         reason: Option<String>,
     },
     /// Every move of a model's aliases, oldest first.
-    History { model: String, alias: Option<String> },
+    History { model: ModelName, alias: Option<AliasName> },
 }
 
 #[derive(Debug, Subcommand)]
@@ -329,22 +342,38 @@ pub struct DriftArgs {
     pub columns: Option<Vec<String>>,
     #[arg(long, default_value_t = 0.05)]
     pub alpha: f64,
-    /// holm, bh or none.
-    #[arg(long, default_value = "holm")]
-    pub correction: String,
+    /// How the columns' p-values are corrected for testing many at once.
+    #[arg(long, value_enum, default_value = "holm")]
+    pub correction: CorrectionArg,
     /// The dataset drifts when more than this share of its columns drift.
     #[arg(long, default_value_t = 0.5)]
     pub max_drifted_share: f64,
     /// Numeric test: ks (Kolmogorov–Smirnov), z (difference of means, with Levene's test on the spread beside it) or levene.
-    #[arg(long, default_value = "ks")]
-    pub numeric_test: String,
+    #[arg(long, value_enum, default_value = "ks")]
+    pub numeric_test: NumericTestArg,
+}
+
+/// `data drift --correction`: the gate's corrections, by the gate file's names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CorrectionArg {
+    Holm,
+    Bh,
+    None,
+}
+
+/// `data drift --numeric-test`: the gate's numeric tests, by the gate file's names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum NumericTestArg {
+    Ks,
+    Z,
+    Levene,
 }
 
 #[derive(Debug, Args)]
 pub struct SynthArgs {
-    /// classification, regression, forecast, text or anomaly.
-    #[arg(long)]
-    pub kind: String,
+    /// What the data is for.
+    #[arg(long, value_enum)]
+    pub kind: SynthKind,
     #[arg(long, default_value_t = 1000)]
     pub rows: usize,
     #[arg(long, default_value_t = 42)]
@@ -359,11 +388,21 @@ pub struct SynthArgs {
     #[arg(long, default_value_t = 0.05)]
     pub contamination: f64,
     /// Make a drifted copy: shift:COLUMN=DELTA, scale:COLUMN=FACTOR, mix:COLUMN=LEVEL:SHARE (repeatable).
-    #[arg(long = "drift", value_name = "SPEC")]
-    pub drift: Vec<String>,
+    #[arg(long = "drift", value_name = "SPEC", value_parser = berth_data::synth::Drift::parse)]
+    pub drift: Vec<berth_data::synth::Drift>,
     /// Output file; the extension picks CSV or Parquet.
     #[arg(short = 'o', long = "output")]
     pub output: PathBuf,
+}
+
+/// `data synth --kind`: the kinds of synthetic data berth makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SynthKind {
+    Classification,
+    Regression,
+    Forecast,
+    Text,
+    Anomaly,
 }
 
 #[derive(Debug, Subcommand)]
@@ -387,8 +426,8 @@ pub enum RolloutCommand {
 #[derive(Debug, Args)]
 pub struct EndpointArg {
     /// The server, e.g. http://127.0.0.1:8080.
-    #[arg(long)]
-    pub endpoint: String,
+    #[arg(long, value_parser = endpoint_url)]
+    pub endpoint: EndpointUrl,
     /// The variable holding the server's admin token, sent as "Authorization: Bearer TOKEN"
     /// [default: BERTH_ADMIN_TOKEN, when it is set]. Needed when the server runs with --admin-token-env.
     #[arg(long, value_name = "VAR")]
@@ -398,8 +437,8 @@ pub struct EndpointArg {
 #[derive(Debug, Args)]
 pub struct RolloutStartArgs {
     /// The server, e.g. http://127.0.0.1:8080.
-    #[arg(long)]
-    pub endpoint: String,
+    #[arg(long, value_parser = endpoint_url)]
+    pub endpoint: EndpointUrl,
     /// The variable holding the server's admin token, sent as "Authorization: Bearer TOKEN"
     /// [default: BERTH_ADMIN_TOKEN, when it is set]. Needed when the server runs with --admin-token-env.
     #[arg(long, value_name = "VAR")]
@@ -494,10 +533,10 @@ pub struct ServeArgs {
     pub admin_token_env: Option<String>,
     /// A request head must be complete this long after its connection opens (or after its first
     /// byte following an idle spell); else the connection is closed.
-    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "10s", value_parser = nonzero_duration)]
     pub header_read_timeout: Duration,
     /// A kept-alive connection with no request for this long is closed.
-    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "60s", value_parser = nonzero_duration)]
     pub idle_timeout: Duration,
     /// Connections open at once; beyond, a new one is answered 503 and closed at once (counted in
     /// /metrics as berth_connections_refused_total), never queued.
@@ -519,15 +558,15 @@ pub struct ValidateArgs {
     #[arg(long)]
     pub target: Option<String>,
     /// Score this predictions file instead of running a model (a `prediction` column, proba_<class> columns).
-    #[arg(long, conflicts_with = "endpoint")]
+    #[arg(long, conflicts_with_all = ["endpoint", "model"])]
     pub predictions: Option<PathBuf>,
     /// Score through a running `berth serve` (e.g. staging) instead of a model: http://HOST:PORT.
     /// Latency is then measured over the network.
-    #[arg(long, conflicts_with = "model")]
-    pub endpoint: Option<String>,
-    /// With --predictions and no model: classification, regression or anomaly.
-    #[arg(long)]
-    pub task: Option<String>,
+    #[arg(long, conflicts_with = "model", value_parser = endpoint_url)]
+    pub endpoint: Option<EndpointUrl>,
+    /// With --predictions: the model's task (a model or an endpoint says its own).
+    #[arg(long, value_enum)]
+    pub task: Option<TaskArg>,
     /// ONNX models: the input columns, in order.
     #[arg(long, value_delimiter = ',')]
     pub features: Option<Vec<String>>,
@@ -566,6 +605,14 @@ pub struct ValidateArgs {
     pub no_store: bool,
 }
 
+/// A model's task, as `train --model-type` and `validate --task` name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TaskArg {
+    Classification,
+    Regression,
+    Anomaly,
+}
+
 #[derive(Debug, Args)]
 pub struct TrainArgs {
     /// Training config (TOML): model_type, algorithm, target, features, validation_split, seed, data, [hyperparameters].
@@ -574,21 +621,22 @@ pub struct TrainArgs {
     /// Training data (.csv or .parquet); overrides the config's `data`.
     #[arg(long)]
     pub data: Option<PathBuf>,
-    /// classification, regression or anomaly.
-    #[arg(long)]
-    pub model_type: Option<String>,
+    /// The model's task.
+    #[arg(long, value_enum)]
+    pub model_type: Option<TaskArg>,
     /// logistic_regression, random_forest, gradient_boosting, naive_bayes (classification);
     /// ridge, random_forest, gradient_boosting (regression); isolation_forest (anomaly).
+    /// LightGBM and XGBoost models come in as ONNX: export them with onnxmltools.
     #[arg(long)]
-    pub algorithm: Option<String>,
+    pub algorithm: Option<AlgorithmName>,
     #[arg(long)]
     pub target: Option<String>,
     /// Feature columns (comma-separated; default: every column but the target).
     #[arg(long, value_delimiter = ',')]
     pub features: Option<Vec<String>>,
     /// A hyperparameter (repeatable), e.g. --set C=0.5.
-    #[arg(long = "set", value_name = "NAME=VALUE")]
-    pub hyperparameters: Vec<String>,
+    #[arg(long = "set", value_name = "NAME=VALUE", value_parser = hyperparameter)]
+    pub hyperparameters: Vec<(String, f64)>,
     #[arg(long)]
     pub validation_split: Option<f64>,
     #[arg(long)]
@@ -603,5 +651,172 @@ pub struct TrainArgs {
     pub force: bool,
     /// Push exactly the files this training wrote as a new version of this model.
     #[arg(long, value_name = "NAME")]
-    pub push: Option<String>,
+    pub push: Option<ModelName>,
+}
+
+/// A value parser's error: what was wrong and, after it, what to do.
+fn with_hint(message: impl std::fmt::Display, hint: Option<String>) -> String {
+    match hint {
+        Some(h) => format!("{message}\n  help: {h}"),
+        None => message.to_string(),
+    }
+}
+
+/// `--endpoint`: a berth server's address.
+fn endpoint_url(s: &str) -> Result<EndpointUrl, String> {
+    use berth_core::Exit;
+    EndpointUrl::parse(s).map_err(|e| {
+        let hint = e.hint();
+        with_hint(e, hint)
+    })
+}
+
+/// `init --registry`: checked now, recorded as written (a relative SQLite
+/// path stays relative to the project).
+fn registry_url(s: &str) -> Result<String, String> {
+    berth_registry::RegistryUrl::parse(s, Path::new(""))
+        .map(|_| s.to_string())
+        .map_err(|e| with_hint(e, Some("write sqlite://PATH or postgres://USER@HOST:PORT/DB".into())))
+}
+
+/// `init --store`: checked now, recorded as written.
+fn store_url(s: &str) -> Result<String, String> {
+    berth_store::StoreUrl::parse(s, Path::new(""))
+        .map(|_| s.to_string())
+        .map_err(|e| with_hint(e, Some("write a directory, file:///abs/path or s3://bucket/prefix".into())))
+}
+
+/// `--set NAME=VALUE`: hyperparameters are numbers. Which names the
+/// algorithm takes is checked with the rest of the training config.
+fn hyperparameter(s: &str) -> Result<(String, f64), String> {
+    let kv = KeyValue::parse(s).map_err(|e| e.to_string())?;
+    match kv.value.trim().parse::<f64>() {
+        Ok(x) => Ok((kv.key, x)),
+        Err(_) => Err(with_hint(
+            format!("hyperparameter {} = {:?} is not a number", kv.key, kv.value),
+            Some(format!("write it as --set {}=0.5", kv.key)),
+        )),
+    }
+}
+
+/// A duration that may not be zero, e.g. `10s` (a zero timeout would close
+/// every connection at once).
+fn nonzero_duration(s: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(s) {
+        Ok(d) if d.is_zero() => {
+            Err(with_hint(format!("{s:?} is no time at all"), Some("give a duration, e.g. 10s".into())))
+        }
+        Ok(d) => Ok(d),
+        Err(e) => Err(with_hint(e, Some("give a duration, e.g. 10s or 1m".into()))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("berth").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn typed_arguments_arrive_parsed() {
+        let Command::Promote { reference, env, .. } =
+            parse(&["promote", "churn@3", "--to", "production"]).unwrap().command
+        else {
+            panic!("not promote")
+        };
+        assert_eq!((reference.to_string(), env.as_str()), ("churn@3".to_string(), "production"));
+        let Command::Push(p) =
+            parse(&["push", "m.bin", "-m", "churn", "--param", "lr=0.1", "--tag", "q=a=b"]).unwrap().command
+        else {
+            panic!("not push")
+        };
+        assert_eq!(
+            (p.model.as_str(), p.params[0].to_string(), p.tags[0].value.as_str()),
+            ("churn", "lr=0.1".into(), "a=b")
+        );
+        let Command::Train(t) = parse(&[
+            "train",
+            "--model-type",
+            "regression",
+            "--algorithm",
+            "ridge",
+            "--set",
+            "alpha=0.5",
+            "--push",
+            "m",
+        ])
+        .unwrap()
+        .command
+        else {
+            panic!("not train")
+        };
+        assert_eq!((t.model_type, t.algorithm), (Some(TaskArg::Regression), Some(AlgorithmName::Ridge)));
+        assert_eq!(t.hyperparameters, [("alpha".to_string(), 0.5)]);
+        let Command::Data(DataCommand::Drift(d)) = parse(&[
+            "data",
+            "drift",
+            "--reference",
+            "a",
+            "--data",
+            "b",
+            "--correction",
+            "bh",
+            "--numeric-test",
+            "levene",
+        ])
+        .unwrap()
+        .command
+        else {
+            panic!("not drift")
+        };
+        assert_eq!((d.correction, d.numeric_test), (CorrectionArg::Bh, NumericTestArg::Levene));
+        let Command::Rollout(RolloutCommand::Status(e)) =
+            parse(&["rollout", "status", "--endpoint", "http://127.0.0.1:8080/"]).unwrap().command
+        else {
+            panic!("not rollout status")
+        };
+        assert_eq!(e.endpoint.to_string(), "http://127.0.0.1:8080");
+    }
+
+    /// What a bad value answers: a usage error (exit 2) naming the argument,
+    /// the value and what is wrong with it.
+    #[test]
+    fn a_bad_value_is_a_usage_error_naming_the_argument() {
+        let cases: &[(&[&str], &str, &str)] = &[
+            (&["show", "m@0"], "<REFERENCE>", "version numbers start at 1"),
+            (&["versions", "Churn"], "<MODEL>", "try \"churn\""),
+            (&["promote", "m@1", "--to", "latest"], "--to <ENV>", "reserved"),
+            (&["push", "m.bin", "-m", "m", "--param", "novalue"], "--param <KEY=VALUE>", "expected KEY=VALUE"),
+            (&["tag", "m@1", "=v"], "<KEY=VALUE>", "no key"),
+            (&["train", "--set", "C=x"], "--set <NAME=VALUE>", "is not a number"),
+            (&["train", "--algorithm", "svm"], "--algorithm <ALGORITHM>", "valid: logistic_regression"),
+            (&["train", "--algorithm", "xgboost"], "--algorithm <ALGORITHM>", "onnxmltools"),
+            (&["train", "--model-type", "regr"], "--model-type <MODEL_TYPE>", "regression"),
+            (&["train", "--push", "Bad Name"], "--push <NAME>", "invalid model name"),
+            (&["data", "synth", "--kind", "images", "-o", "x.csv"], "--kind <KIND>", "forecast"),
+            (&["data", "synth", "--kind", "forecast", "--drift", "tilt:x=1", "-o", "x.csv"], "--drift <SPEC>", "tilt"),
+            (
+                &["data", "drift", "--reference", "a", "--data", "b", "--correction", "bonferroni"],
+                "--correction",
+                "holm",
+            ),
+            (&["smoke", "--endpoint", "https://x", "--data", "d.csv"], "--endpoint <ENDPOINT>", "http://HOST:PORT"),
+            (&["init", "--registry", "mysql://x"], "--registry <REGISTRY>", "postgres://"),
+            (&["serve", "m@1", "--idle-timeout", "0s"], "--idle-timeout", "e.g. 10s"),
+        ];
+        for (args, arg, needle) in cases {
+            let e = parse(args).err().unwrap_or_else(|| panic!("{args:?} parsed"));
+            let text = e.to_string();
+            assert_eq!(e.exit_code(), 2, "{args:?}: {text}");
+            assert!(text.contains(arg) && text.contains(needle), "{args:?}: expected {arg} and {needle:?} in\n{text}");
+        }
+    }
 }

@@ -1,18 +1,18 @@
 //! `berth data …`: synthetic data, profiles and schemas. Pure data work with
 //! no store or registry, so it calls `berth-data` directly.
 
-use berth_data::synth::{Drift, Kind, SynthOptions, apply_drift, generate};
+use berth_data::synth::{Kind, SynthOptions, apply_drift, generate};
 use berth_data::{ColumnProfile, Profile, ReadOptions, read_table, write_table};
 use berth_service::{Result, ServiceError};
 use serde::Serialize;
 
-use crate::cli::{DataCommand, DriftArgs, SynthArgs};
+use crate::cli::{CorrectionArg, DataCommand, DriftArgs, NumericTestArg, SynthArgs, SynthKind};
 use crate::render;
 
 #[derive(Serialize)]
 struct SynthReport<'a> {
     output: &'a std::path::Path,
-    kind: &'a str,
+    kind: &'static str,
     rows: usize,
     seed: u64,
     columns: Vec<String>,
@@ -55,9 +55,32 @@ pub fn run(cmd: &DataCommand, json: bool) -> Result<()> {
     }
 }
 
+impl From<SynthKind> for Kind {
+    fn from(k: SynthKind) -> Kind {
+        match k {
+            SynthKind::Classification => Kind::Classification,
+            SynthKind::Regression => Kind::Regression,
+            SynthKind::Forecast => Kind::Forecast,
+            SynthKind::Text => Kind::Text,
+            SynthKind::Anomaly => Kind::Anomaly,
+        }
+    }
+}
+
+impl SynthKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            SynthKind::Classification => "classification",
+            SynthKind::Regression => "regression",
+            SynthKind::Forecast => "forecast",
+            SynthKind::Text => "text",
+            SynthKind::Anomaly => "anomaly",
+        }
+    }
+}
+
 fn synth(a: &SynthArgs, json: bool) -> Result<()> {
-    let kind = Kind::parse(&a.kind)?;
-    let drifts = a.drift.iter().map(|d| Drift::parse(d)).collect::<berth_data::Result<Vec<_>>>()?;
+    let drifts = &a.drift;
     let o = SynthOptions {
         rows: a.rows,
         seed: a.seed,
@@ -65,14 +88,14 @@ fn synth(a: &SynthArgs, json: bool) -> Result<()> {
         classes: a.classes,
         contamination: a.contamination,
     };
-    let mut t = generate(kind, &o)?;
+    let mut t = generate(a.kind.into(), &o)?;
     if !drifts.is_empty() {
-        t = apply_drift(&t, &drifts, a.seed)?;
+        t = apply_drift(&t, drifts, a.seed)?;
     }
     write_table(&t, &a.output)?;
     let report = SynthReport {
         output: &a.output,
-        kind: &a.kind,
+        kind: a.kind.as_str(),
         rows: t.rows(),
         seed: a.seed,
         columns: t.names(),
@@ -81,7 +104,7 @@ fn synth(a: &SynthArgs, json: bool) -> Result<()> {
     if json {
         render::json(&report);
     } else {
-        println!("{} rows of {} data (seed {}) -> {}", report.rows, a.kind, a.seed, a.output.display());
+        println!("{} rows of {} data (seed {}) -> {}", report.rows, report.kind, a.seed, a.output.display());
         println!("  columns: {}", report.columns.join(", "));
         if !report.drift.is_empty() {
             println!("  drift:   {}", report.drift.join(", "));
@@ -138,17 +161,15 @@ pub fn drift(a: &DriftArgs, json: bool) -> Result<u8> {
     use berth_gate::drift::{Current, Reference};
     use berth_gate::gate::{Correction, DriftSpec, NumericTest};
     let bad = |m: String, h: &str| ServiceError::input(m, Some(h.to_string()));
-    let correction = match a.correction.as_str() {
-        "holm" => Correction::Holm,
-        "bh" => Correction::Bh,
-        "none" => Correction::None,
-        c => return Err(bad(format!("unknown correction {c:?}"), "valid: holm, bh, none")),
+    let correction = match a.correction {
+        CorrectionArg::Holm => Correction::Holm,
+        CorrectionArg::Bh => Correction::Bh,
+        CorrectionArg::None => Correction::None,
     };
-    let numeric_test = match a.numeric_test.as_str() {
-        "ks" => NumericTest::Ks,
-        "z" => NumericTest::Z,
-        "levene" => NumericTest::Levene,
-        t => return Err(bad(format!("unknown numeric test {t:?}"), "valid: ks, z (with levene beside it), levene")),
+    let numeric_test = match a.numeric_test {
+        NumericTestArg::Ks => NumericTest::Ks,
+        NumericTestArg::Z => NumericTest::Z,
+        NumericTestArg::Levene => NumericTest::Levene,
     };
     let spec = DriftSpec {
         alpha: a.alpha,

@@ -15,7 +15,7 @@ use std::time::Duration;
 use berth_core::{AliasName, ModelName, Ref, Selector};
 use berth_data::synth::{Kind, SynthOptions, generate};
 use berth_gate::Gate;
-use berth_ml::{Task, TrainConfig};
+use berth_ml::{Algorithm, AlgorithmName, Task, TrainConfig};
 use berth_service::{Berth, Config, NoTransfer, Result, ServiceError, TrainRequest, ValidateRequest, push_request_for};
 
 /// The narrative goes to stdout, or to stderr with `--json` so that stdout
@@ -75,15 +75,15 @@ const PRODUCTION_GATE: &str = "# The production gate.\n[metrics]\naccuracy = { m
 async fn train_and_push(
     b: &Berth,
     model: &ModelName,
-    algorithm: &str,
+    algorithm: AlgorithmName,
     hyper: &[(&str, f64)],
     data: &Path,
     out: &Path,
 ) -> Result<u64> {
+    let given = hyper.iter().map(|(k, v)| (k.to_string(), *v)).collect();
     let config = TrainConfig {
         model_type: Task::Classification,
-        algorithm: algorithm.into(),
-        hyperparameters: hyper.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+        algorithm: Algorithm::new(algorithm, &given).map_err(|e| failed(&e.to_string()))?,
         features: None,
         target: Some("target".into()),
         validation_split: 0.2,
@@ -117,14 +117,8 @@ async fn validate(b: &Berth, dir: &Path, r: &str, gate: &str, data: &Path) -> Re
     let path = dir.join("gates").join(format!("{gate}.toml"));
     let text = std::fs::read_to_string(&path).map_err(io)?;
     let g = Gate::parse(&text, &path.display().to_string()).map_err(|e| failed(&e.to_string()))?;
-    let req = ValidateRequest {
-        model: Some(r.to_string()),
-        data: data.to_path_buf(),
-        gate: g,
-        gate_name: gate.to_string(),
-        store: true,
-        ..Default::default()
-    };
+    let subject = berth_service::Subject::Model(berth_service::model_arg(r)?);
+    let req = ValidateRequest::new(subject, data.to_path_buf(), g, gate.to_string())?;
     let report = berth_service::validate(Some(b), &req).await?;
     let acc = report.metrics.get("accuracy").copied().unwrap_or(f64::NAN);
     let verdict = if report.passed { "PASSED" } else { "FAILED (exit 1 would block the pipeline)" };
@@ -249,7 +243,8 @@ pub async fn run(dir: Option<PathBuf>, json: bool) -> Result<()> {
     let table = generate(Kind::Classification, &SynthOptions { rows: 25_000, seed: 42, ..Default::default() })?;
     berth_data::write_table(&table.take(&(0..20_000).collect::<Vec<_>>()), &train_csv)?;
     berth_data::write_table(&table.take(&(20_000..25_000).collect::<Vec<_>>()), &holdout_csv)?;
-    let v1 = train_and_push(&b, &model, "logistic_regression", &[], &train_csv, &dir.join("runs/v1")).await?;
+    let v1 =
+        train_and_push(&b, &model, AlgorithmName::LogisticRegression, &[], &train_csv, &dir.join("runs/v1")).await?;
     let r1 = version_ref(&model, v1);
     if !validate(&b, &dir, &r1.to_string(), "staging", &holdout_csv).await? {
         return Err(failed("the first model did not pass the staging gate"));
@@ -295,7 +290,9 @@ pub async fn run(dir: Option<PathBuf>, json: bool) -> Result<()> {
         return Err(failed("production refused an approved version"));
     }
     say!("  A weekly retrain takes the same road:");
-    let v2 = train_and_push(&b, &model, "logistic_regression", &[("C", 0.5)], &train_csv, &dir.join("runs/v2")).await?;
+    let v2 =
+        train_and_push(&b, &model, AlgorithmName::LogisticRegression, &[("C", 0.5)], &train_csv, &dir.join("runs/v2"))
+            .await?;
     let r2 = version_ref(&model, v2);
     let passed = validate(&b, &dir, &r2.to_string(), "production", &holdout_csv).await?;
     reviewer.approve(&r2, &production, Some("weekly retrain")).await?;
@@ -309,7 +306,7 @@ pub async fn run(dir: Option<PathBuf>, json: bool) -> Result<()> {
     let v3 = train_and_push(
         &b,
         &model,
-        "random_forest",
+        AlgorithmName::RandomForest,
         &[("n_estimators", 1.0), ("max_depth", 1.0)],
         &train_csv,
         &dir.join("runs/v3"),

@@ -141,7 +141,7 @@ pub fn versions(vs: &[VersionRecord], aliases: &std::collections::BTreeMap<Strin
                 v.created_at.to_string(),
                 v.created_by.clone(),
                 bytes(v.size),
-                v.format.clone().unwrap_or_default(),
+                v.meta.format.clone().unwrap_or_default(),
                 a.join(","),
                 v.manifest.short(),
             ]
@@ -156,13 +156,13 @@ pub fn show(s: &ShowReport) {
     println!("  digest:      {}", v.manifest);
     println!("  created:     {} by {}", v.created_at, v.created_by);
     println!("  size:        {}", bytes(v.size));
-    if let Some(f) = &v.format {
+    if let Some(f) = &v.meta.format {
         println!("  format:      {f}");
     }
     if !s.aliases.is_empty() {
         println!("  aliases:     {}", s.aliases.join(", "));
     }
-    if let Some(d) = &v.description {
+    if let Some(d) = &v.meta.description {
         println!("  description: {d}");
     }
     let kv = |title: &str, m: Vec<(String, String)>| {
@@ -173,10 +173,10 @@ pub fn show(s: &ShowReport) {
             }
         }
     };
-    kv("params", v.params.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
-    kv("metrics", v.metrics.iter().map(|(k, v)| (k.clone(), v.to_string())).collect());
-    kv("tags", v.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
-    let l = &v.lineage;
+    kv("params", v.meta.params.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
+    kv("metrics", v.meta.metrics.iter().map(|(k, v)| (k.clone(), v.to_string())).collect());
+    kv("tags", v.meta.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
+    let l = &v.meta.lineage;
     let mut lin = Vec::new();
     if let Some(c) = &l.git_commit {
         let dirty = if l.git_dirty == Some(true) { " (dirty)" } else { "" };

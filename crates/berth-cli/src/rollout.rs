@@ -96,7 +96,7 @@ pub async fn run(cmd: &RolloutCommand, json: bool) -> Result<u8> {
         RolloutCommand::Back(_) => ("POST", "/admin/rollout/back".into(), None, "switch back"),
         RolloutCommand::Finish(_) => ("POST", "/admin/rollout/finish".into(), None, "finish"),
     };
-    let mut server = Endpoint::at(endpoint)?;
+    let mut server = Endpoint::at_url(endpoint.clone());
     if let Some(t) = admin_token(token_var.as_deref())? {
         server = server.with_admin_token(t);
     }

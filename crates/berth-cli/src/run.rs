@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use berth_core::{AliasName, ModelName, Ref};
+use berth_core::{KeyValue, VersionMeta};
 use berth_service::{
     Berth, Config, PushOptions, PushRequest, Result, ServiceError, detect_actor, detect_lineage, read_metrics,
 };
@@ -15,41 +15,6 @@ use crate::render;
 
 fn env(k: &str) -> Option<String> {
     std::env::var(k).ok()
-}
-
-fn input<E: std::fmt::Display>(e: E) -> ServiceError {
-    ServiceError::input(e.to_string(), None)
-}
-
-pub(crate) fn parse_kv(items: &[String], what: &str) -> Result<BTreeMap<String, String>> {
-    let mut out = BTreeMap::new();
-    for item in items {
-        match item.split_once('=') {
-            Some((k, v)) if !k.trim().is_empty() => {
-                out.insert(k.trim().to_string(), v.to_string());
-            }
-            _ => {
-                return Err(ServiceError::input(
-                    format!("invalid {what} {item:?}: expected KEY=VALUE"),
-                    Some(format!("write the {what} as key=value, e.g. lr=0.01")),
-                ));
-            }
-        }
-    }
-    Ok(out)
-}
-
-fn model_name(s: &str) -> Result<ModelName> {
-    ModelName::parse(s).map_err(input)
-}
-
-fn reference(s: &str) -> Result<Ref> {
-    Ref::parse(s)
-        .map_err(|e| ServiceError::input(e.to_string(), Some("write NAME@VERSION, NAME@ALIAS or NAME@latest".into())))
-}
-
-fn alias_name(s: &str) -> Result<AliasName> {
-    AliasName::parse(s).map_err(input)
 }
 
 /// `-C DIR` works as in git: as if berth were started in DIR.
@@ -90,7 +55,6 @@ pub async fn run(cli: Cli) -> Result<u8> {
             }
         }
         Command::Push(a) => {
-            let model = model_name(&a.model)?;
             let b = open(&dir).await?;
             let (metrics, skipped) = match &a.metrics {
                 Some(p) => read_metrics(&dir.join(p))?,
@@ -100,25 +64,24 @@ pub async fn run(cli: Cli) -> Result<u8> {
                 render::warn(&format!("metrics that are not numbers were not recorded: {}", skipped.join(", ")), None);
             }
             let paths: Vec<PathBuf> = a.paths.iter().map(|p| dir.join(p)).collect();
-            let req = PushRequest {
-                lineage: detect_lineage(paths.first().and_then(|p| p.parent()).unwrap_or(&dir), &env),
-                paths,
-                model: Some(model),
+            let lineage = detect_lineage(paths.first().and_then(|p| p.parent()).unwrap_or(&dir), &env);
+            let meta = VersionMeta {
                 format: a.format.clone(),
                 signature: None,
-                params: parse_kv(&a.params, "parameter")?,
+                params: KeyValue::map(&a.params),
                 metrics,
-                tags: parse_kv(&a.tags, "tag")?,
+                tags: KeyValue::map(&a.tags),
                 description: a.description.clone(),
+                lineage,
             };
+            let req = PushRequest { paths, model: Some(a.model.clone()), meta };
             let opts = PushOptions { follow_symlinks: a.follow_symlinks, if_changed: a.if_changed };
             let r = b.push_with(req, &opts, &bars).await?;
             if json { render::json(&r) } else { render::push(&r, quiet) }
         }
         Command::Pull(a) => {
-            let r = reference(&a.reference)?;
             let b = open(&dir).await?;
-            let out = b.pull(&r, a.output.clone(), &bars).await?;
+            let out = b.pull(&a.reference, a.output.clone(), &bars).await?;
             if json { render::json(&out) } else { render::pull(&out) }
         }
         Command::Models => {
@@ -126,20 +89,16 @@ pub async fn run(cli: Cli) -> Result<u8> {
             if json { render::json(&ms) } else { render::models(&ms) }
         }
         Command::Versions { model } => {
-            let m = model_name(model)?;
             let b = open(&dir).await?;
-            let vs = b.versions(&m).await?;
-            if json { render::json(&vs) } else { render::versions(&vs, &b.registry().aliases(&m).await?) }
+            let vs = b.versions(model).await?;
+            if json { render::json(&vs) } else { render::versions(&vs, &b.registry().aliases(model).await?) }
         }
-        Command::Show { reference: r } => {
-            let r = reference(r)?;
-            let s = open(&dir).await?.show(&r).await?;
+        Command::Show { reference } => {
+            let s = open(&dir).await?.show(reference).await?;
             if json { render::json(&s) } else { render::show(&s) }
         }
-        Command::Tag { reference: r, tags } => {
-            let r = reference(r)?;
-            let tags = parse_kv(tags, "tag")?;
-            let v = open(&dir).await?.tag(&r, &tags).await?;
+        Command::Tag { reference, tags } => {
+            let v = open(&dir).await?.tag(reference, &KeyValue::map(tags)).await?;
             if json {
                 render::json(&v)
             } else {
@@ -147,14 +106,13 @@ pub async fn run(cli: Cli) -> Result<u8> {
                     "{}@{} tags: {}",
                     v.model,
                     v.version,
-                    v.tags.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ")
+                    v.meta.tags.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ")
                 )
             }
         }
-        Command::Alias(AliasCommand::Set { model, alias, version, reason }) => {
-            let (m, a) = (model_name(model)?, alias_name(alias)?);
+        Command::Alias(AliasCommand::Set { model: m, alias: a, version, reason }) => {
             let b = open(&dir).await?;
-            match b.alias_set(&m, &a, *version, reason.as_deref()).await? {
+            match b.alias_set(m, a, *version, reason.as_deref()).await? {
                 Some(ev) if json => render::json(&ev),
                 Some(ev) => render::alias_event(&ev),
                 None if json => {
@@ -164,24 +122,20 @@ pub async fn run(cli: Cli) -> Result<u8> {
             }
         }
         Command::Alias(AliasCommand::Rm { model, alias, reason }) => {
-            let (m, a) = (model_name(model)?, alias_name(alias)?);
-            let ev = open(&dir).await?.alias_rm(&m, &a, reason.as_deref()).await?;
+            let ev = open(&dir).await?.alias_rm(model, alias, reason.as_deref()).await?;
             if json { render::json(&ev) } else { render::alias_event(&ev) }
         }
         Command::Alias(AliasCommand::History { model, alias }) => {
-            let m = model_name(model)?;
-            let a = alias.as_deref().map(alias_name).transpose()?;
             let b = open(&dir).await?;
-            b.registry().version(&m, 1).await.map(|_| ()).or_else(|e| match e {
+            b.registry().version(model, 1).await.map(|_| ()).or_else(|e| match e {
                 berth_registry::RegistryError::VersionNotFound { .. } => Ok(()),
                 e => Err(e),
             })?;
-            let evs = b.alias_history(&m, a.as_ref()).await?;
+            let evs = b.alias_history(model, alias.as_ref()).await?;
             if json { render::json(&evs) } else { render::alias_history(&evs) }
         }
-        Command::Promote { reference: r, env, reason, new_env } => {
-            let (r, env) = (reference(r)?, alias_name(env)?);
-            let report = open(&dir).await?.promote_into(&r, &env, reason.as_deref(), *new_env).await?;
+        Command::Promote { reference, env, reason, new_env } => {
+            let report = open(&dir).await?.promote_into(reference, env, reason.as_deref(), *new_env).await?;
             if json {
                 render::json(&report)
             } else {
@@ -189,39 +143,31 @@ pub async fn run(cli: Cli) -> Result<u8> {
             }
             return Ok(if report.missing.is_empty() { 0 } else { 1 });
         }
-        Command::Approve { reference: r, env, comment } => {
-            let (r, env) = (reference(r)?, alias_name(env)?);
-            let report = open(&dir).await?.approve(&r, &env, comment.as_deref()).await?;
+        Command::Approve { reference, env, comment } => {
+            let report = open(&dir).await?.approve(reference, env, comment.as_deref()).await?;
             if json { render::json(&report) } else { crate::deploy::approve(&report) }
         }
         Command::Approvals { model, env } => {
-            let filter = berth_registry::ApprovalFilter {
-                model: model.as_deref().map(model_name).transpose()?,
-                version: None,
-                env: env.as_deref().map(alias_name).transpose()?,
-            };
+            let filter = berth_registry::ApprovalFilter { model: model.clone(), version: None, env: env.clone() };
             let list = open(&dir).await?.approvals(&filter).await?;
             if json { render::json(&list) } else { crate::deploy::approvals(&list) }
         }
         Command::Deployments { model, env } => {
-            let (m, env) = (model_name(model)?, env.as_deref().map(alias_name).transpose()?);
             let b = open(&dir).await?;
-            b.versions(&m).await?; // an unknown model is an error, not an empty history
-            let list = b.deployments(&m, env.as_ref()).await?;
+            b.versions(model).await?; // an unknown model is an error, not an empty history
+            let list = b.deployments(model, env.as_ref()).await?;
             if json { render::json(&list) } else { crate::deploy::deployments(&list) }
         }
         Command::Rollback { model, env, to, reason } => {
-            let (m, env) = (model_name(model)?, alias_name(env)?);
-            let report = open(&dir).await?.rollback(&m, &env, *to, reason.as_deref()).await?;
+            let report = open(&dir).await?.rollback(model, env, *to, reason.as_deref()).await?;
             if json { render::json(&report) } else { crate::deploy::rollback(&report) }
         }
         Command::Check { model, env, metrics, max_degradation, dry_run } => {
-            let (m, env) = (model_name(model)?, alias_name(env)?);
             let (live, skipped) = read_metrics(metrics)?;
             if !skipped.is_empty() && !quiet {
                 render::warn(&format!("{}: not numbers, ignored: {}", metrics.display(), skipped.join(", ")), None);
             }
-            let report = open(&dir).await?.check(&m, &env, &live, *max_degradation, *dry_run).await?;
+            let report = open(&dir).await?.check(model, env, &live, *max_degradation, *dry_run).await?;
             if json {
                 render::json(&report)
             } else {
@@ -235,8 +181,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
             if json { render::json(&list) } else { crate::deploy::notifications(&list) }
         }
         Command::Log { model, limit } => {
-            let m = model.as_deref().map(model_name).transpose()?;
-            let entries = open(&dir).await?.log(m, Some(*limit)).await?;
+            let entries = open(&dir).await?.log(model.clone(), Some(*limit)).await?;
             if json { render::json(&entries) } else { render::log(&entries) }
         }
         Command::Gc { dry_run, wait } => {
@@ -262,13 +207,15 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::Data(cmd) => crate::data::run(cmd, json)?,
         Command::Train(a) => crate::train::train(a, &dir, json, quiet, &bars).await?,
         Command::Predict { model, data, output, features } => {
-            crate::train::predict(model, data, output, features.as_deref(), &dir, json).await?
+            // Decided here, once `-C` has made relative paths mean the project's.
+            let model = berth_service::model_arg(model)?;
+            crate::train::predict(&model, data, output, features.as_deref(), &dir, json).await?
         }
         Command::Validate(a) => return crate::validate::run(a, &dir, json).await,
         Command::Serve(a) => crate::serve::run(a, &dir).await?,
         Command::Smoke { endpoint, data, rows, max_latency_ms } => {
             let req = berth_service::SmokeRequest {
-                endpoint: endpoint.clone(),
+                endpoint: endpoint.to_string(),
                 data: dir.join(data),
                 rows: *rows,
                 max_latency_ms: *max_latency_ms,
@@ -286,17 +233,4 @@ pub async fn run(cli: Cli) -> Result<u8> {
         }
     }
     Ok(0)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn key_value_pairs_need_an_equals_sign_and_a_key() {
-        let ok = parse_kv(&["a=1".into(), "b=x=y".into()], "tag").unwrap();
-        assert_eq!(ok["b"], "x=y");
-        assert!(parse_kv(&["novalue".into()], "tag").is_err());
-        assert!(parse_kv(&["=v".into()], "tag").is_err());
-    }
 }

@@ -62,11 +62,6 @@ pub async fn run(a: &ServeArgs, dir: &Path) -> Result<()> {
             None,
         ));
     }
-    for (flag, d) in [("--header-read-timeout", a.header_read_timeout), ("--idle-timeout", a.idle_timeout)] {
-        if d.is_zero() {
-            return Err(ServiceError::input(format!("{flag} is 0"), Some(format!("give a duration, e.g. {flag} 10s"))));
-        }
-    }
     let admin = admin_token(a.admin_token_env.as_deref())?;
     let log = a.prediction_log.as_ref().map(|d| LogOptions {
         sample: a.prediction_log_sample,

@@ -1,88 +1,62 @@
 //! `berth train` and `berth predict`: argument handling and output; the work
 //! is in the service layer.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
-use berth_core::Ref;
-use berth_ml::{Task, TrainConfig};
+use berth_core::{Exit, ModelArg, Ref};
+use berth_ml::{TrainConfig, TrainConfigDraft};
 use berth_service::{Result, Scorer, ServiceError, TrainRequest, detect_lineage, push_request_for};
 
-use crate::cli::TrainArgs;
+use crate::cli::{TaskArg, TrainArgs};
 use crate::progress::Bars;
 use crate::render;
 
-fn task(s: &str) -> Result<Task> {
-    match s {
-        "classification" => Ok(Task::Classification),
-        "regression" => Ok(Task::Regression),
-        "anomaly" => Ok(Task::Anomaly),
-        _ => Err(ServiceError::input(
-            format!("unknown model type {s:?}"),
-            Some("use classification, regression or anomaly".into()),
-        )),
-    }
-}
-
+/// The config file (if any) with the flags laid over it, checked once: the
+/// algorithm must fit the model type and take every hyperparameter given.
 fn config_from(a: &TrainArgs) -> Result<TrainConfig> {
-    let mut cfg = match &a.config {
+    let mut draft = match &a.config {
         Some(p) => berth_service::load_train_config(p)?,
-        None => {
-            let missing: Vec<&str> = [
-                ("--model-type", a.model_type.is_none()),
-                ("--algorithm", a.algorithm.is_none()),
-                ("--target", a.target.is_none() && a.model_type.as_deref() != Some("anomaly")),
-            ]
-            .iter()
-            .filter(|(_, m)| *m)
-            .map(|(n, _)| *n)
-            .collect();
-            if !missing.is_empty() {
+        None => match (a.model_type, a.algorithm) {
+            (Some(task), Some(algorithm)) if a.target.is_some() || task == TaskArg::Anomaly => {
+                TrainConfigDraft::new(task.into(), algorithm)
+            }
+            (task, algorithm) => {
+                let missing: Vec<&str> = [
+                    ("--model-type", task.is_none()),
+                    ("--algorithm", algorithm.is_none()),
+                    ("--target", a.target.is_none() && task != Some(TaskArg::Anomaly)),
+                ]
+                .iter()
+                .filter(|(_, m)| *m)
+                .map(|(n, _)| *n)
+                .collect();
                 return Err(ServiceError::input(
                     format!("without --config, berth train needs {}", missing.join(", ")),
                     Some("pass --config train.toml, or e.g. --model-type classification --algorithm logistic_regression --target label".into()),
                 ));
             }
-            TrainConfig {
-                model_type: task(a.model_type.as_deref().unwrap_or_default())?,
-                algorithm: a.algorithm.clone().unwrap_or_default(),
-                hyperparameters: BTreeMap::new(),
-                features: None,
-                target: a.target.clone(),
-                validation_split: 0.2,
-                seed: 42,
-                data: None,
-            }
-        }
+        },
     };
-    if let Some(t) = &a.model_type {
-        cfg.model_type = task(t)?;
+    if let Some(t) = a.model_type {
+        draft.model_type = t.into();
     }
-    if let Some(v) = &a.algorithm {
-        cfg.algorithm = v.clone();
+    if let Some(v) = a.algorithm {
+        draft.algorithm = v;
     }
     if let Some(v) = &a.target {
-        cfg.target = Some(v.clone());
+        draft.target = Some(v.clone());
     }
     if let Some(v) = &a.features {
-        cfg.features = Some(v.clone());
+        draft.features = Some(v.clone());
     }
     if let Some(v) = a.validation_split {
-        cfg.validation_split = v;
+        draft.validation_split = v;
     }
     if let Some(v) = a.seed {
-        cfg.seed = v;
+        draft.seed = v;
     }
-    for (k, v) in crate::run::parse_kv(&a.hyperparameters, "hyperparameter")? {
-        let x: f64 = v.parse().map_err(|_| {
-            ServiceError::input(
-                format!("hyperparameter {k} = {v:?} is not a number"),
-                Some("write it as --set C=0.5".into()),
-            )
-        })?;
-        cfg.hyperparameters.insert(k, x);
-    }
-    Ok(cfg)
+    draft.hyperparameters.extend(a.hyperparameters.iter().cloned());
+    TrainConfig::try_from(draft).map_err(|e| ServiceError::input(e.to_string(), e.hint()))
 }
 
 pub async fn train(a: &TrainArgs, dir: &Path, json: bool, quiet: bool, bars: &Bars) -> Result<()> {
@@ -97,12 +71,7 @@ pub async fn train(a: &TrainArgs, dir: &Path, json: bool, quiet: bool, bars: &Ba
             ));
         }
     };
-    let push_model = a
-        .push
-        .as_deref()
-        .map(berth_core::ModelName::parse)
-        .transpose()
-        .map_err(|e| ServiceError::input(e.to_string(), None))?;
+    let push_model = a.push.clone();
     let req = TrainRequest { config, data, out_dir: a.output.clone(), force: a.force };
     let spinner = bars.spinner(&format!("training {} on {}", req.config.algorithm, req.data.display()));
     let report = tokio::task::spawn_blocking(move || berth_service::train(&req))
@@ -141,11 +110,12 @@ pub async fn train(a: &TrainArgs, dir: &Path, json: bool, quiet: bool, bars: &Ba
     Ok(())
 }
 
-/// A model argument that must name a registered version (not a file).
+/// A model argument that must name a registered version (not a file),
+/// decided after `-C` as every model argument is.
 pub fn parse_model_ref(model: &str) -> Result<Ref> {
     match berth_service::model_arg(model)? {
-        berth_core::ModelArg::Ref(r) => Ok(r),
-        berth_core::ModelArg::File(p) => Err(ServiceError::input(
+        ModelArg::Ref(r) => Ok(r),
+        ModelArg::File(p) => Err(ServiceError::input(
             format!("{} is a file; this argument names a registered version", p.display()),
             Some(format!("pass NAME@ENV, or serve the file with --model {}", p.display())),
         )),
@@ -153,7 +123,7 @@ pub fn parse_model_ref(model: &str) -> Result<Ref> {
 }
 
 pub async fn predict(
-    model: &str,
+    model: &ModelArg,
     data: &Path,
     output: &Path,
     features: Option<&[String]>,
@@ -161,13 +131,14 @@ pub async fn predict(
     json: bool,
 ) -> Result<()> {
     let features = features.map(<[String]>::to_vec);
-    let report = match berth_service::model_arg(model)? {
-        berth_core::ModelArg::File(path) => {
-            berth_service::predict_to_file(&Scorer::open_file(&path, features)?, model, data, output)?
+    let report = match model {
+        ModelArg::File(path) => {
+            let shown = path.display().to_string();
+            berth_service::predict_to_file(&Scorer::open_file(path, features)?, &shown, data, output)?
         }
-        berth_core::ModelArg::Ref(r) => {
+        ModelArg::Ref(r) => {
             let b = crate::run::open(dir).await?;
-            let (file, _, v) = b.fetch_model(&r).await?;
+            let (file, _, v) = b.fetch_model(r).await?;
             let shown = format!("{}@{}", v.model, v.version);
             berth_service::predict_to_file(&Scorer::from_model_file(&file, features)?, &shown, data, output)?
         }
@@ -184,4 +155,43 @@ pub async fn predict(
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn config(args: &[&str]) -> Result<TrainConfig> {
+        let cli = Cli::try_parse_from(["berth", "train"].iter().chain(args)).unwrap();
+        let Command::Train(a) = cli.command else { panic!("not train") };
+        config_from(&a)
+    }
+
+    #[test]
+    fn flags_lay_over_the_config_and_the_whole_is_checked_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("train.toml");
+        std::fs::write(
+            &path,
+            "model_type = \"classification\"\nalgorithm = \"logistic_regression\"\ntarget = \"y\"\n\
+             [hyperparameters]\nC = 0.5\ntol = 0.001\n",
+        )
+        .unwrap();
+        let p = path.to_str().unwrap();
+        let c = config(&["--config", p, "--set", "C=0.25", "--seed", "9"]).unwrap();
+        let berth_ml::Algorithm::LogisticRegression(lr) = c.algorithm else { panic!("{c:?}") };
+        assert_eq!((lr.c, lr.tol, lr.max_iter, c.seed), (0.25, 0.001, 100, 9));
+        // The config's hyperparameters go with the algorithm the flags name.
+        let e = config(&["--config", p, "--algorithm", "random_forest"]).unwrap_err().to_string();
+        assert!(e.contains("unknown hyperparameter \"C\" for random_forest"), "{e}");
+        let e = config(&["--config", p, "--model-type", "regression"]).unwrap_err().to_string();
+        assert!(e.contains("logistic_regression trains classification models, not regression models"), "{e}");
+        let c = config(&["--model-type", "anomaly", "--algorithm", "isolation_forest"]).unwrap();
+        assert_eq!((c.algorithm.to_string(), c.validation_split, c.seed), ("isolation_forest".into(), 0.2, 42));
+        let e = config(&["--model-type", "classification"]).unwrap_err().to_string();
+        assert!(e.contains("needs --algorithm, --target"), "{e}");
+    }
 }

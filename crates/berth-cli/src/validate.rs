@@ -6,24 +6,57 @@ use std::path::Path;
 use berth_core::Exit;
 use berth_gate::Gate;
 use berth_gate::gate::{BaselineSpec, Bound, GATE_HELP, LatencySpec};
+use berth_gate::metrics::Metric;
 use berth_ml::Task;
-use berth_service::{Result, ServiceError, ValidateRequest};
+use berth_service::{Result, ServiceError, Subject, ValidateRequest};
 
-use crate::cli::ValidateArgs;
+use crate::cli::{TaskArg, ValidateArgs};
 
 fn bad(message: String, hint: &str) -> ServiceError {
     ServiceError::input(message, Some(hint.to_string()))
 }
 
-fn metric_value(flag: &str, kv: &str) -> Result<(String, f64)> {
-    let (k, v) = kv
-        .split_once('=')
-        .ok_or_else(|| bad(format!("--{flag} {kv:?} is not METRIC=VALUE"), "write e.g. --min f1_macro=0.8"))?;
-    let x: f64 = v
-        .trim()
-        .parse()
-        .map_err(|_| bad(format!("--{flag} {kv:?}: {v:?} is not a number"), "write e.g. --min f1_macro=0.8"))?;
-    Ok((k.trim().to_string(), x))
+impl From<TaskArg> for Task {
+    fn from(t: TaskArg) -> Task {
+        match t {
+            TaskArg::Classification => Task::Classification,
+            TaskArg::Regression => Task::Regression,
+            TaskArg::Anomaly => Task::Anomaly,
+        }
+    }
+}
+
+/// `--min METRIC=X` / `--max METRIC=X`: the metric, named as the gate file
+/// names it, and the number.
+fn metric_value(flag: &str, kv: &str) -> Result<(Metric, f64)> {
+    let example = format!("write e.g. --{flag} f1_macro=0.8");
+    let (k, v) = kv.split_once('=').ok_or_else(|| bad(format!("--{flag} {kv:?} is not METRIC=VALUE"), &example))?;
+    let metric = Metric::parse(k.trim()).map_err(|e| bad(format!("--{flag} {kv:?}: {e}"), &example))?;
+    let x: f64 = v.trim().parse().map_err(|_| bad(format!("--{flag} {kv:?}: {v:?} is not a number"), &example))?;
+    Ok((metric, x))
+}
+
+/// The one thing validated: a model (a file or a ref), a running server or
+/// a predictions file, with the task a predictions file cannot say.
+fn subject(a: &ValidateArgs) -> Result<Subject> {
+    match (&a.model, &a.endpoint, &a.predictions) {
+        (Some(m), None, None) => Ok(Subject::Model(berth_service::model_arg(m)?)),
+        (None, Some(url), None) => Ok(Subject::Endpoint(url.clone())),
+        (None, None, Some(path)) => match a.task {
+            Some(task) => Ok(Subject::Predictions { path: path.clone(), task: task.into() }),
+            None => Err(bad(
+                "with a predictions file and no model, say the task".into(),
+                "pass --task classification|regression|anomaly",
+            )),
+        },
+        (None, None, None) => {
+            Err(bad("nothing to validate".into(), "pass a model (file or ref), --endpoint URL or --predictions FILE"))
+        }
+        _ => Err(bad(
+            "validate scores one thing at a time".into(),
+            "pass a model (file or ref), --endpoint URL or --predictions FILE, not several",
+        )),
+    }
 }
 
 /// The gate file (if any) with the flags laid over it.
@@ -42,8 +75,8 @@ fn gate_from(a: &ValidateArgs) -> Result<(Gate, String)> {
     if let Some(n) = &gate.name {
         name = n.clone();
     }
-    let mut bound = |metric: &str, min: Option<f64>, max: Option<f64>| {
-        let b = gate.metrics.entry(metric.to_string()).or_insert(Bound::default());
+    let mut bound = |metric: Metric, min: Option<f64>, max: Option<f64>| {
+        let b = gate.metrics.entry(metric).or_insert(Bound::default());
         if min.is_some() {
             b.min = min;
         }
@@ -52,25 +85,28 @@ fn gate_from(a: &ValidateArgs) -> Result<(Gate, String)> {
         }
     };
     if let Some(x) = a.min_accuracy {
-        bound("accuracy", Some(x), None);
+        bound(Metric::Accuracy, Some(x), None);
     }
     if let Some(x) = a.min_recall {
-        bound("per_class_recall", Some(x), None);
+        bound(Metric::PerClassRecall, Some(x), None);
     }
     for kv in &a.min {
         let (k, x) = metric_value("min", kv)?;
-        bound(&k, Some(x), None);
+        bound(k, Some(x), None);
     }
     for kv in &a.max {
         let (k, x) = metric_value("max", kv)?;
-        bound(&k, None, Some(x));
+        bound(k, None, Some(x));
     }
     if let Some(ms) = a.max_latency_ms {
         let l = gate.latency.get_or_insert(LatencySpec::default());
         l.max_p99_ms = Some(ms);
     }
+    if let Some(b) = &a.baseline {
+        gate.baseline.get_or_insert_with(BaselineSpec::default).reference = Some(b.clone());
+    }
     if let Some(t) = a.tolerance {
-        if a.baseline.is_none() && gate.baseline.as_ref().and_then(|b| b.reference.as_ref()).is_none() {
+        if gate.baseline.as_ref().and_then(|b| b.reference.as_ref()).is_none() {
             return Err(bad("--tolerance needs a baseline".into(), "add --baseline REF"));
         }
         gate.baseline.get_or_insert(BaselineSpec::default()).tolerance = Some(t);
@@ -88,33 +124,12 @@ fn write(path: &Path, text: &str) -> Result<()> {
 }
 
 pub async fn run(a: &ValidateArgs, dir: &Path, json: bool) -> Result<u8> {
-    if a.model.is_none() && a.predictions.is_none() && a.endpoint.is_none() {
-        return Err(bad(
-            "nothing to validate".into(),
-            "pass a model (file or ref), --endpoint URL or --predictions FILE",
-        ));
-    }
-    let task = match a.task.as_deref() {
-        None => None,
-        Some("classification") => Some(Task::Classification),
-        Some("regression") => Some(Task::Regression),
-        Some("anomaly") => Some(Task::Anomaly),
-        Some(t) => return Err(bad(format!("unknown task {t:?}"), "valid: classification, regression, anomaly")),
-    };
+    // The gate first: its mistakes are worth fixing whatever the subject.
     let (gate, gate_name) = gate_from(a)?;
-    let req = ValidateRequest {
-        model: a.model.clone(),
-        data: a.data.clone(),
-        gate,
-        gate_name,
-        predictions: a.predictions.clone(),
-        endpoint: a.endpoint.clone(),
-        task,
-        baseline: a.baseline.clone(),
-        target: a.target.clone(),
-        features: a.features.clone(),
-        store: !a.no_store,
-    };
+    let mut req = ValidateRequest::new(subject(a)?, a.data.clone(), gate, gate_name)?;
+    req.target = a.target.clone();
+    req.features = a.features.clone();
+    req.store = !a.no_store;
     let berth = if berth_service::needs_project(&req) { Some(crate::run::open(dir).await?) } else { None };
     let report = berth_service::validate(berth.as_ref(), &req).await?;
 

@@ -76,7 +76,7 @@ fn bad_data_input_is_named() {
         (&["data", "profile", "empty.csv"], "empty"),
         (&["data", "profile", "fake.parquet"], "not a readable Parquet file"),
         (&["data", "profile", "ragged.txt2"], "unknown file type"),
-        (&["data", "synth", "--kind", "images", "-o", "x.csv"], "unknown kind \"images\""),
+        (&["data", "synth", "--kind", "images", "-o", "x.csv"], "invalid value 'images' for '--kind <KIND>'"),
         (
             &["data", "synth", "--kind", "forecast", "--drift", "shift:nope=1", "-o", "x.csv"],
             "missing column(s) [\"nope\"]",

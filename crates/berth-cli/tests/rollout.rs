@@ -225,6 +225,11 @@ fn blue_green_previews_switches_and_switches_back_instantly() {
     let endpoint = format!("http://127.0.0.1:{}", s.port);
     let r = p.berth(&["rollout", "switch", "--endpoint", &endpoint]).fails(2);
     assert!(r.stderr.contains("no rollout is running"), "{}", r.stderr);
+    // An action the server does not know is refused with the ones it does.
+    let r = send(s.port, "POST", "/admin/rollout/rewind", b"", &[]);
+    assert_eq!(r.status, 404, "{}", r.body);
+    let e = r.json()["error"].as_str().unwrap().to_string();
+    assert!(e.contains("\"rewind\"") && e.contains("promote, abort, switch, back, finish"), "{e}");
 }
 
 #[test]

@@ -63,6 +63,7 @@ fn health_is_503_while_the_alias_is_unset_and_200_once_it_points_at_a_version() 
     let refused = post(s.port, "/predict", &json!({ "instances": [row()] }));
     assert_eq!(refused.status, 503);
     assert!(refused.header("retry-after").is_some(), "a 503 says when to come back");
+    assert_eq!(refused.header("x-berth-version"), None, "no version was serving to refuse it");
     assert!(refused.json()["error"].as_str().unwrap().contains("no model is loaded"), "{}", refused.body);
 
     p.berth(&["alias", "set", "churn", "production", "1", "-q"]).ok();
@@ -298,6 +299,7 @@ fn the_open_inference_protocol_has_its_shapes_and_errors() {
         ("/v2/models/other/infer", json!({ "inputs": tensors }), 404),
         ("/v2/models/churn/versions/999/infer", json!({ "inputs": tensors }), 404),
     ];
+    let serving = format!("churn@{version}");
     for (path, body, status) in errors {
         let r = post(s.port, path, &body);
         assert_eq!(r.status, status, "{path} {body}: {}", r.body);
@@ -305,6 +307,7 @@ fn the_open_inference_protocol_has_its_shapes_and_errors() {
         let obj = e.as_object().unwrap();
         assert_eq!(obj.len(), 1, "only the error key: {e}");
         assert!(!obj["error"].as_str().unwrap().is_empty());
+        assert_eq!(r.header("x-berth-version"), Some(serving.as_str()), "the version that refused: {path} {body}");
     }
     let wrong_type = {
         let mut t = tensors.clone();
@@ -312,6 +315,7 @@ fn the_open_inference_protocol_has_its_shapes_and_errors() {
         post(s.port, "/v2/models/churn/infer", &json!({ "inputs": t }))
     };
     assert_eq!(wrong_type.status, 422);
+    assert_eq!(wrong_type.header("x-berth-version"), Some(serving.as_str()));
     let msg = wrong_type.json()["error"].as_str().unwrap().to_string();
     assert!(msg.contains("f0 (row 0): expected a number, got string \"a\""), "{msg}");
     assert_eq!(get(s.port, "/v2/models/other").status, 404);
@@ -517,8 +521,20 @@ fn the_prediction_log_samples_requests_and_shutdown_drains_them() {
     }
     // A large batch is still in flight when SIGTERM comes; it is answered.
     let port = s.port;
-    let big = std::thread::spawn(move || post(port, "/predict", &json!({ "instances": vec![row(); 20000] })));
-    std::thread::sleep(Duration::from_millis(300));
+    let big_body = json!({ "instances": vec![row(); 20000] }).to_string();
+    let big = std::thread::spawn(move || {
+        send(port, "POST", "/predict", big_body.as_bytes(), &[("Content-Type", "application/json")])
+    });
+    // The signal goes once the server counts the batch in flight (or it is already answered).
+    let in_flight = |metrics: &str| {
+        metrics
+            .lines()
+            .filter(|l| l.starts_with("berth_requests_in_flight{model=\"churn\""))
+            .any(|l| !l.ends_with(" 0"))
+    };
+    while !big.is_finished() && !in_flight(&get(port, "/metrics").body) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
     s.signal("TERM");
     let r = big.join().unwrap();
     assert_eq!(r.status, 200, "the request in flight finished: {}", r.body);

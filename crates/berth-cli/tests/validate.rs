@@ -152,6 +152,14 @@ fn a_failing_gate_exits_1_and_names_what_failed() {
     assert_eq!(j["checks"]["metric.accuracy"], false);
     assert_eq!(j["accuracy_threshold"], 0.99);
     assert!(j["errors"][0].as_str().unwrap().contains("accuracy"), "{j}");
+
+    // --no-store leaves the version as it was; without it the report is stored.
+    p.berth(&["validate", "churn@1", "--data", "test.csv", "--min-accuracy", "0.99", "--no-store"]).fails(1);
+    let show = p.berth(&["show", "churn@1", "--json"]).ok().json();
+    assert!(show["gates"].as_array().is_none_or(|g| g.is_empty()), "{show}");
+    p.berth(&["validate", "churn@1", "--data", "test.csv", "--min-accuracy", "0.99"]).fails(1);
+    let show = p.berth(&["show", "churn@1", "--json"]).ok().json();
+    assert_eq!(show["gates"][0]["passed"], false, "{show}");
 }
 
 #[test]
@@ -461,4 +469,49 @@ fn forecast_data_does_not_drift_on_its_timestamp_and_a_wider_spread_fails_the_va
     let j = validate("wider.csv", "[drift]\nnumeric_test = \"levene\"\nmax_drifted_share = 0.2\n").fails(1).json();
     assert_eq!(column(&j, "humidity")["drifted"], true);
     assert_eq!(column(&j, "temperature")["drifted"], false);
+}
+
+#[test]
+fn the_subject_and_the_metrics_are_decided_where_the_arguments_enter() {
+    let p = Project::empty();
+    thirty_percent_off(&p);
+    p.write("typo.toml", b"[metrics]\nrsme = { max = 3 }\n");
+    p.write("accuracy.toml", b"[metrics]\naccuracy = { min = 0.8 }\n");
+    p.write("bad-baseline.toml", b"[baseline]\nref = \"Bad@1\"\n");
+    let with = |extra: &[&'static str]| [BY_PREDICTIONS.as_slice(), extra].concat();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["validate", "model.berth", "--data", "truth.csv", "--min", "acuracy=0.8"],
+            "--min \"acuracy=0.8\": unknown metric \"acuracy\"; did you mean accuracy?",
+        ),
+        (with(&["--gate", "typo.toml"]), "typo.toml line 2: unknown metric \"rsme\"; did you mean rmse?"),
+        (
+            with(&["--gate", "accuracy.toml", "--max", "mae=3"]),
+            "metrics.mae is for regression models, but metrics.accuracy is for classification models",
+        ),
+        // The model's task is known only once it is: a metric it lacks is refused then.
+        (with(&["--min", "accuracy=0.5"]), "metric \"accuracy\" does not apply to a regression model"),
+        (vec!["validate", "--predictions", "preds.csv", "--data", "truth.csv"], "say the task"),
+        (
+            vec!["validate", "--predictions", "preds.csv", "--data", "truth.csv", "--task", "forecast"],
+            "[possible values: classification, regression, anomaly]",
+        ),
+        (with(&["model.berth"]), "cannot be used with"),
+        (vec!["validate", "--endpoint", "staging:8080", "--data", "truth.csv"], "only http:// endpoints"),
+        (vec!["validate", "Churn@1", "--data", "truth.csv"], "\"Churn@1\" is neither a model file nor a ref"),
+        (with(&["--baseline", "Bad@1"]), "\"Bad@1\" is neither a model file nor a ref"),
+        (with(&["--gate", "bad-baseline.toml"]), "\"Bad@1\" is neither a model file nor a ref"),
+        (vec!["validate", "--data", "truth.csv"], "nothing to validate"),
+    ];
+    for (args, needle) in &cases {
+        let r = p.berth(args).fails(2);
+        assert!(r.stderr.contains(needle), "{args:?}: expected {needle:?} in\n{}", r.stderr);
+    }
+    // A server that does not answer is a failed check, named by its address.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("http://127.0.0.1:{port}");
+    let j =
+        p.berth(&["validate", "--endpoint", &url, "--data", "truth.csv", "--target", "y", "--json"]).fails(1).json();
+    assert_eq!(j["checks"]["model_loads"], false, "{j}");
+    assert_eq!(j["model"], url.as_str());
 }

@@ -54,35 +54,43 @@ impl VersionStatus {
     }
 }
 
+/// What a version says about itself, beyond its files: the same fields
+/// whether a push asks for them, the registry stores them or `berth show`
+/// prints them. Embedded (flattened in JSON) where each of those needs it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct VersionMeta {
+    /// The model format (`onnx`, `berth`, …), given or inferred from the files.
+    pub format: Option<String>,
+    /// The model's inputs and outputs, as the model's own signature file has them.
+    pub signature: Option<serde_json::Value>,
+    pub params: BTreeMap<String, String>,
+    pub metrics: BTreeMap<String, f64>,
+    pub tags: BTreeMap<String, String>,
+    pub description: Option<String>,
+    pub lineage: Lineage,
+}
+
 /// What a push hands the registry; the registry assigns the number and time.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewVersion {
     pub model: ModelName,
     pub manifest: Digest,
     pub size: u64,
-    pub format: Option<String>,
-    pub signature: Option<serde_json::Value>,
-    pub params: BTreeMap<String, String>,
-    pub metrics: BTreeMap<String, f64>,
-    pub tags: BTreeMap<String, String>,
-    pub description: Option<String>,
-    pub lineage: Lineage,
+    pub meta: VersionMeta,
     pub created_by: String,
 }
 
+/// A version as the registry keeps it. Its metadata serialises flattened,
+/// so the JSON keeps one level: `{"model", "version", …,
+/// "format", "metrics", …, "status"}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VersionRecord {
     pub model: ModelName,
     pub version: u64,
     pub manifest: Digest,
     pub size: u64,
-    pub format: Option<String>,
-    pub signature: Option<serde_json::Value>,
-    pub params: BTreeMap<String, String>,
-    pub metrics: BTreeMap<String, f64>,
-    pub tags: BTreeMap<String, String>,
-    pub description: Option<String>,
-    pub lineage: Lineage,
+    #[serde(flatten)]
+    pub meta: VersionMeta,
     pub created_by: String,
     pub created_at: Timestamp,
     pub status: VersionStatus,
@@ -136,4 +144,68 @@ pub struct GateRecord {
     pub created_by: String,
     pub created_at: Timestamp,
     pub report: serde_json::Value,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record() -> VersionRecord {
+        VersionRecord {
+            model: ModelName::parse("churn").unwrap(),
+            version: 3,
+            manifest: Digest::of(b"manifest"),
+            size: 42,
+            meta: VersionMeta {
+                format: Some("berth".into()),
+                signature: Some(serde_json::json!({"inputs": []})),
+                params: BTreeMap::from([("seed".into(), "7".into())]),
+                metrics: BTreeMap::from([("accuracy".into(), 0.9)]),
+                tags: BTreeMap::from([("team".into(), "risk".into())]),
+                description: Some("a retrain".into()),
+                lineage: Lineage { git_branch: Some("main".into()), ..Default::default() },
+            },
+            created_by: "alice".into(),
+            created_at: Timestamp::from_millis(1_700_000_000_000),
+            status: VersionStatus::Ready,
+        }
+    }
+
+    #[test]
+    fn a_record_serialises_with_its_metadata_at_the_top_level_in_the_same_order() {
+        let r = record();
+        let text = serde_json::to_string(&r).unwrap();
+        let keys = [
+            "model",
+            "version",
+            "manifest",
+            "size",
+            "format",
+            "signature",
+            "params",
+            "metrics",
+            "tags",
+            "description",
+            "lineage",
+            "created_by",
+            "created_at",
+            "status",
+        ];
+        let at: Vec<usize> = keys.iter().map(|k| text.find(&format!("\"{k}\":")).unwrap()).collect();
+        assert!(at.windows(2).all(|w| w[0] < w[1]), "keys in the order they always had: {text}");
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(value.as_object().unwrap().len(), keys.len(), "no nested meta object: {text}");
+        assert_eq!(value["metrics"]["accuracy"], 0.9);
+        assert_eq!(value["lineage"]["git_branch"], "main");
+        let back: VersionRecord = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, r);
+    }
+
+    #[test]
+    fn metadata_reads_as_the_records_own_fields() {
+        let r = record();
+        assert_eq!(r.meta.format.as_deref(), Some("berth"));
+        assert_eq!(r.meta.tags["team"], "risk");
+        assert_eq!(r.meta.lineage.git_branch.as_deref(), Some("main"));
+    }
 }

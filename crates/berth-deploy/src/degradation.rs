@@ -3,8 +3,15 @@
 
 use std::collections::BTreeMap;
 
-use berth_gate::evaluate::lower_is_better;
+use berth_gate::metrics::{Direction, Metric};
 use serde::Serialize;
+
+/// Which way `metric` improves. Live metrics are named as the gate report
+/// names them; a name berth does not compute (a metric pushed from a
+/// training run's own metrics file) counts as higher-is-better.
+fn direction(metric: &str) -> Direction {
+    Metric::parse(metric).map_or(Direction::HigherIsBetter, |m| m.direction())
+}
 
 /// One metric compared.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -22,7 +29,10 @@ pub struct Degradation {
 
 impl Degradation {
     pub fn describe(&self, allowed: f64) -> String {
-        let direction = if lower_is_better(&self.metric) { "rose" } else { "fell" };
+        let direction = match direction(&self.metric) {
+            Direction::LowerIsBetter => "rose",
+            Direction::HigherIsBetter => "fell",
+        };
         format!(
             "{} {direction} from {:.4} to {:.4} ({:.1}% worse; {:.0}% allowed)",
             self.metric,
@@ -61,7 +71,7 @@ pub fn compare(gate: &BTreeMap<String, f64>, live: &BTreeMap<String, f64>, allow
             not_compared.push(metric.clone());
             continue;
         };
-        let worse = if lower_is_better(metric) { l - g } else { g - l };
+        let worse = -direction(metric).gain(l, g);
         let worse_by = if g == 0.0 { worse } else { worse / g.abs() };
         compared.push(Degradation { metric: metric.clone(), gate: g, live: l, worse_by, exceeded: worse_by > allowed });
     }
@@ -97,5 +107,19 @@ mod tests {
         assert!(!r.degraded());
         let r = compare(&m(&[("mae", 0.0)]), &m(&[("mae", 0.5)]), 0.2);
         assert!(r.degraded(), "against 0 the absolute difference counts");
+    }
+
+    #[test]
+    fn lower_is_better_metrics_degrade_when_they_rise() {
+        let r = compare(
+            &m(&[("mape", 10.0), ("recall.churned", 0.8)]),
+            &m(&[("mape", 13.0), ("recall.churned", 0.9)]),
+            0.2,
+        );
+        let d = r.exceeded().next().unwrap();
+        assert_eq!(d.describe(0.2), "mape rose from 10.0000 to 13.0000 (30.0% worse; 20% allowed)");
+        assert_eq!(r.exceeded().count(), 1, "a higher per-class recall is better");
+        // A name berth does not compute counts as higher-is-better.
+        assert!(compare(&m(&[("custom", 1.0)]), &m(&[("custom", 0.5)]), 0.2).degraded());
     }
 }

@@ -157,7 +157,7 @@ pub fn check(policy: &Policy, f: Facts<'_>) -> Vec<Missing> {
         missing.push(Missing::Promoter { actor: f.actor.to_string(), promoters: policy.promoters.clone() });
     }
     if !policy.allowed_branches.is_empty() {
-        let branch = f.version.lineage.git_branch.clone();
+        let branch = f.version.meta.lineage.git_branch.clone();
         if !branch.as_ref().is_some_and(|b| policy.allowed_branches.contains(b)) {
             missing.push(Missing::Branch { branch, allowed: policy.allowed_branches.clone() });
         }
@@ -199,7 +199,7 @@ fn failed_checks(report: &serde_json::Value) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use berth_core::{AliasName, Digest, Lineage, ModelName, Timestamp, VersionStatus};
+    use berth_core::{AliasName, Digest, Lineage, ModelName, Timestamp, VersionMeta, VersionStatus};
 
     fn version(branch: Option<&str>) -> VersionRecord {
         VersionRecord {
@@ -207,13 +207,10 @@ mod tests {
             version: 3,
             manifest: Digest::of(b"m"),
             size: 1,
-            format: None,
-            signature: None,
-            params: Default::default(),
-            metrics: Default::default(),
-            tags: Default::default(),
-            description: None,
-            lineage: Lineage { git_branch: branch.map(str::to_string), ..Default::default() },
+            meta: VersionMeta {
+                lineage: Lineage { git_branch: branch.map(str::to_string), ..Default::default() },
+                ..Default::default()
+            },
             created_by: "alice".into(),
             created_at: Timestamp::from_millis(0),
             status: VersionStatus::Ready,

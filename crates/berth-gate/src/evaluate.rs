@@ -9,15 +9,19 @@ use berth_data::{Rng, Table};
 use berth_ml::{Prediction, Signature, Task};
 
 use crate::drift;
-use crate::gate::{BaselineMode, Gate, Tolerance};
-use crate::metrics::{self, MetricError};
-use crate::report::{BaselineMetric, BaselineReport, Latency, Report};
+use crate::gate::{BaselineMode, Bootstrap, Bound, Gate, Tolerance};
+use crate::metrics::{self, ClassificationMetrics, Direction, Metric, MetricError, Unit};
+use crate::report::{BaselineMetric, BaselineReport, Check, Latency, Report};
 
-/// The true target, as labels (classification, anomaly "0"/"1") or values.
+/// The true target, in the form its task scores it; the variant is the task.
 #[derive(Debug, Clone)]
 pub enum Truth {
+    /// Classification: each row's class.
     Labels(Vec<String>),
+    /// Regression: each row's value.
     Values(Vec<f64>),
+    /// Anomaly detection: whether each row is a known anomaly.
+    Anomalies(Vec<bool>),
 }
 
 impl Truth {
@@ -25,6 +29,24 @@ impl Truth {
         match self {
             Truth::Labels(v) => v.len(),
             Truth::Values(v) => v.len(),
+            Truth::Anomalies(v) => v.len(),
+        }
+    }
+
+    /// The task this truth is scored for.
+    pub fn task(&self) -> Task {
+        match self {
+            Truth::Labels(_) => Task::Classification,
+            Truth::Values(_) => Task::Regression,
+            Truth::Anomalies(_) => Task::Anomaly,
+        }
+    }
+
+    fn take(&self, rows: &[usize]) -> Truth {
+        match self {
+            Truth::Labels(v) => Truth::Labels(rows.iter().map(|&i| v[i].clone()).collect()),
+            Truth::Values(v) => Truth::Values(rows.iter().map(|&i| v[i]).collect()),
+            Truth::Anomalies(v) => Truth::Anomalies(rows.iter().map(|&i| v[i]).collect()),
         }
     }
 }
@@ -32,7 +54,7 @@ impl Truth {
 pub enum BaselineInput {
     /// The baseline model's predictions on the same rows.
     Rescored(Prediction),
-    /// Metrics stored on the baseline version.
+    /// Metrics stored on the baseline version, by name.
     Stored(BTreeMap<String, f64>),
 }
 
@@ -44,7 +66,7 @@ pub struct LatencySample {
 }
 
 pub struct Inputs<'a> {
-    pub task: Task,
+    /// The truth; its variant is the model's task.
     pub truth: Truth,
     pub prediction: &'a Prediction,
     pub baseline: Option<(String, BaselineInput)>,
@@ -58,116 +80,78 @@ pub struct Inputs<'a> {
     pub target: String,
 }
 
-/// Metrics where lower is better; every other metric is better higher.
-const LOWER_IS_BETTER: [&str; 7] = ["mae", "mse", "rmse", "mape", "max_error", "median_absolute_error", "log_loss"];
-
-pub fn lower_is_better(metric: &str) -> bool {
-    LOWER_IS_BETTER.contains(&metric)
-}
-
-/// The metrics a task computes (per-class ones as `recall.<class>` etc.).
-pub fn metric_names(task: Task) -> &'static [&'static str] {
-    match task {
-        Task::Classification => &[
-            "accuracy",
-            "balanced_accuracy",
-            "precision_macro",
-            "recall_macro",
-            "f1_macro",
-            "precision_weighted",
-            "recall_weighted",
-            "f1_weighted",
-            "log_loss",
-            "roc_auc",
-            "pr_auc",
-            "per_class_recall",
-        ],
-        Task::Regression => &["mae", "mse", "rmse", "mape", "r2", "max_error", "median_absolute_error"],
-        Task::Anomaly => &["precision", "recall", "f1", "flagged"],
-    }
-}
-
-/// Refuses metrics that do not apply to the task, before anything runs.
-pub fn check_metric_names(gate: &Gate, task: Task) -> Result<(), String> {
-    let valid = metric_names(task);
-    let named = gate.metrics.keys().chain(gate.baseline.iter().flat_map(|b| b.metrics.keys()));
-    for name in named {
-        let per_class = ["recall.", "precision.", "f1."].iter().any(|p| name.starts_with(p));
-        if !(valid.contains(&name.as_str()) || per_class && task == Task::Classification) {
-            return Err(format!(
-                "metric {name:?} does not apply to a {task} model; valid: {}{}",
-                valid.join(", "),
-                if task == Task::Classification { ", recall.<class>, precision.<class>, f1.<class>" } else { "" }
-            ));
-        }
-    }
-    Ok(())
-}
-
 /// All metrics of `prediction` against `truth`, flat.
-pub fn score(task: Task, truth: &Truth, p: &Prediction) -> Result<Scores, MetricError> {
-    match (task, truth) {
-        (Task::Regression, Truth::Values(y)) => {
-            let values = p.values.as_deref().ok_or(MetricError::Empty)?;
+pub fn score(truth: &Truth, p: &Prediction) -> Result<Scores, MetricError> {
+    let task = truth.task();
+    match truth {
+        Truth::Values(y) => {
+            let values = p.values.as_deref().ok_or(MetricError::Missing("values", task))?;
             Ok(Scores { map: metrics::regression(y, values)?.to_map(), classification: None })
         }
-        (Task::Anomaly, Truth::Labels(y)) => {
-            let labels = p.labels.as_deref().ok_or(MetricError::Empty)?;
-            let truth: Vec<bool> = y.iter().map(|l| l == "1").collect();
+        Truth::Anomalies(y) => {
+            let labels = p.labels.as_deref().ok_or(MetricError::Missing("labels", task))?;
+            // An anomaly model labels an anomaly "1" (see `Task::Anomaly`).
             let flagged: Vec<bool> = labels.iter().map(|l| l == "1").collect();
-            Ok(Scores { map: metrics::anomaly(&truth, &flagged)?.to_map(), classification: None })
+            Ok(Scores { map: metrics::anomaly(y, &flagged)?.to_map(), classification: None })
         }
-        (_, Truth::Labels(y)) => {
-            let labels = p.labels.as_deref().ok_or(MetricError::Empty)?;
+        Truth::Labels(y) => {
+            let labels = p.labels.as_deref().ok_or(MetricError::Missing("labels", task))?;
             let proba = p.probabilities.as_deref().zip(p.classes.as_deref());
             let m = metrics::classification(y, labels, proba)?;
             Ok(Scores { map: m.to_map(), classification: Some(m) })
         }
-        (_, Truth::Values(_)) => Err(MetricError::Empty),
     }
 }
 
 pub struct Scores {
+    /// Every metric computed, by name, as the report stores them.
     pub map: BTreeMap<String, f64>,
-    pub classification: Option<metrics::ClassificationMetrics>,
+    pub classification: Option<ClassificationMetrics>,
+}
+
+impl Scores {
+    pub fn get(&self, metric: &Metric) -> Option<f64> {
+        self.map.get(&*metric.name()).copied()
+    }
 }
 
 fn fmt(v: f64) -> String {
     format!("{v:.4}")
 }
 
-/// A metric's value as a person reads it: MAPE with its percent sign.
-fn shown(metric: &str, v: f64) -> String {
-    metrics::unit(metric).map_or_else(|| fmt(v), |u| u.show(v))
+/// A bound in the metric's unit: `<= 10%` for MAPE.
+fn bound_shown(metric: &Metric, bound: &Bound) -> String {
+    bound.with_suffix(metric.unit().suffix())
 }
 
-/// A bound in the metric's unit: `<= 10%` for MAPE.
-fn bound_shown(metric: &str, bound: &crate::gate::Bound) -> String {
-    bound.with_suffix(if metrics::unit(metric) == Some(metrics::Unit::Percent) { "%" } else { "" })
+/// What the checks after scoring share: the gate, the truth, the model's
+/// predictions and the metrics computed from them.
+struct Scored<'a> {
+    gate: &'a Gate,
+    truth: &'a Truth,
+    prediction: &'a Prediction,
+    scores: &'a Scores,
 }
 
 /// Runs every check the gate names and returns the report (the caller
 /// fills in model, data and time).
 pub fn evaluate(gate: &Gate, inputs: Inputs<'_>, report: &mut Report) {
-    report.task = Some(inputs.task.to_string());
+    report.task = Some(inputs.truth.task());
     report.notes.extend(gate.notes());
     if let Some((table, signature)) = inputs.data {
         data_checks(gate, table, signature, &inputs.target, report);
     }
     if inputs.prediction.len() != inputs.truth.len() {
-        report.check(
+        report.check(Check::failed(
             "model_predicts",
-            false,
-            None,
-            None,
             format!("{} predictions for {} rows", inputs.prediction.len(), inputs.truth.len()),
-        );
+        ));
         return;
     }
-    let scores = match score(inputs.task, &inputs.truth, inputs.prediction) {
+    let scores = match score(&inputs.truth, inputs.prediction) {
         Ok(s) => s,
         Err(e) => {
-            report.check("metrics", false, None, None, format!("cannot compute metrics: {e}"));
+            report.check(Check::failed("metrics", format!("cannot compute metrics: {e}")));
             return;
         }
     };
@@ -178,8 +162,9 @@ pub fn evaluate(gate: &Gate, inputs: Inputs<'_>, report: &mut Report) {
         report.confusion_matrix = Some(c.confusion_matrix.clone());
     }
     thresholds(gate, &scores, report);
+    let scored = Scored { gate, truth: &inputs.truth, prediction: inputs.prediction, scores: &scores };
     if let Some((name, input)) = inputs.baseline {
-        baseline(gate, inputs.task, &inputs.truth, inputs.prediction, &scores, name, input, report);
+        baseline(&scored, name, input, report);
     }
     if let Some(d) = inputs.drift {
         let spec = gate.drift.clone().unwrap_or_default();
@@ -187,18 +172,20 @@ pub fn evaluate(gate: &Gate, inputs: Inputs<'_>, report: &mut Report) {
         let skipped: Vec<String> =
             d.columns.iter().filter_map(|c| c.skipped.as_ref().map(|why| format!("{} ({why})", c.column))).collect();
         report.check(
-            "drift",
-            !d.dataset_drift,
-            Some(d.share),
-            Some(format!("drifted share <= {}", spec.max_drifted_share)),
-            format!(
-                "data drift: {} of {} columns drifted ({:.0}%){}{}",
-                d.drifted,
-                d.tested,
-                d.share * 100.0,
-                if drifted.is_empty() { String::new() } else { format!(": {}", drifted.join(", ")) },
-                if skipped.is_empty() { String::new() } else { format!("; skipped: {}", skipped.join("; ")) }
-            ),
+            Check::new(
+                "drift",
+                !d.dataset_drift,
+                format!(
+                    "data drift: {} of {} columns drifted ({:.0}%){}{}",
+                    d.drifted,
+                    d.tested,
+                    d.share * 100.0,
+                    if drifted.is_empty() { String::new() } else { format!(": {}", drifted.join(", ")) },
+                    if skipped.is_empty() { String::new() } else { format!("; skipped: {}", skipped.join("; ")) }
+                ),
+            )
+            .with_value(d.share)
+            .with_threshold(format!("drifted share <= {}", spec.max_drifted_share)),
         );
         report.drift = serde_json::to_value(&d).ok();
     }
@@ -209,41 +196,46 @@ pub fn evaluate(gate: &Gate, inputs: Inputs<'_>, report: &mut Report) {
 }
 
 fn thresholds(gate: &Gate, scores: &Scores, report: &mut Report) {
-    for (name, bound) in &gate.metrics {
-        if name == "per_class_recall" {
+    for (metric, bound) in &gate.metrics {
+        if *metric == Metric::PerClassRecall {
             report.recall_threshold = bound.min;
             let per_class = scores.classification.as_ref().map(|c| c.per_class_recall.clone()).unwrap_or_default();
             for (class, r) in per_class {
                 report.check(
-                    format!("metric.recall.{class}"),
-                    bound.admits(r),
-                    Some(r),
-                    Some(bound.to_string()),
-                    format!("recall for {class:?}: {} {}", fmt(r), verdict_word(bound.admits(r), &bound.to_string())),
+                    Check::new(
+                        format!("metric.recall.{class}"),
+                        bound.admits(r),
+                        format!(
+                            "recall for {class:?}: {} {}",
+                            fmt(r),
+                            verdict_word(bound.admits(r), &bound.to_string())
+                        ),
+                    )
+                    .with_value(r)
+                    .with_threshold(bound.to_string()),
                 );
             }
             continue;
         }
-        if name == "accuracy" {
+        if *metric == Metric::Accuracy {
             report.accuracy_threshold = bound.min;
         }
-        let rule = bound_shown(name, bound);
-        match scores.map.get(name) {
-            Some(v) => report.check(
-                format!("metric.{name}"),
-                bound.admits(*v),
-                Some(*v),
-                Some(rule.clone()),
-                format!("{name}: {} {}", shown(name, *v), verdict_word(bound.admits(*v), &rule)),
-            ),
-            None => report.check(
-                format!("metric.{name}"),
-                false,
-                None,
-                Some(rule),
-                format!("{name} could not be computed on this data (a class missing, or no probabilities)"),
-            ),
-        }
+        let rule = bound_shown(metric, bound);
+        let name = format!("metric.{metric}");
+        report.check(match scores.get(metric) {
+            Some(v) => Check::new(
+                name,
+                bound.admits(v),
+                format!("{metric}: {} {}", metric.show(v), verdict_word(bound.admits(v), &rule)),
+            )
+            .with_value(v)
+            .with_threshold(rule),
+            None => Check::failed(
+                name,
+                format!("{metric} could not be computed on this data (a class missing, or no probabilities)"),
+            )
+            .with_threshold(rule),
+        });
     }
 }
 
@@ -254,89 +246,75 @@ fn verdict_word(ok: bool, rule: &str) -> String {
 /// The metrics compared with the baseline: those the gate lists with their
 /// tolerances; else the metrics it bounds, else the task's headline metrics,
 /// at the baseline's relative `tolerance`.
-fn baseline_metrics(gate: &Gate, task: Task) -> BTreeMap<String, Tolerance> {
+fn baseline_metrics(gate: &Gate, task: Task) -> BTreeMap<Metric, Tolerance> {
     let spec = gate.baseline.clone().unwrap_or_default();
     if !spec.metrics.is_empty() {
         return spec.metrics;
     }
     let tolerance = Tolerance { tolerance: spec.tolerance.unwrap_or(0.0), relative: true };
-    let bounded: Vec<&String> = gate.metrics.keys().filter(|k| *k != "per_class_recall").collect();
+    let bounded: Vec<&Metric> = gate.metrics.keys().filter(|m| **m != Metric::PerClassRecall).collect();
     if !bounded.is_empty() {
         return bounded.into_iter().map(|m| (m.clone(), tolerance)).collect();
     }
-    let headline: &[&str] = match task {
-        Task::Classification => &["accuracy", "f1_macro"],
-        Task::Regression => &["mae", "rmse"],
-        Task::Anomaly => &["f1"],
+    let headline: &[Metric] = match task {
+        Task::Classification => &[Metric::Accuracy, Metric::F1Macro],
+        Task::Regression => &[Metric::Mae, Metric::Rmse],
+        Task::Anomaly => &[Metric::FlaggedF1],
     };
-    headline.iter().map(|m| (m.to_string(), tolerance)).collect()
+    headline.iter().map(|m| (m.clone(), tolerance)).collect()
 }
 
-#[allow(clippy::too_many_arguments)]
-fn baseline(
-    gate: &Gate,
-    task: Task,
-    truth: &Truth,
-    prediction: &Prediction,
-    scores: &Scores,
-    name: String,
-    input: BaselineInput,
-    report: &mut Report,
-) {
+fn baseline(scored: &Scored<'_>, name: String, input: BaselineInput, report: &mut Report) {
+    let Scored { gate, truth, prediction, scores } = *scored;
     let (base_map, base_prediction, mode) = match input {
         BaselineInput::Stored(m) => (m, None, BaselineMode::Stored),
-        BaselineInput::Rescored(p) => match score(task, truth, &p) {
+        BaselineInput::Rescored(p) => match score(truth, &p) {
             Ok(s) => (s.map, Some(p), BaselineMode::Rescore),
             Err(e) => {
-                report.check("baseline", false, None, None, format!("cannot score the baseline {name}: {e}"));
+                report.check(Check::failed("baseline", format!("cannot score the baseline {name}: {e}")));
                 return;
             }
         },
     };
     let bootstrap = gate.baseline.as_ref().and_then(|b| b.bootstrap);
     let mut rows = Vec::new();
-    for (metric, tol) in baseline_metrics(gate, task) {
-        let (Some(&value), Some(&base)) = (scores.map.get(&metric), base_map.get(&metric)) else {
-            report.check(
-                format!("baseline.{metric}"),
-                false,
-                None,
-                None,
+    for (metric, tol) in baseline_metrics(gate, truth.task()) {
+        let check = format!("baseline.{metric}");
+        let (Some(value), Some(&base)) = (scores.get(&metric), base_map.get(&*metric.name())) else {
+            report.check(Check::failed(
+                check,
                 format!(
-                    "{metric} is missing from the {} baseline {name}",
-                    if base_prediction.is_some() { "rescored" } else { "stored" }
+                    "{metric} is missing from the {mode} baseline {name}",
+                    mode = match mode {
+                        BaselineMode::Rescore => "rescored",
+                        BaselineMode::Stored => "stored",
+                    }
                 ),
-            );
+            ));
             continue;
         };
         let allowed = if tol.relative { tol.tolerance * base.abs() } else { tol.tolerance };
+        let direction = metric.direction();
         // Signed improvement: positive when the new model is better.
-        let gain = if lower_is_better(&metric) { base - value } else { value - base };
+        let gain = direction.gain(value, base);
         let interval = match (&bootstrap, &base_prediction) {
-            (Some(b), Some(bp)) => {
-                paired_bootstrap(task, truth, prediction, bp, &metric, b.samples, b.confidence, b.seed)
-            }
+            (Some(b), Some(bp)) => paired_bootstrap(&Paired { truth, new: prediction, base: bp }, &metric, b),
             _ => None,
         };
         // With an interval, the worse end of the new-minus-baseline
         // difference decides.
-        let worst_gain = match interval {
-            Some((lo, hi)) => {
-                if lower_is_better(&metric) {
-                    -hi
-                } else {
-                    lo
-                }
-            }
-            None => gain,
+        let worst_gain = match (interval, direction) {
+            (Some((_, hi)), Direction::LowerIsBetter) => -hi,
+            (Some((lo, _)), Direction::HigherIsBetter) => lo,
+            (None, _) => gain,
         };
         let passed = worst_gain >= -allowed;
         let change_pct = if base != 0.0 { (value - base) / base.abs() * 100.0 } else { 0.0 };
         // A relative tolerance reads in percent of the baseline; an absolute
         // one in the metric's unit (for MAPE, percentage points).
-        let amount = |t: f64| match (tol.relative, metrics::unit(&metric)) {
+        let amount = |t: f64| match (tol.relative, metric.unit()) {
             (true, _) => format!("{}%", t * 100.0),
-            (false, Some(metrics::Unit::Percent)) => format!("{t} percentage points"),
+            (false, Unit::Percent) => format!("{t} percentage points"),
             (false, _) => format!("{t}"),
         };
         let rule = if tol.tolerance >= 0.0 {
@@ -345,29 +323,27 @@ fn baseline(
             format!("better by at least {}", amount(-tol.tolerance))
         };
         report.check(
-            format!("baseline.{metric}"),
-            passed,
-            Some(value),
-            Some(rule.clone()),
-            format!(
-                "{metric}: {} vs baseline {} ({change_pct:+.2}%){}; required {rule}",
-                shown(&metric, value),
-                shown(&metric, base),
-                interval
-                    .map(|(a, z)| format!(
-                        ", {:.0}% CI of the difference [{a:+.4}, {z:+.4}]",
-                        bootstrap.map_or(0.0, |b| b.confidence * 100.0)
-                    ))
-                    .unwrap_or_default()
-            ),
+            Check::new(
+                check,
+                passed,
+                format!(
+                    "{metric}: {} vs baseline {} ({change_pct:+.2}%){}; required {rule}",
+                    metric.show(value),
+                    metric.show(base),
+                    interval
+                        .map(|(a, z)| format!(
+                            ", {:.0}% CI of the difference [{a:+.4}, {z:+.4}]",
+                            bootstrap.map_or(0.0, |b| b.confidence * 100.0)
+                        ))
+                        .unwrap_or_default()
+                ),
+            )
+            .with_value(value)
+            .with_threshold(rule),
         );
-        rows.push(BaselineMetric { metric, value, baseline: base, change_pct, interval, passed });
+        rows.push(BaselineMetric { metric: metric.to_string(), value, baseline: base, change_pct, interval, passed });
     }
-    report.baseline = Some(BaselineReport {
-        model: name,
-        mode: if mode == BaselineMode::Rescore { "rescore".into() } else { "stored".into() },
-        metrics: rows,
-    });
+    report.baseline = Some(BaselineReport { model: name, mode, metrics: rows });
 }
 
 fn take_prediction(p: &Prediction, rows: &[usize], with_proba: bool) -> Prediction {
@@ -383,42 +359,33 @@ fn take_prediction(p: &Prediction, rows: &[usize], with_proba: bool) -> Predicti
     }
 }
 
-fn take_truth(t: &Truth, rows: &[usize]) -> Truth {
-    match t {
-        Truth::Labels(v) => Truth::Labels(rows.iter().map(|&i| v[i].clone()).collect()),
-        Truth::Values(v) => Truth::Values(rows.iter().map(|&i| v[i]).collect()),
-    }
+/// Two models' predictions on the same rows, and the truth they are
+/// scored against.
+pub struct Paired<'a> {
+    pub truth: &'a Truth,
+    pub new: &'a Prediction,
+    pub base: &'a Prediction,
 }
 
-/// Percentile interval of `metric(new) − metric(baseline)` over `samples`
+/// Percentile interval of `metric(new) − metric(base)` over the bootstrap's
 /// resamples of the rows (the same rows for both models), seeded.
-#[allow(clippy::too_many_arguments)]
-pub fn paired_bootstrap(
-    task: Task,
-    truth: &Truth,
-    new: &Prediction,
-    base: &Prediction,
-    metric: &str,
-    samples: usize,
-    confidence: f64,
-    seed: u64,
-) -> Option<(f64, f64)> {
-    let n = truth.len();
+pub fn paired_bootstrap(pair: &Paired<'_>, metric: &Metric, bootstrap: &Bootstrap) -> Option<(f64, f64)> {
+    let n = pair.truth.len();
     if n == 0 {
         return None;
     }
-    let with_proba = matches!(metric, "log_loss" | "roc_auc" | "pr_auc");
-    let mut rng = Rng::new(seed);
-    let mut diffs = Vec::with_capacity(samples);
+    let with_proba = metric.needs_probabilities();
+    let mut rng = Rng::new(bootstrap.seed);
+    let mut diffs = Vec::with_capacity(bootstrap.samples);
     let mut rows = vec![0usize; n];
-    for _ in 0..samples {
+    for _ in 0..bootstrap.samples {
         for r in rows.iter_mut() {
             *r = rng.below(n as u64) as usize;
         }
-        let t = take_truth(truth, &rows);
-        let a = score(task, &t, &take_prediction(new, &rows, with_proba)).ok()?;
-        let b = score(task, &t, &take_prediction(base, &rows, with_proba)).ok()?;
-        if let (Some(x), Some(y)) = (a.map.get(metric), b.map.get(metric)) {
+        let t = pair.truth.take(&rows);
+        let a = score(&t, &take_prediction(pair.new, &rows, with_proba)).ok()?;
+        let b = score(&t, &take_prediction(pair.base, &rows, with_proba)).ok()?;
+        if let (Some(x), Some(y)) = (a.get(metric), b.get(metric)) {
             diffs.push(x - y);
         }
     }
@@ -426,7 +393,7 @@ pub fn paired_bootstrap(
         return None;
     }
     diffs.sort_by(f64::total_cmp);
-    let tail = (1.0 - confidence) / 2.0;
+    let tail = (1.0 - bootstrap.confidence) / 2.0;
     Some((berth_data::quantile_sorted(&diffs, tail), berth_data::quantile_sorted(&diffs, 1.0 - tail)))
 }
 
@@ -455,7 +422,7 @@ fn stability_and_range(gate: &Gate, p: &Prediction, report: &mut Report) {
     }
     let v = prediction_numbers(p);
     if v.is_empty() {
-        report.check("stability", false, None, None, "the predictions carry no numbers to measure".into());
+        report.check(Check::failed("stability", "the predictions carry no numbers to measure"));
         return;
     }
     let (mean, std) = mean_std(&v);
@@ -469,22 +436,31 @@ fn stability_and_range(gate: &Gate, p: &Prediction, report: &mut Report) {
         };
         report.prediction_cv = Some(cv);
         report.check(
-            "stability",
-            cv <= s.max_cv,
-            Some(cv),
-            Some(format!("<= {}", s.max_cv)),
-            format!("prediction stability: coefficient of variation {} (max {})", fmt(cv), s.max_cv),
+            Check::new(
+                "stability",
+                cv <= s.max_cv,
+                format!("prediction stability: coefficient of variation {} (max {})", fmt(cv), s.max_cv),
+            )
+            .with_value(cv)
+            .with_threshold(format!("<= {}", s.max_cv)),
         );
     }
     if let Some(r) = gate.range {
         let outside = v.iter().filter(|x| (*x - mean).abs() > r.sigmas * std).count() as f64 / v.len() as f64;
         report.prediction_outlier_share = Some(outside);
         report.check(
-            "range",
-            outside <= r.max_share,
-            Some(outside),
-            Some(format!("<= {}", r.max_share)),
-            format!("prediction range: {:.2}% beyond {}σ (max {:.2}%)", outside * 100.0, r.sigmas, r.max_share * 100.0),
+            Check::new(
+                "range",
+                outside <= r.max_share,
+                format!(
+                    "prediction range: {:.2}% beyond {}σ (max {:.2}%)",
+                    outside * 100.0,
+                    r.sigmas,
+                    r.max_share * 100.0
+                ),
+            )
+            .with_value(outside)
+            .with_threshold(format!("<= {}", r.max_share)),
         );
     }
 }
@@ -513,29 +489,35 @@ fn latency(gate: &Gate, l: LatencySample, report: &mut Report) {
     report.latency_threshold_ms = spec.max_p99_ms;
     if let Some(max) = spec.max_p50_ms {
         report.check(
-            "latency.p50",
-            lat.p50_ms <= max,
-            Some(lat.p50_ms),
-            Some(format!("<= {max} ms")),
-            format!("p50 latency {:.3} ms (max {max} ms, {} runs)", lat.p50_ms, lat.runs),
+            Check::new(
+                "latency.p50",
+                lat.p50_ms <= max,
+                format!("p50 latency {:.3} ms (max {max} ms, {} runs)", lat.p50_ms, lat.runs),
+            )
+            .with_value(lat.p50_ms)
+            .with_threshold(format!("<= {max} ms")),
         );
     }
     if let Some(max) = spec.max_p99_ms {
         report.check(
-            "latency.p99",
-            lat.p99_ms <= max,
-            Some(lat.p99_ms),
-            Some(format!("<= {max} ms")),
-            format!("p99 latency {:.3} ms (max {max} ms, {} runs)", lat.p99_ms, lat.runs),
+            Check::new(
+                "latency.p99",
+                lat.p99_ms <= max,
+                format!("p99 latency {:.3} ms (max {max} ms, {} runs)", lat.p99_ms, lat.runs),
+            )
+            .with_value(lat.p99_ms)
+            .with_threshold(format!("<= {max} ms")),
         );
     }
     if let Some(min) = spec.min_rows_per_s {
         report.check(
-            "latency.throughput",
-            rows_per_s >= min,
-            Some(rows_per_s),
-            Some(format!(">= {min} rows/s")),
-            format!("batch throughput {rows_per_s:.0} rows/s on {} rows (min {min})", l.batch_rows),
+            Check::new(
+                "latency.throughput",
+                rows_per_s >= min,
+                format!("batch throughput {rows_per_s:.0} rows/s on {} rows (min {min})", l.batch_rows),
+            )
+            .with_value(rows_per_s)
+            .with_threshold(format!(">= {min} rows/s")),
         );
     }
 }
@@ -553,17 +535,15 @@ fn data_checks(gate: &Gate, table: &Table, signature: &Signature, target: &str, 
                 Some(_) => {}
             }
         }
-        report.check(
+        report.check(Check::new(
             "data.schema",
             problems.is_empty(),
-            None,
-            None,
             if problems.is_empty() {
                 format!("the data has the model's {} input columns", signature.inputs.len())
             } else {
                 format!("the data does not match the model's signature: {}", problems.join("; "))
             },
-        );
+        ));
     }
     let rows = table.rows().max(1) as f64;
     let limits: BTreeMap<&str, f64> = table
@@ -574,25 +554,29 @@ fn data_checks(gate: &Gate, table: &Table, signature: &Signature, target: &str, 
     for (name, max) in limits {
         let share = table.column(name).map_or(0.0, |c| c.null_count() as f64 / rows);
         report.check(
-            format!("data.nulls.{name}"),
-            share <= max,
-            Some(share),
-            Some(format!("<= {max}")),
-            format!("column {name:?}: {:.2}% nulls (max {:.2}%)", share * 100.0, max * 100.0),
+            Check::new(
+                format!("data.nulls.{name}"),
+                share <= max,
+                format!("column {name:?}: {:.2}% nulls (max {:.2}%)", share * 100.0, max * 100.0),
+            )
+            .with_value(share)
+            .with_threshold(format!("<= {max}")),
         );
     }
     for (name, bound) in &spec.ranges {
         let Some(c) = table.column(name) else {
-            report.check(format!("data.range.{name}"), false, None, None, format!("no column {name:?} in the data"));
+            report.check(Check::failed(format!("data.range.{name}"), format!("no column {name:?} in the data")));
             continue;
         };
         let outside = (0..c.len()).filter_map(|i| c.as_f64(i)).filter(|v| !bound.admits(*v)).count();
         report.check(
-            format!("data.range.{name}"),
-            outside == 0,
-            Some(outside as f64),
-            Some(bound.to_string()),
-            format!("column {name:?}: {outside} value(s) outside {bound}"),
+            Check::new(
+                format!("data.range.{name}"),
+                outside == 0,
+                format!("column {name:?}: {outside} value(s) outside {bound}"),
+            )
+            .with_value(outside as f64)
+            .with_threshold(bound.to_string()),
         );
     }
     if let Some(min) = spec.min_class_share
@@ -608,11 +592,13 @@ fn data_checks(gate: &Gate, table: &Table, signature: &Signature, target: &str, 
         let (class, n) = counts.iter().min_by_key(|(_, n)| **n).map(|(k, n)| (k.clone(), *n)).unwrap_or_default();
         let share = if total > 0 { n as f64 / total as f64 } else { 0.0 };
         report.check(
-            "data.class_balance",
-            share >= min,
-            Some(share),
-            Some(format!(">= {min}")),
-            format!("smallest class {class:?}: {:.2}% of rows (min {:.2}%)", share * 100.0, min * 100.0),
+            Check::new(
+                "data.class_balance",
+                share >= min,
+                format!("smallest class {class:?}: {:.2}% of rows (min {:.2}%)", share * 100.0, min * 100.0),
+            )
+            .with_value(share)
+            .with_threshold(format!(">= {min}")),
         );
     }
 }
@@ -638,7 +624,6 @@ mod tests {
         let prediction = values(truth.iter().map(|t| t * 1.3).collect());
         let mut report = Report::new("g", "m");
         let inputs = Inputs {
-            task: Task::Regression,
             truth: Truth::Values(truth),
             prediction: &prediction,
             baseline: None,
@@ -680,7 +665,6 @@ mod tests {
         let base = values(truth.iter().map(|t| t * 1.27).collect());
         let mut report = Report::new("g", "m");
         let inputs = Inputs {
-            task: Task::Regression,
             truth: Truth::Values(truth),
             prediction: &new,
             baseline: Some(("m@1".into(), BaselineInput::Rescored(base))),
@@ -695,5 +679,108 @@ mod tests {
         assert!(check.passed, "{check:?}");
         assert!(check.message.starts_with("mape: 30.00% vs baseline 27.00%"), "{}", check.message);
         assert!(check.message.ends_with("required at most 5 percentage points worse"), "{}", check.message);
+    }
+
+    fn labels(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn per_class_recall_checks_every_class_and_a_single_class_has_its_own_check() {
+        let gate = Gate::parse(
+            "[metrics]\nper_class_recall = { min = 0.6 }\n\"precision.b\" = { min = 0.9 }\n\"f1.z\" = { min = 0.1 }\n",
+            "g.toml",
+        )
+        .unwrap();
+        let prediction = Prediction {
+            values: None,
+            labels: Some(labels(&["a", "b", "b", "b"])),
+            probabilities: None,
+            classes: None,
+        };
+        let mut report = Report::new("g", "m");
+        let inputs = Inputs {
+            truth: Truth::Labels(labels(&["a", "b", "a", "b"])),
+            prediction: &prediction,
+            baseline: None,
+            drift: None,
+            latency: None,
+            data: None,
+            target: "y".into(),
+        };
+        evaluate(&gate, inputs, &mut report);
+        assert_eq!(report.task, Some(Task::Classification));
+        assert_eq!(report.recall_threshold, Some(0.6));
+        assert_eq!((report.checks["metric.recall.a"], report.checks["metric.recall.b"]), (false, true));
+        let b = report.results.iter().find(|c| c.name == "metric.precision.b").unwrap();
+        assert_eq!(b.message, "precision.b: 0.6667 violates >= 0.9");
+        // A class absent from the data cannot be scored: a failed check, not a pass.
+        let z = report.results.iter().find(|c| c.name == "metric.f1.z").unwrap();
+        assert!(!z.passed && z.message.contains("could not be computed"), "{z:?}");
+    }
+
+    #[test]
+    fn anomaly_truth_is_scored_as_flags() {
+        let gate = Gate::parse("[metrics]\nrecall = { min = 0.5 }\nflagged = { max = 0.5 }\n", "g.toml").unwrap();
+        let prediction = Prediction {
+            values: Some(vec![0.9, 0.1, 0.8, 0.2]),
+            labels: Some(labels(&["1", "0", "1", "0"])),
+            probabilities: None,
+            classes: None,
+        };
+        let mut report = Report::new("g", "m");
+        let inputs = Inputs {
+            truth: Truth::Anomalies(vec![true, false, false, false]),
+            prediction: &prediction,
+            baseline: None,
+            drift: None,
+            latency: None,
+            data: None,
+            target: "y".into(),
+        };
+        evaluate(&gate, inputs, &mut report);
+        assert!(report.passed, "{}", report.to_text());
+        assert_eq!(report.task, Some(Task::Anomaly));
+        assert_eq!((report.metrics["recall"], report.metrics["precision"], report.metrics["flagged"]), (1.0, 0.5, 0.5));
+    }
+
+    #[test]
+    fn predictions_without_values_cannot_score_a_regression() {
+        let prediction = Prediction { values: None, labels: Some(labels(&["1"])), probabilities: None, classes: None };
+        let e = score(&Truth::Values(vec![1.0]), &prediction).err().unwrap();
+        assert_eq!(e.to_string(), "the predictions carry no values; a regression model's predictions need them");
+    }
+
+    #[test]
+    fn a_bootstrap_interval_decides_on_the_worse_end_for_a_lower_is_better_metric() {
+        let truth: Vec<f64> = (1..=60).map(f64::from).collect();
+        // The new model is 10% off, the baseline 20%: lower MAE, better.
+        let new = values(truth.iter().map(|t| t * 1.1).collect());
+        let base = values(truth.iter().map(|t| t * 1.2).collect());
+        let t = Truth::Values(truth);
+        let bootstrap = Bootstrap { samples: 200, confidence: 0.9, seed: 3 };
+        let (lo, hi) =
+            paired_bootstrap(&Paired { truth: &t, new: &new, base: &base }, &Metric::Mae, &bootstrap).unwrap();
+        assert!(lo <= hi && hi < 0.0, "new minus baseline MAE is negative throughout: [{lo}, {hi}]");
+        let gate = Gate::parse(
+            "[baseline]\nmetrics = { mae = { tolerance = 0 } }\nbootstrap = { samples = 200, seed = 3 }\n",
+            "g.toml",
+        )
+        .unwrap();
+        let mut report = Report::new("g", "m");
+        let inputs = Inputs {
+            truth: t,
+            prediction: &new,
+            baseline: Some(("m@1".into(), BaselineInput::Rescored(base))),
+            drift: None,
+            latency: None,
+            data: None,
+            target: "y".into(),
+        };
+        evaluate(&gate, inputs, &mut report);
+        assert!(report.checks["baseline.mae"], "{}", report.to_text());
+        let b = report.baseline.unwrap();
+        assert_eq!(b.mode, BaselineMode::Rescore);
+        assert!(b.metrics[0].interval.is_some());
     }
 }

@@ -3,17 +3,22 @@
 //! The whole reference, with a complete example, is [`GATE_REFERENCE`]:
 //! `berth validate --help` prints it, every parse error points there, and the
 //! tests below check that its example parses and that it names every key the
-//! gate file accepts. What types cannot say is checked after parsing: ranges
-//! (a fraction metric's threshold must be in [0, 1], so `accuracy = { min =
-//! 85 }` is refused with "did you mean 0.85?"), and suspicious values become
-//! notes ([`Gate::notes`]) rather than silent passes.
+//! gate file accepts. Metric names are parsed into [`Metric`] as the file
+//! is read, so an unknown name is refused with its line. What types cannot
+//! say is checked after parsing: ranges (a fraction metric's threshold must
+//! be in [0, 1], so `accuracy = { min = 85 }` is refused with "did you mean
+//! 0.85?"), metrics of two tasks in one gate, and suspicious values become
+//! notes ([`Gate::notes`]) rather than silent passes. Whether the metrics
+//! fit the model is known only once the model is: [`Gate::check_task`].
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use berth_core::{ErrorClass, Exit};
+use berth_ml::Task;
 use serde::{Deserialize, Serialize};
 
-use crate::metrics::{self, Unit};
+use crate::metrics::{Metric, Unit};
 
 /// The gate file reference with complete examples, as `berth validate
 /// --help` prints it: every section and key, its default, and each metric's
@@ -29,6 +34,13 @@ pub enum GateError {
     Parse { file: String, line: usize, message: String },
     #[error("{0}")]
     Invalid(String),
+    #[error(
+        "metric \"{metric}\" does not apply to {} model; valid: {}{}",
+        with_article(*task),
+        Metric::of_task(*task).iter().map(|m| m.name()).collect::<Vec<_>>().join(", "),
+        if *task == Task::Classification { ", recall.<class>, precision.<class>, f1.<class>" } else { "" }
+    )]
+    WrongTask { metric: Metric, task: Task },
 }
 
 impl Exit for GateError {
@@ -39,6 +51,12 @@ impl Exit for GateError {
     fn hint(&self) -> Option<String> {
         Some(GATE_HELP.to_string())
     }
+}
+
+/// "a classification", "an anomaly": the task with its article.
+fn with_article(task: Task) -> String {
+    let article = if task == Task::Anomaly { "an" } else { "a" };
+    format!("{article} {task}")
 }
 
 /// A value the types admit but the gate cannot mean: the key's path in the
@@ -54,7 +72,7 @@ pub struct Gate {
     pub name: Option<String>,
     pub target: Option<String>,
     #[serde(default)]
-    pub metrics: BTreeMap<String, Bound>,
+    pub metrics: BTreeMap<Metric, Bound>,
     pub baseline: Option<BaselineSpec>,
     pub drift: Option<DriftSpec>,
     pub stability: Option<StabilitySpec>,
@@ -103,7 +121,7 @@ pub struct BaselineSpec {
     /// Per metric. Empty: the metrics the gate bounds (else the task's
     /// headline metrics), each at the relative `tolerance` below.
     #[serde(default)]
-    pub metrics: BTreeMap<String, Tolerance>,
+    pub metrics: BTreeMap<Metric, Tolerance>,
     /// Relative tolerance for the metrics compared by default (0.05: at most
     /// 5% worse); 0 when absent.
     pub tolerance: Option<f64>,
@@ -118,6 +136,15 @@ pub enum BaselineMode {
     Rescore,
     /// Use the metrics stored on the baseline version.
     Stored,
+}
+
+impl std::fmt::Display for BaselineMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            BaselineMode::Rescore => "rescore",
+            BaselineMode::Stored => "stored",
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -151,8 +178,8 @@ fn default_confidence() -> f64 {
 #[serde(deny_unknown_fields)]
 pub struct DriftSpec {
     /// `"profile"` (the version's stored reference profile) or a data file.
-    #[serde(default = "default_reference")]
-    pub reference: String,
+    #[serde(default)]
+    pub reference: DriftReference,
     /// Columns to test; default: the model's input columns.
     pub columns: Option<Vec<String>>,
     /// Columns tested although they look like timestamps or identifiers,
@@ -183,7 +210,7 @@ pub struct DriftSpec {
 impl Default for DriftSpec {
     fn default() -> Self {
         DriftSpec {
-            reference: default_reference(),
+            reference: DriftReference::Profile,
             columns: None,
             include: Vec::new(),
             alpha: default_alpha(),
@@ -197,9 +224,34 @@ impl Default for DriftSpec {
     }
 }
 
-fn default_reference() -> String {
-    "profile".into()
+/// What drift compares the data with, as the gate file writes it:
+/// `"profile"`, or the path of a data file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
+pub enum DriftReference {
+    /// The reference profile stored with the version at training (or the
+    /// `profile.json` beside a model file).
+    #[default]
+    Profile,
+    /// A CSV or Parquet file of reference data.
+    File(PathBuf),
 }
+
+impl From<String> for DriftReference {
+    fn from(s: String) -> DriftReference {
+        if s == "profile" { DriftReference::Profile } else { DriftReference::File(s.into()) }
+    }
+}
+
+impl From<DriftReference> for String {
+    fn from(r: DriftReference) -> String {
+        match r {
+            DriftReference::Profile => "profile".into(),
+            DriftReference::File(p) => p.display().to_string(),
+        }
+    }
+}
+
 fn default_alpha() -> f64 {
     0.05
 }
@@ -362,12 +414,34 @@ impl Gate {
         }
     }
 
+    /// Every metric the gate names, with its section: bounded ones, then
+    /// those compared with the baseline.
+    fn named_metrics(&self) -> impl Iterator<Item = (&'static str, &Metric)> {
+        let bounded = self.metrics.keys().map(|m| ("metrics", m));
+        let compared = self.baseline.iter().flat_map(|b| b.metrics.keys()).map(|m| ("baseline.metrics", m));
+        bounded.chain(compared)
+    }
+
+    /// The task the gate's metrics belong to; `None` when it names none.
+    pub fn task(&self) -> Option<Task> {
+        self.named_metrics().next().map(|(_, m)| m.task())
+    }
+
+    /// Refuses a gate whose metrics a `task` model does not have (`mae` on
+    /// a classifier), before anything runs.
+    pub fn check_task(&self, task: Task) -> Result<(), GateError> {
+        match self.named_metrics().find(|(_, m)| m.task() != task) {
+            Some((_, m)) => Err(GateError::WrongTask { metric: m.clone(), task }),
+            None => Ok(()),
+        }
+    }
+
     /// Values that are allowed but probably not what was meant, one
     /// sentence each; the report carries them and the CLI prints them.
     pub fn notes(&self) -> Vec<String> {
         let mut notes = Vec::new();
-        for (name, b) in &self.metrics {
-            if metrics::unit(name) != Some(Unit::Percent) {
+        for (metric, b) in &self.metrics {
+            if metric.unit() != Unit::Percent {
                 continue;
             }
             for (side, v) in [("min", b.min), ("max", b.max)] {
@@ -376,7 +450,7 @@ impl Gate {
                     && v < 1.0
                 {
                     notes.push(format!(
-                        "metrics.{name}.{side} = {v}: {name} is in percent, so this means {v}%; \
+                        "metrics.{metric}.{side} = {v}: {metric} is in percent, so this means {v}%; \
                          if you meant {}%, write {side} = {}",
                         tidy(v * 100.0),
                         tidy(v * 100.0)
@@ -392,7 +466,8 @@ impl Gate {
         let mut bad = |path: &[&str], message: String| {
             out.push(Problem { path: path.iter().map(|p| p.to_string()).collect(), message })
         };
-        for (name, b) in &self.metrics {
+        for (metric, b) in &self.metrics {
+            let name = &*metric.name();
             if b.min.is_none() && b.max.is_none() {
                 bad(
                     &["metrics", name],
@@ -404,15 +479,31 @@ impl Gate {
             {
                 bad(&["metrics", name], format!("metrics.{name}: min {a} is above max {z}; swap them"));
             }
-            if let Some(unit) = metrics::unit(name) {
-                for (side, v) in [("min", b.min), ("max", b.max)] {
-                    if let Some(v) = v
-                        && let Some(why) = out_of_range(name, unit, v)
-                    {
-                        bad(&["metrics", name, side], format!("metrics.{name}.{side} = {v}: {why}"));
-                    }
+            for (side, v) in [("min", b.min), ("max", b.max)] {
+                if let Some(v) = v
+                    && let Some(why) = out_of_range(metric, v)
+                {
+                    bad(&["metrics", name, side], format!("metrics.{name}.{side} = {v}: {why}"));
                 }
             }
+        }
+        // One validation scores one model, so metrics of two tasks can
+        // never all be computed.
+        let mut named = self.named_metrics();
+        if let Some((first_section, first)) = named.next()
+            && let Some((section, other)) = named.find(|(_, m)| m.task() != first.task())
+        {
+            let other_name = other.name();
+            let path: Vec<&str> = section.split('.').chain([&*other_name]).collect();
+            bad(
+                &path,
+                format!(
+                    "{section}.{other} is for {} models, but {first_section}.{first} is for {} models; a gate \
+                     checks one kind of model: remove one, or write one gate per model",
+                    other.task(),
+                    first.task()
+                ),
+            );
         }
         if let Some(d) = &self.drift {
             if !(d.alpha > 0.0 && d.alpha < 1.0) {
@@ -466,8 +557,9 @@ impl Gate {
             }
         }
         if let Some(b) = &self.baseline {
-            for (name, t) in &b.metrics {
-                if metrics::unit(name) == Some(Unit::Fraction) && t.tolerance.abs() >= 1.0 {
+            for (metric, t) in &b.metrics {
+                let name = &*metric.name();
+                if metric.unit() == Unit::Fraction && t.tolerance.abs() >= 1.0 {
                     let how = if t.relative { "a relative" } else { "an absolute" };
                     bad(
                         &["baseline", "metrics", name, "tolerance"],
@@ -556,7 +648,8 @@ impl Gate {
 }
 
 /// Why `v` cannot be a threshold of `metric`, with the fix; `None` when it can.
-fn out_of_range(metric: &str, unit: Unit, v: f64) -> Option<String> {
+fn out_of_range(metric: &Metric, v: f64) -> Option<String> {
+    let unit = metric.unit();
     if v.is_nan() {
         return Some(format!("{metric} cannot be compared with NaN; write a number"));
     }
@@ -641,12 +734,12 @@ mod tests {
     #[test]
     fn the_reference_examples_parse() {
         let g = Gate::parse(&example("A complete example:"), "example").unwrap();
-        assert_eq!(g.metrics["accuracy"].min, Some(0.85));
-        assert_eq!(g.baseline.unwrap().metrics["accuracy"], Tolerance { tolerance: 0.01, relative: false });
+        assert_eq!(g.metrics[&Metric::Accuracy].min, Some(0.85));
+        assert_eq!(g.baseline.unwrap().metrics[&Metric::Accuracy], Tolerance { tolerance: 0.01, relative: false });
         assert_eq!(g.drift.unwrap().correction, Correction::Holm);
         assert_eq!(g.latency.unwrap().max_p99_ms, Some(100.0));
         let g = Gate::parse(&example("A regression gate reads the same way:"), "example").unwrap();
-        assert_eq!(g.metrics["mape"].max, Some(10.0));
+        assert_eq!(g.metrics[&Metric::Mape].max, Some(10.0));
         assert!(g.notes().is_empty());
     }
 
@@ -655,12 +748,12 @@ mod tests {
         let mut g = Gate {
             name: Some("n".into()),
             target: Some("t".into()),
-            metrics: BTreeMap::from([("accuracy".into(), Bound { min: Some(0.5), max: Some(0.9) })]),
+            metrics: BTreeMap::from([(Metric::Accuracy, Bound { min: Some(0.5), max: Some(0.9) })]),
             baseline: Some(BaselineSpec {
                 reference: Some("m@1".into()),
                 tolerance: Some(0.1),
                 bootstrap: Some(Bootstrap { samples: 100, confidence: 0.9, seed: 1 }),
-                metrics: BTreeMap::from([("mae".into(), Tolerance::default())]),
+                metrics: BTreeMap::from([(Metric::Mae, Tolerance::default())]),
                 ..Default::default()
             }),
             drift: Some(DriftSpec { columns: Some(vec!["a".into()]), ..Default::default() }),
@@ -728,19 +821,62 @@ mod tests {
         assert!(e.to_string().contains("mae is in the target's units, 0 or more"), "{e}");
         // Anomaly detection's precision is a fraction too; a threshold from a flag has no line.
         let flags = Gate {
-            metrics: BTreeMap::from([("precision".into(), Bound { min: Some(90.0), max: None })]),
+            metrics: BTreeMap::from([(Metric::FlaggedPrecision, Bound { min: Some(90.0), max: None })]),
             ..Default::default()
         };
         assert_eq!(
             flags.validate().unwrap_err().to_string(),
             "metrics.precision.min = 90: precision is a fraction in [0, 1]; did you mean 0.9?"
         );
-        // Values in range pass, and so do names the gate does not know (the task refuses them later).
-        Gate::parse(
-            "[metrics]\naccuracy = { min = 0 , max = 1 }\nr2 = { min = -3 }\ncustom = { min = 85 }\n",
-            "g.toml",
-        )
-        .unwrap();
+        // Values in range pass.
+        Gate::parse("[metrics]\naccuracy = { min = 0 , max = 1 }\nroc_auc = { min = 0.5 }\n", "g.toml").unwrap();
+        Gate::parse("[metrics]\nr2 = { min = -3 }\nmae = { max = 1e6 }\n", "g.toml").unwrap();
+    }
+
+    #[test]
+    fn an_unknown_metric_is_refused_with_its_line_the_nearest_name_and_the_list() {
+        let e = Gate::parse("name = \"x\"\n[metrics]\nacuracy = { min = 0.8 }\n", "g.toml").unwrap_err();
+        let GateError::Parse { line, message, .. } = &e else { panic!("{e}") };
+        assert_eq!(*line, 3, "{e}");
+        assert!(message.starts_with("unknown metric \"acuracy\"; did you mean accuracy?"), "{e}");
+        assert!(message.contains("regression: mae, mse, rmse, mape"), "{e}");
+        assert_eq!(e.hint().as_deref(), Some(GATE_HELP));
+        // Names the gate used to pass on to the model's task are refused here now.
+        let e = Gate::parse("[metrics]\ncustom = { min = 85 }\n", "g.toml").unwrap_err();
+        assert!(e.to_string().starts_with("g.toml line 2: unknown metric \"custom\"; berth computes"), "{e}");
+        // A baseline's metrics are names too; a per-class one needs its class.
+        let e = Gate::parse("[baseline]\nmetrics = { rsme = { tolerance = 1 } }\n", "g.toml").unwrap_err();
+        assert!(e.to_string().contains("line 2") && e.to_string().contains("did you mean rmse?"), "{e}");
+        let e = Gate::parse("[metrics]\n\"recall.\" = { min = 0.5 }\n", "g.toml").unwrap_err();
+        assert!(e.to_string().contains("metric \"recall.\" names no class"), "{e}");
+        let g = Gate::parse("[metrics]\n\"f1.churned\" = { min = 0.5 }\n", "g.toml").unwrap();
+        assert!(g.metrics.contains_key(&Metric::OfClass(crate::metrics::ClassScore::F1, "churned".into())));
+    }
+
+    #[test]
+    fn metrics_of_two_tasks_are_refused_and_the_task_is_checked_against_the_model() {
+        let e = Gate::parse("[metrics]\naccuracy = { min = 0.8 }\nmae = { max = 3 }\n", "g.toml").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "g.toml line 3: metrics.mae is for regression models, but metrics.accuracy is for classification \
+             models; a gate checks one kind of model: remove one, or write one gate per model"
+        );
+        let e =
+            Gate::parse("[metrics]\nmape = { max = 10 }\n[baseline]\nmetrics = { f1 = {} }\n", "g.toml").unwrap_err();
+        assert!(
+            e.to_string().starts_with(
+                "g.toml line 4: baseline.metrics.f1 is for anomaly models, but metrics.mape is for regression"
+            ),
+            "{e}"
+        );
+        let g = Gate::parse("[metrics]\nmae = { max = 3 }\n", "g.toml").unwrap();
+        assert_eq!(g.task(), Some(Task::Regression));
+        g.check_task(Task::Regression).unwrap();
+        let e = g.check_task(Task::Classification).unwrap_err();
+        assert!(e.to_string().starts_with("metric \"mae\" does not apply to a classification model; valid: accuracy"));
+        assert!(e.to_string().ends_with("per_class_recall, recall.<class>, precision.<class>, f1.<class>"), "{e}");
+        assert_eq!(Gate::default().task(), None);
+        Gate::default().check_task(Task::Anomaly).unwrap();
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! The validation gate: the gate file ([`gate`], its reference in
 //! [`GATE_REFERENCE`]), metrics equal to scikit-learn's ([`metrics`]; MAPE in
-//! percent), statistical tests equal to SciPy's ([`stats`]), drift
-//! ([`drift`]), the checks and their verdict
-//! ([`evaluate`]) and the report in its four renderings ([`report`]). Works on
+//! percent; [`Metric`] is the closed set a gate names), statistical tests
+//! equal to SciPy's ([`stats`]), drift ([`drift`]), the checks and their
+//! verdict ([`evaluate`]) and the report in its four renderings ([`report`]). Works on
 //! in-memory columns only: no I/O, no network, nothing from the store or the
 //! registry; the caller loads, scores and times, the gate computes and decides.
 
@@ -14,4 +14,5 @@ pub mod report;
 pub mod stats;
 
 pub use gate::{GATE_REFERENCE, Gate, GateError};
+pub use metrics::Metric;
 pub use report::Report;

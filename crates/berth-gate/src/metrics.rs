@@ -5,11 +5,14 @@
 //! (scikit-learn's `mean_absolute_percentage_error` × 100), because its name
 //! says percentage and people write thresholds such as `mape = { max = 10 }`
 //! meaning 10 %; as a fraction, that threshold would pass every model.
-//! [`unit`] says what each metric's values are.
+//! [`Metric`] is the closed set of metrics a gate can name: each knows its
+//! task, its [`Unit`] and its [`Direction`].
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use berth_ml::Task;
+use serde::{Deserialize, Serialize};
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum MetricError {
@@ -17,6 +20,8 @@ pub enum MetricError {
     Length { what: &'static str, a: usize, b: usize },
     #[error("no rows to score")]
     Empty,
+    #[error("the predictions carry no {0}; a {1} model's predictions need them")]
+    Missing(&'static str, Task),
     #[error("probability row {row} has {found} columns, expected {expected} (one per class)")]
     ProbaShape { row: usize, found: usize, expected: usize },
     #[error("true label {label:?} is not one of the model's classes {classes:?}")]
@@ -70,6 +75,303 @@ pub struct RegressionMetrics {
     pub mape: f64,
 }
 
+/// A metric berth computes, named as the gate file, the flags and the
+/// report name it (`accuracy`, `recall.churned`, `mape`). A name is parsed
+/// once, where a gate enters ([`Metric::parse`]); after that the task the
+/// metric belongs to, its unit and its direction come from the value, not
+/// from string comparisons scattered over the checks.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum Metric {
+    // Classification.
+    Accuracy,
+    BalancedAccuracy,
+    PrecisionMacro,
+    RecallMacro,
+    F1Macro,
+    PrecisionWeighted,
+    RecallWeighted,
+    F1Weighted,
+    /// Needs class probabilities.
+    LogLoss,
+    /// Needs class probabilities.
+    RocAuc,
+    /// Needs class probabilities.
+    PrAuc,
+    /// The recall of every class among the true labels: one bound, one
+    /// check per class (`metric.recall.<class>`).
+    PerClassRecall,
+    /// One class's score: `recall.<class>`, `precision.<class>`, `f1.<class>`.
+    OfClass(ClassScore, String),
+    // Regression.
+    Mae,
+    Mse,
+    Rmse,
+    /// In percent (10.0 is 10 %).
+    Mape,
+    R2,
+    MaxError,
+    MedianAbsoluteError,
+    // Anomaly detection: the flagged rows against the known anomalies.
+    FlaggedPrecision,
+    FlaggedRecall,
+    FlaggedF1,
+    /// The share of rows flagged.
+    Flagged,
+}
+
+/// A score computed for each class of a classifier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ClassScore {
+    Recall,
+    Precision,
+    F1,
+}
+
+impl ClassScore {
+    pub const ALL: [ClassScore; 3] = [ClassScore::Recall, ClassScore::Precision, ClassScore::F1];
+
+    /// The prefix before the class in a metric's name (`recall` in `recall.churned`).
+    pub fn name(self) -> &'static str {
+        match self {
+            ClassScore::Recall => "recall",
+            ClassScore::Precision => "precision",
+            ClassScore::F1 => "f1",
+        }
+    }
+}
+
+/// Which way a metric improves: what "worse than the baseline" and "live
+/// metrics degraded" mean for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    HigherIsBetter,
+    LowerIsBetter,
+}
+
+impl Direction {
+    /// How much better `value` is than `reference`: positive when better,
+    /// negative when worse, in the metric's unit.
+    pub fn gain(self, value: f64, reference: f64) -> f64 {
+        match self {
+            Direction::HigherIsBetter => value - reference,
+            Direction::LowerIsBetter => reference - value,
+        }
+    }
+}
+
+static CLASSIFICATION: [Metric; 12] = [
+    Metric::Accuracy,
+    Metric::BalancedAccuracy,
+    Metric::PrecisionMacro,
+    Metric::RecallMacro,
+    Metric::F1Macro,
+    Metric::PrecisionWeighted,
+    Metric::RecallWeighted,
+    Metric::F1Weighted,
+    Metric::LogLoss,
+    Metric::RocAuc,
+    Metric::PrAuc,
+    Metric::PerClassRecall,
+];
+static REGRESSION: [Metric; 7] =
+    [Metric::Mae, Metric::Mse, Metric::Rmse, Metric::Mape, Metric::R2, Metric::MaxError, Metric::MedianAbsoluteError];
+static ANOMALY: [Metric; 4] = [Metric::FlaggedPrecision, Metric::FlaggedRecall, Metric::FlaggedF1, Metric::Flagged];
+
+/// A metric name berth does not compute, or a per-class one without its class.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MetricNameError {
+    #[error("unknown metric {name:?}{suggestion}; berth computes {known}", known = Metric::known())]
+    Unknown { name: String, suggestion: String },
+    #[error("metric {name:?} names no class; write e.g. \"{name}churned\" (quoted in TOML) for the class \"churned\"")]
+    NoClass { name: String },
+}
+
+impl Metric {
+    /// The metrics `task` computes, per-class ones aside (`recall.<class>`, …).
+    pub fn of_task(task: Task) -> &'static [Metric] {
+        match task {
+            Task::Classification => &CLASSIFICATION,
+            Task::Regression => &REGRESSION,
+            Task::Anomaly => &ANOMALY,
+        }
+    }
+
+    /// The metric named `name`, as the gate file and the report write it.
+    pub fn parse(name: &str) -> Result<Metric, MetricNameError> {
+        if let Some((prefix, class)) = name.split_once('.')
+            && let Some(score) = ClassScore::ALL.into_iter().find(|s| s.name() == prefix)
+        {
+            if class.is_empty() {
+                return Err(MetricNameError::NoClass { name: name.to_string() });
+            }
+            return Ok(Metric::OfClass(score, class.to_string()));
+        }
+        let fixed = || [Task::Classification, Task::Regression, Task::Anomaly].into_iter().flat_map(Metric::of_task);
+        let fixed = fixed().filter_map(|m| Some((m, m.fixed_name()?)));
+        let known: Vec<(&Metric, &str)> = fixed.collect();
+        match known.iter().find(|(_, n)| *n == name) {
+            Some((m, _)) => Ok((*m).clone()),
+            None => Err(MetricNameError::Unknown {
+                name: name.to_string(),
+                suggestion: berth_core::suggest::did_you_mean(name, known.iter().map(|(_, n)| *n)),
+            }),
+        }
+    }
+
+    /// Every metric name, by task, for messages.
+    fn known() -> String {
+        let names = |task| Metric::of_task(task).iter().map(|m| m.name()).collect::<Vec<_>>().join(", ");
+        format!(
+            "classification: {}, \"recall.<class>\", \"precision.<class>\", \"f1.<class>\"; regression: {}; \
+             anomaly: {}",
+            names(Task::Classification),
+            names(Task::Regression),
+            names(Task::Anomaly)
+        )
+    }
+
+    /// The name the gate file, the flags and the report use.
+    pub fn name(&self) -> Cow<'static, str> {
+        match self {
+            Metric::OfClass(score, class) => Cow::Owned(format!("{}.{class}", score.name())),
+            m => Cow::Borrowed(m.fixed_name().unwrap_or_default()),
+        }
+    }
+
+    /// The name of a metric that is not per class.
+    fn fixed_name(&self) -> Option<&'static str> {
+        Some(match self {
+            Metric::Accuracy => "accuracy",
+            Metric::BalancedAccuracy => "balanced_accuracy",
+            Metric::PrecisionMacro => "precision_macro",
+            Metric::RecallMacro => "recall_macro",
+            Metric::F1Macro => "f1_macro",
+            Metric::PrecisionWeighted => "precision_weighted",
+            Metric::RecallWeighted => "recall_weighted",
+            Metric::F1Weighted => "f1_weighted",
+            Metric::LogLoss => "log_loss",
+            Metric::RocAuc => "roc_auc",
+            Metric::PrAuc => "pr_auc",
+            Metric::PerClassRecall => "per_class_recall",
+            Metric::OfClass(..) => return None,
+            Metric::Mae => "mae",
+            Metric::Mse => "mse",
+            Metric::Rmse => "rmse",
+            Metric::Mape => "mape",
+            Metric::R2 => "r2",
+            Metric::MaxError => "max_error",
+            Metric::MedianAbsoluteError => "median_absolute_error",
+            Metric::FlaggedPrecision => "precision",
+            Metric::FlaggedRecall => "recall",
+            Metric::FlaggedF1 => "f1",
+            Metric::Flagged => "flagged",
+        })
+    }
+
+    /// The task whose models have this metric.
+    pub fn task(&self) -> Task {
+        match self {
+            Metric::Accuracy
+            | Metric::BalancedAccuracy
+            | Metric::PrecisionMacro
+            | Metric::RecallMacro
+            | Metric::F1Macro
+            | Metric::PrecisionWeighted
+            | Metric::RecallWeighted
+            | Metric::F1Weighted
+            | Metric::LogLoss
+            | Metric::RocAuc
+            | Metric::PrAuc
+            | Metric::PerClassRecall
+            | Metric::OfClass(..) => Task::Classification,
+            Metric::Mae
+            | Metric::Mse
+            | Metric::Rmse
+            | Metric::Mape
+            | Metric::R2
+            | Metric::MaxError
+            | Metric::MedianAbsoluteError => Task::Regression,
+            Metric::FlaggedPrecision | Metric::FlaggedRecall | Metric::FlaggedF1 | Metric::Flagged => Task::Anomaly,
+        }
+    }
+
+    /// What the metric's values are.
+    pub fn unit(&self) -> Unit {
+        match self {
+            Metric::Mape => Unit::Percent,
+            Metric::R2 => Unit::AtMostOne,
+            Metric::Mae | Metric::Rmse | Metric::MaxError | Metric::MedianAbsoluteError => Unit::Target,
+            Metric::Mse => Unit::TargetSquared,
+            Metric::LogLoss => Unit::Nats,
+            _ => Unit::Fraction,
+        }
+    }
+
+    pub fn direction(&self) -> Direction {
+        match self {
+            Metric::Mae
+            | Metric::Mse
+            | Metric::Rmse
+            | Metric::Mape
+            | Metric::MaxError
+            | Metric::MedianAbsoluteError
+            | Metric::LogLoss => Direction::LowerIsBetter,
+            _ => Direction::HigherIsBetter,
+        }
+    }
+
+    /// Whether computing it needs the class probabilities, not only the labels.
+    pub fn needs_probabilities(&self) -> bool {
+        matches!(self, Metric::LogLoss | Metric::RocAuc | Metric::PrAuc)
+    }
+
+    /// `v` for a person, in the metric's unit (MAPE with its percent sign).
+    pub fn show(&self, v: f64) -> String {
+        self.unit().show(v)
+    }
+}
+
+impl std::fmt::Display for Metric {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.name())
+    }
+}
+
+impl std::str::FromStr for Metric {
+    type Err = MetricNameError;
+    fn from_str(s: &str) -> Result<Metric, MetricNameError> {
+        Metric::parse(s)
+    }
+}
+
+impl TryFrom<String> for Metric {
+    type Error = MetricNameError;
+    fn try_from(s: String) -> Result<Metric, MetricNameError> {
+        Metric::parse(&s)
+    }
+}
+
+impl From<Metric> for String {
+    fn from(m: Metric) -> String {
+        m.name().into_owned()
+    }
+}
+
+/// By name, so gates and reports list metrics alphabetically, as they did
+/// when metrics were strings.
+impl Ord for Metric {
+    fn cmp(&self, other: &Metric) -> std::cmp::Ordering {
+        self.name().cmp(&other.name())
+    }
+}
+
+impl PartialOrd for Metric {
+    fn partial_cmp(&self, other: &Metric) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
 /// What a metric's values are: their range, for refusing thresholds that
 /// cannot mean what they say, and how to show them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,86 +422,71 @@ impl Unit {
             _ => format!("{v:.4}"),
         }
     }
-}
 
-/// The unit of a metric named as the gate file and the report name it
-/// (`accuracy`, `mape`, `recall.<class>`, `per_class_recall`, …); `None`
-/// for a name berth does not compute.
-pub fn unit(metric: &str) -> Option<Unit> {
-    const FRACTIONS: [&str; 15] = [
-        "accuracy",
-        "balanced_accuracy",
-        "precision_macro",
-        "recall_macro",
-        "f1_macro",
-        "precision_weighted",
-        "recall_weighted",
-        "f1_weighted",
-        "roc_auc",
-        "pr_auc",
-        "per_class_recall",
-        // Anomaly detection.
-        "precision",
-        "recall",
-        "f1",
-        "flagged",
-    ];
-    let per_class = ["recall.", "precision.", "f1."].iter().any(|p| metric.starts_with(p));
-    Some(match metric {
-        _ if per_class || FRACTIONS.contains(&metric) => Unit::Fraction,
-        "mape" => Unit::Percent,
-        "r2" => Unit::AtMostOne,
-        "mae" | "rmse" | "max_error" | "median_absolute_error" => Unit::Target,
-        "mse" => Unit::TargetSquared,
-        "log_loss" => Unit::Nats,
-        _ => return None,
-    })
+    /// What follows a number in a threshold: `%` for percent, else nothing.
+    pub fn suffix(self) -> &'static str {
+        if self == Unit::Percent { "%" } else { "" }
+    }
 }
 
 impl ClassificationMetrics {
-    /// Flat `name → value`, as stored on a version.
+    fn per_class(&self, score: ClassScore) -> &BTreeMap<String, f64> {
+        match score {
+            ClassScore::Recall => &self.per_class_recall,
+            ClassScore::Precision => &self.per_class_precision,
+            ClassScore::F1 => &self.per_class_f1,
+        }
+    }
+
+    /// The value of `metric`: `None` for another task's metric, for one
+    /// that needs probabilities the predictions lack, and for a class
+    /// absent from the true labels.
+    pub fn get(&self, metric: &Metric) -> Option<f64> {
+        Some(match metric {
+            Metric::Accuracy => self.accuracy,
+            Metric::BalancedAccuracy => self.balanced_accuracy,
+            Metric::PrecisionMacro => self.precision_macro,
+            Metric::RecallMacro => self.recall_macro,
+            Metric::F1Macro => self.f1_macro,
+            Metric::PrecisionWeighted => self.precision_weighted,
+            Metric::RecallWeighted => self.recall_weighted,
+            Metric::F1Weighted => self.f1_weighted,
+            Metric::LogLoss => return self.log_loss,
+            Metric::RocAuc => return self.roc_auc,
+            Metric::PrAuc => return self.pr_auc,
+            Metric::OfClass(score, class) => return self.per_class(*score).get(class).copied(),
+            _ => return None,
+        })
+    }
+
+    /// Flat `name → value`, as stored on a version and in a report.
     pub fn to_map(&self) -> BTreeMap<String, f64> {
-        let mut m = BTreeMap::from([
-            ("accuracy".to_string(), self.accuracy),
-            ("balanced_accuracy".into(), self.balanced_accuracy),
-            ("precision_macro".into(), self.precision_macro),
-            ("recall_macro".into(), self.recall_macro),
-            ("f1_macro".into(), self.f1_macro),
-            ("precision_weighted".into(), self.precision_weighted),
-            ("recall_weighted".into(), self.recall_weighted),
-            ("f1_weighted".into(), self.f1_weighted),
-        ]);
-        if let Some(v) = self.log_loss {
-            m.insert("log_loss".into(), v);
-        }
-        if let Some(v) = self.roc_auc {
-            m.insert("roc_auc".into(), v);
-        }
-        if let Some(v) = self.pr_auc {
-            m.insert("pr_auc".into(), v);
-        }
-        for (prefix, per_class) in
-            [("recall", &self.per_class_recall), ("precision", &self.per_class_precision), ("f1", &self.per_class_f1)]
-        {
-            for (k, v) in per_class {
-                m.insert(format!("{prefix}.{k}"), *v);
-            }
-        }
-        m
+        let fixed = Metric::of_task(Task::Classification).iter().filter_map(|m| Some((m.to_string(), self.get(m)?)));
+        let per_class = ClassScore::ALL.into_iter().flat_map(|score| {
+            self.per_class(score).iter().map(move |(class, v)| (Metric::OfClass(score, class.clone()).to_string(), *v))
+        });
+        fixed.chain(per_class).collect()
     }
 }
 
 impl RegressionMetrics {
+    /// The value of `metric`; `None` for another task's metric.
+    pub fn get(&self, metric: &Metric) -> Option<f64> {
+        Some(match metric {
+            Metric::Mae => self.mae,
+            Metric::Mse => self.mse,
+            Metric::Rmse => self.rmse,
+            Metric::R2 => self.r2,
+            Metric::MaxError => self.max_error,
+            Metric::MedianAbsoluteError => self.median_absolute_error,
+            Metric::Mape => self.mape,
+            _ => return None,
+        })
+    }
+
+    /// Flat `name → value`, as stored on a version and in a report.
     pub fn to_map(&self) -> BTreeMap<String, f64> {
-        BTreeMap::from([
-            ("mae".to_string(), self.mae),
-            ("mse".into(), self.mse),
-            ("rmse".into(), self.rmse),
-            ("r2".into(), self.r2),
-            ("max_error".into(), self.max_error),
-            ("median_absolute_error".into(), self.median_absolute_error),
-            ("mape".into(), self.mape),
-        ])
+        Metric::of_task(Task::Regression).iter().filter_map(|m| Some((m.to_string(), self.get(m)?))).collect()
     }
 }
 
@@ -446,13 +733,20 @@ pub struct AnomalyMetrics {
 }
 
 impl AnomalyMetrics {
+    /// The value of `metric`; `None` for another task's metric.
+    pub fn get(&self, metric: &Metric) -> Option<f64> {
+        Some(match metric {
+            Metric::FlaggedPrecision => self.precision,
+            Metric::FlaggedRecall => self.recall,
+            Metric::FlaggedF1 => self.f1,
+            Metric::Flagged => self.flagged,
+            _ => return None,
+        })
+    }
+
+    /// Flat `name → value`, as stored on a version and in a report.
     pub fn to_map(&self) -> BTreeMap<String, f64> {
-        BTreeMap::from([
-            ("precision".to_string(), self.precision),
-            ("recall".into(), self.recall),
-            ("f1".into(), self.f1),
-            ("flagged".into(), self.flagged),
-        ])
+        Metric::of_task(Task::Anomaly).iter().filter_map(|m| Some((m.to_string(), self.get(m)?))).collect()
     }
 }
 
@@ -476,4 +770,94 @@ pub fn anomaly(is_anomaly: &[bool], flagged: &[bool]) -> Result<AnomalyMetrics, 
         f1: ratio(2.0 * precision * recall, precision + recall),
         flagged: n_flagged / flagged.len() as f64,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TASKS: [Task; 3] = [Task::Classification, Task::Regression, Task::Anomaly];
+
+    #[test]
+    fn every_metric_parses_back_from_its_name_and_belongs_to_its_task() {
+        for task in TASKS {
+            for m in Metric::of_task(task) {
+                assert_eq!(Metric::parse(&m.name()).as_ref(), Ok(m), "{m}");
+                assert_eq!(m.task(), task, "{m}");
+            }
+        }
+        let per_class = Metric::parse("recall.churned").unwrap();
+        assert_eq!(per_class, Metric::OfClass(ClassScore::Recall, "churned".into()));
+        assert_eq!(per_class.to_string(), "recall.churned");
+        assert_eq!(per_class.task(), Task::Classification);
+        // A class name may itself hold dots.
+        assert_eq!(Metric::parse("f1.v1.2").unwrap(), Metric::OfClass(ClassScore::F1, "v1.2".into()));
+        // Anomaly detection's precision is its own metric, not a class's.
+        assert_eq!(Metric::parse("precision").unwrap().task(), Task::Anomaly);
+        assert_eq!(Metric::parse("recall.").unwrap_err(), MetricNameError::NoClass { name: "recall.".into() });
+        let e = Metric::parse("f1_marco").unwrap_err();
+        assert!(e.to_string().starts_with("unknown metric \"f1_marco\"; did you mean f1_macro?"), "{e}");
+    }
+
+    #[test]
+    fn units_and_directions_are_those_the_gate_reference_gives() {
+        let lower = ["mae", "mse", "rmse", "mape", "max_error", "median_absolute_error", "log_loss"];
+        for task in TASKS {
+            for m in Metric::of_task(task) {
+                let expected =
+                    if lower.contains(&&*m.name()) { Direction::LowerIsBetter } else { Direction::HigherIsBetter };
+                assert_eq!(m.direction(), expected, "{m}");
+            }
+        }
+        assert_eq!(Metric::Mape.unit(), Unit::Percent);
+        assert_eq!(Metric::R2.unit(), Unit::AtMostOne);
+        assert_eq!(Metric::Mse.unit(), Unit::TargetSquared);
+        assert_eq!(Metric::LogLoss.unit(), Unit::Nats);
+        assert_eq!(Metric::Flagged.unit(), Unit::Fraction);
+        assert_eq!(Metric::parse("precision.a").unwrap().unit(), Unit::Fraction);
+        assert_eq!(Direction::LowerIsBetter.gain(8.0, 10.0), 2.0);
+        assert_eq!(Direction::HigherIsBetter.gain(0.8, 0.9), 0.8 - 0.9);
+    }
+
+    #[test]
+    fn the_flat_maps_are_keyed_by_metric_names() {
+        let truth: Vec<String> = ["a", "b", "a", "b"].map(String::from).to_vec();
+        let pred: Vec<String> = ["a", "b", "b", "b"].map(String::from).to_vec();
+        let c = classification(&truth, &pred, None).unwrap();
+        let keys: Vec<String> = c.to_map().into_keys().collect();
+        assert_eq!(
+            keys,
+            [
+                "accuracy",
+                "balanced_accuracy",
+                "f1.a",
+                "f1.b",
+                "f1_macro",
+                "f1_weighted",
+                "precision.a",
+                "precision.b",
+                "precision_macro",
+                "precision_weighted",
+                "recall.a",
+                "recall.b",
+                "recall_macro",
+                "recall_weighted"
+            ]
+        );
+        for (name, v) in c.to_map() {
+            assert_eq!(c.get(&Metric::parse(&name).unwrap()), Some(v), "{name}");
+        }
+        let r = regression(&[1.0, 2.0], &[1.5, 2.0]).unwrap().to_map();
+        let names: Vec<&str> = r.keys().map(String::as_str).collect();
+        assert_eq!(names, ["mae", "mape", "max_error", "median_absolute_error", "mse", "r2", "rmse"]);
+        let a = anomaly(&[true, false], &[true, true]).unwrap().to_map();
+        assert_eq!(a.keys().map(String::as_str).collect::<Vec<_>>(), ["f1", "flagged", "precision", "recall"]);
+    }
+
+    #[test]
+    fn metrics_sort_by_name_as_the_strings_did() {
+        let mut ms = [Metric::Mape, Metric::Accuracy, Metric::parse("recall.x").unwrap(), Metric::F1Macro];
+        ms.sort();
+        assert_eq!(ms.iter().map(|m| m.to_string()).collect::<Vec<_>>(), ["accuracy", "f1_macro", "mape", "recall.x"]);
+    }
 }

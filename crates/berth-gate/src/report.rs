@@ -1,12 +1,17 @@
 //! The gate's report: a verdict, every check with its value and threshold,
-//! and the numbers behind them; rendered as text for a terminal, JSON (the
-//! seeds' fields first, then everything else), Markdown for a pull request
-//! and JUnit XML (one test case per check).
+//! and the numbers behind them; rendered as text for a terminal, JSON (first
+//! the fields a hand-written validation script usually reports — passed,
+//! accuracy, latency percentiles, per-class recall, each check's verdict,
+//! the errors — so such a script's consumers keep working, then everything
+//! else), Markdown for a pull request and JUnit XML (one test case per check).
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+use berth_ml::Task;
 use serde::{Deserialize, Serialize};
+
+use crate::gate::BaselineMode;
 
 /// One check: `name` is stable (`metric.accuracy`, `baseline.mae`,
 /// `drift`, `latency.p99`, `data.nulls.age`, …) so CI can key on it.
@@ -19,6 +24,33 @@ pub struct Check {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub threshold: Option<String>,
     pub message: String,
+}
+
+impl Check {
+    /// A check with its verdict and the sentence that explains it.
+    pub fn new(name: impl Into<String>, passed: bool, message: impl Into<String>) -> Check {
+        Check { name: name.into(), passed, value: None, threshold: None, message: message.into() }
+    }
+
+    pub fn passed(name: impl Into<String>, message: impl Into<String>) -> Check {
+        Check::new(name, true, message)
+    }
+
+    pub fn failed(name: impl Into<String>, message: impl Into<String>) -> Check {
+        Check::new(name, false, message)
+    }
+
+    /// The value measured, for CI to read without parsing the message.
+    pub fn with_value(mut self, value: f64) -> Check {
+        self.value = Some(value);
+        self
+    }
+
+    /// What the value had to be, as a person reads it (`>= 0.85`, `<= 10%`).
+    pub fn with_threshold(mut self, threshold: impl Into<String>) -> Check {
+        self.threshold = Some(threshold.into());
+        self
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -45,7 +77,7 @@ pub struct BaselineMetric {
 pub struct BaselineReport {
     pub model: String,
     /// `rescore` or `stored`.
-    pub mode: String,
+    pub mode: BaselineMode,
     pub metrics: Vec<BaselineMetric>,
 }
 
@@ -62,7 +94,8 @@ pub struct Latency {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Report {
-    // The seeds' fields, first.
+    // First the fields a hand-written validation script usually reports,
+    // so what reads such a script's output can read this.
     pub passed: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub accuracy: Option<f64>,
@@ -83,11 +116,13 @@ pub struct Report {
     pub gate: String,
     pub model: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub task: Option<String>,
+    pub task: Option<Task>,
     pub data: DataInfo,
     pub created_at: String,
-    /// Metric values; each metric's unit is [`crate::metrics::unit`]'s
-    /// (fractions in [0, 1]; `mape` in percent).
+    /// Metric values by name (`accuracy`, `recall.churned`, `mape`); each
+    /// in its [`crate::metrics::Metric`]'s unit (fractions in [0, 1];
+    /// `mape` in percent). Read back as a plain name → number map by
+    /// whatever compares live metrics with a version's gate.
     pub metrics: BTreeMap<String, f64>,
     pub results: Vec<Check>,
     /// What the gate allowed but probably did not mean (a MAPE threshold
@@ -113,22 +148,15 @@ impl Report {
         Report { gate: gate.into(), model: model.into(), passed: true, ..Default::default() }
     }
 
-    /// Records a check; a failed one adds its message to `errors`.
-    pub fn check(
-        &mut self,
-        name: impl Into<String>,
-        passed: bool,
-        value: Option<f64>,
-        threshold: Option<String>,
-        message: String,
-    ) {
-        let name = name.into();
-        if !passed {
-            self.errors.push(message.clone());
+    /// Records a check; a failed one fails the report and adds its message
+    /// to `errors`.
+    pub fn check(&mut self, check: Check) {
+        if !check.passed {
+            self.errors.push(check.message.clone());
             self.passed = false;
         }
-        self.checks.insert(name.clone(), passed);
-        self.results.push(Check { name, passed, value, threshold, message });
+        self.checks.insert(check.name.clone(), check.passed);
+        self.results.push(check);
     }
 
     pub fn failed(&self) -> impl Iterator<Item = &Check> {
@@ -139,8 +167,8 @@ impl Report {
         serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
     }
 
-    /// The terminal report, in the spirit of the seeds' (✓/✗ per check,
-    /// baseline with % change).
+    /// The terminal report: ✓/✗ per check, grouped, and the baseline with
+    /// each metric's change in percent.
     pub fn to_text(&self) -> String {
         let rule = "─".repeat(72);
         let mut s = String::new();
@@ -289,9 +317,11 @@ mod tests {
 
     fn sample() -> Report {
         let mut r = Report::new("release", "churn@3");
-        r.check("metric.accuracy", true, Some(0.9), Some(">= 0.85".into()), "accuracy 0.9000 >= 0.85".into());
-        r.check("latency.p99", false, Some(120.0), Some("<= 100".into()), "p99 latency 120.0 ms > 100 ms".into());
-        r.check("data.nulls.\"a<b\"", false, Some(0.5), None, "column \"a<b\" & co: 50% nulls".into());
+        r.check(Check::passed("metric.accuracy", "accuracy 0.9000 >= 0.85").with_value(0.9).with_threshold(">= 0.85"));
+        r.check(
+            Check::failed("latency.p99", "p99 latency 120.0 ms > 100 ms").with_value(120.0).with_threshold("<= 100"),
+        );
+        r.check(Check::failed("data.nulls.\"a<b\"", "column \"a<b\" & co: 50% nulls").with_value(0.5));
         r
     }
 
@@ -335,5 +365,20 @@ mod tests {
         assert!(t.contains("✗ FAILED") && t.contains("✓ accuracy 0.9000") && t.contains("✗ p99 latency"), "{t}");
         let m = r.to_markdown();
         assert!(m.contains("❌ gate `release` — failed") && m.contains("| ✅ | `metric.accuracy` |"), "{m}");
+    }
+
+    #[test]
+    fn the_task_and_the_baseline_mode_keep_their_names_in_json_and_text() {
+        let mut r = Report::new("g", "m");
+        r.task = Some(Task::Regression);
+        r.baseline = Some(BaselineReport { model: "m@1".into(), mode: BaselineMode::Stored, metrics: vec![] });
+        let json = r.to_json();
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!((v["task"].as_str(), v["baseline"]["mode"].as_str()), (Some("regression"), Some("stored")));
+        // Reports stored with these fields as strings read back the same.
+        let back: Report = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, r);
+        let t = r.to_text();
+        assert!(t.contains("Task:    regression") && t.contains("BASELINE (m@1, stored)"), "{t}");
     }
 }

@@ -4,8 +4,17 @@ use berth_core::{ErrorClass, Exit};
 pub enum MlError {
     #[error(transparent)]
     Data(#[from] berth_data::DataError),
-    #[error("unknown algorithm {found:?} for {task}; valid: {valid}")]
-    UnknownAlgorithm { found: String, task: String, valid: String },
+    #[error("unknown algorithm {found:?}{suggestion}; valid: {valid}")]
+    UnknownAlgorithm { found: String, suggestion: String, valid: String },
+    /// A library's boosted trees berth runs from ONNX but does not train.
+    #[error(
+        "berth does not train {library} models (algorithm {found:?}); its own boosted trees are gradient_boosting, \
+         and it offers {valid}. To run {library} models, export them to ONNX with onnxmltools ({converter}), then \
+         `berth predict model.onnx --data FILE`, or `berth push model.onnx --model NAME` to version one"
+    )]
+    ForeignAlgorithm { found: String, library: &'static str, converter: &'static str, valid: String },
+    #[error("{algorithm} trains {trains} models, not {task} models; for {task} use {valid}")]
+    AlgorithmDoesNotFit { algorithm: String, task: String, trains: String, valid: String },
     #[error("unknown hyperparameter {found:?} for {algorithm}; valid: {valid}")]
     UnknownHyperparameter { found: String, algorithm: String, valid: String },
     #[error("hyperparameter {name} = {value}: {reason}")]
@@ -41,6 +50,14 @@ impl Exit for MlError {
                 Some("features may not be null, NaN or infinite: drop or impute those rows first".into())
             }
             MlError::SingleClass { .. } => Some("check the target column and the data's rows".into()),
+            MlError::UnknownHyperparameter { .. } => Some(
+                "remove it, or give one of those: [hyperparameters] in the training config, --set NAME=VALUE on the \
+                 command line"
+                    .into(),
+            ),
+            MlError::AlgorithmDoesNotFit { .. } => {
+                Some("change model_type or algorithm (--model-type, --algorithm) so they agree".into())
+            }
             _ => None,
         }
     }

@@ -4,6 +4,7 @@
 //! `berth-data`; does no I/O beyond reading and writing a model file, and
 //! knows nothing of stores, registries or gates.
 
+mod algorithm;
 mod ensemble;
 mod error;
 mod features;
@@ -15,12 +16,16 @@ mod text;
 mod train;
 mod tree;
 
+pub use algorithm::{
+    Algorithm, AlgorithmName, GradientBoostingParams, IsolationForestParams, LogisticRegressionParams,
+    NaiveBayesParams, RandomForestParams, RidgeParams,
+};
 pub use error::MlError;
 pub use features::{Encoded, FeatureEncoder, FeatureKind};
 pub use model::{Estimator, MAX_MODEL_BYTES, Model, Prediction, Predictor, Signature, Task};
 pub use onnx::OnnxModel;
 pub use text::NaiveBayes;
-pub use train::{ALGORITHMS, AlgorithmSpec, TrainConfig, Trained, train};
+pub use train::{TrainConfig, TrainConfigDraft, Trained, train};
 pub use tree::Tree;
 
 pub type Result<T, E = MlError> = std::result::Result<T, E>;

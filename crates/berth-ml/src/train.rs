@@ -8,6 +8,9 @@ use std::collections::BTreeMap;
 use berth_data::{ColumnType, Field, Rng, Table};
 use serde::{Deserialize, Serialize};
 
+use crate::algorithm::{
+    Algorithm, AlgorithmName, GradientBoostingParams, IsolationForestParams, NaiveBayesParams, RandomForestParams,
+};
 use crate::ensemble::{BoostParams, ForestParams};
 use crate::features::FeatureEncoder;
 use crate::linalg::{cholesky_solve, lbfgs};
@@ -15,62 +18,97 @@ use crate::model::{Estimator, FORMAT, FORMAT_VERSION, Model, Signature, Task};
 use crate::tree::{Target, TreeParams};
 use crate::{MlError, Result};
 
-/// An algorithm: the task it solves, its name, and its hyperparameters with defaults.
-pub type AlgorithmSpec = (Task, &'static str, &'static [(&'static str, f64)]);
-
-/// The algorithms each task offers, with their hyperparameters and defaults.
-pub const ALGORITHMS: &[AlgorithmSpec] = &[
-    (Task::Regression, "ridge", &[("alpha", 1.0)]),
-    (Task::Classification, "logistic_regression", &[("C", 1.0), ("max_iter", 100.0), ("tol", 1e-6)]),
-    (Task::Classification, "random_forest", FOREST),
-    (Task::Regression, "random_forest", FOREST),
-    (Task::Classification, "gradient_boosting", BOOSTING),
-    (Task::Regression, "gradient_boosting", BOOSTING),
-    (Task::Classification, "naive_bayes", &[("alpha", 1.0), ("max_features", 0.0)]),
-    (Task::Anomaly, "isolation_forest", &[("n_estimators", 100.0), ("max_samples", 256.0), ("contamination", 0.0)]),
-];
-
-/// `max_depth = 0` means unlimited; `max_features = 0` means √features for
-/// classification and all features for regression (scikit-learn's defaults),
-/// otherwise a fraction of the features.
-const FOREST: &[(&str, f64)] = &[
-    ("n_estimators", 100.0),
-    ("max_depth", 0.0),
-    ("min_samples_split", 2.0),
-    ("min_samples_leaf", 1.0),
-    ("max_features", 0.0),
-    ("bootstrap", 1.0),
-];
-const BOOSTING: &[(&str, f64)] = &[
-    ("n_estimators", 100.0),
-    ("learning_rate", 0.1),
-    ("max_depth", 3.0),
-    ("min_samples_split", 2.0),
-    ("min_samples_leaf", 1.0),
-    ("subsample", 1.0),
-];
-
+/// A training config, checked: the algorithm fits the model type and its
+/// hyperparameters are its own and in range. It is read from and written as
+/// a [`TrainConfigDraft`] (`algorithm = "…"` and `[hyperparameters]`), so a
+/// config that parses is one that can train.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "TrainConfigDraft", into = "TrainConfigDraft")]
 pub struct TrainConfig {
     pub model_type: Task,
-    pub algorithm: String,
-    #[serde(default)]
-    pub hyperparameters: BTreeMap<String, f64>,
+    pub algorithm: Algorithm,
     /// Feature columns; every column but the target when absent.
-    #[serde(default)]
     pub features: Option<Vec<String>>,
     /// The column to predict; optional for anomaly detection (when given,
     /// 1/true marks a known anomaly and is used only to score the model).
+    pub target: Option<String>,
+    pub validation_split: f64,
+    pub seed: u64,
+    /// The training data file, if the config names it.
+    pub data: Option<String>,
+}
+
+/// A training config as written: the algorithm by name and its
+/// hyperparameters as numbers by name. Flags are laid over a draft (a
+/// hyperparameter given for a config's algorithm still applies when only
+/// the data changes), and [`TrainConfig::try_from`] checks it once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfigDraft {
+    pub model_type: Task,
+    pub algorithm: AlgorithmName,
+    #[serde(default)]
+    pub hyperparameters: BTreeMap<String, f64>,
+    #[serde(default)]
+    pub features: Option<Vec<String>>,
     #[serde(default)]
     pub target: Option<String>,
     #[serde(default = "default_split")]
     pub validation_split: f64,
     #[serde(default = "default_seed")]
     pub seed: u64,
-    /// The training data file, if the config names it.
     #[serde(default)]
     pub data: Option<String>,
+}
+
+impl TrainConfigDraft {
+    /// A draft of `algorithm` for `model_type` with every other key at its default.
+    pub fn new(model_type: Task, algorithm: AlgorithmName) -> TrainConfigDraft {
+        TrainConfigDraft {
+            model_type,
+            algorithm,
+            hyperparameters: BTreeMap::new(),
+            features: None,
+            target: None,
+            validation_split: default_split(),
+            seed: default_seed(),
+            data: None,
+        }
+    }
+}
+
+impl TryFrom<TrainConfigDraft> for TrainConfig {
+    type Error = MlError;
+
+    fn try_from(d: TrainConfigDraft) -> Result<TrainConfig> {
+        d.algorithm.check_task(d.model_type)?;
+        Ok(TrainConfig {
+            model_type: d.model_type,
+            algorithm: Algorithm::new(d.algorithm, &d.hyperparameters)?,
+            features: d.features,
+            target: d.target,
+            validation_split: d.validation_split,
+            seed: d.seed,
+            data: d.data,
+        })
+    }
+}
+
+/// Written back, a config lists every hyperparameter, defaults included, so
+/// it says exactly what was trained.
+impl From<TrainConfig> for TrainConfigDraft {
+    fn from(c: TrainConfig) -> TrainConfigDraft {
+        TrainConfigDraft {
+            model_type: c.model_type,
+            algorithm: c.algorithm.name(),
+            hyperparameters: c.algorithm.hyperparameters(),
+            features: c.features,
+            target: c.target,
+            validation_split: c.validation_split,
+            seed: c.seed,
+            data: c.data,
+        }
+    }
 }
 
 fn default_split() -> f64 {
@@ -87,54 +125,6 @@ pub struct Trained {
     pub train_rows: Vec<usize>,
     pub validation_rows: Vec<usize>,
     pub iterations: usize,
-}
-
-fn resolve_hyperparameters(
-    task: Task,
-    algorithm: &str,
-    given: &BTreeMap<String, f64>,
-) -> Result<BTreeMap<String, f64>> {
-    let Some((_, _, defaults)) = ALGORITHMS.iter().find(|(t, a, _)| *t == task && *a == algorithm) else {
-        let valid: Vec<&str> = ALGORITHMS.iter().filter(|(t, _, _)| *t == task).map(|(_, a, _)| *a).collect();
-        return Err(MlError::UnknownAlgorithm {
-            found: algorithm.into(),
-            task: task.to_string(),
-            valid: valid.join(", "),
-        });
-    };
-    let mut out: BTreeMap<String, f64> = defaults.iter().map(|(k, v)| (k.to_string(), *v)).collect();
-    for (k, v) in given {
-        if !out.contains_key(k) {
-            let valid: Vec<&str> = defaults.iter().map(|(k, _)| *k).collect();
-            return Err(MlError::UnknownHyperparameter {
-                found: k.clone(),
-                algorithm: algorithm.into(),
-                valid: valid.join(", "),
-            });
-        }
-        out.insert(k.clone(), *v);
-    }
-    let check = |name: &str, ok: bool, reason: &str| -> Result<()> {
-        if ok {
-            Ok(())
-        } else {
-            Err(MlError::BadHyperparameter { name: name.into(), value: out[name].to_string(), reason: reason.into() })
-        }
-    };
-    match algorithm {
-        "ridge" => check("alpha", out["alpha"] >= 0.0 && out["alpha"].is_finite(), "must be 0 or more")?,
-        "logistic_regression" => {
-            check("C", out["C"] > 0.0 && out["C"].is_finite(), "must be above 0")?;
-            check(
-                "max_iter",
-                out["max_iter"] >= 1.0 && out["max_iter"].fract() == 0.0,
-                "must be a whole number, 1 or more",
-            )?;
-            check("tol", out["tol"] > 0.0, "must be above 0")?;
-        }
-        _ => {}
-    }
-    Ok(out)
 }
 
 /// Splits row indices into (train, validation) with a seeded shuffle.
@@ -198,8 +188,11 @@ fn classes_of(table: &Table, target: &str) -> Result<(Vec<String>, Vec<usize>)> 
     Ok((classes, y))
 }
 
+/// Trains the model `cfg` describes. The config's algorithm decides the
+/// trainer; one that does not fit the model type is refused, never replaced.
 pub fn train(table: &Table, cfg: &TrainConfig) -> Result<Trained> {
-    let hyper = resolve_hyperparameters(cfg.model_type, &cfg.algorithm, &cfg.hyperparameters)?;
+    cfg.algorithm.check_task(cfg.model_type)?;
+    cfg.algorithm.check()?;
     let target = cfg.target.as_deref().filter(|t| !t.is_empty());
     if target.is_none() && cfg.model_type != Task::Anomaly {
         return Err(MlError::Invalid(format!("a {} model needs a target column (set `target`)", cfg.model_type)));
@@ -223,13 +216,15 @@ pub fn train(table: &Table, cfg: &TrainConfig) -> Result<Trained> {
         return Err(MlError::Invalid(format!("the target {t:?} is also listed as a feature")));
     }
     let (train_rows, validation_rows) = split(table.rows(), cfg.validation_split, cfg.seed)?;
-    if cfg.algorithm == "naive_bayes" {
-        return train_text(table, cfg, &features, hyper, train_rows, validation_rows);
+    if let Algorithm::NaiveBayes(p) = &cfg.algorithm {
+        return train_text(table, cfg, &features, p, train_rows, validation_rows);
     }
     let encoder = FeatureEncoder::fit(table, &features, &train_rows)?;
     let x = encoder.encode(table, Some(&train_rows))?;
     let inputs: Vec<Field> =
         features.iter().map(|f| Field { name: f.clone(), ty: table.column(f).expect("encoded").ty() }).collect();
+    // Checked above; the arms for algorithms of other model types say so again rather than guess.
+    let misfit = || Err(cfg.algorithm.name().misfit(cfg.model_type));
     let (estimator, classes, iterations) = match cfg.model_type {
         Task::Regression => {
             let c = table.column(tname).expect("checked");
@@ -254,18 +249,21 @@ pub fn train(table: &Table, cfg: &TrainConfig) -> Result<Trained> {
                     }
                 }
             }
-            let est = match cfg.algorithm.as_str() {
-                "ridge" => ridge(&x, &y, hyper["alpha"])?,
-                "random_forest" => Estimator::RandomForestRegressor {
+            let est = match &cfg.algorithm {
+                Algorithm::Ridge(p) => ridge(&x, &y, p.alpha)?,
+                Algorithm::RandomForest(p) => Estimator::RandomForestRegressor {
                     trees: crate::ensemble::forest(
                         &x,
                         &Target::Values { y: &y },
-                        &forest_params(&hyper, x.cols, false, cfg.seed),
+                        &forest_params(p, x.cols, false, cfg.seed),
                     ),
                 },
-                _ => {
-                    let (init, trees) = crate::ensemble::boost_regression(&x, &y, &boost_params(&hyper, cfg.seed));
-                    Estimator::GradientBoostingRegressor { learning_rate: hyper["learning_rate"], init, trees }
+                Algorithm::GradientBoosting(p) => {
+                    let (init, trees) = crate::ensemble::boost_regression(&x, &y, &boost_params(p, cfg.seed));
+                    Estimator::GradientBoostingRegressor { learning_rate: p.learning_rate, init, trees }
+                }
+                Algorithm::LogisticRegression(_) | Algorithm::NaiveBayes(_) | Algorithm::IsolationForest(_) => {
+                    return misfit();
                 }
             };
             (est, None, 1)
@@ -280,10 +278,10 @@ pub fn train(table: &Table, cfg: &TrainConfig) -> Result<Trained> {
                 return Err(MlError::SingleClass { column: tname.to_string(), class: classes[seen[0]].clone() });
             }
             let k = classes.len();
-            let (est, iters) = match cfg.algorithm.as_str() {
-                "logistic_regression" => logistic(&x, &y, k, hyper["C"], hyper["max_iter"] as usize, hyper["tol"]),
-                "random_forest" => {
-                    let p = forest_params(&hyper, x.cols, true, cfg.seed);
+            let (est, iters) = match &cfg.algorithm {
+                Algorithm::LogisticRegression(p) => logistic(&x, &y, k, p.c, p.max_iter, p.tol),
+                Algorithm::RandomForest(p) => {
+                    let p = forest_params(p, x.cols, true, cfg.seed);
                     (
                         Estimator::RandomForestClassifier {
                             trees: crate::ensemble::forest(&x, &Target::Classes { y: &y, k }, &p),
@@ -291,34 +289,39 @@ pub fn train(table: &Table, cfg: &TrainConfig) -> Result<Trained> {
                         1,
                     )
                 }
-                _ => {
-                    let (init, rounds) =
-                        crate::ensemble::boost_classification(&x, &y, k, &boost_params(&hyper, cfg.seed));
-                    (Estimator::GradientBoostingClassifier { learning_rate: hyper["learning_rate"], init, rounds }, 1)
+                Algorithm::GradientBoosting(p) => {
+                    let (init, rounds) = crate::ensemble::boost_classification(&x, &y, k, &boost_params(p, cfg.seed));
+                    (Estimator::GradientBoostingClassifier { learning_rate: p.learning_rate, init, rounds }, 1)
                 }
+                Algorithm::Ridge(_) | Algorithm::NaiveBayes(_) | Algorithm::IsolationForest(_) => return misfit(),
             };
             (est, Some(classes), iters)
         }
-        Task::Anomaly => {
-            let p = crate::iforest::Params {
-                n_estimators: hyper["n_estimators"] as usize,
-                max_samples: hyper["max_samples"] as usize,
-                seed: cfg.seed,
-            };
-            let (trees, sample_size, scores) = crate::iforest::fit(&x, &p);
-            let threshold = crate::iforest::threshold(&scores, hyper["contamination"]);
-            (Estimator::IsolationForest { sample_size, threshold, trees }, None, 1)
-        }
+        Task::Anomaly => match &cfg.algorithm {
+            Algorithm::IsolationForest(p) => (isolation_forest(&x, p, cfg.seed), None, 1),
+            Algorithm::Ridge(_)
+            | Algorithm::LogisticRegression(_)
+            | Algorithm::RandomForest(_)
+            | Algorithm::GradientBoosting(_)
+            | Algorithm::NaiveBayes(_) => return misfit(),
+        },
     };
     let model = Model {
         format: FORMAT.into(),
         version: FORMAT_VERSION,
         signature: Signature { task: cfg.model_type, inputs, target: target.map(str::to_string), classes },
-        hyperparameters: hyper,
+        hyperparameters: cfg.algorithm.hyperparameters(),
         encoder,
         estimator,
     };
     Ok(Trained { model, train_rows, validation_rows, iterations })
+}
+
+fn isolation_forest(x: &crate::Encoded, p: &IsolationForestParams, seed: u64) -> Estimator {
+    let params = crate::iforest::Params { n_estimators: p.n_estimators, max_samples: p.max_samples, seed };
+    let (trees, sample_size, scores) = crate::iforest::fit(x, &params);
+    let threshold = crate::iforest::threshold(&scores, p.contamination);
+    Estimator::IsolationForest { sample_size, threshold, trees }
 }
 
 /// Naive Bayes reads one text column itself (sparse TF-IDF), so it skips the
@@ -327,13 +330,10 @@ fn train_text(
     table: &Table,
     cfg: &TrainConfig,
     features: &[String],
-    hyper: BTreeMap<String, f64>,
+    p: &NaiveBayesParams,
     train_rows: Vec<usize>,
     validation_rows: Vec<usize>,
 ) -> Result<Trained> {
-    if cfg.model_type != Task::Classification {
-        return Err(MlError::Invalid("naive_bayes is a classifier; use model_type = \"classification\"".into()));
-    }
     let [column] = features else {
         return Err(MlError::Invalid(format!(
             "naive_bayes reads exactly one text column; the features are {features:?} (set features = [\"text\"])"
@@ -361,8 +361,7 @@ fn train_text(
             class: classes[seen[0]].clone(),
         });
     }
-    let nb =
-        crate::text::NaiveBayes::fit(column, &docs, &y, classes.len(), hyper["alpha"], hyper["max_features"] as usize);
+    let nb = crate::text::NaiveBayes::fit(column, &docs, &y, classes.len(), p.alpha, p.max_features);
     let model = Model {
         format: FORMAT.into(),
         version: FORMAT_VERSION,
@@ -372,43 +371,38 @@ fn train_text(
             target: cfg.target.clone(),
             classes: Some(classes),
         },
-        hyperparameters: hyper,
+        hyperparameters: cfg.algorithm.hyperparameters(),
         encoder: FeatureEncoder { features: Vec::new() },
         estimator: Estimator::NaiveBayes(nb),
     };
     Ok(Trained { model, train_rows, validation_rows, iterations: 1 })
 }
 
-fn tree_params(h: &BTreeMap<String, f64>, max_features: usize) -> TreeParams {
-    TreeParams {
-        max_depth: h["max_depth"] as usize,
-        min_samples_split: h["min_samples_split"] as usize,
-        min_samples_leaf: h["min_samples_leaf"] as usize,
-        max_features,
-    }
+fn tree_params(max_depth: usize, min_samples_split: usize, min_samples_leaf: usize, max_features: usize) -> TreeParams {
+    TreeParams { max_depth, min_samples_split, min_samples_leaf, max_features }
 }
 
-fn forest_params(h: &BTreeMap<String, f64>, d: usize, classification: bool, seed: u64) -> ForestParams {
-    let mf = h["max_features"];
+fn forest_params(p: &RandomForestParams, d: usize, classification: bool, seed: u64) -> ForestParams {
+    let mf = p.max_features;
     let max_features = if mf == 0.0 {
         if classification { ((d as f64).sqrt() as usize).max(1) } else { d }
     } else {
         ((d as f64 * mf).round() as usize).max(1)
     };
     ForestParams {
-        n_estimators: h["n_estimators"] as usize,
-        tree: tree_params(h, max_features),
-        bootstrap: h["bootstrap"] == 1.0,
+        n_estimators: p.n_estimators,
+        tree: tree_params(p.max_depth, p.min_samples_split, p.min_samples_leaf, max_features),
+        bootstrap: p.bootstrap,
         seed,
     }
 }
 
-fn boost_params(h: &BTreeMap<String, f64>, seed: u64) -> BoostParams {
+fn boost_params(p: &GradientBoostingParams, seed: u64) -> BoostParams {
     BoostParams {
-        n_estimators: h["n_estimators"] as usize,
-        learning_rate: h["learning_rate"],
-        subsample: h["subsample"],
-        tree: tree_params(h, usize::MAX),
+        n_estimators: p.n_estimators,
+        learning_rate: p.learning_rate,
+        subsample: p.subsample,
+        tree: tree_params(p.max_depth, p.min_samples_split, p.min_samples_leaf, usize::MAX),
         seed,
     }
 }
@@ -501,16 +495,15 @@ mod tests {
     use berth_data::synth::{Kind, SynthOptions, generate};
 
     fn cfg(task: Task, algorithm: &str, target: &str) -> TrainConfig {
-        TrainConfig {
-            model_type: task,
-            algorithm: algorithm.into(),
-            hyperparameters: BTreeMap::new(),
-            features: None,
-            target: Some(target.into()),
-            validation_split: 0.2,
-            seed: 42,
-            data: None,
-        }
+        draft(task, algorithm, target).try_into().unwrap()
+    }
+
+    fn draft(task: Task, algorithm: &str, target: &str) -> TrainConfigDraft {
+        TrainConfigDraft { target: Some(target.into()), ..TrainConfigDraft::new(task, algorithm.parse().unwrap()) }
+    }
+
+    fn checked(d: TrainConfigDraft) -> Result<TrainConfig> {
+        TrainConfig::try_from(d)
     }
 
     #[test]
@@ -546,17 +539,51 @@ mod tests {
     #[test]
     fn bad_configs_list_what_is_valid() {
         let t = generate(Kind::Classification, &SynthOptions { rows: 100, ..Default::default() }).unwrap();
-        let e = train(&t, &cfg(Task::Classification, "svm", "target")).unwrap_err().to_string();
+        let e = "svm".parse::<AlgorithmName>().unwrap_err().to_string();
         assert!(e.contains("valid: logistic_regression"), "{e}");
-        let mut c = cfg(Task::Classification, "logistic_regression", "target");
-        c.hyperparameters.insert("depth".into(), 3.0);
-        let e = train(&t, &c).unwrap_err().to_string();
+        let mut d = draft(Task::Classification, "logistic_regression", "target");
+        d.hyperparameters.insert("depth".into(), 3.0);
+        let e = checked(d).unwrap_err().to_string();
         assert!(e.contains("valid: C, max_iter, tol"), "{e}");
-        let mut c = cfg(Task::Classification, "logistic_regression", "target");
-        c.hyperparameters.insert("C".into(), -1.0);
-        assert!(train(&t, &c).unwrap_err().to_string().contains("must be above 0"));
+        let mut d = draft(Task::Classification, "logistic_regression", "target");
+        d.hyperparameters.insert("C".into(), -1.0);
+        assert!(checked(d).unwrap_err().to_string().contains("must be above 0"));
+        let e = checked(draft(Task::Regression, "logistic_regression", "target")).unwrap_err().to_string();
+        assert!(e.contains("logistic_regression trains classification models, not regression models"), "{e}");
         let e = train(&t, &cfg(Task::Classification, "logistic_regression", "nope")).unwrap_err().to_string();
         assert!(e.contains("missing column"), "{e}");
+        // Set directly, out-of-range or misplaced values are refused when training, too.
+        let mut c = cfg(Task::Classification, "logistic_regression", "target");
+        c.algorithm = Algorithm::LogisticRegression(crate::LogisticRegressionParams { c: 0.0, ..Default::default() });
+        assert!(train(&t, &c).unwrap_err().to_string().contains("must be above 0"));
+        c.algorithm = Algorithm::with_defaults(AlgorithmName::Ridge);
+        assert!(train(&t, &c).unwrap_err().to_string().contains("ridge trains regression models"));
+    }
+
+    #[test]
+    fn configs_read_as_written_and_write_back_every_hyperparameter() {
+        let text = "model_type = \"classification\"\nalgorithm = \"gradient_boosting\"\ntarget = \"target\"\n\
+                    [hyperparameters]\nn_estimators = 100\nlearning_rate = 0.05\n";
+        let c: TrainConfig = toml::from_str(text).unwrap();
+        let Algorithm::GradientBoosting(p) = &c.algorithm else { panic!("{c:?}") };
+        assert_eq!((p.n_estimators, p.learning_rate, p.max_depth), (100, 0.05, 3));
+        assert_eq!((c.validation_split, c.seed), (0.2, 42));
+        let written = serde_json::to_value(&c).unwrap();
+        assert_eq!(written["algorithm"], "gradient_boosting");
+        assert_eq!(written["hyperparameters"]["subsample"], 1.0);
+        assert_eq!(serde_json::from_value::<TrainConfig>(written).unwrap(), c);
+        for (text, needle) in [
+            ("model_type = \"classification\"\nalgorithm = \"lgbm\"\n", "onnxmltools"),
+            ("model_type = \"classification\"\nalgorithm = \"ridge\"\n", "not classification models"),
+            (
+                "model_type = \"regression\"\nalgorithm = \"ridge\"\n[hyperparameters]\nC = 1\n",
+                "unknown hyperparameter \"C\" for ridge; valid: alpha",
+            ),
+            ("model_type = \"regression\"\nalgoritm = \"ridge\"\n", "algoritm"),
+        ] {
+            let e = toml::from_str::<TrainConfig>(text).unwrap_err().to_string();
+            assert!(e.contains(needle), "{text}: {e}");
+        }
     }
 
     #[test]
@@ -602,8 +629,11 @@ mod ensemble_tests {
         let t = generate(kind, &SynthOptions { rows: 3000, classes, features: 6, ..Default::default() }).unwrap();
         let cfg = TrainConfig {
             model_type: task,
-            algorithm: algorithm.into(),
-            hyperparameters: hyper.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            algorithm: Algorithm::new(
+                algorithm.parse().unwrap(),
+                &hyper.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            )
+            .unwrap(),
             features: None,
             target: Some(target.into()),
             validation_split: 0.25,
@@ -654,8 +684,7 @@ mod ensemble_tests {
         let t = generate(Kind::Text, &SynthOptions { rows: 2000, ..Default::default() }).unwrap();
         let mut cfg = TrainConfig {
             model_type: Task::Classification,
-            algorithm: "naive_bayes".into(),
-            hyperparameters: BTreeMap::new(),
+            algorithm: Algorithm::with_defaults(AlgorithmName::NaiveBayes),
             features: None,
             target: Some("label".into()),
             validation_split: 0.25,
@@ -682,8 +711,10 @@ mod ensemble_tests {
         .unwrap();
         let cfg = TrainConfig {
             model_type: Task::Anomaly,
-            algorithm: "isolation_forest".into(),
-            hyperparameters: BTreeMap::from([("contamination".to_string(), 0.05)]),
+            algorithm: Algorithm::IsolationForest(crate::IsolationForestParams {
+                contamination: 0.05,
+                ..Default::default()
+            }),
             features: Some((0..4).map(|i| format!("x{i}")).collect()),
             target: None,
             validation_split: 0.0,
@@ -703,8 +734,7 @@ mod ensemble_tests {
         assert_eq!(Model::from_bytes(&trained.model.to_bytes()).unwrap(), trained.model);
         let mut no_target = cfg.clone();
         no_target.model_type = Task::Classification;
-        no_target.algorithm = "random_forest".into();
-        no_target.hyperparameters.clear();
+        no_target.algorithm = Algorithm::with_defaults(AlgorithmName::RandomForest);
         assert!(train(&t, &no_target).unwrap_err().to_string().contains("needs a target"));
     }
 

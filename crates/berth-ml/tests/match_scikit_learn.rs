@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use berth_data::{ReadOptions, read_table};
-use berth_ml::{Predictor, Task, TrainConfig, train};
+use berth_ml::{Algorithm, Predictor, Task, TrainConfig, train};
 use serde_json::Value;
 
 fn data(name: &str) -> std::path::PathBuf {
@@ -26,10 +26,10 @@ fn fit(
     hyper: &[(&str, f64)],
 ) -> (berth_ml::Prediction, berth_data::Table) {
     let t = read_table(&data(file), &ReadOptions::default()).unwrap();
+    let hyper = hyper.iter().map(|(k, v)| (k.to_string(), *v)).collect::<BTreeMap<_, _>>();
     let cfg = TrainConfig {
         model_type: task,
-        algorithm: algorithm.into(),
-        hyperparameters: hyper.iter().map(|(k, v)| (k.to_string(), *v)).collect::<BTreeMap<_, _>>(),
+        algorithm: Algorithm::new(algorithm.parse().unwrap(), &hyper).unwrap(),
         features: None,
         target: Some(target.into()),
         validation_split: 0.0,

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use berth_core::{AliasName, Digest, Lineage, ModelName, NewVersion, Ref, SystemClock};
+use berth_core::{AliasName, Digest, ModelName, NewVersion, Ref, SystemClock, VersionMeta};
 use berth_registry::{Actor, RegistryUrl, connect};
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
@@ -53,13 +53,12 @@ async fn main() {
             model: model.clone(),
             manifest,
             size: 7,
-            format: Some("onnx".into()),
-            signature: None,
-            params: BTreeMap::from([("seed".to_string(), i.to_string())]),
-            metrics: BTreeMap::from([("accuracy".to_string(), 0.9)]),
-            tags: BTreeMap::new(),
-            description: None,
-            lineage: Lineage::default(),
+            meta: VersionMeta {
+                format: Some("onnx".into()),
+                params: BTreeMap::from([("seed".to_string(), i.to_string())]),
+                metrics: BTreeMap::from([("accuracy".to_string(), 0.9)]),
+                ..Default::default()
+            },
             created_by: "bench".into(),
         };
         reg.create_version(v, &[blob], None).await.expect("create version");

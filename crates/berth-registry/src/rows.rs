@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use berth_core::{
     AliasEvent, AliasName, Approval, AuditEntry, Delivery, DeliveryStatus, Digest, GateRecord, Lineage, ModelName,
-    MoveKind, Timestamp, VersionRecord, VersionStatus,
+    MoveKind, Timestamp, VersionMeta, VersionRecord, VersionStatus,
 };
 use sqlx::Row;
 
@@ -86,13 +86,15 @@ impl Ctx<'_> {
             version: self.get::<_, i64>(row, "version")? as u64,
             manifest: Digest::parse(&manifest).map_err(|e| self.bad("manifest", e))?,
             size: self.get::<_, i64>(row, "size")? as u64,
-            format: self.get(row, "format")?,
-            signature: signature.map(|s| self.json("signature", &s)).transpose()?,
-            params: self.json("params", &params)?,
-            metrics: self.json("metrics", &metrics)?,
-            tags,
-            description: self.get(row, "description")?,
-            lineage: self.json::<Lineage>("lineage", &lineage)?,
+            meta: VersionMeta {
+                format: self.get(row, "format")?,
+                signature: signature.map(|s| self.json("signature", &s)).transpose()?,
+                params: self.json("params", &params)?,
+                metrics: self.json("metrics", &metrics)?,
+                tags,
+                description: self.get(row, "description")?,
+                lineage: self.json::<Lineage>("lineage", &lineage)?,
+            },
             created_by: self.get(row, "created_by")?,
             created_at: Timestamp::from_millis(self.get(row, "created_at")?),
             status: VersionStatus::parse(&status).ok_or_else(|| self.bad("status", &status))?,

@@ -240,13 +240,7 @@ macro_rules! impl_registry {
                     version: n as u64,
                     manifest: v.manifest,
                     size: v.size,
-                    format: v.format,
-                    signature: v.signature,
-                    params: v.params,
-                    metrics: v.metrics,
-                    tags: v.tags,
-                    description: v.description,
-                    lineage: v.lineage,
+                    meta: v.meta,
                     created_by: v.created_by,
                     created_at: now,
                     status: berth_core::VersionStatus::Ready,
@@ -260,19 +254,19 @@ macro_rules! impl_registry {
                 .bind(n)
                 .bind(rec.manifest.to_string())
                 .bind(rec.size as i64)
-                .bind(rec.format.as_deref())
-                .bind(rec.signature.as_ref().map($crate::rows::to_json))
-                .bind($crate::rows::to_json(&rec.params))
-                .bind($crate::rows::to_json(&rec.metrics))
-                .bind(rec.description.as_deref())
-                .bind($crate::rows::to_json(&rec.lineage))
+                .bind(rec.meta.format.as_deref())
+                .bind(rec.meta.signature.as_ref().map($crate::rows::to_json))
+                .bind($crate::rows::to_json(&rec.meta.params))
+                .bind($crate::rows::to_json(&rec.meta.metrics))
+                .bind(rec.meta.description.as_deref())
+                .bind($crate::rows::to_json(&rec.meta.lineage))
                 .bind(rec.created_by.as_str())
                 .bind(now.millis())
                 .bind(rec.status.as_str())
                 .execute(&mut *tx)
                 .await
                 .map_err(db())?;
-                for (k, val) in &rec.tags {
+                for (k, val) in &rec.meta.tags {
                     sqlx::query("INSERT INTO version_tags (model, version, key, value) VALUES ($1, $2, $3, $4)")
                         .bind(rec.model.as_str())
                         .bind(n)
@@ -444,7 +438,7 @@ macro_rules! impl_registry {
                 let db = || $crate::RegistryError::db(&self.url);
                 let mut tx = self.begin_write().await?;
                 self.lock_model(&mut tx, model).await?;
-                let before = self.version_in(&mut tx, model, n).await?.tags;
+                let before = self.version_in(&mut tx, model, n).await?.meta.tags;
                 for (k, v) in tags {
                     sqlx::query(
                         "INSERT INTO version_tags (model, version, key, value) VALUES ($1, $2, $3, $4) \
@@ -467,7 +461,7 @@ macro_rules! impl_registry {
                         model: Some(model.as_str()),
                         version: Some(n),
                         before: Some($crate::rows::to_json(&before)),
-                        after: Some($crate::rows::to_json(&rec.tags)),
+                        after: Some($crate::rows::to_json(&rec.meta.tags)),
                     },
                 )
                 .await?;

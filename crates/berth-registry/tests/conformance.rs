@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use berth_core::{
     AliasName, Clock, DeliveryStatus, Digest, FixedClock, Lineage, ModelName, MoveKind, NewVersion, Ref, SystemClock,
-    Timestamp,
+    Timestamp, VersionMeta,
 };
 use berth_registry::{
     Actor, ApprovalFilter, AuditFilter, DeliveryUpdate, Deploy, DeployTarget, NewDelivery, NewGateReport, PgRegistry,
@@ -115,13 +115,15 @@ fn new_version(model: &str, seed: u8) -> NewVersion {
         model: name(model),
         manifest: Digest::of(&[seed, 1]),
         size: 100 + u64::from(seed),
-        format: Some("onnx".into()),
-        signature: Some(serde_json::json!({"inputs": [{"name": "x", "type": "float"}]})),
-        params: BTreeMap::from([("lr".to_string(), "0.1".to_string())]),
-        metrics: BTreeMap::from([("accuracy".to_string(), 0.9 + f64::from(seed) / 1000.0)]),
-        tags: BTreeMap::from([("team".to_string(), "risk".to_string())]),
-        description: Some(format!("run {seed}")),
-        lineage: Lineage { git_commit: Some("abc".into()), git_dirty: Some(false), ..Default::default() },
+        meta: VersionMeta {
+            format: Some("onnx".into()),
+            signature: Some(serde_json::json!({"inputs": [{"name": "x", "type": "float"}]})),
+            params: BTreeMap::from([("lr".to_string(), "0.1".to_string())]),
+            metrics: BTreeMap::from([("accuracy".to_string(), 0.9 + f64::from(seed) / 1000.0)]),
+            tags: BTreeMap::from([("team".to_string(), "risk".to_string())]),
+            description: Some(format!("run {seed}")),
+            lineage: Lineage { git_commit: Some("abc".into()), git_dirty: Some(false), ..Default::default() },
+        },
         created_by: "alice".into(),
     }
 }
@@ -139,12 +141,12 @@ async fn versions_are_numbered_per_model_from_one(e: Engine) {
     let vs = r.versions(&name("churn")).await.unwrap();
     assert_eq!(vs.iter().map(|v| v.version).collect::<Vec<_>>(), [3, 2, 1]);
     let v1 = &vs[2];
-    assert_eq!(v1.metrics["accuracy"], 0.9);
-    assert_eq!(v1.params["lr"], "0.1");
-    assert_eq!(v1.tags["team"], "risk");
-    assert_eq!(v1.lineage.git_commit.as_deref(), Some("abc"));
-    assert_eq!(v1.signature.as_ref().unwrap()["inputs"][0]["name"], "x");
-    assert_eq!(v1.description.as_deref(), Some("run 0"));
+    assert_eq!(v1.meta.metrics["accuracy"], 0.9);
+    assert_eq!(v1.meta.params["lr"], "0.1");
+    assert_eq!(v1.meta.tags["team"], "risk");
+    assert_eq!(v1.meta.lineage.git_commit.as_deref(), Some("abc"));
+    assert_eq!(v1.meta.signature.as_ref().unwrap()["inputs"][0]["name"], "x");
+    assert_eq!(v1.meta.description.as_deref(), Some("run 0"));
     assert_eq!(v1.created_by, "alice");
     assert_eq!(v1.manifest, Digest::of(&[0, 1]));
 }
@@ -196,7 +198,7 @@ async fn tags_are_upserted_and_audited(e: Engine) {
     r.create_version(new_version("churn", 0), &[], None).await.unwrap();
     let tags = BTreeMap::from([("team".to_string(), "ml".to_string()), ("stage".to_string(), "qa".to_string())]);
     let v = r.set_tags(&name("churn"), 1, &tags, &actor()).await.unwrap();
-    assert_eq!(v.tags, tags);
+    assert_eq!(v.meta.tags, tags);
     let log = r.audit(&AuditFilter { model: Some(name("churn")), limit: Some(1) }).await.unwrap();
     assert_eq!(log[0].action, "version.tag");
     assert_eq!(log[0].actor, "bob");

@@ -14,14 +14,16 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::Response;
 use axum::routing::{get, post};
 use berth_data::{ColumnType, Table};
+use berth_deploy::rollout::Side;
 use berth_ml::{Prediction, Task};
 use serde_json::{Value, json};
 
-use crate::input::{BadInput, Tensor};
+use crate::input::Tensor;
 use crate::metrics::{Endpoint, VersionMetrics};
+use crate::refusal::{REQUEST_ID_HEADER, Refusal, Shape, json_bytes, json_response, label};
+use crate::rollout::Action;
 use crate::served::{Served, check_prediction};
 use crate::state::State;
-use berth_deploy::rollout::Side;
 
 type Shared = Arc<State>;
 
@@ -45,33 +47,18 @@ pub fn router(state: Shared) -> Router {
         .route("/v2/models/{model}", get(v2_model))
         .route("/v2/models/{model}/ready", get(v2_model_ready))
         .route("/v2/models/{model}/infer", post(v2_infer))
-        .route("/v2/models/{model}/versions/{version}", get(v2_model_version))
-        .route("/v2/models/{model}/versions/{version}/ready", get(v2_model_version_ready))
-        .route("/v2/models/{model}/versions/{version}/infer", post(v2_infer_version))
+        .route("/v2/models/{model}/versions/{version}", get(v2_model))
+        .route("/v2/models/{model}/versions/{version}/ready", get(v2_model_ready))
+        .route("/v2/models/{model}/versions/{version}/infer", post(v2_infer))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
-}
-
-fn json_response(status: StatusCode, body: &Value) -> Response {
-    json_bytes(status, serde_json::to_vec(body).unwrap_or_default())
-}
-
-fn json_bytes(status: StatusCode, body: Vec<u8>) -> Response {
-    let mut r = Response::new(Body::from(body));
-    *r.status_mut() = status;
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    r
 }
 
 fn empty(status: StatusCode) -> Response {
     let mut r = Response::new(Body::empty());
     *r.status_mut() = status;
     r
-}
-
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    json_response(status, &json!({ "error": message.into() }))
 }
 
 // ---- health ---------------------------------------------------------------
@@ -168,99 +155,41 @@ async fn rollout_status(Extract(state): Extract<Shared>) -> Response {
     json_response(StatusCode::OK, &body)
 }
 
-fn rollout_refused((status, message): crate::rollout::Refused) -> Response {
-    error(StatusCode::from_u16(status).unwrap_or(StatusCode::CONFLICT), message)
-}
-
 async fn rollout_start(Extract(state): Extract<Shared>, headers: HeaderMap, body: Body) -> Response {
-    let bytes = match read_body(&state, &headers, body).await {
-        Ok(b) => b,
-        Err(r) => return error(r.status, r.message),
+    let started = async {
+        let bytes = read_body(&state, &headers, body).await?;
+        let spec: berth_deploy::rollout::RolloutSpec =
+            parse_json(&bytes, "a rollout: {\"strategy\": \"canary\", \"candidate\": 4, \"steps\": [10, 50, 100]}")?;
+        crate::rollout::start(&state, spec).await
     };
-    let spec: berth_deploy::rollout::RolloutSpec =
-        match parse_json(&bytes, "a rollout: {\"strategy\": \"canary\", \"candidate\": 4, \"steps\": [10, 50, 100]}") {
-            Ok(s) => s,
-            Err(r) => return error(r.status, r.message),
-        };
-    match crate::rollout::start(&state, spec).await {
+    match started.await {
         Ok(v) => json_response(StatusCode::CREATED, &v),
-        Err(e) => rollout_refused(e),
+        Err(r) => r.render(Shape::Listed, None),
     }
 }
 
 async fn rollout_act(Extract(state): Extract<Shared>, Path(action): Path<String>) -> Response {
-    const ACTIONS: [&str; 5] = ["promote", "abort", "switch", "back", "finish"];
-    if !ACTIONS.contains(&action.as_str()) {
-        return error(
-            StatusCode::NOT_FOUND,
-            format!("no rollout action {action:?}; the actions are {}", ACTIONS.join(", ")),
-        );
-    }
-    match crate::rollout::act(&state, &action).await {
+    let done = async { crate::rollout::act(&state, Action::parse(&action)?).await };
+    match done.await {
         Ok(v) => json_response(StatusCode::OK, &v),
-        Err(e) => rollout_refused(e),
+        Err(r) => r.render(Shape::Listed, None),
     }
 }
 
 async fn not_found(method: Method, uri: Uri) -> Response {
-    error(
-        StatusCode::NOT_FOUND,
-        format!(
-            "no endpoint {method} {}; berth serves /predict, /v1/models/NAME:predict, /v2/models/NAME/infer, /health, /readyz, /livez, /metrics",
-            uri.path()
-        ),
-    )
+    Refusal::not_found(format!(
+        "no endpoint {method} {}; berth serves /predict, /v1/models/NAME:predict, /v2/models/NAME/infer, /health, /readyz, /livez, /metrics",
+        uri.path()
+    ))
+    .render(Shape::Listed, None)
 }
 
 async fn method_not_allowed(method: Method, uri: Uri) -> Response {
-    error(StatusCode::METHOD_NOT_ALLOWED, format!("{} does not take {method}", uri.path()))
+    Refusal::new(StatusCode::METHOD_NOT_ALLOWED, format!("{} does not take {method}", uri.path()))
+        .render(Shape::Listed, None)
 }
 
 // ---- inference ------------------------------------------------------------
-
-/// A refusal, with the shape the endpoint's protocol uses for errors.
-struct Refusal {
-    status: StatusCode,
-    message: String,
-    problems: Vec<crate::input::Problem>,
-    retry_after: Option<u64>,
-}
-
-impl Refusal {
-    fn new(status: StatusCode, message: impl Into<String>) -> Refusal {
-        Refusal { status, message: message.into(), problems: Vec::new(), retry_after: None }
-    }
-}
-
-impl From<BadInput> for Refusal {
-    fn from(b: BadInput) -> Refusal {
-        Refusal {
-            status: StatusCode::from_u16(b.status).unwrap_or(StatusCode::BAD_REQUEST),
-            message: b.message,
-            problems: b.problems,
-            retry_after: None,
-        }
-    }
-}
-
-fn refusal_response(endpoint: Endpoint, r: Refusal, request_id: &str) -> Response {
-    let mut resp = match endpoint {
-        // The protocol's error shape is exactly {"error": string}.
-        Endpoint::OpenInference => {
-            let b = BadInput { status: 0, message: r.message, problems: r.problems };
-            error(r.status, b.full_message())
-        }
-        _ if r.problems.is_empty() => error(r.status, r.message),
-        _ => json_response(r.status, &json!({ "error": r.message, "problems": r.problems })),
-    };
-    if let Some(s) = r.retry_after {
-        resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(s));
-    }
-    if let Ok(v) = HeaderValue::from_str(request_id) {
-        resp.headers_mut().insert("x-request-id", v);
-    }
-    resp
-}
 
 /// Reads the body up to the limit.
 async fn read_body(state: &State, headers: &HeaderMap, body: Body) -> Result<Bytes, Refusal> {
@@ -284,24 +213,26 @@ async fn read_body(state: &State, headers: &HeaderMap, body: Body) -> Result<Byt
             }
             source = s.source();
         }
-        Refusal::new(StatusCode::BAD_REQUEST, format!("could not read the request body: {e}"))
+        Refusal::malformed(format!("could not read the request body: {e}"))
     })
 }
 
 fn parse_json<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8], what: &str) -> Result<T, Refusal> {
     if bytes.is_empty() {
-        return Err(Refusal::new(StatusCode::BAD_REQUEST, format!("the request body is empty; send {what}")));
+        return Err(Refusal::malformed(format!("the request body is empty; send {what}")));
     }
-    serde_json::from_slice(bytes)
-        .map_err(|e| Refusal::new(StatusCode::BAD_REQUEST, format!("the request body is not {what}: {e}")))
+    serde_json::from_slice(bytes).map_err(|e| Refusal::malformed(format!("the request body is not {what}: {e}")))
 }
 
 /// Scores a table: small batches on the request's own task, large ones on
 /// the blocking pool so that they do not stall other requests.
 async fn score(served: Arc<Served>, table: Table) -> Result<(Table, Prediction), Refusal> {
+    fn failed() -> Refusal {
+        Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, "the model failed on this input")
+    }
     fn run(served: &Served, table: &Table) -> Result<Prediction, Refusal> {
         let p = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| served.scorer.predict(table)))
-            .map_err(|_| Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, "the model failed on this input"))?
+            .map_err(|_| failed())?
             .map_err(|e| Refusal::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
         check_prediction(&p, table.rows()).map_err(|e| {
             Refusal::new(
@@ -315,53 +246,112 @@ async fn score(served: Arc<Served>, table: Table) -> Result<(Table, Prediction),
         let p = run(&served, &table)?;
         return Ok((table, p));
     }
-    tokio::task::spawn_blocking(move || run(&served, &table).map(|p| (table, p)))
-        .await
-        .map_err(|_| Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, "the model failed on this input"))?
+    tokio::task::spawn_blocking(move || run(&served, &table).map(|p| (table, p))).await.map_err(|_| failed())?
 }
 
-/// The steps every inference endpoint shares: admission, the model, the
-/// body, parsing, scoring, metrics, the prediction log, the answer.
-async fn infer<C>(
-    state: Shared,
+/// What sets one inference protocol apart: its endpoint (for metrics and
+/// the error shape), how it reads a request and how it writes an answer.
+/// Admission, scoring, metrics, the prediction log and rollouts are the
+/// same for all of them ([`infer`]).
+struct Protocol<A> {
     endpoint: Endpoint,
+    /// Reads a request body against the served version's inputs.
+    parse: fn(&Served, &[u8]) -> Parsed<A>,
+    /// The answer's body, from the prediction, `A` and the request id.
+    render: fn(&Served, &Prediction, A, &str) -> Vec<u8>,
+}
+
+/// A request's rows, and `A`: what its answer needs from it besides them.
+type Parsed<A> = Result<(Table, A), Refusal>;
+
+/// The model (and version) a path names; a route without `{version}`
+/// leaves it `None`, so one handler serves both forms.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+struct ModelPath {
+    model: String,
+    #[serde(default)]
+    version: Option<String>,
+}
+
+impl ModelPath {
+    /// Whether `c` is the model (and version) this path names.
+    fn check(&self, c: &Served) -> Result<(), Refusal> {
+        let model = &self.model;
+        if c.name != *model {
+            return Err(Refusal::not_found(format!(
+                "model {model:?} is not served here; this server serves {:?}",
+                c.name
+            )));
+        }
+        if let Some(v) = &self.version
+            && *v != c.version
+        {
+            return Err(Refusal::not_found(format!(
+                "version {v:?} of {model:?} is not served here; version {:?} is",
+                c.version
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// One inference request on its way from admission to its answer.
+struct Call<'a> {
+    state: &'a State,
+    endpoint: Endpoint,
+    headers: &'a HeaderMap,
+    started: Instant,
+    request_id: String,
+}
+
+impl Call<'_> {
+    /// Counts a refusal on `metrics` and renders it in the protocol's shape.
+    fn refuse(&self, metrics: &VersionMetrics, r: Refusal) -> Response {
+        metrics.finish(self.endpoint, r.status.as_u16(), self.started.elapsed());
+        r.render(Shape::of(self.endpoint), Some(&self.request_id))
+    }
+}
+
+/// The steps every inference endpoint shares: admission, the model (the one
+/// `wanted` names, when the path names one), the rollout's choice of side,
+/// then [`answer`].
+async fn infer<A: Send>(
+    protocol: &Protocol<A>,
+    state: Shared,
     headers: HeaderMap,
     body: Body,
-    wanted: Option<(String, Option<String>)>,
-    parse: impl FnOnce(&Served, &[u8]) -> Result<(Table, C), Refusal>,
-    render: impl FnOnce(&Served, &Prediction, C, &str) -> Vec<u8>,
+    wanted: Option<ModelPath>,
 ) -> Response {
-    let started = Instant::now();
-    let request_id = state.request_id(headers.get("x-request-id").and_then(|v| v.to_str().ok()));
-    let refuse = |m: &VersionMetrics, r: Refusal| {
-        m.finish(endpoint, r.status.as_u16(), started.elapsed());
-        refusal_response(endpoint, r, &request_id)
+    let call = Call {
+        state: &state,
+        endpoint: protocol.endpoint,
+        headers: &headers,
+        started: Instant::now(),
+        request_id: state.request_id(headers.get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok())),
     };
     let Ok(_permit) = state.permits.clone().try_acquire_owned() else {
-        let mut r = Refusal::new(
-            StatusCode::SERVICE_UNAVAILABLE,
+        let busy = Refusal::unavailable(
             format!("the server is answering {} requests already; retry shortly", state.limits.max_in_flight),
+            1,
         );
-        r.retry_after = Some(1);
-        return refuse(&state.metrics.unloaded, r);
+        return call.refuse(&state.metrics.unloaded, busy);
     };
     let Some(served) = state.current() else {
         let status = state.status();
-        let mut r = Refusal::new(
-            StatusCode::SERVICE_UNAVAILABLE,
+        let r = Refusal::unavailable(
             format!(
                 "no model is loaded yet for {}: {}",
                 state.target,
                 status.error.unwrap_or_else(|| "it is loading".into())
             ),
+            status.next_retry_in.map(|s| s.ceil() as u64).unwrap_or(1).max(1),
         );
-        r.retry_after = Some(status.next_retry_in.map(|s| s.ceil() as u64).unwrap_or(1).max(1));
-        return refuse(&state.metrics.unloaded, r);
+        return call.refuse(&state.metrics.unloaded, r);
     };
-    if let Some((name, version)) = &wanted
-        && let Err((status, message)) = is_wanted(&served, name, version.as_deref())
+    if let Some(path) = &wanted
+        && let Err(r) = path.check(&served)
     {
-        return refuse(&served.metrics, Refusal::new(status, message));
+        return call.refuse(&served.metrics, r.by(&served));
     }
     // A rollout may hand the request to the candidate, and wants to know how it went.
     let rollout = state.rollout();
@@ -370,16 +360,15 @@ async fn infer<C>(
         (Some(r), Side::Candidate) => r.candidate.clone(),
         _ => served,
     };
-    let (resp, done) =
-        answer(&state, endpoint, &headers, body, &served, parse, render, started, &request_id, rollout.is_some()).await;
+    let (resp, done) = answer(&call, protocol, body, &served, rollout.is_some()).await;
     if let Some(r) = &rollout {
         let prediction = done.as_ref().map(|(_, p)| p);
         if r.shadowing() {
             if let Some((table, p)) = done {
-                r.mirror(table, p, started.elapsed());
+                r.mirror(table, p, call.started.elapsed());
             }
         } else {
-            r.record(side, resp.status() == StatusCode::OK, started.elapsed(), prediction);
+            r.record(side, resp.status() == StatusCode::OK, call.started.elapsed(), prediction);
         }
     }
     resp
@@ -387,60 +376,48 @@ async fn infer<C>(
 
 /// Reads, parses, scores and renders one request on `served`; with `keep`,
 /// also returns the rows and the prediction (for a rollout's records).
-#[allow(clippy::too_many_arguments)]
-async fn answer<C>(
-    state: &Shared,
-    endpoint: Endpoint,
-    headers: &HeaderMap,
+/// Every answer, refusals included, names `served` in `x-berth-version`.
+async fn answer<A: Send>(
+    call: &Call<'_>,
+    protocol: &Protocol<A>,
     body: Body,
     served: &Arc<Served>,
-    parse: impl FnOnce(&Served, &[u8]) -> Result<(Table, C), Refusal>,
-    render: impl FnOnce(&Served, &Prediction, C, &str) -> Vec<u8>,
-    started: Instant,
-    request_id: &str,
     keep: bool,
 ) -> (Response, Option<(Table, Prediction)>) {
-    let refuse = |m: &VersionMetrics, r: Refusal| {
-        m.finish(endpoint, r.status.as_u16(), started.elapsed());
-        refusal_response(endpoint, r, request_id)
-    };
+    let state = call.state;
     let _in_flight = served.metrics.start();
     let work = async {
-        let bytes = read_body(state, headers, body).await?;
-        let (table, ctx) = parse(served, &bytes)?;
+        let bytes = read_body(state, call.headers, body).await?;
+        let (table, asked) = (protocol.parse)(served, &bytes)?;
         let (table, p) = score(served.clone(), table).await?;
-        Ok::<_, Refusal>((table, p, ctx))
+        Ok::<_, Refusal>((table, p, asked))
     };
-    let (table, p, ctx) = match tokio::time::timeout(state.limits.timeout, work).await {
+    let (table, p, asked) = match tokio::time::timeout(state.limits.timeout, work).await {
         Ok(Ok(done)) => done,
-        Ok(Err(r)) => return (refuse(&served.metrics, r), None),
+        Ok(Err(r)) => return (call.refuse(&served.metrics, r.by(served)), None),
         Err(_) => {
-            let mut r = Refusal::new(
-                StatusCode::SERVICE_UNAVAILABLE,
+            let r = Refusal::unavailable(
                 format!("the request took longer than {:?}; send fewer rows or retry", state.limits.timeout),
+                1,
             );
-            r.retry_after = Some(1);
-            return (refuse(&served.metrics, r), None);
+            return (call.refuse(&served.metrics, r.by(served)), None);
         }
     };
-    let body = render(served, &p, ctx, request_id);
+    let body = (protocol.render)(served, &p, asked, &call.request_id);
     served.metrics.predicted(&p);
     if let Some(log) = &state.log
         && log.sampled()
     {
-        let dropped = log.record(&crate::state::now(), request_id, (&served.name, &served.version), &table, &p);
+        let dropped = log.record(&crate::state::now(), &call.request_id, (&served.name, &served.version), &table, &p);
         state.metrics.log_dropped.fetch_add(dropped, std::sync::atomic::Ordering::Relaxed);
     }
     let mut resp = json_bytes(StatusCode::OK, body);
-    if let Ok(v) = HeaderValue::from_str(&served.label()) {
-        resp.headers_mut().insert("x-berth-version", v);
-    }
-    if let Ok(v) = HeaderValue::from_str(request_id) {
-        resp.headers_mut().insert("x-request-id", v);
-    }
-    served.metrics.finish(endpoint, 200, started.elapsed());
+    label(&mut resp, Some(&served.label()), Some(&call.request_id));
+    served.metrics.finish(call.endpoint, 200, call.started.elapsed());
     (resp, keep.then_some((table, p)))
 }
+
+// ---- /predict and KServe v1: JSON records ---------------------------------
 
 #[derive(serde::Deserialize)]
 struct Instances<'a> {
@@ -448,6 +425,7 @@ struct Instances<'a> {
     instances: Vec<crate::input::Row<'a>>,
 }
 
+/// `/predict` and KServe v1 read the same body.
 fn instances(served: &Served, bytes: &[u8]) -> Result<(Table, ()), Refusal> {
     let req: Instances = parse_json(bytes, "a JSON object {\"instances\": [...]}")?;
     Ok((served.inputs.from_instances(&req.instances)?, ()))
@@ -509,8 +487,12 @@ struct PredictAnswer<'a> {
     scores: Option<&'a [f64]>,
 }
 
-async fn predict(Extract(state): Extract<Shared>, headers: HeaderMap, body: Body) -> Response {
-    infer(state, Endpoint::Predict, headers, body, None, instances, |served, p, (), request_id| {
+/// berth's own `/predict`: predictions with the model, version, request
+/// id, and per-class probabilities or anomaly scores where there are any.
+const SIMPLE: Protocol<()> = Protocol {
+    endpoint: Endpoint::Predict,
+    parse: instances,
+    render: |served, p, (), request_id| {
         let answer = PredictAnswer {
             model: &served.name,
             version: &served.version,
@@ -523,19 +505,28 @@ async fn predict(Extract(state): Extract<Shared>, headers: HeaderMap, body: Body
             scores: p.values.as_deref().filter(|_| served.task() == Task::Anomaly),
         };
         serde_json::to_vec(&answer).unwrap_or_default()
-    })
-    .await
+    },
+};
+
+/// KServe v1: `{"predictions": [...]}` and nothing else.
+const KSERVE_V1: Protocol<()> = Protocol {
+    endpoint: Endpoint::KServeV1,
+    parse: instances,
+    render: |_, p, (), _| serde_json::to_vec(&json!({ "predictions": predictions(p) })).unwrap_or_default(),
+};
+
+async fn predict(Extract(state): Extract<Shared>, headers: HeaderMap, body: Body) -> Response {
+    infer(&SIMPLE, state, headers, body, None).await
 }
 
-// ---- KServe v1 --------------------------------------------------------------
-
 async fn v1_status(Extract(state): Extract<Shared>, Path(model): Path<String>) -> Response {
-    match served_as(&state, &model, None) {
+    let path = ModelPath { model, version: None };
+    match served_as(&state, &path) {
         Ok(c) => json_response(StatusCode::OK, &json!({ "name": c.name, "ready": true })),
-        Err((StatusCode::SERVICE_UNAVAILABLE, _)) => {
-            json_response(StatusCode::SERVICE_UNAVAILABLE, &json!({ "name": model, "ready": false }))
+        Err(r) if r.status == StatusCode::SERVICE_UNAVAILABLE => {
+            json_response(StatusCode::SERVICE_UNAVAILABLE, &json!({ "name": path.model, "ready": false }))
         }
-        Err((status, message)) => error(status, message),
+        Err(r) => r.render(Shape::Listed, None),
     }
 }
 
@@ -546,16 +537,13 @@ async fn v1_predict(
     body: Body,
 ) -> Response {
     let Some(name) = model.strip_suffix(":predict") else {
-        return error(
-            StatusCode::NOT_FOUND,
-            format!("no endpoint POST /v1/models/{model}; KServe v1 predicts at /v1/models/NAME:predict"),
-        );
+        return Refusal::not_found(format!(
+            "no endpoint POST /v1/models/{model}; KServe v1 predicts at /v1/models/NAME:predict"
+        ))
+        .render(Shape::Listed, None);
     };
-    let wanted = Some((name.to_string(), None));
-    infer(state, Endpoint::KServeV1, headers, body, wanted, instances, |_, p, (), _| {
-        serde_json::to_vec(&json!({ "predictions": predictions(p) })).unwrap_or_default()
-    })
-    .await
+    let wanted = ModelPath { model: name.to_string(), version: None };
+    infer(&KSERVE_V1, state, headers, body, Some(wanted)).await
 }
 
 // ---- Open Inference Protocol v2 --------------------------------------------
@@ -573,31 +561,16 @@ async fn v2_ready(Extract(state): Extract<Shared>) -> Response {
     empty(if state.current().is_some() { StatusCode::OK } else { StatusCode::BAD_REQUEST })
 }
 
-/// Whether `c` is the model (and version) a path names.
-fn is_wanted(c: &Served, model: &str, version: Option<&str>) -> Result<(), (StatusCode, String)> {
-    if c.name != model {
-        return Err((
-            StatusCode::NOT_FOUND,
-            format!("model {model:?} is not served here; this server serves {:?}", c.name),
-        ));
-    }
-    if let Some(v) = version
-        && v != c.version
-    {
-        return Err((
-            StatusCode::NOT_FOUND,
-            format!("version {v:?} of {model:?} is not served here; version {:?} is", c.version),
-        ));
-    }
-    Ok(())
-}
-
-/// The served version if it is the one asked for; otherwise the refusal.
-fn served_as(state: &State, model: &str, version: Option<&str>) -> Result<Arc<Served>, (StatusCode, String)> {
+/// The served version if it is the one `path` names; otherwise the refusal
+/// (naming the version that is serving, when one is).
+fn served_as(state: &State, path: &ModelPath) -> Result<Arc<Served>, Refusal> {
     let Some(c) = state.current() else {
-        return Err((StatusCode::SERVICE_UNAVAILABLE, format!("no model is loaded yet for {}", state.target)));
+        return Err(Refusal::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("no model is loaded yet for {}", state.target),
+        ));
     };
-    is_wanted(&c, model, version)?;
+    path.check(&c).map_err(|r| r.by(&c))?;
     Ok(c)
 }
 
@@ -631,39 +604,20 @@ fn model_metadata(c: &Served) -> Value {
     json!({ "name": c.name, "versions": [c.version], "platform": c.platform(), "inputs": inputs, "outputs": outputs })
 }
 
-fn metadata_response(found: Result<Arc<Served>, (StatusCode, String)>) -> Response {
-    match found {
+async fn v2_model(Extract(state): Extract<Shared>, Path(path): Path<ModelPath>) -> Response {
+    match served_as(&state, &path) {
         Ok(c) => json_response(StatusCode::OK, &model_metadata(&c)),
-        Err((status, message)) => error(status, message),
+        Err(r) => r.render(Shape::OneString, None),
     }
 }
 
 /// Model readiness in the protocol's shape: 200 or 4xx, no body.
-fn ready_response(found: Result<Arc<Served>, (StatusCode, String)>) -> Response {
-    match found {
+async fn v2_model_ready(Extract(state): Extract<Shared>, Path(path): Path<ModelPath>) -> Response {
+    match served_as(&state, &path) {
         Ok(_) => empty(StatusCode::OK),
-        Err((StatusCode::SERVICE_UNAVAILABLE, _)) => empty(StatusCode::BAD_REQUEST),
-        Err((status, message)) => error(status, message),
+        Err(r) if r.status == StatusCode::SERVICE_UNAVAILABLE => empty(StatusCode::BAD_REQUEST),
+        Err(r) => r.render(Shape::OneString, None),
     }
-}
-
-async fn v2_model(Extract(state): Extract<Shared>, Path(model): Path<String>) -> Response {
-    metadata_response(served_as(&state, &model, None))
-}
-
-async fn v2_model_version(Extract(state): Extract<Shared>, Path((model, version)): Path<(String, String)>) -> Response {
-    metadata_response(served_as(&state, &model, Some(&version)))
-}
-
-async fn v2_model_ready(Extract(state): Extract<Shared>, Path(model): Path<String>) -> Response {
-    ready_response(served_as(&state, &model, None))
-}
-
-async fn v2_model_version_ready(
-    Extract(state): Extract<Shared>,
-    Path((model, version)): Path<(String, String)>,
-) -> Response {
-    ready_response(served_as(&state, &model, Some(&version)))
 }
 
 #[derive(serde::Deserialize)]
@@ -680,7 +634,8 @@ struct RequestedOutput {
     name: String,
 }
 
-struct InferCtx {
+/// What an inference request asks of the answer besides predictions.
+struct Asked {
     id: Option<String>,
     outputs: Option<Vec<String>>,
 }
@@ -693,25 +648,30 @@ fn output_names(task: Task) -> &'static [&'static str] {
     }
 }
 
-fn v2_parse(served: &Served, bytes: &[u8]) -> Result<(Table, InferCtx), Refusal> {
+/// The Open Inference Protocol v2: named tensors in, named outputs out
+/// (only those asked for), the request's id echoed.
+const OPEN_INFERENCE: Protocol<Asked> =
+    Protocol { endpoint: Endpoint::OpenInference, parse: v2_parse, render: v2_render };
+
+fn v2_parse(served: &Served, bytes: &[u8]) -> Result<(Table, Asked), Refusal> {
     let req: InferRequest = parse_json(bytes, "an inference request {\"inputs\": [...]}")?;
     let outputs = req.outputs.map(|o| o.into_iter().map(|o| o.name).collect::<Vec<_>>());
     if let Some(names) = &outputs {
         let known = output_names(served.task());
         if let Some(bad) = names.iter().find(|n| !known.contains(&n.as_str())) {
-            return Err(Refusal::new(
-                StatusCode::BAD_REQUEST,
-                format!("output {bad:?} is not an output of this model; its outputs are {}", known.join(", ")),
-            ));
+            return Err(Refusal::malformed(format!(
+                "output {bad:?} is not an output of this model; its outputs are {}",
+                known.join(", ")
+            )));
         }
     }
-    Ok((served.inputs.from_tensors(&req.inputs)?, InferCtx { id: req.id, outputs }))
+    Ok((served.inputs.from_tensors(&req.inputs)?, Asked { id: req.id, outputs }))
 }
 
-fn v2_render(served: &Served, p: &Prediction, ctx: InferCtx, _: &str) -> Vec<u8> {
+fn v2_render(served: &Served, p: &Prediction, asked: Asked, _: &str) -> Vec<u8> {
     let n = p.len() as i64;
     let mut outputs = Vec::new();
-    let wanted = |name: &str| ctx.outputs.as_ref().is_none_or(|o| o.iter().any(|x| x == name));
+    let wanted = |name: &str| asked.outputs.as_ref().is_none_or(|o| o.iter().any(|x| x == name));
     if let Some(l) = &p.labels
         && wanted("label")
     {
@@ -733,26 +693,182 @@ fn v2_render(served: &Served, p: &Prediction, ctx: InferCtx, _: &str) -> Vec<u8>
         }));
     }
     let mut out = json!({ "model_name": served.name, "model_version": served.version, "outputs": outputs });
-    if let Some(id) = ctx.id {
+    if let Some(id) = asked.id {
         out["id"] = json!(id);
     }
     serde_json::to_vec(&out).unwrap_or_default()
 }
 
+/// Both inference paths, with and without a version.
 async fn v2_infer(
     Extract(state): Extract<Shared>,
-    Path(model): Path<String>,
+    Path(path): Path<ModelPath>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    infer(state, Endpoint::OpenInference, headers, body, Some((model, None)), v2_parse, v2_render).await
+    infer(&OPEN_INFERENCE, state, headers, body, Some(path)).await
 }
 
-async fn v2_infer_version(
-    Extract(state): Extract<Shared>,
-    Path((model, version)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    infer(state, Endpoint::OpenInference, headers, body, Some((model, Some(version))), v2_parse, v2_render).await
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::loader::{Identity, finish};
+    use crate::refusal::VERSION_HEADER;
+    use crate::served::Source;
+    use crate::state::Limits;
+    use hyper::service::Service;
+
+    const ROW: &str = r#"{"f0":0.1,"f1":-0.2,"f2":0.3,"f3":0.0,"f4":1.2,"f5":-1.0,"f6":0.5,"f7":0.0,"f8":0.2,"f9":-0.4,"segment":"b"}"#;
+
+    fn empty_state() -> Shared {
+        Arc::new(State::new("churn@production".into(), Limits::default(), None, None, None).unwrap())
+    }
+
+    /// A server serving churn@4: the CI stand-in, which has the inputs of
+    /// `berth data synth --kind classification` (f0..f9 and segment).
+    fn serving() -> Shared {
+        let state = empty_state();
+        let model = crate::synthetic::train(None).unwrap();
+        let digest = berth_core::Digest::of(&model.to_bytes()).to_string();
+        let identity = Identity { name: "churn".into(), version: "4".into(), digest, source: Source::Store };
+        let scorer = berth_service::Scorer::Native(Box::new(model));
+        state.install(finish(&state, identity, scorer, Instant::now()).unwrap(), None);
+        state
+    }
+
+    struct Answer {
+        status: StatusCode,
+        headers: HeaderMap,
+        body: Bytes,
+    }
+
+    impl Answer {
+        fn json(&self) -> Value {
+            serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("{e}: {:?}", self.body))
+        }
+
+        fn version(&self) -> Option<&str> {
+            self.headers.get(VERSION_HEADER).and_then(|v| v.to_str().ok())
+        }
+    }
+
+    async fn send(state: &Shared, method: Method, path: &str, body: &str) -> Answer {
+        let app = hyper_util::service::TowerToHyperService::new(router(state.clone()));
+        let req = axum::http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        let resp = app.call(req).await.unwrap();
+        let (parts, body) = resp.into_parts();
+        Answer {
+            status: parts.status,
+            headers: parts.headers,
+            body: axum::body::to_bytes(body, 1 << 20).await.unwrap(),
+        }
+    }
+
+    fn tensors(f0: Value) -> String {
+        let mut inputs: Vec<Value> = (1..10)
+            .map(|j| json!({"name": format!("f{j}"), "shape": [1], "datatype": "FP64", "data": [0.1]}))
+            .collect();
+        inputs.push(json!({"name": "f0", "shape": [1], "datatype": "FP64", "data": [f0]}));
+        inputs.push(json!({"name": "segment", "shape": [1], "datatype": "BYTES", "data": ["b"]}));
+        json!({ "inputs": inputs }).to_string()
+    }
+
+    #[tokio::test]
+    async fn answers_and_refusals_from_a_serving_version_both_name_it() {
+        let s = serving();
+        let ok = send(&s, Method::POST, "/predict", &format!("{{\"instances\": [{ROW}]}}")).await;
+        assert_eq!(ok.status, StatusCode::OK, "{:?}", ok.body);
+        assert_eq!(ok.version(), Some("churn@4"));
+        assert!(ok.headers.get(REQUEST_ID_HEADER).is_some());
+
+        // berth's shape: the message and every problem beside it.
+        let bad = send(&s, Method::POST, "/predict", r#"{"instances": [{"f0": "x"}]}"#).await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(bad.version(), Some("churn@4"), "the version that refused says so");
+        let b = bad.json();
+        assert!(b["error"].as_str().unwrap().contains("problems in the input"), "{b}");
+        assert_eq!(b["problems"][0]["field"], "f0");
+        assert_eq!(b["problems"][0]["got"], "string \"x\"");
+
+        let v1 = send(&s, Method::POST, "/v1/models/churn:predict", "{}").await;
+        assert_eq!(v1.status, StatusCode::BAD_REQUEST);
+        assert_eq!(v1.version(), Some("churn@4"));
+        assert!(v1.json()["error"].as_str().unwrap().contains("{\"instances\": [...]}"), "{:?}", v1.body);
+
+        // The protocol's shape: one string, the problems inside it.
+        let v2 = send(&s, Method::POST, "/v2/models/churn/infer", &tensors(json!("x"))).await;
+        assert_eq!(v2.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(v2.version(), Some("churn@4"));
+        let e = v2.json();
+        assert_eq!(e.as_object().unwrap().len(), 1, "only the error key: {e}");
+        assert!(e["error"].as_str().unwrap().contains("f0 (row 0): expected a number, got string \"x\""), "{e}");
+
+        let other = send(&s, Method::POST, "/v2/models/other/infer", &tensors(json!(0.1))).await;
+        assert_eq!(other.status, StatusCode::NOT_FOUND);
+        assert_eq!(other.version(), Some("churn@4"), "the version that is serving instead");
+        assert!(other.json()["error"].as_str().unwrap().contains("this server serves \"churn\""));
+    }
+
+    #[tokio::test]
+    async fn one_handler_serves_the_paths_with_and_without_a_version() {
+        let s = serving();
+        for path in ["/v2/models/churn/infer", "/v2/models/churn/versions/4/infer"] {
+            let r = send(&s, Method::POST, path, &tensors(json!(0.1))).await;
+            assert_eq!(r.status, StatusCode::OK, "{path}: {:?}", r.body);
+            assert_eq!(r.json()["model_version"], "4");
+        }
+        let pinned = send(&s, Method::POST, "/v2/models/churn/versions/5/infer", &tensors(json!(0.1))).await;
+        assert_eq!(pinned.status, StatusCode::NOT_FOUND);
+        assert!(pinned.json()["error"].as_str().unwrap().contains("version \"5\" of \"churn\" is not served here"));
+        assert_eq!(send(&s, Method::GET, "/v2/models/churn/versions/4", "").await.json()["versions"], json!(["4"]));
+        assert_eq!(send(&s, Method::GET, "/v2/models/churn/versions/5", "").await.status, StatusCode::NOT_FOUND);
+        let ready = send(&s, Method::GET, "/v2/models/churn/versions/4/ready", "").await;
+        assert_eq!((ready.status, ready.body.len()), (StatusCode::OK, 0));
+    }
+
+    #[tokio::test]
+    async fn with_nothing_served_refusals_say_when_to_retry_and_name_no_version() {
+        let s = empty_state();
+        let r = send(&s, Method::POST, "/predict", &format!("{{\"instances\": [{ROW}]}}")).await;
+        assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(r.headers[header::RETRY_AFTER], "1");
+        assert_eq!(r.version(), None);
+        assert!(r.json()["error"].as_str().unwrap().contains("no model is loaded yet for churn@production"));
+        let ready = send(&s, Method::GET, "/v2/models/churn/ready", "").await;
+        assert_eq!((ready.status, ready.body.len()), (StatusCode::BAD_REQUEST, 0), "the protocol's not-ready");
+        let v1 = send(&s, Method::GET, "/v1/models/churn", "").await;
+        assert_eq!(v1.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(v1.json(), json!({"name": "churn", "ready": false}));
+    }
+
+    #[tokio::test]
+    async fn rollout_actions_come_from_the_path_and_unknown_ones_are_named() {
+        let s = empty_state();
+        let r = send(&s, Method::POST, "/admin/rollout/explode", "").await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND);
+        let msg = r.json()["error"].as_str().unwrap().to_string();
+        assert!(msg.contains("no rollout action \"explode\"; the actions are promote, abort"), "{msg}");
+        let known = send(&s, Method::POST, "/admin/rollout/abort", "").await;
+        assert_eq!(known.status, StatusCode::CONFLICT, "a known action reaches the rollout");
+        assert_eq!(known.json(), json!({"error": "no rollout can run on this server"}));
+        let start = send(&s, Method::POST, "/admin/rollout", "").await;
+        assert_eq!(start.status, StatusCode::BAD_REQUEST);
+        assert!(start.json()["error"].as_str().unwrap().starts_with("the request body is empty; send a rollout"));
+    }
+
+    #[tokio::test]
+    async fn unknown_paths_and_methods_are_refused_in_berths_shape() {
+        let s = empty_state();
+        let r = send(&s, Method::GET, "/nope", "").await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND);
+        assert!(r.json()["error"].as_str().unwrap().starts_with("no endpoint GET /nope; berth serves /predict"));
+        let m = send(&s, Method::PUT, "/health", "").await;
+        assert_eq!(m.status, StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(m.json(), json!({"error": "/health does not take PUT"}));
+    }
 }

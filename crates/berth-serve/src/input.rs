@@ -9,9 +9,13 @@ use berth_data::{Column, ColumnData, ColumnType, Field, Table};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::refusal::Refusal;
+
 /// At most this many problems are listed; the count says how many there were.
 const MAX_PROBLEMS: usize = 50;
 
+/// One value that does not fit the model's inputs: which field, in which
+/// row, what was expected and what came.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Problem {
     pub field: String,
@@ -19,34 +23,6 @@ pub struct Problem {
     pub row: Option<usize>,
     pub expected: String,
     pub got: String,
-}
-
-/// Input that does not fit the model: 400 when the body is not what the
-/// endpoint reads at all, 422 when it is but its values do not fit.
-#[derive(Debug, Clone, PartialEq)]
-pub struct BadInput {
-    pub status: u16,
-    pub message: String,
-    pub problems: Vec<Problem>,
-}
-
-impl BadInput {
-    pub fn malformed(message: impl Into<String>) -> BadInput {
-        BadInput { status: 400, message: message.into(), problems: Vec::new() }
-    }
-
-    /// The message with each problem spelled out, for error shapes that
-    /// have room only for one string.
-    pub fn full_message(&self) -> String {
-        let mut s = self.message.clone();
-        for p in &self.problems {
-            match p.row {
-                Some(r) => s.push_str(&format!("; {} (row {r}): expected {}, got {}", p.field, p.expected, p.got)),
-                None => s.push_str(&format!("; {}: expected {}, got {}", p.field, p.expected, p.got)),
-            }
-        }
-        s
-    }
 }
 
 /// One instance as it arrived: an object's entries (keys borrowed from the
@@ -250,17 +226,16 @@ impl Problems {
         }
     }
 
-    fn into_result(self, table: impl FnOnce() -> Table) -> Result<Table, BadInput> {
+    fn into_result(self, table: impl FnOnce() -> Table) -> Result<Table, Refusal> {
         if self.1 == 0 {
             return Ok(table());
         }
         let more =
             if self.1 > self.0.len() { format!(" (the first {} are listed)", self.0.len()) } else { String::new() };
-        Err(BadInput {
-            status: 422,
-            message: format!("{} problem{} in the input{more}", self.1, if self.1 == 1 { "" } else { "s" }),
-            problems: self.0,
-        })
+        Err(Refusal::unfit(
+            format!("{} problem{} in the input{more}", self.1, if self.1 == 1 { "" } else { "s" }),
+            self.0,
+        ))
     }
 }
 
@@ -271,9 +246,9 @@ impl Inputs {
 
     /// `instances`: each an object keyed by input name, or an array of the
     /// inputs' values in order.
-    pub fn from_instances(&self, instances: &[Row<'_>]) -> Result<Table, BadInput> {
+    pub fn from_instances(&self, instances: &[Row<'_>]) -> Result<Table, Refusal> {
         if instances.is_empty() {
-            return Err(BadInput::malformed("\"instances\" is empty; send at least one row"));
+            return Err(Refusal::malformed("\"instances\" is empty; send at least one row"));
         }
         let rows = instances.len();
         let mut builders: Vec<Builder> = self.fields.iter().map(|f| Builder::new(f.ty, rows)).collect();
@@ -347,9 +322,9 @@ impl Inputs {
 
     /// Open Inference Protocol tensors: one tensor per input (shape `[n]`
     /// or `[n, 1]`), or one `[n, k]` tensor holding every input, in order.
-    pub fn from_tensors(&self, tensors: &[Tensor]) -> Result<Table, BadInput> {
+    pub fn from_tensors(&self, tensors: &[Tensor]) -> Result<Table, Refusal> {
         if tensors.is_empty() {
-            return Err(BadInput::malformed(
+            return Err(Refusal::malformed(
                 "\"inputs\" is empty; send one tensor per model input or one [rows, inputs] tensor",
             ));
         }
@@ -358,7 +333,7 @@ impl Inputs {
             let t = &tensors[0];
             let k = t.shape[1];
             if k != self.fields.len() as i64 {
-                return Err(BadInput::malformed(format!(
+                return Err(Refusal::malformed(format!(
                     "input {:?} has shape {:?}: its second dimension must be {}, one column per model input ({})",
                     t.name,
                     t.shape,
@@ -387,7 +362,7 @@ impl Inputs {
         let names: BTreeSet<&str> = self.fields.iter().map(|f| f.name.as_str()).collect();
         for t in tensors {
             if !names.contains(t.name.as_str()) {
-                return Err(BadInput::malformed(format!(
+                return Err(Refusal::malformed(format!(
                     "input {:?} is not an input of this model; its inputs are {}",
                     t.name,
                     self.names().join(", ")
@@ -398,7 +373,7 @@ impl Inputs {
         let mut cols = Vec::with_capacity(self.fields.len());
         for f in &self.fields {
             let Some(t) = tensors.iter().find(|t| t.name == f.name) else {
-                return Err(BadInput::malformed(format!(
+                return Err(Refusal::malformed(format!(
                     "input {:?} is missing; send one tensor per model input ({})",
                     f.name,
                     self.names().join(", ")
@@ -407,14 +382,14 @@ impl Inputs {
             let n = match t.shape.as_slice() {
                 [n] | [n, 1] if *n >= 0 => *n as usize,
                 _ => {
-                    return Err(BadInput::malformed(format!(
+                    return Err(Refusal::malformed(format!(
                         "input {:?} has shape {:?}; a per-input tensor has shape [rows] or [rows, 1]",
                         t.name, t.shape
                     )));
                 }
             };
             if *rows.get_or_insert(n) != n {
-                return Err(BadInput::malformed(format!(
+                return Err(Refusal::malformed(format!(
                     "input {:?} has {n} rows and an earlier input {}; every input needs the same number of rows",
                     t.name,
                     rows.unwrap_or(0)
@@ -433,20 +408,20 @@ impl Inputs {
             cols.push(b.finish(&f.name));
         }
         if rows == Some(0) {
-            return Err(BadInput::malformed("the inputs have no rows; send at least one"));
+            return Err(Refusal::malformed("the inputs have no rows; send at least one"));
         }
         problems.into_result(|| Table::new(cols).expect("every tensor has the same number of rows"))
     }
 }
 
-fn datatype_mismatch(t: &Tensor, f: &Field) -> BadInput {
+fn datatype_mismatch(t: &Tensor, f: &Field) -> Refusal {
     let want = match f.ty {
         ColumnType::Float | ColumnType::Int => "FP64, FP32 or an INT type",
         ColumnType::Bool => "BOOL",
         ColumnType::Str => "BYTES",
         ColumnType::Timestamp => "INT64",
     };
-    BadInput::malformed(format!(
+    Refusal::malformed(format!(
         "input {:?} has datatype {}; model input {:?} ({}) needs {want}",
         t.name, t.datatype, f.name, f.ty
     ))
@@ -480,9 +455,9 @@ impl Tensor {
 
     /// The data flattened row-major (nested arrays are allowed), checked
     /// against the shape.
-    fn flat(&self) -> Result<Vec<&Value>, BadInput> {
+    fn flat(&self) -> Result<Vec<&Value>, Refusal> {
         if !DATATYPES.contains(&self.datatype.as_str()) {
-            return Err(BadInput::malformed(format!(
+            return Err(Refusal::malformed(format!(
                 "input {:?} has datatype {:?}; the protocol's datatypes are {}",
                 self.name,
                 self.datatype,
@@ -492,7 +467,7 @@ impl Tensor {
         let product =
             self.shape.iter().try_fold(1usize, |acc, d| usize::try_from(*d).ok().and_then(|d| acc.checked_mul(d)));
         let Some(product) = product else {
-            return Err(BadInput::malformed(format!(
+            return Err(Refusal::malformed(format!(
                 "input {:?} has shape {:?}; a request's dimensions must be zero or more and fit in memory",
                 self.name, self.shape
             )));
@@ -509,10 +484,10 @@ impl Tensor {
             }
         }
         if !walk(&self.data, &mut out, 0) {
-            return Err(BadInput::malformed(format!("input {:?}: data is nested too deeply", self.name)));
+            return Err(Refusal::malformed(format!("input {:?}: data is nested too deeply", self.name)));
         }
         if product != out.len() {
-            return Err(BadInput::malformed(format!(
+            return Err(Refusal::malformed(format!(
                 "input {:?} has shape {:?} ({product} values) but {} values in data",
                 self.name,
                 self.shape,
@@ -557,7 +532,7 @@ mod tests {
                 json!({"age": null, "plan": 3, "n": 1.5}).into(),
             ])
             .unwrap_err();
-        assert_eq!(e.status, 422);
+        assert_eq!(e.status, axum::http::StatusCode::UNPROCESSABLE_ENTITY);
         let got: Vec<(&str, Option<usize>, &str)> =
             e.problems.iter().map(|p| (p.field.as_str(), p.row, p.got.as_str())).collect();
         assert_eq!(
@@ -593,7 +568,7 @@ mod tests {
         let short: Tensor =
             serde_json::from_value(json!({"name":"b","shape":[2],"datatype":"FP64","data":[1]})).unwrap();
         let e = numeric.from_tensors(&[a, short]).unwrap_err();
-        assert_eq!(e.status, 400);
+        assert_eq!(e.status, axum::http::StatusCode::BAD_REQUEST);
         assert!(e.message.contains("shape [2] (2 values) but 1 values"), "{}", e.message);
     }
 }

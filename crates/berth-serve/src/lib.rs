@@ -18,6 +18,7 @@ mod input;
 mod loader;
 mod log;
 mod metrics;
+mod refusal;
 mod rollout;
 mod served;
 mod state;
@@ -28,7 +29,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use admin::AdminToken;
-pub use input::{BadInput, Inputs, Problem};
+pub use input::{Inputs, Problem};
 pub use loader::{Follow, Target, check_target};
 pub use log::LogOptions;
 pub use rollout::PREVIEW_HEADER;

@@ -77,31 +77,32 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, String> + Sen
     tokio::task::spawn_blocking(f).await.map_err(|e| format!("the load was interrupted: {e}"))?
 }
 
+/// Which version a model file is and where it came from: what `/health`,
+/// the metrics and every answer's header name it by.
+pub(crate) struct Identity {
+    pub name: String,
+    pub version: String,
+    /// sha256 of the model file.
+    pub digest: String,
+    pub source: Source,
+}
+
 /// Opens and smoke-tests a model file whose digest the caller has checked.
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn open_checked(
     state: &State,
-    name: String,
-    version: String,
-    digest: String,
-    source: Source,
+    identity: Identity,
     file: PathBuf,
     features: Option<Vec<String>>,
     started: Instant,
 ) -> Result<Served, String> {
-    let scorer = Scorer::open_file(&file, features).map_err(|e| format!("{name}@{version}: {e}"))?;
-    finish(state, name, version, digest, source, scorer, started)
+    let scorer =
+        Scorer::open_file(&file, features).map_err(|e| format!("{}@{}: {e}", identity.name, identity.version))?;
+    finish(state, identity, scorer, started)
 }
 
-fn finish(
-    state: &State,
-    name: String,
-    version: String,
-    digest: String,
-    source: Source,
-    scorer: Scorer,
-    started: Instant,
-) -> Result<Served, String> {
+/// Smoke-tests an opened scorer and makes it a version ready to serve.
+pub(crate) fn finish(state: &State, identity: Identity, scorer: Scorer, started: Instant) -> Result<Served, String> {
+    let Identity { name, version, digest, source } = identity;
     let inputs = inputs_of(&scorer);
     smoke_test(&scorer, &inputs).map_err(|e| format!("{name}@{version} failed its smoke test: {e}"))?;
     let metrics = state.metrics.version(&name, &version, scorer.classes().unwrap_or(&[]));
@@ -116,6 +117,31 @@ fn finish(
         loaded_at: SystemTime::now(),
         metrics,
     })
+}
+
+/// Why a round could not serve what is wanted, sorted by what may stand in.
+#[derive(Debug, Clone, PartialEq)]
+enum Failure {
+    /// The registry or store could not be reached. With nothing served, the
+    /// last verified cached copy stands in; at start the server waits.
+    Unreachable(String),
+    /// They answered, and the answer was no: nothing by that name yet, a
+    /// corrupt blob, a model that does not open or fails its smoke test.
+    /// The loader keeps retrying, but a cached copy never stands in for an
+    /// answer, and at start a ref that names nothing stops the server.
+    Refused(String),
+}
+
+impl Failure {
+    fn of(e: &ServiceError) -> Failure {
+        if unreachable(e) { Failure::Unreachable(shown(e)) } else { Failure::Refused(shown(e)) }
+    }
+
+    fn message(&self) -> &str {
+        match self {
+            Failure::Unreachable(m) | Failure::Refused(m) => m,
+        }
+    }
 }
 
 /// Errors that mean "could not reach", as opposed to "not there" or "bad".
@@ -145,13 +171,14 @@ struct Round<'a> {
 }
 
 impl Round<'_> {
-    async fn wanted(&mut self) -> Result<Wanted, (String, bool)> {
+    async fn wanted(&mut self) -> Result<Wanted, Failure> {
         let current = self.state.current();
         let started = Instant::now();
         match self.target {
             Target::File { path, name, features } => {
-                let meta = std::fs::metadata(path)
-                    .map_err(|e| (format!("model file {}: {e}; berth keeps looking for it", path.display()), false))?;
+                let meta = std::fs::metadata(path).map_err(|e| {
+                    Failure::Refused(format!("model file {}: {e}; berth keeps looking for it", path.display()))
+                })?;
                 let seen = (meta.len(), meta.modified().unwrap_or(SystemTime::UNIX_EPOCH));
                 if current.as_ref().is_some_and(|c| c.source == Source::Local) && self.file_seen == Some(seen) {
                     return Ok(Wanted::Unchanged);
@@ -168,50 +195,49 @@ impl Round<'_> {
                         path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
                     });
                     let version = digest.trim_start_matches("sha256:")[..12].to_string();
-                    open_checked(&state, name, version, digest, Source::Local, path, features, started).map(Some)
+                    let identity = Identity { name, version, digest, source: Source::Local };
+                    open_checked(&state, identity, path, features, started).map(Some)
                 })
                 .await
-                .map_err(|e| (e, false))?;
+                .map_err(Failure::Refused)?;
                 self.file_seen = Some(seen);
                 Ok(served.map_or(Wanted::Unchanged, |s| Wanted::Candidate(Box::new(s))))
             }
             Target::Registry { config, actor, reference, features } => {
-                if self.berth.is_none() {
-                    let b = Berth::open((**config).clone(), actor.clone())
-                        .await
-                        .map_err(|e| (shown(&e), unreachable(&e)))?;
-                    self.berth = Some(b);
-                }
-                let berth = self.berth.as_ref().expect("opened above");
-                let v = berth.resolve(reference).await.map_err(|e| (shown(&e), unreachable(&e)))?;
+                let berth = match self.berth {
+                    Some(ref b) => b,
+                    None => self
+                        .berth
+                        .insert(Berth::open((**config).clone(), actor.clone()).await.map_err(|e| Failure::of(&e))?),
+                };
+                let v = berth.resolve(reference).await.map_err(|e| Failure::of(&e))?;
                 let version = v.version.to_string();
                 if current.as_ref().is_some_and(|c| c.source == Source::Store && c.version == version) {
                     return Ok(Wanted::Unchanged);
                 }
                 let pinned = Ref { model: v.model.clone(), selector: Selector::Version(v.version) };
-                let (file, digest, _) = berth.fetch_model(&pinned).await.map_err(|e| (shown(&e), unreachable(&e)))?;
+                let (file, digest, _) = berth.fetch_model(&pinned).await.map_err(|e| Failure::of(&e))?;
                 let path = match &file {
                     berth_service::ModelFile::Berth(p) | berth_service::ModelFile::Onnx(p) => p.clone(),
                 };
                 let (name, features, state) = (v.model.to_string(), features.clone(), self.state.clone());
                 let record_at = cache_record_path(config, reference);
                 let served = blocking(move || {
-                    let digest = digest.to_string();
-                    let served =
-                        open_checked(&state, name, version, digest, Source::Store, path.clone(), features, started)?;
+                    let identity = Identity { name, version, digest: digest.to_string(), source: Source::Store };
+                    let served = open_checked(&state, identity, path.clone(), features, started)?;
                     let record = CacheRecord {
                         model: served.name.clone(),
                         version: served.version.clone(),
                         digest: served.digest.clone(),
                         file: path,
                     };
-                    if let Err(e) = write_record(&record_at, &record) {
+                    if let Err(e) = crate::state::write_json(&record_at, &record) {
                         tracing::warn!("cannot remember the served version in {}: {e}", record_at.display());
                     }
                     Ok(served)
                 })
                 .await
-                .map_err(|e| (e, false))?;
+                .map_err(Failure::Refused)?;
                 Ok(Wanted::Candidate(Box::new(served)))
             }
         }
@@ -229,7 +255,8 @@ impl Round<'_> {
             if digest_of(&r.file)? != r.digest {
                 return Err(format!("the cached copy {} no longer matches {}", r.file.display(), r.digest));
             }
-            open_checked(&state, r.model, r.version, r.digest, Source::Cache, r.file, features, started)
+            let identity = Identity { name: r.model, version: r.version, digest: r.digest, source: Source::Cache };
+            open_checked(&state, identity, r.file, features, started)
         })
         .await
         .map_err(|e| tracing::warn!("no usable cached copy: {e}"))
@@ -243,15 +270,6 @@ fn cache_record_path(config: &Config, reference: &Ref) -> PathBuf {
         None => std::env::temp_dir().join("berth-serve"),
     };
     dir.join(format!("{}.json", reference.to_string().replace(['@', '/'], "_")))
-}
-
-fn write_record(at: &Path, r: &CacheRecord) -> std::io::Result<()> {
-    if let Some(d) = at.parent() {
-        std::fs::create_dir_all(d)?;
-    }
-    let tmp = at.with_extension("json.tmp");
-    std::fs::write(&tmp, serde_json::to_vec_pretty(r).map_err(std::io::Error::other)?)?;
-    std::fs::rename(tmp, at)
 }
 
 /// Before serving a ref: whether it names something that exists or can
@@ -269,12 +287,26 @@ pub async fn check_target(target: &Target) -> Result<Option<String>, ServiceErro
     };
     // A registry that neither answers nor refuses is the load chain's to retry.
     let limit = Duration::from_secs(10);
-    match tokio::time::timeout(limit, checked).await {
-        Ok(Err(e)) if unreachable(&e) => {
-            Ok(Some(format!("cannot check {reference} now: {}; retrying in the background", shown(&e))))
-        }
-        Ok(outcome) => outcome,
-        Err(_) => Ok(Some(format!("the registry did not answer within {limit:?}; retrying in the background"))),
+    at_start(reference, tokio::time::timeout(limit, checked).await.ok(), limit)
+}
+
+/// What a start-up check's outcome means (`None`: no answer within `limit`):
+/// a registry or store out of reach is a note, retried in the background;
+/// any other error stops the server.
+fn at_start(
+    reference: &Ref,
+    outcome: Option<Result<Option<String>, ServiceError>>,
+    limit: Duration,
+) -> Result<Option<String>, ServiceError> {
+    match outcome {
+        Some(Err(e)) => match Failure::of(&e) {
+            Failure::Unreachable(why) => {
+                Ok(Some(format!("cannot check {reference} now: {why}; retrying in the background")))
+            }
+            Failure::Refused(_) => Err(e),
+        },
+        Some(checked) => checked,
+        None => Ok(Some(format!("the registry did not answer within {limit:?}; retrying in the background"))),
     }
 }
 
@@ -305,7 +337,8 @@ pub async fn run(state: Arc<State>, target: Target, follow: Follow) {
                 state.install(*next, None);
                 true
             }
-            Err((error, unreachable)) => {
+            Err(failure) => {
+                let error = failure.message().to_string();
                 match &current {
                     Some(c) => {
                         if last_logged.as_ref() != Some(&error) {
@@ -326,7 +359,10 @@ pub async fn run(state: Arc<State>, target: Target, follow: Follow) {
                         if last_logged.as_ref() != Some(&error) {
                             tracing::warn!(target = %target.describe(), "no model to serve yet: {error}");
                         }
-                        let fallback = if unreachable { round.cached().await } else { None };
+                        let fallback = match failure {
+                            Failure::Unreachable(_) => round.cached().await,
+                            Failure::Refused(_) => None,
+                        };
                         if let Some(copy) = fallback {
                             let note = format!(
                                 "{error}; serving the verified cached copy of {} until it can be reached",
@@ -341,7 +377,13 @@ pub async fn run(state: Arc<State>, target: Target, follow: Follow) {
                                 let model = synthetic::train(sig.as_ref())?;
                                 let digest = berth_core::Digest::of(&model.to_bytes()).to_string();
                                 let scorer = Scorer::Native(Box::new(model));
-                                finish(&st, "synthetic".into(), "0".into(), digest, Source::Synthetic, scorer, started)
+                                let identity = Identity {
+                                    name: "synthetic".into(),
+                                    version: "0".into(),
+                                    digest,
+                                    source: Source::Synthetic,
+                                };
+                                finish(&st, identity, scorer, started)
                             })
                             .await;
                             match stand_in {
@@ -379,5 +421,87 @@ pub async fn run(state: Arc<State>, target: Target, follow: Follow) {
             _ = tokio::time::sleep(wait) => {}
             _ = state.reload.notified() => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reference() -> Ref {
+        "churn@production".parse().unwrap()
+    }
+
+    fn down() -> ServiceError {
+        ServiceError::Registry(RegistryError::Unreachable {
+            engine: "PostgreSQL",
+            address: "127.0.0.1:1".into(),
+            reason: "connection refused".into(),
+        })
+    }
+
+    fn io(kind: std::io::ErrorKind) -> std::io::Error {
+        std::io::Error::new(kind, "gone")
+    }
+
+    #[test]
+    fn out_of_reach_is_told_from_a_no() {
+        let unreachable = [
+            down(),
+            ServiceError::Registry(RegistryError::Db { url: "postgres://x".into(), source: sqlx::Error::PoolTimedOut }),
+            ServiceError::Registry(RegistryError::Locked {
+                url: "sqlite://r.db".into(),
+                source: sqlx::Error::PoolTimedOut,
+            }),
+            ServiceError::Store(StoreError::Io {
+                what: "read",
+                path: "blobs".into(),
+                source: io(std::io::ErrorKind::NotFound),
+            }),
+        ];
+        for e in unreachable {
+            assert!(matches!(Failure::of(&e), Failure::Unreachable(_)), "{e}");
+        }
+        let digest = berth_core::Digest::of(b"m");
+        let refused = [
+            ServiceError::Registry(RegistryError::ModelNotFound("churn".into())),
+            ServiceError::Registry(RegistryError::AliasNotFound { model: "churn".into(), alias: "production".into() }),
+            ServiceError::Registry(RegistryError::Url { url: "mysql://x".into(), reason: "unknown engine".into() }),
+            ServiceError::Store(StoreError::Corrupt {
+                digest,
+                actual: berth_core::Digest::of(b"n"),
+                location: "s".into(),
+            }),
+            ServiceError::Store(StoreError::NotFound { digest, location: "s".into() }),
+            ServiceError::input("not a model", None),
+        ];
+        for e in refused {
+            assert!(matches!(Failure::of(&e), Failure::Refused(_)), "{e}");
+        }
+        // What the failure says carries the error's hint.
+        let shown = Failure::of(&ServiceError::Registry(RegistryError::ModelNotFound("churn".into())));
+        assert!(shown.message().contains("churn") && shown.message().contains("berth models"), "{shown:?}");
+    }
+
+    #[test]
+    fn at_start_only_a_no_stops_the_server() {
+        let limit = Duration::from_secs(10);
+        let note = at_start(&reference(), Some(Err(down())), limit).unwrap().unwrap();
+        assert!(note.starts_with("cannot check churn@production now: cannot connect to PostgreSQL"), "{note}");
+        assert!(note.ends_with("retrying in the background"), "{note}");
+        let silent = at_start(&reference(), None, limit).unwrap().unwrap();
+        assert_eq!(silent, "the registry did not answer within 10s; retrying in the background");
+        let missing = ServiceError::Registry(RegistryError::ModelNotFound("churn".into()));
+        let e = at_start(&reference(), Some(Err(missing)), limit).unwrap_err();
+        assert!(matches!(e, ServiceError::Registry(RegistryError::ModelNotFound(_))), "{e}");
+        let waiting = Some(Ok(Some("churn@production is not set yet".to_string())));
+        assert_eq!(at_start(&reference(), waiting, limit).unwrap().as_deref(), Some("churn@production is not set yet"));
+        assert_eq!(at_start(&reference(), Some(Ok(None)), limit).unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_file_target_is_not_checked_at_start() {
+        let t = Target::File { path: "not-there.berth".into(), name: None, features: None };
+        assert_eq!(check_target(&t).await.unwrap(), None, "the server waits for the file to appear");
     }
 }

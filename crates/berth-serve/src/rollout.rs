@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use berth_core::{AliasName, ModelName, Ref, Selector};
 use berth_data::Table;
 use berth_deploy::rollout::{
@@ -24,6 +24,8 @@ use berth_ml::Prediction;
 use berth_service::{Berth, Config};
 use serde::{Deserialize, Serialize};
 
+use crate::loader::Identity;
+use crate::refusal::Refusal;
 use crate::served::{Served, Source};
 use crate::state::State;
 
@@ -230,15 +232,7 @@ impl Rollout {
 
 fn save(control: &Control, p: &Persisted) {
     let at = control.file();
-    let write = || -> std::io::Result<()> {
-        if let Some(d) = at.parent() {
-            std::fs::create_dir_all(d)?;
-        }
-        let tmp = at.with_extension("json.tmp");
-        std::fs::write(&tmp, serde_json::to_vec_pretty(p).map_err(std::io::Error::other)?)?;
-        std::fs::rename(tmp, &at)
-    };
-    if let Err(e) = write() {
+    if let Err(e) = crate::state::write_json(&at, p) {
         tracing::warn!("cannot save the rollout to {}: {e}", at.display());
     }
 }
@@ -257,80 +251,135 @@ async fn load_candidate(state: &Arc<State>, control: &Control, version: u64) -> 
     let path = match file {
         berth_service::ModelFile::Berth(p) | berth_service::ModelFile::Onnx(p) => p,
     };
-    let (st, features, name) = (state.clone(), control.features.clone(), control.model.to_string());
-    tokio::task::spawn_blocking(move || {
-        crate::loader::open_checked(
-            &st,
-            name,
-            version.to_string(),
-            digest.to_string(),
-            Source::Store,
-            path,
-            features,
-            started,
-        )
-    })
-    .await
-    .map_err(|e| format!("the load was interrupted: {e}"))?
+    let identity = Identity {
+        name: control.model.to_string(),
+        version: version.to_string(),
+        digest: digest.to_string(),
+        source: Source::Store,
+    };
+    let (st, features) = (state.clone(), control.features.clone());
+    tokio::task::spawn_blocking(move || crate::loader::open_checked(&st, identity, path, features, started))
+        .await
+        .map_err(|e| format!("the load was interrupted: {e}"))?
 }
 
-/// A refusal of a rollout request: the HTTP status and why.
-pub type Refused = (u16, String);
+/// What an operator can ask of a running rollout, as the last segment of
+/// `POST /admin/rollout/{action}` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Move the environment to the candidate now (a canary, or a switched blue-green).
+    Promote,
+    /// Drop the candidate; the environment stays where it is.
+    Abort,
+    /// Blue-green: the candidate answers everything.
+    Switch,
+    /// Blue-green: back to the preview, stable answers again.
+    Back,
+    /// End the rollout as its phase allows: promote a switched blue-green,
+    /// stop a preview or a shadow.
+    Finish,
+}
+
+impl Action {
+    pub const ALL: [Action; 5] = [Action::Promote, Action::Abort, Action::Switch, Action::Back, Action::Finish];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Promote => "promote",
+            Action::Abort => "abort",
+            Action::Switch => "switch",
+            Action::Back => "back",
+            Action::Finish => "finish",
+        }
+    }
+
+    /// The action a path segment names; anything else is a 404 that lists them.
+    pub fn parse(s: &str) -> Result<Action, Refusal> {
+        Action::ALL.into_iter().find(|a| a.as_str() == s).ok_or_else(|| {
+            let all: Vec<&str> = Action::ALL.iter().map(|a| a.as_str()).collect();
+            Refusal::not_found(format!("no rollout action {s:?}; the actions are {}", all.join(", ")))
+        })
+    }
+}
+
+/// What an action does in a phase; `None` when the phase does not allow it.
+fn step_for(action: Action, phase: &Phase) -> Option<Step> {
+    match (action, phase) {
+        (Action::Abort, _) => Some(Step::End(Ending::Abort("aborted by an operator".into()))),
+        (Action::Promote, Phase::Canary { .. } | Phase::Switched) | (Action::Finish, Phase::Switched) => {
+            Some(Step::End(Ending::Promote("promoted by an operator".into())))
+        }
+        (Action::Finish, Phase::Preview | Phase::Shadowing) => Some(Step::End(Ending::Stop)),
+        (Action::Switch, Phase::Preview) => Some(Step::Move(Phase::Switched)),
+        (Action::Back, Phase::Switched) => Some(Step::Move(Phase::Preview)),
+        _ => None,
+    }
+}
+
+/// What an operator's action comes to: the rollout ends, or it moves to
+/// another phase.
+#[derive(Debug, PartialEq)]
+enum Step {
+    End(Ending),
+    Move(Phase),
+}
 
 /// A service error as a refusal: a policy's no is 403 with everything
-/// missing and its fixes; unknown versions and bad input are 4xx; the rest
-/// means the registry or store could not be reached.
-fn refusal(e: &berth_service::ServiceError, context: &str) -> Refused {
+/// missing and its fixes; unknown versions and bad input are 422; the rest
+/// means the registry or store could not be reached (503).
+fn refusal(e: &berth_service::ServiceError, context: &str) -> Refusal {
     use berth_core::{ErrorClass, Exit};
     let hint = e.hint().map(|h| format!(" (to fix: {h})")).unwrap_or_default();
     let status = match (e, e.class()) {
-        (berth_service::ServiceError::Denied { .. }, _) => 403,
-        (_, ErrorClass::Input | ErrorClass::Failed) => 422,
-        (_, ErrorClass::Infra) => 503,
+        (berth_service::ServiceError::Denied { .. }, _) => StatusCode::FORBIDDEN,
+        (_, ErrorClass::Input | ErrorClass::Failed) => StatusCode::UNPROCESSABLE_ENTITY,
+        (_, ErrorClass::Infra) => StatusCode::SERVICE_UNAVAILABLE,
     };
-    (status, format!("{context}: {e}{hint}"))
+    Refusal::new(status, format!("{context}: {e}{hint}"))
+}
+
+/// The registry could not be opened for a rollout.
+fn no_registry(e: String) -> Refusal {
+    Refusal::new(StatusCode::SERVICE_UNAVAILABLE, e)
 }
 
 /// Starts a rollout of `spec.candidate` against the version serving now.
-pub async fn start(state: &Arc<State>, spec: RolloutSpec) -> Result<serde_json::Value, Refused> {
+pub async fn start(state: &Arc<State>, spec: RolloutSpec) -> Result<serde_json::Value, Refusal> {
     let Some(control) = state.control.as_ref() else {
-        return Err((
-            409,
-            format!("rollouts need a server that follows an environment (NAME@ENV); this one serves {}", state.target),
-        ));
+        return Err(Refusal::conflict(format!(
+            "rollouts need a server that follows an environment (NAME@ENV); this one serves {}",
+            state.target
+        )));
     };
     let problems = spec.problems();
     if !problems.is_empty() {
-        return Err((400, problems.join("; ")));
+        return Err(Refusal::malformed(problems.join("; ")));
     }
     let _guard = control.lock.lock().await;
     if let Some(r) = state.rollout() {
         let s = r.snapshot();
-        return Err((
-            409,
-            format!(
-                "a {} rollout of {} is already running; abort or finish it first",
-                s.spec.strategy.as_str(),
-                r.candidate.label()
-            ),
-        ));
+        return Err(Refusal::conflict(format!(
+            "a {} rollout of {} is already running; abort or finish it first",
+            s.spec.strategy.as_str(),
+            r.candidate.label()
+        )));
     }
     let Some(stable) = state.current().filter(|c| c.source == Source::Store) else {
-        return Err((409, "no version from the registry is serving yet; wait until /health says ready".into()));
+        return Err(Refusal::conflict("no version from the registry is serving yet; wait until /health says ready"));
     };
     let stable_version: u64 =
-        stable.version.parse().map_err(|_| (409, format!("{} has no version number", stable.label())))?;
+        stable.version.parse().map_err(|_| Refusal::conflict(format!("{} has no version number", stable.label())))?;
     if stable_version == spec.candidate {
-        return Err((400, format!("{} is already serving; pick another candidate", stable.label())));
+        return Err(Refusal::malformed(format!("{} is already serving; pick another candidate", stable.label())));
     }
-    let berth = control.berth().await.map_err(|e| (503, e))?;
+    let berth = control.berth().await.map_err(no_registry)?;
     berth
         .rollout_allowed(&control.model, &control.env, spec.candidate)
         .await
         .map_err(|e| refusal(&e, "cannot start the rollout"))?;
     let candidate = load_candidate(state, control, spec.candidate)
         .await
-        .map_err(|e| (422, format!("cannot load the candidate: {e}")))?;
+        .map_err(|e| Refusal::new(StatusCode::UNPROCESSABLE_ENTITY, format!("cannot load the candidate: {e}")))?;
     let rs = RolloutState::new(control.model.as_str(), Some(control.env.as_str()), stable_version, spec, now_ms());
     let rollout = Arc::new(Rollout::new(rs, Arc::new(candidate), ShadowStats::default()));
     save(control, &rollout.persisted());
@@ -339,38 +388,29 @@ pub async fn start(state: &Arc<State>, spec: RolloutSpec) -> Result<serde_json::
     Ok(rollout.status())
 }
 
-/// An operator's action: promote, abort, switch, back, finish.
-pub async fn act(state: &Arc<State>, action: &str) -> Result<serde_json::Value, Refused> {
-    let Some(control) = state.control.as_ref() else { return Err((409, "no rollout can run on this server".into())) };
+/// Carries out an operator's action on the running rollout.
+pub async fn act(state: &Arc<State>, action: Action) -> Result<serde_json::Value, Refusal> {
+    let Some(control) = state.control.as_ref() else {
+        return Err(Refusal::conflict("no rollout can run on this server"));
+    };
     let _guard = control.lock.lock().await;
-    let Some(r) = state.rollout() else { return Err((409, "no rollout is running".into())) };
-    let phase = r.snapshot().phase;
-    match (action, &phase) {
-        ("abort", _) => end(state, control, &r, Ending::Abort("aborted by an operator".into())).await,
-        ("promote", Phase::Canary { .. } | Phase::Switched) | ("finish", Phase::Switched) => {
-            end(state, control, &r, Ending::Promote("promoted by an operator".into())).await
-        }
-        ("finish", Phase::Preview | Phase::Shadowing) => end(state, control, &r, Ending::Stop).await,
-        ("switch", Phase::Preview) => {
-            transition(control, &r, Phase::Switched);
-            Ok(())
-        }
-        ("back", Phase::Switched) => {
-            transition(control, &r, Phase::Preview);
-            Ok(())
-        }
-        _ => Err((
-            409,
-            format!(
-                "cannot {action} a {} rollout in phase {}; see GET /admin/rollout",
-                r.snapshot().spec.strategy.as_str(),
-                serde_json::to_value(&phase)
+    let Some(r) = state.rollout() else { return Err(Refusal::conflict("no rollout is running")) };
+    let snapshot = r.snapshot();
+    match step_for(action, &snapshot.phase) {
+        Some(Step::End(how)) => end(state, control, &r, how).await?,
+        Some(Step::Move(phase)) => transition(control, &r, phase),
+        None => {
+            return Err(Refusal::conflict(format!(
+                "cannot {} a {} rollout in phase {}; see GET /admin/rollout",
+                action.as_str(),
+                snapshot.spec.strategy.as_str(),
+                serde_json::to_value(&snapshot.phase)
                     .ok()
                     .and_then(|v| v["phase"].as_str().map(str::to_string))
                     .unwrap_or_default()
-            ),
-        )),
-    }?;
+            )));
+        }
+    }
     Ok(state.rollout().map(|r| r.status()).unwrap_or_else(|| last_status(state)))
 }
 
@@ -396,6 +436,8 @@ fn ended(p: &Persisted) -> serde_json::Value {
     serde_json::json!({ "active": false, "last": { "state": p.state, "shadow": p.shadow.summary() } })
 }
 
+/// How a rollout ends.
+#[derive(Debug, PartialEq)]
 enum Ending {
     Promote(String),
     Abort(String),
@@ -405,13 +447,13 @@ enum Ending {
 
 /// Ends a rollout: moves the environment and serves the candidate
 /// (promote), or drops the candidate (abort, stop). Notifies either way.
-async fn end(state: &Arc<State>, control: &Control, r: &Arc<Rollout>, how: Ending) -> Result<(), Refused> {
+async fn end(state: &Arc<State>, control: &Control, r: &Arc<Rollout>, how: Ending) -> Result<(), Refusal> {
     let at_ms = now_ms();
     let snapshot = r.snapshot();
     let candidate = snapshot.spec.candidate;
     let (phase, event) = match &how {
         Ending::Promote(reason) => {
-            let berth = control.berth().await.map_err(|e| (503, e))?;
+            let berth = control.berth().await.map_err(no_registry)?;
             let record = serde_json::json!({"strategy": snapshot.spec.strategy, "steps": snapshot.steps});
             berth
                 .rollout_promote(&control.model, &control.env, candidate, reason, record)
@@ -496,11 +538,11 @@ pub async fn drive(state: Arc<State>) {
                 } else {
                     let reason = format!("canary passed every step ({:?}%)", s.spec.steps);
                     match end(&state, control, &r, Ending::Promote(reason)).await {
-                        Err((403, e)) => {
-                            tracing::warn!("the canary passed but the environment's policy refuses it: {e}");
-                            let _ = end(&state, control, &r, Ending::Abort(e)).await;
+                        Err(e) if e.status == StatusCode::FORBIDDEN => {
+                            tracing::warn!("the canary passed but the environment's policy refuses it: {}", e.message);
+                            let _ = end(&state, control, &r, Ending::Abort(e.message)).await;
                         }
-                        Err((_, e)) => tracing::warn!("the canary passed but cannot be promoted yet: {e}"),
+                        Err(e) => tracing::warn!("the canary passed but cannot be promoted yet: {}", e.message),
                         Ok(()) => {}
                     }
                 }
@@ -538,5 +580,76 @@ async fn resume(state: &Arc<State>, control: &Control) {
                 wait = (wait * 2).min(Duration::from_secs(30));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use berth_registry::RegistryError;
+    use berth_service::ServiceError;
+
+    #[test]
+    fn actions_parse_from_their_path_segment_and_anything_else_lists_them() {
+        for a in Action::ALL {
+            assert_eq!(Action::parse(a.as_str()), Ok(a));
+        }
+        let r = Action::parse("explode").unwrap_err();
+        assert_eq!(r.status, StatusCode::NOT_FOUND);
+        assert!(r.message.contains("\"explode\""), "{}", r.message);
+        assert!(r.message.contains("promote, abort, switch, back, finish"), "{}", r.message);
+        assert!(Action::parse("Promote").is_err(), "actions are lowercase, as the CLI sends them");
+        assert!(Action::parse("").is_err());
+    }
+
+    #[test]
+    fn each_phase_allows_only_the_actions_that_make_sense_in_it() {
+        let canary = Phase::Canary { step: 0, since_ms: 0 };
+        let promote = Some(Step::End(Ending::Promote("promoted by an operator".into())));
+        let abort = Some(Step::End(Ending::Abort("aborted by an operator".into())));
+        assert_eq!(step_for(Action::Promote, &canary), promote);
+        assert_eq!(step_for(Action::Abort, &canary), abort);
+        assert_eq!(step_for(Action::Switch, &canary), None);
+        assert_eq!(step_for(Action::Finish, &canary), None, "a canary ends by its analysis or a promote");
+        assert_eq!(step_for(Action::Switch, &Phase::Preview), Some(Step::Move(Phase::Switched)));
+        assert_eq!(step_for(Action::Back, &Phase::Switched), Some(Step::Move(Phase::Preview)));
+        assert_eq!(step_for(Action::Back, &Phase::Preview), None);
+        assert_eq!(step_for(Action::Finish, &Phase::Switched), promote, "a switched blue-green finishes by promoting");
+        assert_eq!(step_for(Action::Finish, &Phase::Preview), Some(Step::End(Ending::Stop)));
+        assert_eq!(step_for(Action::Finish, &Phase::Shadowing), Some(Step::End(Ending::Stop)));
+        assert_eq!(step_for(Action::Promote, &Phase::Shadowing), None, "a shadow never moves the environment");
+        assert_eq!(step_for(Action::Abort, &Phase::Shadowing), abort);
+    }
+
+    #[test]
+    fn service_errors_become_refusals_by_what_the_caller_can_do() {
+        let denied = ServiceError::Denied {
+            message: "the policy of production is not met".into(),
+            hint: Some("berth validate churn@3 --gate gates/production.toml".into()),
+            missing: Vec::new(),
+        };
+        let r = refusal(&denied, "cannot start the rollout");
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+        assert_eq!(
+            r.message,
+            "cannot start the rollout: the policy of production is not met \
+             (to fix: berth validate churn@3 --gate gates/production.toml)"
+        );
+        let missing = ServiceError::Registry(RegistryError::VersionNotFound {
+            model: "churn".into(),
+            version: 9,
+            latest: "3".into(),
+        });
+        assert_eq!(refusal(&missing, "x").status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(refusal(&missing, "x").message.contains("berth versions churn"), "the hint comes along");
+        assert_eq!(refusal(&ServiceError::input("bad", None), "x").status, StatusCode::UNPROCESSABLE_ENTITY);
+        let down = ServiceError::Registry(RegistryError::Unreachable {
+            engine: "PostgreSQL",
+            address: "127.0.0.1:1".into(),
+            reason: "connection refused".into(),
+        });
+        assert_eq!(refusal(&down, "x").status, StatusCode::SERVICE_UNAVAILABLE);
+        let infra = ServiceError::Infra { message: "disk full".into(), hint: None };
+        assert_eq!(refusal(&infra, "x"), Refusal::new(StatusCode::SERVICE_UNAVAILABLE, "x: disk full"));
     }
 }

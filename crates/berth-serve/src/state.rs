@@ -98,6 +98,17 @@ pub fn now() -> String {
     rfc3339(SystemTime::now())
 }
 
+/// Writes `value` as JSON to `at` by a rename, so that a reader (a server
+/// starting up) never finds half a file.
+pub fn write_json(at: &std::path::Path, value: &impl Serialize) -> std::io::Result<()> {
+    if let Some(d) = at.parent() {
+        std::fs::create_dir_all(d)?;
+    }
+    let tmp = at.with_extension("json.tmp");
+    std::fs::write(&tmp, serde_json::to_vec_pretty(value).map_err(std::io::Error::other)?)?;
+    std::fs::rename(tmp, at)
+}
+
 impl State {
     pub fn new(
         target: String,

@@ -3,10 +3,8 @@
 //! like the expected signature, so that a pipeline can exercise the server.
 //! It is always reported as `source: "synthetic"`.
 
-use std::collections::BTreeMap;
-
 use berth_data::{Column, ColumnData, ColumnType, Rng, Table};
-use berth_ml::{Model, Signature, Task, TrainConfig};
+use berth_ml::{Algorithm, AlgorithmName, Model, Signature, Task, TrainConfig};
 
 const ROWS: usize = 200;
 const TARGET: &str = "__berth_synthetic_target";
@@ -34,13 +32,11 @@ pub fn train(signature: Option<&Signature>) -> Result<Model, String> {
     let features: Vec<String> = table.names().into_iter().filter(|n| n != TARGET).collect();
     let cfg = TrainConfig {
         model_type: task,
-        algorithm: match task {
-            Task::Classification => "logistic_regression",
-            Task::Regression => "ridge",
-            Task::Anomaly => "isolation_forest",
-        }
-        .into(),
-        hyperparameters: BTreeMap::new(),
+        algorithm: Algorithm::with_defaults(match task {
+            Task::Classification => AlgorithmName::LogisticRegression,
+            Task::Regression => AlgorithmName::Ridge,
+            Task::Anomaly => AlgorithmName::IsolationForest,
+        }),
         features: Some(features),
         target: (task != Task::Anomaly).then(|| TARGET.to_string()),
         validation_split: 0.2,

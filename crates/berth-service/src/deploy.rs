@@ -418,5 +418,5 @@ fn reference_metrics(v: &VersionRecord, gates: &[GateRecord], required: &[String
     {
         return (format!("gate {:?} (report {})", g.gate, g.id), m);
     }
-    ("the version's training metrics".to_string(), v.metrics.clone())
+    ("the version's training metrics".to_string(), v.meta.metrics.clone())
 }

@@ -37,6 +37,38 @@ fn bad_url(url: &str, why: &str) -> ServiceError {
     ServiceError::input(format!("--endpoint {url:?}: {why}"), Some("write it as http://HOST:PORT".into()))
 }
 
+/// A berth server's address, checked where it enters:
+/// `http://HOST[:PORT][/PREFIX]` (port 80 when absent).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointUrl {
+    /// As given, without a trailing `/`: how messages show it.
+    text: String,
+    host: String,
+    port: u16,
+    /// The path prefix every request goes under (`/berth`), or empty.
+    base: String,
+}
+
+impl EndpointUrl {
+    pub fn parse(url: &str) -> Result<EndpointUrl> {
+        let (host, port, base) = parse_url(url)?;
+        Ok(EndpointUrl { text: url.trim_end_matches('/').to_string(), host, port, base })
+    }
+}
+
+impl std::fmt::Display for EndpointUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl std::str::FromStr for EndpointUrl {
+    type Err = ServiceError;
+    fn from_str(s: &str) -> Result<EndpointUrl> {
+        EndpointUrl::parse(s)
+    }
+}
+
 /// `http://host[:port][/prefix]` into its parts.
 fn parse_url(url: &str) -> Result<(String, u16, String)> {
     let rest = url.strip_prefix("http://").ok_or_else(|| bad_url(url, "only http:// endpoints are supported"))?;
@@ -59,9 +91,14 @@ fn parse_url(url: &str) -> Result<(String, u16, String)> {
 impl Endpoint {
     /// A server at `url`, asked nothing yet: for its admin endpoints.
     pub fn at(url: &str) -> Result<Endpoint> {
-        let (host, port, base) = parse_url(url)?;
-        Ok(Endpoint {
-            url: url.trim_end_matches('/').to_string(),
+        Ok(Endpoint::at_url(EndpointUrl::parse(url)?))
+    }
+
+    /// A server at `url`, asked nothing yet.
+    pub fn at_url(url: EndpointUrl) -> Endpoint {
+        let EndpointUrl { text, host, port, base } = url;
+        Endpoint {
+            url: text,
             host,
             port,
             base,
@@ -72,7 +109,7 @@ impl Endpoint {
             inputs: Vec::new(),
             bearer: None,
             conn: tokio::sync::Mutex::new(None),
-        })
+        }
     }
 
     /// Sends `token` with every request, as `Authorization: Bearer`: what a
@@ -89,7 +126,12 @@ impl Endpoint {
 
     /// Connects and learns which model answers and what it takes.
     pub async fn connect(url: &str) -> Result<Endpoint> {
-        let mut e = Endpoint::at(url)?;
+        Endpoint::connect_to(&EndpointUrl::parse(url)?).await
+    }
+
+    /// [`Endpoint::connect`] to an address already checked.
+    pub async fn connect_to(url: &EndpointUrl) -> Result<Endpoint> {
+        let mut e = Endpoint::at_url(url.clone());
         let (status, health) = e.call("GET", "/health", None).await?;
         if status != 200 {
             let why = health["load_status"]["error"].as_str().unwrap_or("it is not ready").to_string();
@@ -280,7 +322,7 @@ impl Endpoint {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_url;
+    use super::{EndpointUrl, parse_url};
 
     #[test]
     fn urls() {
@@ -291,5 +333,9 @@ mod tests {
         assert!(parse_url("https://x").is_err());
         assert!(parse_url("http://x:port").is_err());
         assert!(parse_url("http://:80").is_err());
+        let url = EndpointUrl::parse("http://staging:8080/berth/").unwrap();
+        assert_eq!(url.to_string(), "http://staging:8080/berth");
+        let e = EndpointUrl::parse("staging:8080").unwrap_err();
+        assert!(e.to_string().contains("only http:// endpoints are supported"), "{e}");
     }
 }

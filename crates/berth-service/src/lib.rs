@@ -25,7 +25,7 @@ mod validate;
 
 pub use config::{Config, ENV_PREFIX, InitOutcome, init};
 pub use deploy::{ApproveReport, CheckReport, DeploymentRecord, Lack, PromoteReport, RollbackReport};
-pub use endpoint::Endpoint;
+pub use endpoint::{Endpoint, EndpointUrl};
 pub use error::ServiceError;
 pub use fsck::{FsckProblem, FsckReport, RepairedBlob};
 pub use gc::GcReport;
@@ -38,6 +38,6 @@ pub use push::{PushOptions, PushReport, PushRequest};
 pub use service::{Berth, NoTransfer, ShowFile, ShowGate, ShowReport, Transfer};
 pub use smoke::{SmokeCheck, SmokeReport, SmokeRequest, smoke};
 pub use train::{MODEL_FILE, TrainReport, TrainRequest, file_digest, load_train_config, push_request_for, train};
-pub use validate::{ValidateRequest, model_arg, needs_project, validate};
+pub use validate::{Subject, ValidateRequest, model_arg, needs_project, validate};
 
 pub type Result<T, E = ServiceError> = std::result::Result<T, E>;

@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use berth_core::{Digest, Lineage, ModelName, Sha256Hasher};
+use berth_core::{Digest, Lineage, ModelName, Sha256Hasher, VersionMeta};
 use berth_data::{Profile, ReadOptions, read_table};
-use berth_ml::{Predictor, Task, TrainConfig};
+use berth_ml::{Predictor, Task, TrainConfig, TrainConfigDraft};
 use serde::Serialize;
 
 use crate::{Result, ServiceError};
@@ -245,7 +245,7 @@ pub fn push_request_for(report: &TrainReport, model: ModelName, mut lineage: Lin
     )
     .map_err(|e| ServiceError::Infra { message: format!("cannot read the signature: {e}"), hint: None })?;
     let mut params: BTreeMap<String, String> = BTreeMap::from([
-        ("algorithm".to_string(), report.config.algorithm.clone()),
+        ("algorithm".to_string(), report.config.algorithm.name().to_string()),
         ("seed".into(), report.config.seed.to_string()),
         ("validation_split".into(), report.config.validation_split.to_string()),
     ]);
@@ -253,9 +253,7 @@ pub fn push_request_for(report: &TrainReport, model: ModelName, mut lineage: Lin
     for (k, v) in &trained.hyperparameters {
         params.insert(k.clone(), v.to_string());
     }
-    Ok(crate::PushRequest {
-        paths: report.files.clone(),
-        model: Some(model),
+    let meta = VersionMeta {
         format: Some("berth".into()),
         signature: Some(signature),
         params,
@@ -263,11 +261,14 @@ pub fn push_request_for(report: &TrainReport, model: ModelName, mut lineage: Lin
         tags: BTreeMap::new(),
         description: Some(format!("{} trained on {}", report.config.algorithm, report.data.display())),
         lineage,
-    })
+    };
+    Ok(crate::PushRequest { paths: report.files.clone(), model: Some(model), meta })
 }
 
-/// Reads a training config (TOML, the usual training-job shape).
-pub fn load_train_config(path: &Path) -> Result<TrainConfig> {
+/// Reads a training config (TOML, the usual training-job shape) as written:
+/// the caller lays its flags over it and checks the whole once, with
+/// `TrainConfig::try_from`.
+pub fn load_train_config(path: &Path) -> Result<TrainConfigDraft> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| ServiceError::input(format!("{}: cannot read the training config: {e}", path.display()), None))?;
     toml::from_str(&text).map_err(|e| {

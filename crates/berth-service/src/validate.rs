@@ -1,7 +1,9 @@
-//! `validate`: runs a gate. Loads the model (a file or a ref), the data and
-//! the truth, scores (or reads a predictions file), rescoring the baseline,
-//! gathering drift columns and timing single rows, then lets `berth-gate`
-//! decide. A version validated by ref gets the report stored on it.
+//! `validate`: runs a gate on one subject — a model (a file or a ref), a
+//! running server, or a file of predictions — in three steps: load the
+//! subject, score it (the data and the truth loaded, drift computed beside
+//! the scoring, the baseline rescored, single rows timed), and let
+//! `berth-gate` evaluate. A version validated by ref gets the report stored
+//! on it.
 //!
 //! "Model loads", "data loads" and "model predicts" are checks: when one
 //! fails the report says so and the later checks do not run. Questions that
@@ -11,49 +13,80 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use berth_core::{ModelArg, VersionRecord};
+use berth_core::{Exit, ModelArg, VersionRecord};
 use berth_data::{Profile, ReadOptions, Table, read_table};
-use berth_gate::drift::{Current, Reference};
+use berth_gate::drift::{Current, DriftReport, Reference};
 use berth_gate::evaluate::{self, BaselineInput, Inputs, LatencySample, Truth};
+use berth_gate::gate::{BaselineMode, DriftReference};
+use berth_gate::report::Check;
 use berth_gate::{Gate, Report};
-use berth_ml::{Prediction, Task};
+use berth_ml::{Prediction, Signature, Task};
 
-use crate::endpoint::Endpoint;
+use crate::endpoint::{Endpoint, EndpointUrl};
 use crate::predict::Scorer;
 use crate::{Berth, Result, ServiceError};
 
+/// What is validated, decided once where the arguments enter.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Subject {
+    /// A model file or a registry ref.
+    Model(ModelArg),
+    /// A running berth server (a staging server, say), scored over HTTP.
+    Endpoint(EndpointUrl),
+    /// Predictions made elsewhere, as `berth predict` writes them: a
+    /// `prediction` column and, for a classifier, `proba_<class>` columns,
+    /// one row per data row. Nothing in the file says its task, so the
+    /// caller does.
+    Predictions { path: PathBuf, task: Task },
+}
+
+/// A model argument as a person wrote it: the path, or the ref.
+fn shown_arg(m: &ModelArg) -> String {
+    match m {
+        ModelArg::File(p) => p.display().to_string(),
+        ModelArg::Ref(r) => r.to_string(),
+    }
+}
+
+impl std::fmt::Display for Subject {
+    /// How the report names the subject before it loads.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Subject::Model(m) => f.write_str(&shown_arg(m)),
+            Subject::Endpoint(url) => write!(f, "{url}"),
+            Subject::Predictions { .. } => f.write_str(PREDICTIONS_FILE),
+        }
+    }
+}
+
+/// How reports name a predictions file's model, which they cannot know.
+const PREDICTIONS_FILE: &str = "(predictions file)";
+
 /// What to validate and how.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ValidateRequest {
-    /// A model file or a ref; `None` with `predictions`.
-    pub model: Option<String>,
+    pub subject: Subject,
     pub data: PathBuf,
     pub gate: Gate,
     pub gate_name: String,
-    /// A predictions file (model-agnostic): a `prediction` column, and for
-    /// classifiers `proba_<class>` columns, one row per data row.
-    pub predictions: Option<PathBuf>,
-    /// A running berth server to score through (e.g. staging), instead of a
-    /// model: `http://HOST:PORT`.
-    pub endpoint: Option<String>,
-    /// The task when no model says it (with `predictions` only).
-    pub task: Option<Task>,
-    /// Overrides the gate's baseline ref.
-    pub baseline: Option<String>,
+    /// The model compared with: the gate's `[baseline] ref`.
+    pub baseline: Option<ModelArg>,
+    /// The label column; default the gate's `target`, else the model's.
     pub target: Option<String>,
     /// ONNX input columns.
     pub features: Option<Vec<String>>,
-    /// When the model is a ref, store the report on the version.
+    /// When the subject is a ref, store the report on the version.
     pub store: bool,
 }
 
-/// A loaded model: the scorer, how to show it, the version behind a ref.
-struct Loaded {
-    scorer: Scorer,
-    shown: String,
-    version: Option<VersionRecord>,
-    /// A `profile.json` beside a model file, if any.
-    profile_path: Option<PathBuf>,
+impl ValidateRequest {
+    /// Validates `subject` on `data` under `gate`, against the gate's
+    /// baseline (its `[baseline] ref`, decided here as a file or a ref), and
+    /// stores the report on the version.
+    pub fn new(subject: Subject, data: PathBuf, gate: Gate, gate_name: String) -> Result<ValidateRequest> {
+        let baseline = gate.baseline.as_ref().and_then(|b| b.reference.as_deref()).map(model_arg).transpose()?;
+        Ok(ValidateRequest { subject, data, gate, gate_name, baseline, target: None, features: None, store: true })
+    }
 }
 
 /// A model or baseline argument: a file or a ref, or why it is neither.
@@ -61,33 +94,197 @@ pub fn model_arg(s: &str) -> Result<ModelArg> {
     ModelArg::parse(s, Path::is_file).map_err(|e| ServiceError::input(e.to_string(), Some(e.hint())))
 }
 
-/// True when validating needs a project (some input is a ref).
+/// True when validating needs a project (the subject or the baseline is a ref).
 pub fn needs_project(req: &ValidateRequest) -> bool {
-    let refs = |s: &Option<String>| s.as_deref().is_some_and(|m| matches!(model_arg(m), Ok(ModelArg::Ref(_))));
-    refs(&req.model) || refs(&req.baseline) || refs(&req.gate.baseline.as_ref().and_then(|b| b.reference.clone()))
+    let is_ref = |m: &ModelArg| matches!(m, ModelArg::Ref(_));
+    matches!(&req.subject, Subject::Model(m) if is_ref(m)) || req.baseline.as_ref().is_some_and(is_ref)
 }
 
-async fn load(berth: Option<&Berth>, model: &str, features: Option<Vec<String>>) -> Result<Loaded> {
-    let r = match model_arg(model)? {
-        ModelArg::File(path) => {
-            let profile = path.parent().map(|d| d.join("profile.json")).filter(|p| p.is_file());
-            return Ok(Loaded {
-                scorer: Scorer::open_file(&path, features)?,
-                shown: model.to_string(),
+/// How far a step got: done, or a failed check that ends the report (the
+/// model does not predict). Errors (`Err`) are not verdicts: they are
+/// questions asked wrong, or infrastructure that failed.
+enum Step<T> {
+    Done(T),
+    Failed(String),
+}
+
+/// A subject ready to score: what validating needs of a model, a server or
+/// a predictions file, so the steps after loading are written once.
+trait Score {
+    /// How the report names it once loaded (`churn@3`, `churn@3 at http://…`).
+    fn shown(&self) -> String;
+
+    fn task(&self) -> Task;
+
+    /// The classes the model was trained on, when it says: truth labels
+    /// outside them are refused.
+    fn classes(&self) -> Option<&[String]> {
+        None
+    }
+
+    /// The model's signature, when it carries one berth trusts: the default
+    /// target, the drift columns and the data checks come from it.
+    fn signature(&self) -> Option<&Signature> {
+        None
+    }
+
+    /// The version behind a ref: its stored profile is the drift reference,
+    /// and the report is stored on it.
+    fn version(&self) -> Option<&VersionRecord> {
+        None
+    }
+
+    /// A `profile.json` beside a model file: the drift reference when
+    /// there is no version.
+    fn profile_file(&self) -> Option<&Path> {
+        None
+    }
+
+    /// Adapts to the data before scoring.
+    fn fit_to(&mut self, _table: &Table, _target: &str) {}
+
+    /// Every row's prediction.
+    async fn predict(&self, table: &Table) -> Result<Step<Prediction>>;
+
+    /// Single-row latencies in milliseconds, after `warmup` untimed calls;
+    /// `None` when nothing runs here to time.
+    async fn latency(&self, table: &Table, runs: usize, warmup: usize) -> Result<Option<Vec<f64>>>;
+}
+
+/// A model file or a version, opened.
+struct LoadedModel {
+    scorer: Scorer,
+    shown: String,
+    version: Option<VersionRecord>,
+    profile_path: Option<PathBuf>,
+}
+
+impl LoadedModel {
+    async fn load(berth: Option<&Berth>, model: &ModelArg, features: Option<Vec<String>>) -> Result<LoadedModel> {
+        match model {
+            ModelArg::File(path) => Ok(LoadedModel {
+                scorer: Scorer::open_file(path, features)?,
+                shown: path.display().to_string(),
                 version: None,
-                profile_path: profile,
-            });
+                profile_path: path.parent().map(|d| d.join("profile.json")).filter(|p| p.is_file()),
+            }),
+            ModelArg::Ref(r) => {
+                let b = berth.ok_or_else(|| {
+                    ServiceError::input(
+                        format!("{r} is a ref, and a ref needs a berth project"),
+                        Some("run inside a project (berth init), or pass a model file".into()),
+                    )
+                })?;
+                let (scorer, v) = b.open_scorer(r, features).await?;
+                Ok(LoadedModel {
+                    scorer,
+                    shown: format!("{}@{}", v.model, v.version),
+                    version: Some(v),
+                    profile_path: None,
+                })
+            }
         }
-        ModelArg::Ref(r) => r,
-    };
-    let b = berth.ok_or_else(|| {
-        ServiceError::input(
-            format!("{model:?} is not a file, and a ref needs a berth project"),
-            Some("run inside a project (berth init), or pass a model file".into()),
-        )
-    })?;
-    let (scorer, v) = b.open_scorer(&r, features).await?;
-    Ok(Loaded { scorer, shown: format!("{}@{}", v.model, v.version), version: Some(v), profile_path: None })
+    }
+}
+
+impl Score for LoadedModel {
+    fn shown(&self) -> String {
+        self.shown.clone()
+    }
+
+    fn task(&self) -> Task {
+        self.scorer.task()
+    }
+
+    fn classes(&self) -> Option<&[String]> {
+        self.scorer.classes()
+    }
+
+    fn signature(&self) -> Option<&Signature> {
+        self.scorer.signature()
+    }
+
+    fn version(&self) -> Option<&VersionRecord> {
+        self.version.as_ref()
+    }
+
+    fn profile_file(&self) -> Option<&Path> {
+        self.profile_path.as_deref()
+    }
+
+    /// An ONNX model without `--features` reads every numeric column but
+    /// the label.
+    fn fit_to(&mut self, table: &Table, target: &str) {
+        if let Scorer::Onnx { features: f @ None, .. } = &mut self.scorer {
+            *f = Some(
+                table
+                    .columns()
+                    .iter()
+                    .filter(|c| c.ty().is_numeric() && c.name != target)
+                    .map(|c| c.name.clone())
+                    .collect(),
+            );
+        }
+    }
+
+    /// A model that does not predict the data is a failed check.
+    async fn predict(&self, table: &Table) -> Result<Step<Prediction>> {
+        Ok(match self.scorer.predict(table) {
+            Ok(p) => Step::Done(p),
+            Err(e) => Step::Failed(format!("the model does not predict: {e}")),
+        })
+    }
+
+    async fn latency(&self, table: &Table, runs: usize, warmup: usize) -> Result<Option<Vec<f64>>> {
+        measure_latency(&self.scorer, table, runs, warmup).map(Some)
+    }
+}
+
+/// A running server: it predicts and is timed over the network.
+impl Score for Endpoint {
+    fn shown(&self) -> String {
+        Endpoint::shown(self)
+    }
+
+    fn task(&self) -> Task {
+        self.task
+    }
+
+    fn classes(&self) -> Option<&[String]> {
+        self.classes.as_deref()
+    }
+
+    async fn predict(&self, table: &Table) -> Result<Step<Prediction>> {
+        Endpoint::predict(self, table).await.map(Step::Done)
+    }
+
+    async fn latency(&self, table: &Table, runs: usize, warmup: usize) -> Result<Option<Vec<f64>>> {
+        Endpoint::latency(self, table, runs, warmup).await.map(Some)
+    }
+}
+
+/// Predictions made elsewhere: read, never timed.
+struct PredictionsFile<'a> {
+    path: &'a Path,
+    task: Task,
+}
+
+impl Score for PredictionsFile<'_> {
+    fn shown(&self) -> String {
+        PREDICTIONS_FILE.to_string()
+    }
+
+    fn task(&self) -> Task {
+        self.task
+    }
+
+    async fn predict(&self, table: &Table) -> Result<Step<Prediction>> {
+        read_predictions(self.path, table.rows(), self.task).map(Step::Done)
+    }
+
+    async fn latency(&self, _table: &Table, _runs: usize, _warmup: usize) -> Result<Option<Vec<f64>>> {
+        Ok(None)
+    }
 }
 
 fn now_rfc3339() -> String {
@@ -121,14 +318,9 @@ fn truth(table: &Table, target: &str, task: Task) -> Result<Truth> {
                 })
                 .collect::<Result<_>>()?,
         ),
-        Task::Anomaly => Truth::Labels(
-            (0..c.len())
-                .map(|i| match c.display(i).as_str() {
-                    "1" | "true" => "1".to_string(),
-                    _ => "0".to_string(),
-                })
-                .collect(),
-        ),
+        Task::Anomaly => {
+            Truth::Anomalies((0..c.len()).map(|i| matches!(c.display(i).as_str(), "1" | "true")).collect())
+        }
         Task::Classification => Truth::Labels((0..c.len()).map(|i| c.display(i)).collect()),
     })
 }
@@ -209,43 +401,48 @@ fn measure_latency(scorer: &Scorer, table: &Table, runs: usize, warmup: usize) -
     Ok(ms)
 }
 
+/// The drift columns: the gate's, else the model's inputs, else every
+/// column but the label; each with its reference (the stored profile, or a
+/// reference data file) and its current values.
 async fn drift_columns(
-    gate: &Gate,
-    loaded: Option<&Loaded>,
+    spec: &berth_gate::gate::DriftSpec,
+    subject: &impl Score,
     berth: Option<&Berth>,
     table: &Table,
     target: &str,
 ) -> Result<Vec<(String, Reference, Current)>> {
-    let spec = gate.drift.clone().unwrap_or_default();
-    let names: Vec<String> = match (&spec.columns, loaded.and_then(|l| l.scorer.signature())) {
+    let names: Vec<String> = match (&spec.columns, subject.signature()) {
         (Some(c), _) => c.clone(),
         (None, Some(sig)) => sig.inputs.iter().map(|f| f.name.clone()).collect(),
         (None, None) => table.names().into_iter().filter(|n| n != target).collect(),
     };
-    for n in &names {
-        if table.column(n).is_none() {
-            return Err(ServiceError::input(
+    let current = names
+        .iter()
+        .map(|n| match table.column(n) {
+            Some(c) => Ok((n.clone(), Current::from_column(c))),
+            None => Err(ServiceError::input(
                 format!("drift column {n:?} is not in the data; its columns are {:?}", table.names()),
-                None,
-            ));
-        }
-    }
-    let current = |n: &str| Current::from_column(table.column(n).expect("checked above"));
-    if spec.reference != "profile" {
-        let reference = read_table(Path::new(&spec.reference), &ReadOptions::default())?;
-        return names
-            .iter()
-            .map(|n| {
-                let r = reference.column(n).ok_or_else(|| {
-                    ServiceError::input(format!("the drift reference {} has no column {n:?}", spec.reference), None)
+                Some("name columns of the data in [drift] columns".into()),
+            )),
+        })
+        .collect::<Result<Vec<_>>>()?;
+    if let DriftReference::File(path) = &spec.reference {
+        let reference = read_table(path, &ReadOptions::default())?;
+        return current
+            .into_iter()
+            .map(|(n, c)| {
+                let r = reference.column(&n).ok_or_else(|| {
+                    ServiceError::input(
+                        format!("the drift reference {} has no column {n:?}", path.display()),
+                        Some("use a reference file with the data's columns, or list [drift] columns".into()),
+                    )
                 })?;
-                Ok((n.clone(), Reference::from_column(r), current(n)))
+                Ok((n, Reference::from_column(r), c))
             })
             .collect();
     }
-    let profile: Profile = match loaded {
-        Some(Loaded { version: Some(v), .. }) => {
-            let b = berth.expect("a version implies a project");
+    let profile: Profile = match (subject.version(), berth, subject.profile_file()) {
+        (Some(v), Some(b), _) => {
             let bytes = b.version_file(v, "profile.json").await?.ok_or_else(|| {
                 ServiceError::input(
                     format!("{}@{} has no profile.json to check drift against", v.model, v.version),
@@ -257,130 +454,89 @@ async fn drift_columns(
             serde_json::from_slice(&bytes)
                 .map_err(|e| ServiceError::input(format!("{}@{}: profile.json: {e}", v.model, v.version), None))?
         }
-        Some(Loaded { profile_path: Some(p), .. }) => serde_json::from_slice(
+        (None, _, Some(p)) => serde_json::from_slice(
             &std::fs::read(p).map_err(|e| ServiceError::input(format!("{}: cannot read: {e}", p.display()), None))?,
         )
         .map_err(|e| ServiceError::input(format!("{}: {e}", p.display()), None))?,
         _ => {
             return Err(ServiceError::input(
-                "drift needs a reference: the model has no stored profile",
+                format!("drift needs a reference: {} has no stored profile", subject.shown()),
                 Some("set [drift] reference = \"reference.csv\" in the gate file".into()),
             ));
         }
     };
-    names
-        .iter()
-        .map(|n| {
+    current
+        .into_iter()
+        .map(|(n, c)| {
             let p = profile
-                .column(n)
+                .column(&n)
                 .ok_or_else(|| ServiceError::input(format!("the reference profile has no column {n:?}"), None))?;
-            Ok((n.clone(), Reference::from_profile(p), current(n)))
+            Ok((n, Reference::from_profile(p), c))
         })
         .collect()
 }
 
-/// An ONNX model without `--features` reads every numeric column but the
-/// label.
-fn default_features(scorer: &mut Scorer, table: &Table, target: &str) {
-    if let Scorer::Onnx { features: f @ None, .. } = scorer {
-        *f = Some(
-            table
-                .columns()
-                .iter()
-                .filter(|c| c.ty().is_numeric() && c.name != target)
-                .map(|c| c.name.clone())
-                .collect(),
-        );
+/// Runs the gate. `berth` is needed when the subject or the baseline is a
+/// ref ([`needs_project`]).
+pub async fn validate(berth: Option<&Berth>, req: &ValidateRequest) -> Result<Report> {
+    let mut report = Report::new(&req.gate_name, &req.subject.to_string());
+    report.created_at = now_rfc3339();
+    report.data.path = req.data.display().to_string();
+    // Model loads (or the endpoint answers).
+    match &req.subject {
+        Subject::Model(model) => match LoadedModel::load(berth, model, req.features.clone()).await {
+            Ok(m) => {
+                report.check(Check::passed("model_loads", format!("model {} loads", m.shown)));
+                score_and_evaluate(m, berth, req, report).await
+            }
+            Err(e) => {
+                report.check(Check::failed("model_loads", format!("model {} does not load: {e}", req.subject)));
+                Ok(report)
+            }
+        },
+        Subject::Endpoint(url) => match Endpoint::connect_to(url).await {
+            Ok(e) => {
+                report.check(Check::passed("model_loads", format!("endpoint {} answers", e.shown())));
+                score_and_evaluate(e, berth, req, report).await
+            }
+            Err(e @ ServiceError::Input { .. }) => Err(e),
+            Err(e) => {
+                report.check(Check::failed("model_loads", format!("endpoint {url} does not answer: {e}")));
+                Ok(report)
+            }
+        },
+        Subject::Predictions { path, task } => {
+            score_and_evaluate(PredictionsFile { path, task: *task }, berth, req, report).await
+        }
     }
 }
 
-/// Runs the gate. `berth` is needed when some input is a ref.
-pub async fn validate(berth: Option<&Berth>, req: &ValidateRequest) -> Result<Report> {
-    let mut report = Report::new(&req.gate_name, req.model.as_deref().unwrap_or("(predictions file)"));
-    report.created_at = now_rfc3339();
-    report.data.path = req.data.display().to_string();
-
-    // Model loads (or the endpoint answers).
-    let endpoint = match &req.endpoint {
-        None => None,
-        Some(url) => match Endpoint::connect(url).await {
-            Ok(e) => {
-                report.check("model_loads", true, None, None, format!("endpoint {} answers", e.shown()));
-                report.model = e.shown();
-                Some(e)
-            }
-            Err(e @ ServiceError::Input { .. }) => return Err(e),
-            Err(e) => {
-                report.check("model_loads", false, None, None, format!("endpoint {url} does not answer: {e}"));
-                return Ok(report);
-            }
-        },
-    };
-    let mut loaded = match &req.model {
-        None => None,
-        Some(m) => match load(berth, m, req.features.clone()).await {
-            Ok(l) => {
-                report.check("model_loads", true, None, None, format!("model {} loads", l.shown));
-                report.model = l.shown.clone();
-                Some(l)
-            }
-            Err(e @ ServiceError::Input { .. }) if model_arg(m).is_err() => return Err(e),
-            Err(e) => {
-                report.check("model_loads", false, None, None, format!("model {m} does not load: {e}"));
-                return Ok(report);
-            }
-        },
-    };
-    let task = match (&loaded, req.task) {
-        _ if endpoint.is_some() => endpoint.as_ref().map(|e| e.task).unwrap_or(Task::Regression),
-        (Some(l), _) => l.scorer.task(),
-        (None, Some(t)) => t,
-        (None, None) => {
-            return Err(ServiceError::input(
-                "with a predictions file and no model, say the task",
-                Some("pass --task classification|regression|anomaly".into()),
-            ));
-        }
-    };
-    evaluate::check_metric_names(&req.gate, task).map_err(|m| ServiceError::input(m, None))?;
+/// Everything after the subject loaded: the data and the truth, drift
+/// beside the scoring, the baseline, latency, the verdict, the stored report.
+async fn score_and_evaluate(
+    mut subject: impl Score,
+    berth: Option<&Berth>,
+    req: &ValidateRequest,
+    mut report: Report,
+) -> Result<Report> {
+    report.model = subject.shown();
+    let task = subject.task();
+    req.gate.check_task(task).map_err(|e| ServiceError::input(e.to_string(), e.hint()))?;
 
     // Data loads.
-    // The data's digest (for the stored report) is hashed while it is parsed.
-    let (table, digest) = std::thread::scope(|s| {
-        let digest = s.spawn(|| crate::train::file_digest(&req.data));
-        let table = read_table(&req.data, &ReadOptions::default());
-        (table, digest.join().expect("hashing the data panicked"))
-    });
-    let table = match table {
-        Ok(t) => t,
-        Err(e) => {
-            report.check("data_loads", false, None, None, format!("data {} does not load: {e}", req.data.display()));
-            return Ok(report);
-        }
+    let Some(table) = load_data(&req.data, &mut report)? else {
+        return Ok(report);
     };
-    if table.rows() == 0 {
-        return Err(ServiceError::input(format!("{} has no rows to validate on", req.data.display()), None));
-    }
-    report.data.rows = table.rows();
-    report.data.digest = digest?.to_string();
-    report.check("data_loads", true, None, None, format!("data loads: {} rows", table.rows()));
-
     let target = req
         .target
         .clone()
         .or_else(|| req.gate.target.clone())
-        .or_else(|| loaded.as_ref().and_then(|l| l.scorer.signature()).and_then(|s| s.target.clone()))
+        .or_else(|| subject.signature().and_then(|s| s.target.clone()))
         .ok_or_else(|| {
             ServiceError::input("which column holds the true labels?", Some("pass --target COLUMN".into()))
         })?;
     let truth = truth(&table, &target, task)?;
-    let known_classes = match &endpoint {
-        Some(e) => e.classes.as_deref(),
-        None => loaded.as_ref().and_then(|l| l.scorer.classes()),
-    };
-    if let (Truth::Labels(t), Some(classes)) = (&truth, known_classes)
-        && task == Task::Classification
-    {
+    if let (Truth::Labels(t), Some(classes)) = (&truth, subject.classes()) {
         let unseen = evaluate::unseen_labels(t, classes);
         if !unseen.is_empty() {
             return Err(ServiceError::input(
@@ -389,33 +545,26 @@ pub async fn validate(berth: Option<&Berth>, req: &ValidateRequest) -> Result<Re
             ));
         }
     }
-
-    if let Some(l) = loaded.as_mut() {
-        default_features(&mut l.scorer, &table, &target);
-    }
+    subject.fit_to(&table, &target);
 
     // Drift needs only the data: it runs on other cores while the model predicts.
-    let drift = if req.gate.drift.is_some() {
-        let columns = drift_columns(&req.gate, loaded.as_ref(), berth, &table, &target).await?;
-        let spec = req.gate.drift.clone().unwrap_or_default();
-        Some(tokio::task::spawn_blocking(move || berth_gate::drift::drift(columns, &spec)))
-    } else {
-        None
+    let drift = match &req.gate.drift {
+        Some(spec) => {
+            let columns = drift_columns(spec, &subject, berth, &table, &target).await?;
+            let spec = spec.clone();
+            Some(tokio::task::spawn_blocking(move || berth_gate::drift::drift(columns, &spec)))
+        }
+        None => None,
     };
 
-    // Model predicts (or the predictions file).
+    // Model predicts.
     let started = Instant::now();
-    let prediction = match (&loaded, &req.predictions) {
-        _ if let Some(e) = &endpoint => e.predict(&table).await?,
-        (_, Some(path)) => read_predictions(path, table.rows(), task)?,
-        (Some(l), None) => match l.scorer.predict(&table) {
-            Ok(p) => p,
-            Err(e) => {
-                report.check("model_predicts", false, None, None, format!("the model does not predict: {e}"));
-                return Ok(report);
-            }
-        },
-        (None, None) => unreachable!("a model, an endpoint or a predictions file is required"),
+    let prediction = match subject.predict(&table).await? {
+        Step::Done(p) => p,
+        Step::Failed(why) => {
+            report.check(Check::failed("model_predicts", why));
+            return Ok(report);
+        }
     };
     let batch_seconds = started.elapsed().as_secs_f64();
     if let Some(v) = &prediction.values
@@ -423,71 +572,173 @@ pub async fn validate(berth: Option<&Berth>, req: &ValidateRequest) -> Result<Re
     {
         return Err(ServiceError::input(format!("prediction {i} is {}, not a number", v[i]), None));
     }
-    report.check("model_predicts", true, None, None, format!("{} predictions", prediction.len()));
+    report.check(Check::passed("model_predicts", format!("{} predictions", prediction.len())));
 
-    // Baseline.
-    let baseline_ref = req.baseline.clone().or_else(|| req.gate.baseline.as_ref().and_then(|b| b.reference.clone()));
-    let baseline = match baseline_ref {
-        None => None,
-        Some(b) => {
-            let mode = req.gate.baseline.as_ref().map(|s| s.mode).unwrap_or_default();
-            let mut base = load(berth, &b, req.features.clone()).await?;
-            default_features(&mut base.scorer, &table, &target);
-            let input = match mode {
-                berth_gate::gate::BaselineMode::Stored => {
-                    let v = base.version.as_ref().ok_or_else(|| {
-                        ServiceError::input(
-                            format!("baseline {b} is a file: it has no stored metrics"),
-                            Some("use mode = \"rescore\", or a ref".into()),
-                        )
-                    })?;
-                    BaselineInput::Stored(v.metrics.clone())
-                }
-                berth_gate::gate::BaselineMode::Rescore => BaselineInput::Rescored(base.scorer.predict(&table)?),
-            };
-            Some((base.shown, input))
-        }
-    };
-
-    let drift = match drift {
-        Some(task) => Some(
-            task.await
+    let baseline = baseline(berth, req, &table, &target).await?;
+    let drift: Option<DriftReport> = match drift {
+        Some(running) => Some(
+            running
+                .await
                 .map_err(|e| ServiceError::Infra { message: format!("the drift check failed: {e}"), hint: None })?,
         ),
         None => None,
     };
-    let latency = match (&req.gate.latency, &loaded) {
-        (Some(spec), _) if let Some(e) = &endpoint => Some(LatencySample {
-            single_ms: e.latency(&table, spec.runs, spec.warmup).await?,
+    let latency = match &req.gate.latency {
+        Some(spec) => subject.latency(&table, spec.runs, spec.warmup).await?.map(|single_ms| LatencySample {
+            single_ms,
             batch_rows: table.rows(),
             batch_seconds,
         }),
-        (Some(spec), Some(l)) => Some(LatencySample {
-            single_ms: measure_latency(&l.scorer, &table, spec.runs, spec.warmup)?,
-            batch_rows: table.rows(),
-            batch_seconds,
-        }),
-        _ => None,
-    };
-    let empty_signature;
-    let data = match loaded.as_ref().and_then(|l| l.scorer.signature()) {
-        Some(s) => Some((&table, s)),
-        None if req.gate.data.is_some() => {
-            empty_signature = berth_ml::Signature { task, inputs: vec![], target: None, classes: None };
-            Some((&table, &empty_signature))
-        }
         None => None,
+    };
+    // The data checks need the model's inputs; without a signature only the
+    // checks on the data itself run.
+    let no_inputs = Signature { task, inputs: vec![], target: None, classes: None };
+    let data = match subject.signature() {
+        Some(s) => Some((&table, s)),
+        None => req.gate.data.as_ref().map(|_| (&table, &no_inputs)),
     };
     evaluate::evaluate(
         &req.gate,
-        Inputs { task, truth, prediction: &prediction, baseline, drift, latency, data, target: target.clone() },
+        Inputs { truth, prediction: &prediction, baseline, drift, latency, data, target: target.clone() },
         &mut report,
     );
 
     if req.store
-        && let (Some(b), Some(Loaded { version: Some(v), .. })) = (berth, &loaded)
+        && let (Some(b), Some(v)) = (berth, subject.version())
     {
         b.store_gate_report(v, &req.gate_name, &report).await?;
     }
     Ok(report)
+}
+
+/// The evaluation data, its digest hashed while it is parsed; `None` (and a
+/// failed check) when it does not load.
+fn load_data(path: &Path, report: &mut Report) -> Result<Option<Table>> {
+    let (table, digest) = std::thread::scope(|s| {
+        let digest = s.spawn(|| crate::train::file_digest(path));
+        let table = read_table(path, &ReadOptions::default());
+        (table, digest.join().expect("hashing the data panicked"))
+    });
+    let table = match table {
+        Ok(t) => t,
+        Err(e) => {
+            report.check(Check::failed("data_loads", format!("data {} does not load: {e}", path.display())));
+            return Ok(None);
+        }
+    };
+    if table.rows() == 0 {
+        return Err(ServiceError::input(
+            format!("{} has no rows to validate on", path.display()),
+            Some("validate on data with at least one row".into()),
+        ));
+    }
+    report.data.rows = table.rows();
+    report.data.digest = digest?.to_string();
+    report.check(Check::passed("data_loads", format!("data loads: {} rows", table.rows())));
+    Ok(Some(table))
+}
+
+/// The baseline's predictions on the same rows, or its stored metrics.
+async fn baseline(
+    berth: Option<&Berth>,
+    req: &ValidateRequest,
+    table: &Table,
+    target: &str,
+) -> Result<Option<(String, BaselineInput)>> {
+    let Some(arg) = &req.baseline else {
+        return Ok(None);
+    };
+    let mut base = LoadedModel::load(berth, arg, req.features.clone()).await?;
+    base.fit_to(table, target);
+    let input = match req.gate.baseline.as_ref().map(|s| s.mode).unwrap_or_default() {
+        BaselineMode::Stored => {
+            let v = base.version.as_ref().ok_or_else(|| {
+                ServiceError::input(
+                    format!("baseline {} is a file: it has no stored metrics", shown_arg(arg)),
+                    Some("use mode = \"rescore\", or a ref".into()),
+                )
+            })?;
+            BaselineInput::Stored(v.meta.metrics.clone())
+        }
+        BaselineMode::Rescore => BaselineInput::Rescored(base.scorer.predict(table)?),
+    };
+    Ok(Some((base.shown, input)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gate(text: &str) -> Gate {
+        Gate::parse(text, "g.toml").unwrap()
+    }
+
+    #[test]
+    fn a_project_is_needed_only_for_refs_and_the_gate_baseline_is_decided_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let model = dir.path().join("model.berth");
+        std::fs::write(&model, b"{}").unwrap();
+        let file = Subject::Model(ModelArg::File(model.clone()));
+        let by_ref = Subject::Model(model_arg("churn@3").unwrap());
+        let data = PathBuf::from("data.csv");
+        let req = |s: &Subject, g: &str| ValidateRequest::new(s.clone(), data.clone(), gate(g), "g".into());
+        assert!(!needs_project(&req(&file, "").unwrap()));
+        assert!(needs_project(&req(&by_ref, "").unwrap()));
+        let with_baseline = req(&file, "[baseline]\nref = \"churn@production\"\n").unwrap();
+        assert!(matches!(&with_baseline.baseline, Some(ModelArg::Ref(r)) if r.to_string() == "churn@production"));
+        assert!(needs_project(&with_baseline));
+        let predictions = Subject::Predictions { path: "p.csv".into(), task: Task::Regression };
+        assert!(!needs_project(&req(&predictions, "").unwrap()));
+        assert_eq!(predictions.to_string(), PREDICTIONS_FILE);
+        assert_eq!(by_ref.to_string(), "churn@3");
+        let e = req(&file, "[baseline]\nref = \"Bad@1\"\n").unwrap_err();
+        assert!(e.to_string().contains("\"Bad@1\" is neither a model file nor a ref"), "{e}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn a_predictions_file_is_loaded_scored_and_evaluated_without_a_project() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut data, mut preds) = (String::from("y\n"), String::from("prediction\n"));
+        for i in 1..=40 {
+            data.push_str(&format!("{}\n", f64::from(i)));
+            preds.push_str(&format!("{}\n", f64::from(i) * 1.3));
+        }
+        std::fs::write(dir.path().join("truth.csv"), data).unwrap();
+        std::fs::write(dir.path().join("preds.csv"), preds).unwrap();
+        let subject = Subject::Predictions { path: dir.path().join("preds.csv"), task: Task::Regression };
+        let gate = gate("[metrics]\nmape = { max = 10 }\n[latency]\nmax_p99_ms = 1\n");
+        let mut req = ValidateRequest::new(subject, dir.path().join("truth.csv"), gate, "g".into()).unwrap();
+        req.target = Some("y".into());
+        let report = validate(None, &req).await.unwrap();
+        assert_eq!(report.model, PREDICTIONS_FILE);
+        assert_eq!(report.data.rows, 40);
+        assert!(report.checks["data_loads"] && report.checks["model_predicts"], "{}", report.to_text());
+        assert!(!report.checks["metric.mape"]);
+        // Nothing runs here to time, so the latency bound has nothing to check.
+        assert!(report.latency.is_none() && !report.checks.contains_key("latency.p99"));
+        // A gate for another task is refused once the task is known.
+        let mut wrong = req.clone();
+        wrong.gate = Gate::parse("[metrics]\naccuracy = { min = 0.5 }\n", "g.toml").unwrap();
+        let e = validate(None, &wrong).await.unwrap_err();
+        assert!(e.to_string().contains("does not apply to a regression model"), "{e}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn a_model_file_that_does_not_load_is_a_failed_check() {
+        let dir = tempfile::tempdir().unwrap();
+        let model = dir.path().join("broken.berth");
+        std::fs::write(&model, b"{\"format\": \"berth-model\"").unwrap();
+        let req = ValidateRequest::new(
+            Subject::Model(ModelArg::File(model.clone())),
+            dir.path().join("data.csv"),
+            Gate::default(),
+            "g".into(),
+        )
+        .unwrap();
+        let report = validate(None, &req).await.unwrap();
+        assert!(!report.passed && !report.checks["model_loads"], "{}", report.to_text());
+        assert_eq!(report.model, model.display().to_string());
+        assert_eq!(report.results.len(), 1, "nothing after a model that does not load runs");
+    }
 }
