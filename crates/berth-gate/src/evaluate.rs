@@ -487,25 +487,15 @@ fn latency(gate: &Gate, l: LatencySample, report: &mut Report) {
     report.latency_p50_ms = Some(lat.p50_ms);
     report.latency_p99_ms = Some(lat.p99_ms);
     report.latency_threshold_ms = spec.max_p99_ms;
-    if let Some(max) = spec.max_p50_ms {
+    for (quantile, ms, max) in [("p50", lat.p50_ms, spec.max_p50_ms), ("p99", lat.p99_ms, spec.max_p99_ms)] {
+        let Some(max) = max else { continue };
         report.check(
             Check::new(
-                "latency.p50",
-                lat.p50_ms <= max,
-                format!("p50 latency {:.3} ms (max {max} ms, {} runs)", lat.p50_ms, lat.runs),
+                format!("latency.{quantile}"),
+                ms <= max,
+                format!("{quantile} latency {ms:.3} ms (max {max} ms, {} runs)", lat.runs),
             )
-            .with_value(lat.p50_ms)
-            .with_threshold(format!("<= {max} ms")),
-        );
-    }
-    if let Some(max) = spec.max_p99_ms {
-        report.check(
-            Check::new(
-                "latency.p99",
-                lat.p99_ms <= max,
-                format!("p99 latency {:.3} ms (max {max} ms, {} runs)", lat.p99_ms, lat.runs),
-            )
-            .with_value(lat.p99_ms)
+            .with_value(ms)
             .with_threshold(format!("<= {max} ms")),
         );
     }
