@@ -664,7 +664,6 @@ fn with_hint(message: impl std::fmt::Display, hint: Option<String>) -> String {
 
 /// `--endpoint`: a berth server's address.
 fn endpoint_url(s: &str) -> Result<EndpointUrl, String> {
-    use berth_core::Exit;
     EndpointUrl::parse(s).map_err(|e| {
         let hint = e.hint();
         with_hint(e, hint)
@@ -674,14 +673,14 @@ fn endpoint_url(s: &str) -> Result<EndpointUrl, String> {
 /// `init --registry`: checked now, recorded as written (a relative SQLite
 /// path stays relative to the project).
 fn registry_url(s: &str) -> Result<String, String> {
-    berth_registry::RegistryUrl::parse(s, Path::new(""))
+    berth_service::RegistryUrl::parse(s, Path::new(""))
         .map(|_| s.to_string())
         .map_err(|e| with_hint(e, Some("write sqlite://PATH or postgres://USER@HOST:PORT/DB".into())))
 }
 
 /// `init --store`: checked now, recorded as written.
 fn store_url(s: &str) -> Result<String, String> {
-    berth_store::StoreUrl::parse(s, Path::new(""))
+    berth_service::StoreUrl::parse(s, Path::new(""))
         .map(|_| s.to_string())
         .map_err(|e| with_hint(e, Some("write a directory, file:///abs/path or s3://bucket/prefix".into())))
 }

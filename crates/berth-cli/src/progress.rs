@@ -3,8 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use berth_service::Transfer;
-use berth_store::Progress;
+use berth_service::{Progress, Transfer};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 pub struct Bars {

@@ -16,7 +16,7 @@ use berth_core::{AliasName, ModelName, Ref, Selector};
 use berth_data::synth::{Kind, SynthOptions, generate};
 use berth_gate::Gate;
 use berth_ml::{Algorithm, AlgorithmName, Task, TrainConfig};
-use berth_service::{Berth, Config, NoTransfer, Result, ServiceError, TrainRequest, ValidateRequest, push_request_for};
+use berth_service::{Berth, Config, NoTransfer, Result, ServiceError, TrainRequest, ValidateRequest};
 
 /// The narrative goes to stdout, or to stderr with `--json` so that stdout
 /// holds only the JSON summary.
@@ -100,7 +100,7 @@ async fn train_and_push(
         .await
         .map_err(|e| ServiceError::Infra { message: format!("training stopped: {e}"), hint: None })??;
     let accuracy = report.metrics.get("accuracy").copied().unwrap_or(f64::NAN);
-    let pushed = b.push(push_request_for(&report, model.clone(), Default::default())?, &NoTransfer).await?;
+    let pushed = b.push_training(&report, model.clone(), Default::default(), &NoTransfer).await?;
     say!(
         "    {algorithm}: {} rows in {:.2}s, validation accuracy {accuracy:.4}  ->  {}  {}",
         report.train_rows,
@@ -324,7 +324,6 @@ pub async fn run(dir: Option<PathBuf>, json: bool) -> Result<()> {
 
     step(5, "Roll back: live accuracy drops, `berth check` rolls production back");
     let gate_acc = b
-        .registry()
         .gate_reports(&model, v2)
         .await?
         .iter()

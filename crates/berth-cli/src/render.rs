@@ -2,8 +2,9 @@
 //! stderr as `error: …` / `help: …`. JSON output is the service's structs.
 
 use berth_core::{AliasEvent, AuditEntry, Exit, VersionRecord};
-use berth_registry::ModelSummary;
-use berth_service::{FsckReport, GcReport, PullReport, PushReport, ServiceError, ShowReport, SmokeReport};
+use berth_service::{
+    FsckReport, GcReport, ModelSummary, PullReport, PushReport, ServiceError, ShowReport, SmokeReport,
+};
 use serde::Serialize;
 
 pub fn json<T: Serialize>(v: &T) {

@@ -89,9 +89,8 @@ pub async fn run(cli: Cli) -> Result<u8> {
             if json { render::json(&ms) } else { render::models(&ms) }
         }
         Command::Versions { model } => {
-            let b = open(&dir).await?;
-            let vs = b.versions(model).await?;
-            if json { render::json(&vs) } else { render::versions(&vs, &b.registry().aliases(model).await?) }
+            let r = open(&dir).await?.versions_with_aliases(model).await?;
+            if json { render::json(&r.versions) } else { render::versions(&r.versions, &r.aliases) }
         }
         Command::Show { reference } => {
             let s = open(&dir).await?.show(reference).await?;
@@ -126,12 +125,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
             if json { render::json(&ev) } else { render::alias_event(&ev) }
         }
         Command::Alias(AliasCommand::History { model, alias }) => {
-            let b = open(&dir).await?;
-            b.registry().version(model, 1).await.map(|_| ()).or_else(|e| match e {
-                berth_registry::RegistryError::VersionNotFound { .. } => Ok(()),
-                e => Err(e),
-            })?;
-            let evs = b.alias_history(model, alias.as_ref()).await?;
+            let evs = open(&dir).await?.alias_history(model, alias.as_ref()).await?;
             if json { render::json(&evs) } else { render::alias_history(&evs) }
         }
         Command::Promote { reference, env, reason, new_env } => {
@@ -148,14 +142,12 @@ pub async fn run(cli: Cli) -> Result<u8> {
             if json { render::json(&report) } else { crate::deploy::approve(&report) }
         }
         Command::Approvals { model, env } => {
-            let filter = berth_registry::ApprovalFilter { model: model.clone(), version: None, env: env.clone() };
+            let filter = berth_service::ApprovalFilter { model: model.clone(), version: None, env: env.clone() };
             let list = open(&dir).await?.approvals(&filter).await?;
             if json { render::json(&list) } else { crate::deploy::approvals(&list) }
         }
         Command::Deployments { model, env } => {
-            let b = open(&dir).await?;
-            b.versions(model).await?; // an unknown model is an error, not an empty history
-            let list = b.deployments(model, env.as_ref()).await?;
+            let list = open(&dir).await?.deployments(model, env.as_ref()).await?;
             if json { render::json(&list) } else { crate::deploy::deployments(&list) }
         }
         Command::Rollback { model, env, to, reason } => {

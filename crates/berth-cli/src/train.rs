@@ -5,7 +5,7 @@ use std::path::Path;
 
 use berth_core::{Exit, ModelArg, Ref};
 use berth_ml::{TrainConfig, TrainConfigDraft};
-use berth_service::{Result, Scorer, ServiceError, TrainRequest, detect_lineage, push_request_for};
+use berth_service::{Result, Scorer, ServiceError, TrainRequest, detect_lineage};
 
 use crate::cli::{TaskArg, TrainArgs};
 use crate::progress::Bars;
@@ -81,8 +81,8 @@ pub async fn train(a: &TrainArgs, dir: &Path, json: bool, quiet: bool, bars: &Ba
     let pushed = match push_model {
         Some(m) => {
             let b = crate::run::open(dir).await?;
-            let req = push_request_for(&report, m, detect_lineage(dir, &|k| std::env::var(k).ok()))?;
-            Some(b.push(req, bars).await?)
+            let lineage = detect_lineage(dir, &|k| std::env::var(k).ok());
+            Some(b.push_training(&report, m, lineage, bars).await?)
         }
         None => None,
     };

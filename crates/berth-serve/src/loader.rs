@@ -14,9 +14,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use berth_core::{Ref, Selector};
 use berth_ml::Signature;
-use berth_registry::RegistryError;
-use berth_service::{Berth, Config, Scorer, ServiceError};
-use berth_store::StoreError;
+use berth_service::{Berth, Config, ErrorKind, Scorer, ServiceError};
 use serde::{Deserialize, Serialize};
 
 use crate::served::{Served, Source, inputs_of, smoke_test};
@@ -146,16 +144,10 @@ impl Failure {
 
 /// Errors that mean "could not reach", as opposed to "not there" or "bad".
 fn unreachable(e: &ServiceError) -> bool {
-    matches!(
-        e,
-        ServiceError::Registry(
-            RegistryError::Db { .. } | RegistryError::Locked { .. } | RegistryError::Unreachable { .. }
-        ) | ServiceError::Store(StoreError::Remote { .. } | StoreError::Io { .. })
-    )
+    e.kind() == ErrorKind::Unavailable
 }
 
 fn shown(e: &ServiceError) -> String {
-    use berth_core::Exit;
     match e.hint() {
         Some(h) => format!("{e} ({h})"),
         None => e.to_string(),
@@ -426,6 +418,9 @@ pub async fn run(state: Arc<State>, target: Target, follow: Follow) {
 
 #[cfg(test)]
 mod tests {
+    use berth_registry::RegistryError;
+    use berth_store::StoreError;
+
     use super::*;
 
     fn reference() -> Ref {
@@ -474,6 +469,7 @@ mod tests {
             }),
             ServiceError::Store(StoreError::NotFound { digest, location: "s".into() }),
             ServiceError::input("not a model", None),
+            ServiceError::Corrupt { message: "churn@3: manifest is unreadable".into(), hint: None },
         ];
         for e in refused {
             assert!(matches!(Failure::of(&e), Failure::Refused(_)), "{e}");

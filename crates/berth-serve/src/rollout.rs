@@ -21,7 +21,7 @@ use berth_deploy::rollout::{
 };
 use berth_deploy::{Event, EventKind};
 use berth_ml::Prediction;
-use berth_service::{Berth, Config};
+use berth_service::{Berth, Config, ErrorKind};
 use serde::{Deserialize, Serialize};
 
 use crate::loader::Identity;
@@ -324,18 +324,27 @@ enum Step {
     Move(Phase),
 }
 
-/// A service error as a refusal: a policy's no is 403 with everything
-/// missing and its fixes; unknown versions and bad input are 422; the rest
-/// means the registry or store could not be reached (503).
+/// A service error as a refusal: what went wrong and how to fix it, under
+/// the status its kind calls for ([`refusal_status`]).
 fn refusal(e: &berth_service::ServiceError, context: &str) -> Refusal {
-    use berth_core::{ErrorClass, Exit};
     let hint = e.hint().map(|h| format!(" (to fix: {h})")).unwrap_or_default();
-    let status = match (e, e.class()) {
-        (berth_service::ServiceError::Denied { .. }, _) => StatusCode::FORBIDDEN,
-        (_, ErrorClass::Input | ErrorClass::Failed) => StatusCode::UNPROCESSABLE_ENTITY,
-        (_, ErrorClass::Infra) => StatusCode::SERVICE_UNAVAILABLE,
-    };
-    Refusal::new(status, format!("{context}: {e}{hint}"))
+    Refusal::new(refusal_status(e.kind()), format!("{context}: {}{hint}", e.message()))
+}
+
+/// The status of a rollout call the service refused. A policy's no is 403,
+/// the message naming everything missing. The call is about the
+/// rollout, not the versions it names, so a version that does not exist or
+/// an environment in the wrong state makes the request unprocessable (422)
+/// rather than a missing route (404) or a clash with another call (409). A
+/// damaged store or registry, like an unreachable one, leaves this server
+/// unable to roll out until an operator acts (503: the rollout may be asked
+/// for again, unchanged, once it is repaired).
+fn refusal_status(kind: ErrorKind) -> StatusCode {
+    match kind {
+        ErrorKind::Denied => StatusCode::FORBIDDEN,
+        ErrorKind::NotFound | ErrorKind::Conflict | ErrorKind::BadInput => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorKind::Unavailable | ErrorKind::Corrupt => StatusCode::SERVICE_UNAVAILABLE,
+    }
 }
 
 /// The registry could not be opened for a rollout.
@@ -651,5 +660,14 @@ mod tests {
         assert_eq!(refusal(&down, "x").status, StatusCode::SERVICE_UNAVAILABLE);
         let infra = ServiceError::Infra { message: "disk full".into(), hint: None };
         assert_eq!(refusal(&infra, "x"), Refusal::new(StatusCode::SERVICE_UNAVAILABLE, "x: disk full"));
+        let corrupt = ServiceError::Corrupt { message: "churn@3: manifest is unreadable".into(), hint: None };
+        assert_eq!(refusal(&corrupt, "x").status, StatusCode::SERVICE_UNAVAILABLE, "an operator must repair it");
+        let nothing_earlier = ServiceError::Registry(RegistryError::NothingToRollBack {
+            model: "churn".into(),
+            env: "production".into(),
+            current: Some(1),
+            moves: 1,
+        });
+        assert_eq!(refusal(&nothing_earlier, "x").status, StatusCode::UNPROCESSABLE_ENTITY);
     }
 }

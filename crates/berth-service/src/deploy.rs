@@ -5,8 +5,7 @@
 use std::collections::BTreeMap;
 
 use berth_core::{
-    AliasEvent, AliasName, Approval, Clock, Delivery, Digest, GateRecord, ModelName, MoveKind, Ref, SystemClock,
-    VersionRecord,
+    AliasEvent, AliasName, Approval, Delivery, Digest, GateRecord, ModelName, MoveKind, Ref, VersionRecord,
 };
 use berth_deploy::degradation::{DegradationReport, compare};
 use berth_deploy::notify::Outcome;
@@ -96,10 +95,6 @@ pub(crate) fn digest_of_report(g: &GateRecord) -> String {
 }
 
 impl Berth {
-    fn now(&self) -> berth_core::Timestamp {
-        SystemClock.now()
-    }
-
     /// Sends an event to the configured notifiers; never fails.
     pub async fn notify(&self, event: Event) -> Vec<Outcome> {
         if self.notifiers.is_empty() {
@@ -378,6 +373,8 @@ impl Berth {
 
     /// An environment's full history, oldest first.
     pub async fn deployments(&self, model: &ModelName, env: Option<&AliasName>) -> Result<Vec<DeploymentRecord>> {
+        // An unknown model is an error, not an empty history.
+        self.require_model(model).await?;
         if let Some(env) = env {
             self.known_environment(model, env, false).await?;
         }
@@ -419,4 +416,40 @@ fn reference_metrics(v: &VersionRecord, gates: &[GateRecord], required: &[String
         return (format!("gate {:?} (report {})", g.gate, g.id), m);
     }
     ("the version's training metrics".to_string(), v.meta.metrics.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use berth_core::Timestamp;
+
+    use crate::service::tests::{open_at, project, push_one};
+
+    /// Whether `t` was read from a clock started at `start_ms` (a fixed clock
+    /// advances a millisecond per reading, so allow a few readings).
+    fn from_clock(t: Timestamp, start_ms: i64) -> bool {
+        (start_ms..start_ms + 1_000).contains(&t.millis())
+    }
+
+    #[tokio::test]
+    async fn versions_approvals_and_promotions_carry_the_injected_clock_s_time() {
+        const ALICE: i64 = 1_700_000_000_000;
+        const BOB: i64 = 1_800_000_000_000;
+        let (dir, config) = project();
+        let alice = open_at(&config, "alice", ALICE).await;
+        let bob = open_at(&config, "bob", BOB).await;
+        push_one(&alice, dir.path(), "churn", b"weights").await;
+        let r = "churn@1".parse().unwrap();
+        let staging = berth_core::AliasName::parse("staging").unwrap();
+
+        let v = alice.resolve(&r).await.unwrap();
+        assert!(from_clock(v.created_at, ALICE), "pushed at {}", v.created_at);
+        let approved = bob.approve(&r, &staging, Some("looks good")).await.unwrap();
+        assert!(from_clock(approved.approval.at, BOB), "approved at {}", approved.approval.at);
+        let promoted = alice.promote(&r, &staging, Some("first release")).await.unwrap();
+        assert!(promoted.promoted, "{promoted:?}");
+        let moved = promoted.deployment.expect("the promotion moved staging");
+        assert!(from_clock(moved.at, ALICE), "promoted at {}", moved.at);
+        let history = bob.deployments(&v.model, Some(&staging)).await.unwrap();
+        assert_eq!(history.iter().map(|d| d.event.at).collect::<Vec<_>>(), [moved.at], "as recorded");
+    }
 }

@@ -101,7 +101,7 @@ impl Berth {
                     repaired.push(RepairedBlob { digest: d, from: path, referenced_by: refs.of(&d) })
                 }
                 other => {
-                    return Err(ServiceError::Infra {
+                    return Err(ServiceError::Corrupt {
                         message: format!(
                             "blob {d} was restored from {} but reads back as {other:?}; the store is damaging what it is given",
                             path.display()

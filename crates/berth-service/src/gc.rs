@@ -101,6 +101,8 @@ impl Berth {
     /// Removes the temporary files [`partial_is_removable`] allows. This needs
     /// no lease: a temporary file is never a blob anyone refers to.
     async fn sweep_partials(&self, dry_run: bool) -> Result<(usize, u64)> {
+        // Not the service's clock: a temporary file's age is measured against
+        // its modification time, which the file system stamps on its own clock.
         let now = std::time::SystemTime::now();
         let (mut n, mut bytes) = (0, 0);
         for p in self.store.partials().await? {

@@ -26,7 +26,7 @@ mod validate;
 pub use config::{Config, ENV_PREFIX, InitOutcome, init};
 pub use deploy::{ApproveReport, CheckReport, DeploymentRecord, Lack, PromoteReport, RollbackReport};
 pub use endpoint::{Endpoint, EndpointUrl};
-pub use error::ServiceError;
+pub use error::{ErrorKind, ServiceError};
 pub use fsck::{FsckProblem, FsckReport, RepairedBlob};
 pub use gc::GcReport;
 pub use gitignore::GitWarning;
@@ -35,9 +35,14 @@ pub use metrics_file::read_metrics;
 pub use predict::{ModelFile, PredictReport, Scorer, predict_to_file};
 pub use pull::PullReport;
 pub use push::{PushOptions, PushReport, PushRequest};
-pub use service::{Berth, NoTransfer, ShowFile, ShowGate, ShowReport, Transfer};
+pub use service::{Berth, NoTransfer, ShowFile, ShowGate, ShowReport, Transfer, VersionsReport};
 pub use smoke::{SmokeCheck, SmokeReport, SmokeRequest, smoke};
-pub use train::{MODEL_FILE, TrainReport, TrainRequest, file_digest, load_train_config, push_request_for, train};
+pub use train::{MODEL_FILE, TrainReport, TrainRequest, file_digest, load_train_config, train};
 pub use validate::{Subject, ValidateRequest, model_arg, needs_project, validate};
+
+// Values callers pass in or get back that the store and registry define:
+// re-exported so that callers depend on this crate alone.
+pub use berth_registry::{ApprovalFilter, ModelSummary, RegistryUrl};
+pub use berth_store::{Progress, StoreUrl};
 
 pub type Result<T, E = ServiceError> = std::result::Result<T, E>;

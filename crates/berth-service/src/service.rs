@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use berth_core::{AliasEvent, AliasName, AuditEntry, Clock, Manifest, ModelName, Ref, SystemClock, VersionRecord};
-use berth_registry::{Actor, AuditFilter, ModelSummary, Registry, RegistryUrl};
+use berth_registry::{Actor, AuditFilter, ModelSummary, Registry, RegistryError, RegistryUrl};
 use berth_store::{BlobStore, Progress, StatCache, StoreUrl};
 use serde::Serialize;
 
@@ -42,6 +42,9 @@ pub struct Berth {
     pub(crate) store: Arc<dyn BlobStore>,
     pub(crate) actor: Actor,
     pub(crate) notifiers: berth_deploy::Notifiers,
+    /// Where every timestamp the service records comes from, the registry's
+    /// included, so a test (or a hub replaying) decides what "now" is.
+    pub(crate) clock: Arc<dyn Clock>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -53,6 +56,14 @@ pub struct ShowReport {
     pub files: Vec<ShowFile>,
     /// Gates run on this version: which gate, on which data, the verdict.
     pub gates: Vec<ShowGate>,
+}
+
+/// What `berth versions` shows: every version of a model, and which version
+/// each of its aliases points at.
+#[derive(Debug, Clone, Serialize)]
+pub struct VersionsReport {
+    pub versions: Vec<VersionRecord>,
+    pub aliases: BTreeMap<String, u64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -72,16 +83,26 @@ pub struct ShowFile {
 }
 
 impl Berth {
-    /// Opens the store and registry the configuration names.
+    /// Opens the store and registry the configuration names, on the system clock.
     pub async fn open(config: Config, actor: String) -> Result<Berth> {
+        Berth::open_with_clock(config, actor, Arc::new(SystemClock)).await
+    }
+
+    /// [`Berth::open`], with every timestamp taken from `clock`.
+    pub async fn open_with_clock(config: Config, actor: String, clock: Arc<dyn Clock>) -> Result<Berth> {
         let base = config.root.clone().unwrap_or_else(|| std::env::current_dir().unwrap_or_default());
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let reg_url = RegistryUrl::parse(&config.registry_url, &base)?;
-        let registry = berth_registry::connect(&reg_url, Duration::from_millis(config.busy_timeout_ms), clock).await?;
+        let busy = Duration::from_millis(config.busy_timeout_ms);
+        let registry = berth_registry::connect(&reg_url, busy, clock.clone()).await?;
         let store_url = StoreUrl::parse(&config.store_url, &base)?;
         let store = berth_store::open_store(&store_url, config.cache_dir.as_deref())?;
         let notifiers = berth_deploy::Notifiers::new(&config.notifiers, &|k| std::env::var(k).ok());
-        Ok(Berth { config, registry, store, actor: Actor(actor), notifiers })
+        Ok(Berth { config, registry, store, actor: Actor(actor), notifiers, clock })
+    }
+
+    /// The time as the service's clock tells it.
+    pub(crate) fn now(&self) -> berth_core::Timestamp {
+        self.clock.now()
     }
 
     /// Who this berth acts as.
@@ -91,14 +112,6 @@ impl Berth {
 
     pub fn config(&self) -> &Config {
         &self.config
-    }
-
-    pub fn registry(&self) -> &dyn Registry {
-        &*self.registry
-    }
-
-    pub fn store(&self) -> &dyn BlobStore {
-        &*self.store
     }
 
     pub(crate) fn stat_cache(&self) -> StatCache {
@@ -114,7 +127,7 @@ impl Berth {
 
     pub async fn manifest(&self, v: &VersionRecord) -> Result<Manifest> {
         let bytes = self.store.get_bytes(&v.manifest, MAX_MANIFEST).await?;
-        Manifest::from_bytes(&bytes).map_err(|e| ServiceError::Infra {
+        Manifest::from_bytes(&bytes).map_err(|e| ServiceError::Corrupt {
             message: format!("{}@{}: manifest {} is unreadable: {e}", v.model, v.version, v.manifest),
             hint: Some("run `berth fsck`".into()),
         })
@@ -126,6 +139,30 @@ impl Berth {
 
     pub async fn versions(&self, model: &ModelName) -> Result<Vec<VersionRecord>> {
         Ok(self.registry.versions(model).await?)
+    }
+
+    /// A model's versions and where its aliases point, read together so a
+    /// listing can show each version's aliases beside it.
+    pub async fn versions_with_aliases(&self, model: &ModelName) -> Result<VersionsReport> {
+        let versions = self.registry.versions(model).await?;
+        let aliases = self.registry.aliases(model).await?;
+        Ok(VersionsReport { versions, aliases })
+    }
+
+    /// The gate reports stored on a version, oldest first, each with its
+    /// full report (what `show` summarises).
+    pub async fn gate_reports(&self, model: &ModelName, version: u64) -> Result<Vec<berth_core::GateRecord>> {
+        Ok(self.registry.gate_reports(model, version).await?)
+    }
+
+    /// Fails with the registry's "model not found" unless `model` exists, so
+    /// that asking for the history of a model nobody pushed is an error, not
+    /// an empty answer. A model with no versions yet exists.
+    pub(crate) async fn require_model(&self, model: &ModelName) -> Result<()> {
+        match self.registry.version(model, 1).await {
+            Ok(_) | Err(RegistryError::VersionNotFound { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
     }
 
     pub async fn show(&self, r: &Ref) -> Result<ShowReport> {
@@ -224,7 +261,10 @@ impl Berth {
         Ok(self.registry.remove_alias(model, alias, &self.actor, reason).await?)
     }
 
+    /// Every move of the model's aliases (of one alias, when named); an
+    /// unknown model is refused.
     pub async fn alias_history(&self, model: &ModelName, alias: Option<&AliasName>) -> Result<Vec<AliasEvent>> {
+        self.require_model(model).await?;
         Ok(self.registry.alias_history(model, alias).await?)
     }
 
@@ -290,5 +330,74 @@ impl Berth {
             }
             _ => Ok(None),
         }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use berth_core::{FixedClock, Timestamp, VersionMeta};
+
+    use super::*;
+    use crate::PushRequest;
+
+    /// A fresh embedded project (SQLite and a local store) in a temporary directory.
+    pub(crate) fn project() -> (tempfile::TempDir, Config) {
+        let dir = tempfile::tempdir().unwrap();
+        crate::init(dir.path(), None, None, &|_| None).unwrap();
+        let config = Config::discover(dir.path(), &|_| None).unwrap();
+        (dir, config)
+    }
+
+    /// The project opened as `actor`, its clock starting at `start_ms`.
+    pub(crate) async fn open_at(config: &Config, actor: &str, start_ms: i64) -> Berth {
+        let clock = Arc::new(FixedClock::new(Timestamp::from_millis(start_ms)));
+        Berth::open_with_clock(config.clone(), actor.into(), clock).await.unwrap()
+    }
+
+    /// Pushes a one-file version of `model`; returns its number.
+    pub(crate) async fn push_one(b: &Berth, dir: &std::path::Path, model: &str, bytes: &[u8]) -> u64 {
+        let file = dir.join("model.onnx");
+        std::fs::write(&file, bytes).unwrap();
+        let req = PushRequest {
+            paths: vec![file],
+            model: Some(ModelName::parse(model).unwrap()),
+            meta: VersionMeta::default(),
+        };
+        b.push(req, &crate::NoTransfer).await.unwrap().version.version
+    }
+
+    fn name(s: &str) -> ModelName {
+        ModelName::parse(s).unwrap()
+    }
+
+    fn is_model_not_found(e: &ServiceError) -> bool {
+        matches!(e, ServiceError::Registry(RegistryError::ModelNotFound(m)) if m == "nosuch")
+    }
+
+    #[tokio::test]
+    async fn histories_of_an_unknown_model_are_refused_not_empty() {
+        let (dir, config) = project();
+        let b = open_at(&config, "alice", 1_000).await;
+        push_one(&b, dir.path(), "churn", b"weights").await;
+        let e = b.alias_history(&name("nosuch"), None).await.unwrap_err();
+        assert!(is_model_not_found(&e), "{e}");
+        let e = b.deployments(&name("nosuch"), None).await.unwrap_err();
+        assert!(is_model_not_found(&e), "{e}");
+        assert!(b.alias_history(&name("churn"), None).await.unwrap().is_empty(), "a known model with no moves");
+        assert!(b.deployments(&name("churn"), None).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn versions_come_with_where_the_aliases_point() {
+        let (dir, config) = project();
+        let b = open_at(&config, "alice", 1_000).await;
+        push_one(&b, dir.path(), "churn", b"one").await;
+        let two = push_one(&b, dir.path(), "churn", b"two").await;
+        b.alias_set(&name("churn"), &AliasName::parse("champion").unwrap(), two, None).await.unwrap();
+        let r = b.versions_with_aliases(&name("churn")).await.unwrap();
+        assert_eq!(r.versions.iter().map(|v| v.version).collect::<Vec<_>>(), [2, 1], "newest first");
+        assert_eq!(r.aliases, BTreeMap::from([("champion".to_string(), two)]));
+        let e = b.versions_with_aliases(&name("nosuch")).await.unwrap_err();
+        assert!(is_model_not_found(&e), "{e}");
     }
 }

@@ -287,8 +287,13 @@ impl Score for PredictionsFile<'_> {
     }
 }
 
-fn now_rfc3339() -> String {
-    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+/// When a report was made, to the second: on the service's clock when there
+/// is a project, else on the system's (a model file validated on its own).
+fn created_at(berth: Option<&Berth>) -> String {
+    use berth_core::Clock;
+    let now = berth.map(Berth::now).unwrap_or_else(|| berth_core::SystemClock.now());
+    let since_epoch = std::time::Duration::from_millis(now.millis().max(0) as u64);
+    humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + since_epoch).to_string()
 }
 
 /// The truth column as the task needs it; nulls are refused.
@@ -480,7 +485,7 @@ async fn drift_columns(
 /// ref ([`needs_project`]).
 pub async fn validate(berth: Option<&Berth>, req: &ValidateRequest) -> Result<Report> {
     let mut report = Report::new(&req.gate_name, &req.subject.to_string());
-    report.created_at = now_rfc3339();
+    report.created_at = created_at(berth);
     report.data.path = req.data.display().to_string();
     // Model loads (or the endpoint answers).
     match &req.subject {
