@@ -275,6 +275,26 @@ fn a_rollout_into_a_governed_environment_is_held_to_its_policy_at_start_and_at_p
     let last = h.as_array().unwrap().last().unwrap().clone();
     assert_eq!(last["kind"], "rollout");
     assert_eq!(last["gate_reports"].as_array().unwrap().len(), 1, "the passing report is the evidence: {last}");
+
+    // A canary whose candidate loses its gate while it runs passes its analysis but is
+    // aborted at the end, with the policy's reason, and production stays.
+    // churn@3 is production now; churn@1 is the candidate, gated before it starts.
+    p.write("gates/production.toml", b"[metrics]\naccuracy = { min = 0.5 }\n");
+    let args = ["validate", "churn@1", "--data", "train.csv", "--gate", "gates/production.toml", "-q"];
+    assert_eq!(p.berth(&args).code, 0);
+    let canary = ["start", "--strategy", "canary", "--steps", "50,100", "--pause", "1s", "--min-requests", "20"];
+    let mut args: Vec<&str> = canary.to_vec();
+    args.extend_from_slice(&["--candidate", "1", "--max-psi", "1000"]);
+    rollout(&p, &s, &args);
+    p.write("gates/production.toml", b"[metrics]\naccuracy = { min = 0.999 }\n");
+    let args = ["validate", "churn@1", "--data", "train.csv", "--gate", "gates/production.toml", "-q"];
+    assert_eq!(p.berth(&args).code, 1);
+    let end = drive(&s, &rows(&p));
+    let last = &end["last"]["state"];
+    assert_eq!(last["phase"]["phase"], "aborted", "{end}");
+    let reason = last["phase"]["reason"].as_str().unwrap();
+    assert!(reason.contains("policy of production is not met"), "{reason}");
+    assert_eq!(production(&p), 3);
 }
 
 #[test]
