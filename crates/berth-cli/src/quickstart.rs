@@ -96,9 +96,7 @@ async fn train_and_push(
         data.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default()
     ));
     let req = TrainRequest { config, data: data.to_path_buf(), out_dir: out.to_path_buf(), force: false };
-    let report = tokio::task::spawn_blocking(move || berth_service::train(&req))
-        .await
-        .map_err(|e| ServiceError::Infra { message: format!("training stopped: {e}"), hint: None })??;
+    let report = berth_service::train_off_runtime(req).await?;
     let accuracy = report.metrics.get("accuracy").copied().unwrap_or(f64::NAN);
     let pushed = b.push_training(&report, model.clone(), Default::default(), &NoTransfer).await?;
     say!(

@@ -74,9 +74,7 @@ pub async fn train(a: &TrainArgs, dir: &Path, json: bool, quiet: bool, bars: &Ba
     let push_model = a.push.clone();
     let req = TrainRequest { config, data, out_dir: a.output.clone(), force: a.force };
     let spinner = bars.spinner(&format!("training {} on {}", req.config.algorithm, req.data.display()));
-    let report = tokio::task::spawn_blocking(move || berth_service::train(&req))
-        .await
-        .map_err(|e| ServiceError::Infra { message: format!("training stopped: {e}"), hint: None })??;
+    let report = berth_service::train_off_runtime(req).await?;
     spinner.finish_and_clear();
     let pushed = match push_model {
         Some(m) => {

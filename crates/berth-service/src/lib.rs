@@ -37,7 +37,7 @@ pub use pull::PullReport;
 pub use push::{PushOptions, PushReport, PushRequest};
 pub use service::{Berth, NoTransfer, ShowFile, ShowGate, ShowReport, Transfer, VersionsReport};
 pub use smoke::{SmokeCheck, SmokeReport, SmokeRequest, smoke};
-pub use train::{MODEL_FILE, TrainReport, TrainRequest, file_digest, load_train_config, train};
+pub use train::{MODEL_FILE, TrainReport, TrainRequest, file_digest, load_train_config, train, train_off_runtime};
 pub use validate::{Subject, ValidateRequest, model_arg, needs_project, validate};
 
 // Values callers pass in or get back that the store and registry define:

@@ -116,6 +116,14 @@ fn metric_error(e: berth_gate::metrics::MetricError) -> ServiceError {
     ServiceError::Infra { message: format!("cannot compute metrics: {e}"), hint: None }
 }
 
+/// [`train`] on the blocking pool, for async callers: training takes whole
+/// cores for seconds and must not stall the runtime.
+pub async fn train_off_runtime(req: TrainRequest) -> Result<TrainReport> {
+    tokio::task::spawn_blocking(move || train(&req))
+        .await
+        .map_err(|e| ServiceError::Infra { message: format!("training stopped: {e}"), hint: None })?
+}
+
 /// Trains and writes the outputs; pure local work (no store, no registry).
 pub fn train(req: &TrainRequest) -> Result<TrainReport> {
     let started = Instant::now();
