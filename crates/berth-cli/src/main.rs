@@ -4,6 +4,7 @@
 mod cli;
 mod data;
 mod deploy;
+mod hub;
 mod progress;
 mod quickstart;
 mod render;
@@ -28,7 +29,7 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    let serving = matches!(cli.command, cli::Command::Serve(_) | cli::Command::Quickstart { .. });
+    let serving = matches!(cli.command, cli::Command::Serve(_) | cli::Command::Hub(_) | cli::Command::Quickstart { .. });
     if !serving {
         die_quietly_on_a_closed_pipe();
     }

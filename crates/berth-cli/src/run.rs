@@ -205,6 +205,9 @@ pub async fn run(cli: Cli) -> Result<u8> {
         }
         Command::Validate(a) => return crate::validate::run(a, &dir, json).await,
         Command::Serve(a) => crate::serve::run(a, &dir).await?,
+        Command::Hub(a) => crate::hub::hub(a, &dir, json).await?,
+        Command::Token(cmd) => crate::hub::token(cmd, &dir, json).await?,
+        Command::Policy(cmd) => crate::hub::policy(cmd, &dir, json).await?,
         Command::Smoke { endpoint, data, rows, max_latency_ms } => {
             let req = berth_service::SmokeRequest {
                 endpoint: endpoint.to_string(),

@@ -79,6 +79,11 @@ impl FixedClock {
     pub fn new(start: Timestamp) -> Self {
         FixedClock(AtomicI64::new(start.0))
     }
+
+    /// Moves the clock forward, as if `d` had passed.
+    pub fn advance(&self, d: Duration) {
+        self.0.fetch_add(d.as_millis() as i64, Ordering::SeqCst);
+    }
 }
 
 impl Clock for FixedClock {

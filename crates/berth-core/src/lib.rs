@@ -3,6 +3,7 @@
 //! maps failures to exit codes. This crate does no I/O and depends on no other
 //! berth crate; everything else builds on its vocabulary.
 
+pub mod access;
 pub mod clock;
 pub mod deploy;
 pub mod digest;
@@ -15,6 +16,7 @@ pub mod reference;
 pub mod suggest;
 pub mod version;
 
+pub use access::{Grant, ModelPattern, PatternError, Role};
 pub use clock::{Clock, FixedClock, SystemClock, Timestamp};
 pub use deploy::{Approval, Delivery, DeliveryStatus, MoveKind};
 pub use digest::{Digest, DigestError, Sha256Hasher};

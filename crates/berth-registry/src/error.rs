@@ -10,6 +10,8 @@ pub enum RegistryError {
     AliasNotFound { model: String, alias: String },
     #[error("{model}@{env} has no earlier healthy version to roll back to (it points at {}; {moves} moves in its history)", .current.map(|c| format!("version {c}")).unwrap_or_else(|| "nothing".into()))]
     NothingToRollBack { model: String, env: String, current: Option<u64>, moves: usize },
+    #[error("token {0:?} does not exist")]
+    TokenNotFound(String),
     #[error("a garbage collection is running on {url}")]
     GcRunning { url: String },
     #[error("registry {url} is locked by another process and stayed locked: {source}")]
@@ -53,6 +55,7 @@ impl Exit for RegistryError {
             | RegistryError::VersionNotFound { .. }
             | RegistryError::AliasNotFound { .. }
             | RegistryError::NothingToRollBack { .. }
+            | RegistryError::TokenNotFound(_)
             | RegistryError::Url { .. } => ErrorClass::Input,
             _ => ErrorClass::Infra,
         }
@@ -66,6 +69,7 @@ impl Exit for RegistryError {
             RegistryError::NothingToRollBack { model, env, .. } => Some(format!(
                 "name the version with --to N; `berth deployments {model} --env {env}` shows what it pointed at"
             )),
+            RegistryError::TokenNotFound(_) => Some("run `berth token list` to see the tokens and their ids".into()),
             RegistryError::GcRunning { .. } => Some("wait for `berth gc` to finish, then retry".into()),
             RegistryError::Locked { .. } => {
                 Some("another berth process holds the registry; retry when it is done, or raise BERTH_REGISTRY_BUSY_TIMEOUT_MS".into())

@@ -5,6 +5,7 @@
 //! against both. The registry stores digests, never bytes: it must not depend
 //! on the blob store.
 
+mod access;
 mod connect;
 mod deploy;
 mod error;
@@ -12,6 +13,7 @@ mod migrate;
 mod postgres;
 mod rows;
 mod sql;
+mod sql_access;
 mod sql_deploy;
 mod sqlite;
 
@@ -25,6 +27,7 @@ use berth_core::{
 };
 use serde::{Deserialize, Serialize};
 
+pub use access::{Access, NewToken, PolicyRecord, TokenRecord};
 pub use connect::{RegistryUrl, connect};
 pub use deploy::{ApprovalFilter, DeliveryUpdate, Deploy, DeployTarget, NewDelivery};
 pub use error::RegistryError;
@@ -91,7 +94,7 @@ pub struct NewGateReport<'a> {
 }
 
 #[async_trait]
-pub trait Registry: Send + Sync {
+pub trait Registry: Access + Send + Sync {
     /// The registry's URL with any password hidden, for messages.
     fn url(&self) -> String;
 

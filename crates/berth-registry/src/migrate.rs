@@ -131,6 +131,33 @@ CREATE TABLE deliveries (
     finished_at BIGINT
 );
 "#,
+    r#"
+CREATE TABLE tokens (
+    id TEXT PRIMARY KEY,
+    secret_sha256 TEXT NOT NULL UNIQUE,
+    prefix TEXT NOT NULL,
+    principal TEXT NOT NULL,
+    role TEXT NOT NULL,
+    models TEXT NOT NULL,
+    envs TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT,
+    revoked_at BIGINT,
+    revoked_by TEXT,
+    last_used_at BIGINT
+);
+CREATE TABLE policies (
+    version BIGINT PRIMARY KEY,
+    document TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    applied_by TEXT NOT NULL,
+    applied_at BIGINT NOT NULL,
+    source TEXT
+);
+CREATE TABLE policy_lock (applies BIGINT NOT NULL);
+INSERT INTO policy_lock (applies) VALUES (0);
+"#,
 ];
 
 pub(crate) const SCHEMA_TABLE: &str =

@@ -112,6 +112,7 @@ impl PgRegistry {
 }
 
 crate::sql::impl_registry!(PgRegistry, Postgres);
+crate::sql_access::impl_access_sql!(PgRegistry, Postgres);
 
 #[cfg(test)]
 mod tests {

@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use berth_core::{
-    AliasEvent, AliasName, Approval, AuditEntry, Delivery, DeliveryStatus, Digest, GateRecord, Lineage, ModelName,
-    MoveKind, Timestamp, VersionMeta, VersionRecord, VersionStatus,
+    AliasEvent, AliasName, Approval, AuditEntry, Delivery, DeliveryStatus, Digest, GateRecord, Grant, Lineage, ModelName,
+    ModelPattern, MoveKind, Role, Timestamp, VersionMeta, VersionRecord, VersionStatus,
 };
 use sqlx::Row;
 
@@ -183,6 +183,46 @@ impl Ctx<'_> {
             version: self.get::<_, Option<i64>>(row, "version")?.map(|v| v as u64),
             before: before.map(|s| self.json("before_json", &s)).transpose()?,
             after: after.map(|s| self.json("after_json", &s)).transpose()?,
+        })
+    }
+
+    pub fn token<R: Decodes>(&self, row: &R) -> Result<crate::TokenRecord> {
+        let role: String = self.get(row, "role")?;
+        let models: String = self.get(row, "models")?;
+        let envs: String = self.get(row, "envs")?;
+        let envs: Vec<String> = self.json("envs", &envs)?;
+        let envs =
+            envs.iter().map(|e| AliasName::parse(e).map_err(|err| self.bad("envs", err))).collect::<Result<Vec<_>>>()?;
+        let millis = |name: &'static str| -> Result<Option<Timestamp>> {
+            Ok(self.get::<_, Option<i64>>(row, name)?.map(Timestamp::from_millis))
+        };
+        Ok(crate::TokenRecord {
+            id: self.get(row, "id")?,
+            prefix: self.get(row, "prefix")?,
+            principal: self.get(row, "principal")?,
+            grant: Grant {
+                role: Role::parse(&role).ok_or_else(|| self.bad("role", &role))?,
+                models: ModelPattern::parse(&models).map_err(|e| self.bad("models", e))?,
+                envs,
+            },
+            created_by: self.get(row, "created_by")?,
+            created_at: Timestamp::from_millis(self.get(row, "created_at")?),
+            expires_at: millis("expires_at")?,
+            revoked_at: millis("revoked_at")?,
+            revoked_by: self.get(row, "revoked_by")?,
+            last_used_at: millis("last_used_at")?,
+        })
+    }
+
+    pub fn policy<R: Decodes>(&self, row: &R) -> Result<crate::PolicyRecord> {
+        let document: String = self.get(row, "document")?;
+        Ok(crate::PolicyRecord {
+            version: self.get::<_, i64>(row, "version")? as u64,
+            document: self.json("document", &document)?,
+            digest: self.get(row, "digest")?,
+            applied_by: self.get(row, "applied_by")?,
+            applied_at: Timestamp::from_millis(self.get(row, "applied_at")?),
+            source: self.get(row, "source")?,
         })
     }
 

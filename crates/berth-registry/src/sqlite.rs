@@ -68,3 +68,4 @@ impl SqliteRegistry {
 }
 
 crate::sql::impl_registry!(SqliteRegistry, Sqlite);
+crate::sql_access::impl_access_sql!(SqliteRegistry, Sqlite);

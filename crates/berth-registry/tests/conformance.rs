@@ -6,12 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use berth_core::{
-    AliasName, Clock, DeliveryStatus, Digest, FixedClock, Lineage, ModelName, MoveKind, NewVersion, Ref, SystemClock,
+    AliasName, Clock, DeliveryStatus, Digest, FixedClock, Grant, Lineage, ModelPattern, Role, ModelName, MoveKind, NewVersion, Ref, SystemClock,
     Timestamp, VersionMeta,
 };
 use berth_registry::{
     Actor, ApprovalFilter, AuditFilter, DeliveryUpdate, Deploy, DeployTarget, NewDelivery, NewGateReport, PgRegistry,
-    Registry, RegistryError, SqliteRegistry,
+    NewToken, Registry, RegistryError, SqliteRegistry,
 };
 use berth_testkit::PgDatabase;
 
@@ -100,6 +100,9 @@ suite!(
     approvals_are_recorded_once_per_approver,
     deliveries_are_logged_and_updated,
     concurrent_promotes_and_rollbacks_leave_one_current_version_and_a_chain,
+    tokens_are_stored_without_their_secret_and_revoked_once,
+    policies_are_versioned_and_applied_once_per_document,
+    concurrent_policy_applies_keep_one_numbering,
 );
 
 fn name(s: &str) -> ModelName {
@@ -582,4 +585,96 @@ async fn concurrent_promotes_and_rollbacks_leave_one_current_version_and_a_chain
     let current = r.aliases(&m).await.unwrap();
     assert_eq!(current.len(), 1, "one current version: {current:?}");
     assert_eq!(current.get("production").copied(), h.last().unwrap().to);
+}
+
+async fn tokens_are_stored_without_their_secret_and_revoked_once(e: Engine) {
+    let clock = Arc::new(FixedClock::new(Timestamp::from_millis(1_000_000)));
+    let r = (e.open)(clock.clone()).await;
+    let grant = Grant { role: Role::Deployer, models: ModelPattern::parse("fraud-*").unwrap(), envs: vec![alias("staging")] };
+    let t = NewToken {
+        id: "tok_000000000001",
+        secret_sha256: "ab".repeat(32).leak(),
+        prefix: "berth_AbCd",
+        principal: "ci",
+        grant: &grant,
+        expires_at: Some(Timestamp::from_millis(2_000_000)),
+    };
+    let rec = r.create_token(t.clone(), &actor()).await.unwrap();
+    assert_eq!((rec.principal.as_str(), &rec.grant, rec.created_by.as_str()), ("ci", &grant, "bob"));
+    assert_eq!(rec.unusable(Timestamp::from_millis(1_500_000)), None);
+    assert_eq!(rec.unusable(Timestamp::from_millis(2_000_000)), Some("expired"));
+    // The same secret cannot be stored twice.
+    assert!(r.create_token(NewToken { id: "tok_000000000002", ..t.clone() }, &actor()).await.is_err());
+    let found = r.token_by_hash(&"ab".repeat(32)).await.unwrap().unwrap();
+    assert_eq!(found, rec);
+    assert!(r.token_by_hash(&"cd".repeat(32)).await.unwrap().is_none());
+
+    // Last use is written, then not again within the minute.
+    let last_use = async || r.tokens().await.unwrap()[0].last_used_at.unwrap();
+    r.touch_token(&rec.id).await.unwrap();
+    let first = last_use().await;
+    clock.advance(Duration::from_secs(30));
+    r.touch_token(&rec.id).await.unwrap();
+    assert_eq!(last_use().await, first);
+    clock.advance(Duration::from_secs(31));
+    r.touch_token(&rec.id).await.unwrap();
+    assert!(last_use().await.millis() > first.millis() + 60_000);
+
+    let revoked = r.revoke_token(&rec.id, &Actor("carol".into())).await.unwrap();
+    assert_eq!(revoked.revoked_by.as_deref(), Some("carol"));
+    assert_eq!(revoked.unusable(revoked.revoked_at.unwrap()), Some("revoked"));
+    clock.advance(Duration::from_secs(5));
+    let again = r.revoke_token(&rec.id, &actor()).await.unwrap();
+    assert_eq!((again.revoked_at, again.revoked_by), (revoked.revoked_at, revoked.revoked_by));
+    assert!(matches!(r.revoke_token("tok_nope", &actor()).await, Err(RegistryError::TokenNotFound(_))));
+
+    let audit = r.audit(&AuditFilter::default()).await.unwrap();
+    let actions: Vec<&str> = audit.iter().map(|a| a.action.as_str()).collect();
+    assert_eq!(actions, ["token.revoke", "token.revoke", "token.create"]);
+    let text = serde_json::to_string(&audit).unwrap();
+    assert!(!text.contains(&"ab".repeat(32)), "the audit log holds a token hash: {text}");
+}
+
+async fn policies_are_versioned_and_applied_once_per_document(e: Engine) {
+    let r = e.registry().await;
+    assert_eq!(r.policy().await.unwrap(), None);
+    let doc = serde_json::json!({"production": {"approvals": 1, "require_gates": ["quality"]}});
+    let (p1, new) = r.apply_policy(&doc, Some("berth.toml"), &actor()).await.unwrap();
+    assert!(new);
+    assert_eq!((p1.version, &p1.document, p1.source.as_deref()), (1, &doc, Some("berth.toml")));
+    assert!(p1.digest.starts_with("sha256:"));
+    // The same document, keys in another order, is not a new version.
+    let same: serde_json::Value =
+        serde_json::from_str(r#"{"production": {"require_gates": ["quality"], "approvals": 1}}"#).unwrap();
+    let (again, new) = r.apply_policy(&same, None, &Actor("carol".into())).await.unwrap();
+    assert!(!new);
+    assert_eq!(again, p1);
+    let doc2 = serde_json::json!({"production": {"approvals": 2}});
+    let (p2, new) = r.apply_policy(&doc2, None, &Actor("carol".into())).await.unwrap();
+    assert!(new);
+    assert_eq!((p2.version, p2.applied_by.as_str()), (2, "carol"));
+    assert_eq!(r.policy().await.unwrap(), Some(p2.clone()));
+    let history = r.policy_history().await.unwrap();
+    assert_eq!(history.iter().map(|p| p.version).collect::<Vec<_>>(), [2, 1]);
+    let audit = r.audit(&AuditFilter::default()).await.unwrap();
+    assert_eq!(audit.iter().filter(|a| a.action == "policy.apply").count(), 2);
+    assert_eq!(audit[0].before, Some(serde_json::json!({"policy": 1, "digest": p1.digest})));
+}
+
+async fn concurrent_policy_applies_keep_one_numbering(e: Engine) {
+    let r = e.registry().await;
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let r = r.clone();
+        tasks.push(tokio::spawn(async move {
+            let doc = serde_json::json!({"production": {"approvals": i}});
+            r.apply_policy(&doc, None, &actor()).await.unwrap().0.version
+        }));
+    }
+    let mut versions = Vec::new();
+    for t in tasks {
+        versions.push(t.await.unwrap());
+    }
+    versions.sort();
+    assert_eq!(versions, (1..=8).collect::<Vec<u64>>());
 }

@@ -341,7 +341,7 @@ fn refusal(e: &berth_service::ServiceError, context: &str) -> Refusal {
 /// for again, unchanged, once it is repaired).
 fn refusal_status(kind: ErrorKind) -> StatusCode {
     match kind {
-        ErrorKind::Denied => StatusCode::FORBIDDEN,
+        ErrorKind::Denied | ErrorKind::Unauthenticated => StatusCode::FORBIDDEN,
         ErrorKind::NotFound | ErrorKind::Conflict | ErrorKind::BadInput => StatusCode::UNPROCESSABLE_ENTITY,
         ErrorKind::Unavailable | ErrorKind::Corrupt => StatusCode::SERVICE_UNAVAILABLE,
     }

@@ -92,10 +92,9 @@ impl Config {
     pub fn discover(start: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Config> {
         let root = start.ancestors().find(|d| d.join(CONFIG_FILE).is_file()).map(Path::to_path_buf);
         let file = match &root {
-            Some(r) => read_file_config(&r.join(CONFIG_FILE))?,
+            Some(r) => read_checked(&r.join(CONFIG_FILE))?,
             None => FileConfig::default(),
         };
-        check_deploy_sections(&file)?;
         let base = root.clone().unwrap_or_else(|| start.to_path_buf());
         let registry_url = env_var(env, "registry", "url").or(file.registry.url);
         let store_url = env_var(env, "store", "url").or(file.store.url);
@@ -131,16 +130,17 @@ impl Config {
         Ok(Config { root, registry_url, store_url, cache_dir, busy_timeout_ms, jobs, user, environments, notifiers })
     }
 
-    /// The policy of an environment; an environment berth.toml does not
-    /// name has the empty policy (anyone may move it, nothing is required).
-    pub fn policy(&self, env: &AliasName) -> Policy {
-        self.environments.get(env.as_str()).cloned().unwrap_or_default()
-    }
-
     /// Where per-project state that is not shared lives (the stat cache).
     pub fn state_dir(&self) -> Option<PathBuf> {
         self.root.as_ref().map(|r| r.join(STATE_DIR))
     }
+}
+
+/// A `berth.toml` read and its environments and notifiers checked.
+pub(crate) fn read_checked(path: &Path) -> Result<FileConfig> {
+    let file = read_file_config(path)?;
+    check_deploy_sections(&file)?;
+    Ok(file)
 }
 
 fn check_deploy_sections(file: &FileConfig) -> Result<()> {

@@ -14,6 +14,8 @@ use berth_deploy::{Event, EventKind};
 use berth_registry::{ApprovalFilter, Deploy, DeployTarget};
 use serde::Serialize;
 
+use berth_core::Role;
+
 use crate::{Berth, Result, ServiceError};
 
 /// A requirement a promotion does not meet, with what to do about it.
@@ -123,6 +125,7 @@ impl Berth {
         reason: Option<&str>,
         new_env: bool,
     ) -> Result<PromoteReport> {
+        self.allow(Role::Deployer, Some(&r.model), Some(env))?;
         let v = self.registry.resolve(r).await?;
         self.known_environment(&v.model, env, new_env).await?;
         let assessment = self.assess(&v, env).await?;
@@ -175,6 +178,7 @@ impl Berth {
     /// Whether a rollout of version `candidate` into `env` may start: the
     /// same requirements as a promotion, refused with everything missing.
     pub async fn rollout_allowed(&self, model: &ModelName, env: &AliasName, candidate: u64) -> Result<()> {
+        self.allow(Role::Deployer, Some(model), Some(env))?;
         let v = self.registry.version(model, candidate).await?;
         let assessment = self.assess(&v, env).await?;
         if assessment.missing.is_empty() { Ok(()) } else { Err(assessment.denial(&v, env, "a rollout")) }
@@ -191,6 +195,7 @@ impl Berth {
         reason: &str,
         record: serde_json::Value,
     ) -> Result<Option<AliasEvent>> {
+        self.allow(Role::Deployer, Some(model), Some(env))?;
         let v = self.registry.version(model, candidate).await?;
         let assessment = self.assess(&v, env).await?;
         if !assessment.missing.is_empty() {
@@ -212,6 +217,7 @@ impl Berth {
     /// Approves a version for an environment. The publisher of a version
     /// cannot approve it (four eyes).
     pub async fn approve(&self, r: &Ref, env: &AliasName, comment: Option<&str>) -> Result<ApproveReport> {
+        self.allow(Role::Approver, Some(&r.model), Some(env))?;
         let v = self.registry.resolve(r).await?;
         self.known_environment(&v.model, env, false).await?;
         if v.created_by == self.actor.0 {
@@ -227,7 +233,7 @@ impl Berth {
         let filter = ApprovalFilter { model: Some(v.model.clone()), version: Some(v.version), env: Some(env.clone()) };
         let all = self.registry.approvals(&filter).await?;
         let counted = counted_approvals(&v, &all).len() as u32;
-        let needed = self.config.policy(env).approvals;
+        let needed = self.policy().await?.of(env).approvals;
         let notified = if new {
             let e = self
                 .event(
@@ -245,6 +251,7 @@ impl Berth {
     }
 
     pub async fn approvals(&self, filter: &ApprovalFilter) -> Result<Vec<Approval>> {
+        self.allow(Role::Reader, filter.model.as_ref(), None)?;
         Ok(self.registry.approvals(filter).await?)
     }
 
@@ -257,8 +264,9 @@ impl Berth {
         to: Option<u64>,
         reason: Option<&str>,
     ) -> Result<RollbackReport> {
+        self.allow(Role::Deployer, Some(model), Some(env))?;
         self.known_environment(model, env, false).await?;
-        let policy = self.config.policy(env);
+        let policy = self.policy().await?.of(env);
         if !policy.may_promote(&self.actor.0) {
             return Err(ServiceError::input(
                 format!(
@@ -306,10 +314,11 @@ impl Berth {
         max_degradation: Option<f64>,
         dry_run: bool,
     ) -> Result<CheckReport> {
+        self.allow(Role::Deployer, Some(model), Some(env))?;
         self.known_environment(model, env, false).await?;
         let r = Ref { model: model.clone(), selector: berth_core::Selector::Alias(env.clone()) };
         let v = self.registry.resolve(&r).await?;
-        let policy = self.config.policy(env);
+        let policy = self.policy().await?.of(env);
         let allowed = max_degradation.unwrap_or_else(|| policy.max_degradation());
         if !(allowed.is_finite() && allowed > 0.0) {
             return Err(ServiceError::input(
@@ -373,6 +382,7 @@ impl Berth {
 
     /// An environment's full history, oldest first.
     pub async fn deployments(&self, model: &ModelName, env: Option<&AliasName>) -> Result<Vec<DeploymentRecord>> {
+        self.allow(Role::Reader, Some(model), None)?;
         // An unknown model is an error, not an empty history.
         self.require_model(model).await?;
         if let Some(env) = env {
@@ -395,6 +405,7 @@ impl Berth {
 
     /// The notification delivery log, newest first.
     pub async fn notifications(&self, limit: Option<u32>) -> Result<Vec<Delivery>> {
+        self.allow(Role::Reader, None, None)?;
         Ok(self.registry.deliveries(limit).await?)
     }
 }

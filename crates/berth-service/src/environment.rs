@@ -1,11 +1,11 @@
 //! Which environments exist, and the one way a governed environment moves.
 //!
-//! An environment named in `berth.toml` (`[environments.NAME]`) is governed:
-//! it moves only by promotion, rollback, `check` and rollouts, each of which
-//! holds the version to the policy here. `alias set` and `alias rm` refuse it.
-//! When any environment is configured, a name that is neither configured nor
-//! already in use on the model is taken for a typo unless the caller asks to
-//! create it.
+//! An environment the policy in force names (`[environments.NAME]`, applied
+//! to the registry; see `policy.rs`) is governed: it moves only by promotion,
+//! rollback, `check` and rollouts, each of which holds the version to the
+//! policy here. `alias set` and `alias rm` refuse it. When the policy names
+//! any environment, a name that is neither named nor already in use on the
+//! model is taken for a typo unless the caller asks to create it.
 
 use berth_core::suggest::did_you_mean;
 use berth_core::{AliasName, Approval, GateRecord, ModelName, VersionRecord};
@@ -58,16 +58,17 @@ impl Assessment {
 }
 
 impl Berth {
-    /// True when `berth.toml` gives the environment a policy section.
-    pub fn governed(&self, env: &AliasName) -> bool {
-        self.config.environments.contains_key(env.as_str())
+    /// True when the policy in force gives the environment a section.
+    pub async fn governed(&self, env: &AliasName) -> Result<bool> {
+        Ok(self.policy().await?.governs(env))
     }
 
-    /// Refuses an environment name that looks like a typo: when `berth.toml`
-    /// configures environments, a name that is neither configured nor already
-    /// an alias of the model is refused unless `create` is set.
+    /// Refuses an environment name that looks like a typo: when the policy
+    /// names environments, a name that is neither named nor already an alias
+    /// of the model is refused unless `create` is set.
     pub async fn known_environment(&self, model: &ModelName, env: &AliasName, create: bool) -> Result<()> {
-        let configured = &self.config.environments;
+        let in_force = self.policy().await?;
+        let configured = &in_force.environments;
         if configured.is_empty() || create || configured.contains_key(env.as_str()) {
             return Ok(());
         }
@@ -79,8 +80,9 @@ impl Berth {
             configured.keys().map(String::as_str).chain(aliases.keys().map(String::as_str)).collect();
         Err(ServiceError::input(
             format!(
-                "unknown environment {:?}: berth.toml defines {}{}",
+                "unknown environment {:?}: {} defines {}{}",
                 env.as_str(),
+                in_force.source(),
                 configured.keys().cloned().collect::<Vec<_>>().join(", "),
                 did_you_mean(env.as_str(), known)
             ),
@@ -91,14 +93,16 @@ impl Berth {
     }
 
     /// Refuses a plain alias change of a governed environment.
-    pub(crate) fn refuse_alias_change(&self, model: &ModelName, alias: &AliasName, n: Option<u64>) -> Result<()> {
-        if !self.governed(alias) {
+    pub(crate) async fn refuse_alias_change(&self, model: &ModelName, alias: &AliasName, n: Option<u64>) -> Result<()> {
+        let in_force = self.policy().await?;
+        if !in_force.governs(alias) {
             return Ok(());
         }
         let version = n.map(|n| n.to_string()).unwrap_or_else(|| "N".into());
         Err(ServiceError::input(
             format!(
-                "{alias} is an environment with a policy in berth.toml; `berth alias` cannot move it past that policy"
+                "{alias} is an environment with a policy ({}); `berth alias` cannot move it past that policy",
+                in_force.source()
             ),
             Some(format!(
                 "move it with `berth promote {model}@{version} --to {alias}`, `berth rollback {model} --env {alias}` \
@@ -110,7 +114,7 @@ impl Berth {
     /// Judges a move of version `v` into `env` against the environment's
     /// policy, from the registry's facts now.
     pub(crate) async fn assess(&self, v: &VersionRecord, env: &AliasName) -> Result<Assessment> {
-        let policy = self.config.policy(env);
+        let policy = self.policy().await?.of(env);
         let gates = self.registry.gate_reports(&v.model, v.version).await?;
         let filter = ApprovalFilter { model: Some(v.model.clone()), version: Some(v.version), env: Some(env.clone()) };
         let approvals = self.registry.approvals(&filter).await?;

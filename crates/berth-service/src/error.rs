@@ -20,6 +20,12 @@ pub enum ServiceError {
     /// A policy said no: what is missing, each with its fix.
     #[error("{message}")]
     Denied { message: String, hint: Option<String>, missing: Vec<crate::Lack> },
+    /// The caller did not say who it is, or its credentials are not valid.
+    #[error("{message}")]
+    Unauthenticated { message: String, hint: Option<String> },
+    /// The current state forbids the act; it may succeed once that changes.
+    #[error("{message}")]
+    Conflict { message: String, hint: Option<String> },
     /// Storage or registry is in a state that needs attention.
     #[error("{message}")]
     Infra { message: String, hint: Option<String> },
@@ -45,6 +51,9 @@ pub enum ErrorKind {
     /// A policy or a permission said no: an environment's requirements are
     /// not met, or the actor may not do this. HTTP 403.
     Denied,
+    /// The caller did not prove who it is: no token, or one that is unknown,
+    /// revoked or expired. HTTP 401.
+    Unauthenticated,
     /// The registry, the store or a file system could not be reached or did
     /// not answer in time (down, locked, busy with a garbage collection, a
     /// full disk). Retrying later may succeed. HTTP 503.
@@ -68,6 +77,7 @@ impl ErrorKind {
             ErrorKind::NotFound => 404,
             ErrorKind::Conflict => 409,
             ErrorKind::Denied => 403,
+            ErrorKind::Unauthenticated => 401,
             ErrorKind::Unavailable => 503,
             ErrorKind::Corrupt => 500,
             ErrorKind::BadInput => 422,
@@ -88,6 +98,8 @@ impl ServiceError {
             ServiceError::Data(e) => data_kind(e),
             ServiceError::Input { .. } | ServiceError::Config { .. } => ErrorKind::BadInput,
             ServiceError::Denied { .. } => ErrorKind::Denied,
+            ServiceError::Unauthenticated { .. } => ErrorKind::Unauthenticated,
+            ServiceError::Conflict { .. } => ErrorKind::Conflict,
             ServiceError::Infra { .. } => ErrorKind::Unavailable,
             ServiceError::Corrupt { .. } => ErrorKind::Corrupt,
         }
@@ -122,6 +134,7 @@ fn registry_kind(e: &RegistryError) -> ErrorKind {
         RegistryError::ModelNotFound(_)
         | RegistryError::VersionNotFound { .. }
         | RegistryError::AliasNotFound { .. } => ErrorKind::NotFound,
+        RegistryError::TokenNotFound(_) => ErrorKind::NotFound,
         RegistryError::NothingToRollBack { .. } => ErrorKind::Conflict,
         RegistryError::GcRunning { .. }
         | RegistryError::Locked { .. }
@@ -155,9 +168,11 @@ impl Exit for ServiceError {
             ServiceError::Store(e) => e.class(),
             ServiceError::Registry(e) => e.class(),
             ServiceError::Data(e) => e.class(),
-            ServiceError::Input { .. } | ServiceError::Config { .. } => ErrorClass::Input,
+            ServiceError::Input { .. } | ServiceError::Config { .. } | ServiceError::Conflict { .. } => {
+                ErrorClass::Input
+            }
             ServiceError::Infra { .. } | ServiceError::Corrupt { .. } => ErrorClass::Infra,
-            ServiceError::Denied { .. } => ErrorClass::Failed,
+            ServiceError::Denied { .. } | ServiceError::Unauthenticated { .. } => ErrorClass::Failed,
         }
     }
 
@@ -170,6 +185,8 @@ impl Exit for ServiceError {
             | ServiceError::Config { hint, .. }
             | ServiceError::Infra { hint, .. }
             | ServiceError::Corrupt { hint, .. }
+            | ServiceError::Unauthenticated { hint, .. }
+            | ServiceError::Conflict { hint, .. }
             | ServiceError::Denied { hint, .. } => hint.clone(),
         }
     }

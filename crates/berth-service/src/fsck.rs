@@ -66,6 +66,7 @@ impl Referrers {
 
 impl Berth {
     pub async fn fsck(&self) -> Result<FsckReport> {
+        self.allow(berth_core::Role::Admin, None, None)?;
         let (report, _) = self.check_store().await?;
         Ok(report)
     }
@@ -74,6 +75,7 @@ impl Berth {
     /// or corrupt blob for which a file under `from` holds the right bytes,
     /// and verifies each restored blob in the store.
     pub async fn fsck_repair(&self, from: &Path) -> Result<FsckReport> {
+        self.allow(berth_core::Role::Admin, None, None)?;
         let from = std::fs::canonicalize(from).map_err(|e| {
             let reason = match e.kind() {
                 std::io::ErrorKind::NotFound => "does not exist".to_string(),

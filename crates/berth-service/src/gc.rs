@@ -84,6 +84,7 @@ fn partial_is_removable(p: &berth_store::Partial, now: std::time::SystemTime) ->
 
 impl Berth {
     pub async fn gc(&self, dry_run: bool, wait: Duration) -> Result<GcReport> {
+        self.allow(berth_core::Role::Admin, None, None)?;
         let run = if dry_run { None } else { Some(self.registry.gc_begin(GC_TTL).await?) };
         let result = self.gc_locked(dry_run, wait).await;
         if let Some(run) = run {

@@ -4,6 +4,7 @@
 //! reach the store or the registry around it. It does no argument parsing and
 //! no printing; results are plain serialisable structs.
 
+mod access;
 mod config;
 mod deploy;
 mod endpoint;
@@ -15,6 +16,7 @@ mod gc;
 mod gitignore;
 mod lineage;
 mod metrics_file;
+mod policy;
 mod predict;
 mod pull;
 mod push;
@@ -23,6 +25,7 @@ mod smoke;
 mod train;
 mod validate;
 
+pub use access::{NewTokenReport, Principal, TOKEN_PREFIX, TokenRequest};
 pub use config::{Config, ENV_PREFIX, InitOutcome, init};
 pub use deploy::{ApproveReport, CheckReport, DeploymentRecord, Lack, PromoteReport, RollbackReport};
 pub use endpoint::{Endpoint, EndpointUrl};
@@ -32,6 +35,7 @@ pub use gc::GcReport;
 pub use gitignore::GitWarning;
 pub use lineage::{Env, detect_actor, detect_lineage};
 pub use metrics_file::read_metrics;
+pub use policy::{PolicyApplyReport, PolicyInForce, PolicySet, PolicyShowReport, read_policy_file};
 pub use predict::{ModelFile, PredictReport, Scorer, predict_to_file};
 pub use pull::PullReport;
 pub use push::{PushOptions, PushReport, PushRequest};
@@ -42,7 +46,7 @@ pub use validate::{Subject, ValidateRequest, model_arg, needs_project, validate}
 
 // Values callers pass in or get back that the store and registry define:
 // re-exported so that callers depend on this crate alone.
-pub use berth_registry::{ApprovalFilter, ModelSummary, RegistryUrl};
+pub use berth_registry::{ApprovalFilter, ModelSummary, PolicyRecord, RegistryUrl, TokenRecord};
 pub use berth_store::{Progress, StoreUrl};
 
 pub type Result<T, E = ServiceError> = std::result::Result<T, E>;

@@ -152,6 +152,7 @@ impl Berth {
     /// Fetches a version's model file (verified) into the local cache; the
     /// digest is the file's, checked against the manifest.
     pub async fn fetch_model(&self, r: &Ref) -> Result<(ModelFile, Digest, VersionRecord)> {
+        self.allow(berth_core::Role::Reader, Some(&r.model), None)?;
         let v = self.registry.resolve(r).await?;
         let manifest = self.manifest(&v).await?;
         let berth = manifest.files.iter().find(|(p, _)| p.as_str() == crate::MODEL_FILE);

@@ -25,6 +25,7 @@ pub struct PullReport {
 
 impl Berth {
     pub async fn pull(&self, r: &Ref, dir: Option<PathBuf>, transfer: &dyn Transfer) -> Result<PullReport> {
+        self.allow(berth_core::Role::Reader, Some(&r.model), None)?;
         let v = self.registry.resolve(r).await?;
         let manifest = self.manifest(&v).await?;
         let dir = dir.unwrap_or_else(|| PathBuf::from(format!("{}-v{}", v.model, v.version)));

@@ -149,6 +149,7 @@ impl Berth {
             .model
             .clone()
             .ok_or_else(|| ServiceError::input("no model name given", Some("pass --model NAME".into())))?;
+        self.allow(berth_core::Role::Publisher, Some(&model), None)?;
         let files = crate::files::collect(&req.paths, opts.follow_symlinks)?;
         let git_warnings = crate::gitignore::check(&req.paths);
         let mut stat = self.stat_cache();

@@ -5,12 +5,14 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use berth_core::{AliasEvent, AliasName, AuditEntry, Clock, Manifest, ModelName, Ref, SystemClock, VersionRecord};
+use berth_core::{
+    AliasEvent, AliasName, AuditEntry, Clock, Manifest, ModelName, Ref, Role, SystemClock, VersionRecord,
+};
 use berth_registry::{Actor, AuditFilter, ModelSummary, Registry, RegistryError, RegistryUrl};
 use berth_store::{BlobStore, Progress, StatCache, StoreUrl};
 use serde::Serialize;
 
-use crate::{Config, Result, ServiceError};
+use crate::{Config, Principal, Result, ServiceError};
 
 /// Manifests larger than this are refused rather than read into memory.
 pub(crate) const MAX_MANIFEST: u64 = 64 << 20;
@@ -36,12 +38,19 @@ impl NoTransfer {
     }
 }
 
+/// The service: cheap to clone, and [`Berth::acting_as`] gives the same
+/// store and registry to another principal (what the hub does per request).
+#[derive(Clone)]
 pub struct Berth {
-    pub(crate) config: Config,
+    pub(crate) config: Arc<Config>,
     pub(crate) registry: Arc<dyn Registry>,
     pub(crate) store: Arc<dyn BlobStore>,
+    /// Who is acting, and the name the registry records for them.
+    pub(crate) principal: Principal,
     pub(crate) actor: Actor,
-    pub(crate) notifiers: berth_deploy::Notifiers,
+    /// A local SQLite registry: one project, one owner, its berth.toml the policy.
+    pub(crate) embedded: bool,
+    pub(crate) notifiers: Arc<berth_deploy::Notifiers>,
     /// Where every timestamp the service records comes from, the registry's
     /// included, so a test (or a hub replaying) decides what "now" is.
     pub(crate) clock: Arc<dyn Clock>,
@@ -83,13 +92,25 @@ pub struct ShowFile {
 }
 
 impl Berth {
-    /// Opens the store and registry the configuration names, on the system clock.
+    /// Opens the store and registry the configuration names, on the system
+    /// clock, acting as the local user `actor` (who may do everything).
     pub async fn open(config: Config, actor: String) -> Result<Berth> {
         Berth::open_with_clock(config, actor, Arc::new(SystemClock)).await
     }
 
     /// [`Berth::open`], with every timestamp taken from `clock`.
+    /// An embedded project's `berth.toml` becomes the registry's policy here.
     pub async fn open_with_clock(config: Config, actor: String, clock: Arc<dyn Clock>) -> Result<Berth> {
+        let berth = Berth::open_as(config, Principal::local(actor), clock).await?;
+        if berth.embedded {
+            berth.sync_embedded_policy().await?;
+        }
+        Ok(berth)
+    }
+
+    /// Opens the store and registry, acting as `principal`; the registry's
+    /// policy is left as it is (what a hub does: only `policy apply` changes it).
+    pub async fn open_as(config: Config, principal: Principal, clock: Arc<dyn Clock>) -> Result<Berth> {
         let base = config.root.clone().unwrap_or_else(|| std::env::current_dir().unwrap_or_default());
         let reg_url = RegistryUrl::parse(&config.registry_url, &base)?;
         let busy = Duration::from_millis(config.busy_timeout_ms);
@@ -97,7 +118,35 @@ impl Berth {
         let store_url = StoreUrl::parse(&config.store_url, &base)?;
         let store = berth_store::open_store(&store_url, config.cache_dir.as_deref())?;
         let notifiers = berth_deploy::Notifiers::new(&config.notifiers, &|k| std::env::var(k).ok());
-        Ok(Berth { config, registry, store, actor: Actor(actor), notifiers, clock })
+        let embedded = matches!(reg_url, RegistryUrl::Sqlite(_));
+        let actor = Actor(principal.name.clone());
+        Ok(Berth {
+            config: Arc::new(config),
+            registry,
+            store,
+            principal,
+            actor,
+            embedded,
+            notifiers: Arc::new(notifiers),
+            clock,
+        })
+    }
+
+    /// Whether the registry and the store both answer now.
+    pub async fn readiness(&self) -> Result<()> {
+        self.registry.policy().await?;
+        self.store.exists(&berth_core::Digest::of(b"")).await?;
+        Ok(())
+    }
+
+    /// The same service acting as someone else.
+    pub fn acting_as(&self, principal: Principal) -> Berth {
+        Berth { actor: Actor(principal.name.clone()), principal, ..self.clone() }
+    }
+
+    /// Whether the registry is a local SQLite file rather than a shared one.
+    pub fn embedded(&self) -> bool {
+        self.embedded
     }
 
     /// The time as the service's clock tells it.
@@ -122,10 +171,12 @@ impl Berth {
     }
 
     pub async fn resolve(&self, r: &Ref) -> Result<VersionRecord> {
+        self.allow(Role::Reader, Some(&r.model), None)?;
         Ok(self.registry.resolve(r).await?)
     }
 
     pub async fn manifest(&self, v: &VersionRecord) -> Result<Manifest> {
+        self.allow(Role::Reader, Some(&v.model), None)?;
         let bytes = self.store.get_bytes(&v.manifest, MAX_MANIFEST).await?;
         Manifest::from_bytes(&bytes).map_err(|e| ServiceError::Corrupt {
             message: format!("{}@{}: manifest {} is unreadable: {e}", v.model, v.version, v.manifest),
@@ -133,17 +184,22 @@ impl Berth {
         })
     }
 
+    /// The models the principal may read.
     pub async fn models(&self) -> Result<Vec<ModelSummary>> {
-        Ok(self.registry.models().await?)
+        let mut models = self.registry.models().await?;
+        models.retain(|m| self.principal.grant.allows(Role::Reader, Some(&m.name), None));
+        Ok(models)
     }
 
     pub async fn versions(&self, model: &ModelName) -> Result<Vec<VersionRecord>> {
+        self.allow(Role::Reader, Some(model), None)?;
         Ok(self.registry.versions(model).await?)
     }
 
     /// A model's versions and where its aliases point, read together so a
     /// listing can show each version's aliases beside it.
     pub async fn versions_with_aliases(&self, model: &ModelName) -> Result<VersionsReport> {
+        self.allow(Role::Reader, Some(model), None)?;
         let versions = self.registry.versions(model).await?;
         let aliases = self.registry.aliases(model).await?;
         Ok(VersionsReport { versions, aliases })
@@ -152,6 +208,7 @@ impl Berth {
     /// The gate reports stored on a version, oldest first, each with its
     /// full report (what `show` summarises).
     pub async fn gate_reports(&self, model: &ModelName, version: u64) -> Result<Vec<berth_core::GateRecord>> {
+        self.allow(Role::Reader, Some(model), None)?;
         Ok(self.registry.gate_reports(model, version).await?)
     }
 
@@ -166,6 +223,7 @@ impl Berth {
     }
 
     pub async fn show(&self, r: &Ref) -> Result<ShowReport> {
+        self.allow(Role::Reader, Some(&r.model), None)?;
         let v = self.registry.resolve(r).await?;
         let aliases = self.registry.aliases(&v.model).await?;
         let manifest = self.manifest(&v).await?;
@@ -207,6 +265,7 @@ impl Berth {
         gate: &str,
         report: &berth_gate::Report,
     ) -> Result<berth_core::GateRecord> {
+        self.allow(Role::Publisher, Some(&v.model), None)?;
         let json = serde_json::to_value(report).map_err(|e| ServiceError::input(format!("report: {e}"), None))?;
         let record = self
             .registry
@@ -241,6 +300,7 @@ impl Berth {
     }
 
     pub async fn tag(&self, r: &Ref, tags: &BTreeMap<String, String>) -> Result<VersionRecord> {
+        self.allow(Role::Publisher, Some(&r.model), None)?;
         let v = self.registry.resolve(r).await?;
         Ok(self.registry.set_tags(&v.model, v.version, tags, &self.actor).await?)
     }
@@ -252,23 +312,29 @@ impl Berth {
         n: u64,
         reason: Option<&str>,
     ) -> Result<Option<AliasEvent>> {
-        self.refuse_alias_change(model, alias, Some(n))?;
+        self.allow(Role::Deployer, Some(model), Some(alias))?;
+        self.refuse_alias_change(model, alias, Some(n)).await?;
         Ok(self.registry.set_alias(model, alias, n, &self.actor, reason).await?)
     }
 
     pub async fn alias_rm(&self, model: &ModelName, alias: &AliasName, reason: Option<&str>) -> Result<AliasEvent> {
-        self.refuse_alias_change(model, alias, None)?;
+        self.allow(Role::Deployer, Some(model), Some(alias))?;
+        self.refuse_alias_change(model, alias, None).await?;
         Ok(self.registry.remove_alias(model, alias, &self.actor, reason).await?)
     }
 
     /// Every move of the model's aliases (of one alias, when named); an
     /// unknown model is refused.
     pub async fn alias_history(&self, model: &ModelName, alias: Option<&AliasName>) -> Result<Vec<AliasEvent>> {
+        self.allow(Role::Reader, Some(model), None)?;
         self.require_model(model).await?;
         Ok(self.registry.alias_history(model, alias).await?)
     }
 
+    /// The audit log, newest first: of one model, or of the whole registry
+    /// (which needs a grant over every model).
     pub async fn log(&self, model: Option<ModelName>, limit: Option<u32>) -> Result<Vec<AuditEntry>> {
+        self.allow(Role::Reader, model.as_ref(), None)?;
         Ok(self.registry.audit(&AuditFilter { model, limit }).await?)
     }
 }
@@ -284,6 +350,7 @@ impl Berth {
     /// would wait forever). Returns what the server will wait for, if anything.
     pub async fn check_servable(&self, r: &Ref) -> Result<Option<String>> {
         use berth_core::{Selector, suggest::closest};
+        self.allow(Role::Reader, Some(&r.model), None)?;
         let models = self.registry.models().await?;
         let Some(m) = models.iter().find(|m| m.name == r.model) else {
             let names: Vec<&str> = models.iter().map(|m| m.name.as_str()).collect();
@@ -310,13 +377,14 @@ impl Berth {
             Selector::Alias(a) if !m.aliases.contains_key(a.as_str()) => {
                 let set: Vec<&str> = m.aliases.keys().map(String::as_str).collect();
                 let shown = if set.is_empty() { "it has no aliases yet".to_string() } else { set.join(", ") };
-                if self.config.environments.contains_key(a.as_str()) {
+                let in_force = self.policy().await?;
+                if in_force.governs(a) {
                     return Ok(Some(format!(
                         "{}@{a} is not set yet (its aliases: {shown}); waiting for the first promotion to {a}",
                         m.name
                     )));
                 }
-                let known = set.iter().copied().chain(self.config.environments.keys().map(String::as_str));
+                let known = set.iter().copied().chain(in_force.environments.keys().map(String::as_str));
                 match closest(a.as_str(), known) {
                     Some(near) => Err(ServiceError::input(
                         format!("{} has no alias {a}; did you mean {near}?", m.name),

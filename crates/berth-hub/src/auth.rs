@@ -1,0 +1,54 @@
+//! Who is calling: the bearer token in `Authorization`, looked up in the
+//! registry on every request (so a token revoked through one hub replica is
+//! refused by every other at once), turned into the service acting as that
+//! token's principal. A secret is never logged, echoed or stored.
+
+use axum::http::{HeaderMap, StatusCode, header};
+use berth_service::{Berth, TOKEN_PREFIX};
+
+use crate::Hub;
+use crate::error::ApiError;
+
+fn unauthenticated(message: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+        message,
+        Some(format!(
+            "send `Authorization: Bearer {TOKEN_PREFIX}…`; an admin makes tokens with `berth token create`"
+        )),
+    )
+}
+
+/// The token a request carries, if it carries one in the accepted form.
+fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let (Some(value), None) = (values.next(), values.next()) else {
+        return Err(unauthenticated("the request carries no token (or more than one Authorization header)"));
+    };
+    let value = value.to_str().map_err(|_| unauthenticated("the Authorization header is not text"))?;
+    let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(unauthenticated("the Authorization header is not `Bearer <token>`"));
+    }
+    Ok(token.trim())
+}
+
+impl Hub {
+    /// The service acting as whoever the request's token names.
+    pub(crate) async fn caller(&self, headers: &HeaderMap) -> Result<Berth, ApiError> {
+        let result = match bearer(headers) {
+            Ok(secret) => self.berth.authenticate(secret).await.map_err(ApiError::from),
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(principal) => Ok(self.berth.acting_as(principal)),
+            Err(e) => {
+                if e.status == StatusCode::UNAUTHORIZED {
+                    self.metrics.auth_failure();
+                }
+                Err(e)
+            }
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! Request bodies and queries in, JSON out. Bodies are read up to a limit
+//! (413 beyond it) and parsed into the route's request type, which refuses
+//! unknown fields: a syntax error is 400, a wrong or missing field 422, each
+//! naming what was wrong.
+
+use std::collections::BTreeMap;
+
+use axum::body::Body;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// The largest JSON body a route accepts.
+pub const MAX_JSON: usize = 1 << 20;
+
+pub fn json<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Response {
+    let bytes = serde_json::to_vec(value).expect("responses always serialise");
+    let mut r = Response::new(Body::from(bytes));
+    *r.status_mut() = status;
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}
+
+pub fn ok<T: Serialize + ?Sized>(value: &T) -> Response {
+    json(StatusCode::OK, value)
+}
+
+/// Reads and parses a JSON body.
+pub async fn parse<T: DeserializeOwned>(body: Body) -> Result<T, ApiError> {
+    let bytes = axum::body::to_bytes(body, MAX_JSON).await.map_err(|e| {
+        // axum reports the limit as an error whose source says "length limit exceeded".
+        let mut cause: Option<&dyn std::error::Error> = Some(&e);
+        let mut too_large = false;
+        while let Some(c) = cause {
+            too_large |= c.to_string().contains("length limit");
+            cause = c.source();
+        }
+        if too_large {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                format!("the request body is over {} bytes", MAX_JSON),
+                Some("send a smaller body".into()),
+            )
+        } else {
+            ApiError::malformed(format!("the request body could not be read: {e}"), "send the whole body")
+        }
+    })?;
+    let bytes = if bytes.is_empty() { &b"{}"[..] } else { &bytes[..] };
+    serde_json::from_slice(bytes).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => {
+            ApiError::bad_input(format!("the request body: {e}"), "see the route's fields in /api/v1/openapi.json")
+        }
+        _ => ApiError::malformed(format!("the request body is not JSON: {e}"), "send a JSON object"),
+    })
+}
+
+/// The query string as pairs; a key given twice is refused.
+pub fn query(q: Option<&str>, allowed: &[&str]) -> Result<BTreeMap<String, String>, ApiError> {
+    let mut out = BTreeMap::new();
+    for (k, v) in url::form_urlencoded::parse(q.unwrap_or("").as_bytes()) {
+        if !allowed.contains(&k.as_ref()) {
+            return Err(ApiError::bad_input(
+                format!("unknown query parameter {k:?}"),
+                if allowed.is_empty() {
+                    "this route takes no query parameters".to_string()
+                } else {
+                    format!("this route takes {}", allowed.join(", "))
+                },
+            ));
+        }
+        if out.insert(k.to_string(), v.to_string()).is_some() {
+            return Err(ApiError::bad_input(format!("query parameter {k:?} is given twice"), "give it once"));
+        }
+    }
+    Ok(out)
+}
+
+/// A query value parsed by `parse`, naming the parameter when it fails.
+pub fn param<T, E: std::fmt::Display>(
+    q: &BTreeMap<String, String>,
+    name: &str,
+    parse: impl Fn(&str) -> Result<T, E>,
+) -> Result<Option<T>, ApiError> {
+    q.get(name)
+        .map(|v| parse(v).map_err(|e| ApiError::bad_input(format!("query parameter {name}={v:?}: {e}"), "fix the value")))
+        .transpose()
+}

@@ -1,0 +1,112 @@
+//! `berth hub`: the team server. One authenticated HTTP door to the service
+//! layer — people, CI and model servers hold a token, never the database's
+//! or the bucket's credentials — over PostgreSQL and S3-compatible storage.
+//! Every request is the service acting as the token's principal, so roles,
+//! four-eyes approvals and environment policies are decided by the service
+//! exactly as for a local user, and a client cannot skip them. The hub keeps
+//! no state of its own: replicas against one database and bucket are one hub.
+//!
+//! Depends on `berth-service` (and `berth-core` for its vocabulary), never on
+//! the store or registry crates.
+
+mod auth;
+mod body;
+mod error;
+mod metrics;
+mod routes;
+mod seed;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use berth_core::{Clock, Timestamp};
+use berth_service::Berth;
+
+pub use error::ApiError;
+use metrics::Metrics;
+
+/// The hub's shared state: the service (acting as the hub itself until a
+/// request names someone) and its metrics.
+pub struct Hub {
+    berth: Berth,
+    clock: Arc<dyn Clock>,
+    metrics: Metrics,
+}
+
+impl Hub {
+    pub fn new(berth: Berth, clock: Arc<dyn Clock>) -> Arc<Hub> {
+        Arc::new(Hub { berth, clock, metrics: Metrics::default() })
+    }
+
+    pub(crate) fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+}
+
+/// Every route: `/api/v1/…`, the older scripts' paths, and the probes.
+pub fn router(hub: Arc<Hub>) -> Router {
+    Router::new()
+        .nest("/api/v1", routes::router())
+        .merge(seed::router())
+        .route("/livez", get(livez))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(hub.clone(), measure))
+        .with_state(hub)
+}
+
+async fn measure(State(hub): State<Arc<Hub>>, req: Request, next: Next) -> Response {
+    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string());
+    let started = Instant::now();
+    let response = next.run(req).await;
+    let route = route.unwrap_or_else(|| "unmatched".into());
+    hub.metrics.record(&route, response.status().as_u16(), started.elapsed());
+    response
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such route", "the API lives under /api/v1; see /api/v1/openapi.json")
+}
+
+/// The process is up.
+async fn livez() -> Response {
+    body::ok(&serde_json::json!({"status": "ok"}))
+}
+
+/// The hub can serve: its database and its store both answer.
+async fn readyz(State(hub): State<Arc<Hub>>) -> Response {
+    match hub.berth.readiness().await {
+        Ok(()) => body::ok(&serde_json::json!({"status": "ready"})),
+        Err(e) => {
+            let mut r = ApiError::from(e).into_response();
+            *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+            r
+        }
+    }
+}
+
+async fn metrics(State(hub): State<Arc<Hub>>) -> Response {
+    let mut r = Response::new(axum::body::Body::from(hub.metrics.render()));
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
+    r
+}
+
+/// Serves until `shutdown` completes. `ready` is called with the bound address.
+pub async fn run(
+    listener: tokio::net::TcpListener,
+    hub: Arc<Hub>,
+    ready: impl FnOnce(SocketAddr),
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let addr = listener.local_addr()?;
+    ready(addr);
+    axum::serve(listener, router(hub)).with_graceful_shutdown(shutdown).await
+}
