@@ -106,6 +106,6 @@ pub trait Access: Send + Sync {
 /// The canonical form of a policy document (keys sorted, no spaces), which
 /// its digest is taken over.
 pub(crate) fn canonical(document: &serde_json::Value) -> String {
-    // serde_json's maps are BTreeMaps here (no preserve_order), so keys are sorted.
+    // serde_json's maps are BTreeMaps here (its preserve_order feature is off), so keys are sorted.
     serde_json::to_string(document).expect("a JSON value always serialises")
 }

@@ -1,21 +1,34 @@
 //! The registry: models, versions, aliases (environments) with their full
 //! history, upload leases that keep garbage collection safe, and the
-//! append-only audit log. One [`Registry`] trait, implemented on SQLite (the
-//! embedded default) and PostgreSQL with the same SQL; one test suite runs
-//! against both. The registry stores digests, never bytes: it must not depend
-//! on the blob store.
+//! append-only audit log. One [`Registry`] trait, implemented once
+//! (`registry.rs`) over `sqlx::Any` for SQLite (the embedded default) and
+//! PostgreSQL with the same SQL; one test suite runs against both. The SQL
+//! is split by aggregate (`versions.rs`, `aliases.rs`, `gate_reports.rs`,
+//! `audit.rs`, `leases.rs`, `approvals.rs`, `deliveries.rs`, `tokens.rs`,
+//! `policies.rs`, `migrate.rs`); what differs between the engines is in
+//! `engine.rs`, and how each is opened in `sqlite.rs` and `postgres.rs`. The registry stores digests,
+//! never bytes: it must not depend on the blob store.
 
 mod access;
+mod aliases;
+mod approvals;
+mod audit;
 mod connect;
+mod db;
+mod deliveries;
 mod deploy;
+mod engine;
 mod error;
+mod gate_reports;
+mod leases;
 mod migrate;
+mod policies;
 mod postgres;
+mod registry;
 mod rows;
-mod sql;
-mod sql_access;
-mod sql_deploy;
 mod sqlite;
+mod tokens;
+mod versions;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -1,8 +1,11 @@
 //! Embedded schema migrations, applied in order inside one transaction.
 //! The SQL is shared by both engines; only the auto-increment key differs.
 
+use crate::db::Db;
+use crate::{RegistryError, Result};
+
 /// Each migration, in order. Never edit one that has shipped: append a new one.
-pub(crate) const MIGRATIONS: &[&str] = &[
+const MIGRATIONS: &[&str] = &[
     r#"
 CREATE TABLE models (
     name TEXT PRIMARY KEY,
@@ -160,9 +163,42 @@ INSERT INTO policy_lock (applies) VALUES (0);
 "#,
 ];
 
-pub(crate) const SCHEMA_TABLE: &str =
+const SCHEMA_TABLE: &str =
     "CREATE TABLE IF NOT EXISTS berth_schema (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)";
 
-pub(crate) fn render(sql: &str, id_type: &str) -> String {
+fn render(sql: &str, id_type: &str) -> String {
     sql.replace("{ID}", id_type)
+}
+
+const APPLIED: &str = "SELECT COALESCE(MAX(version), 0) FROM berth_schema";
+
+impl Db {
+    /// Applies the embedded migrations not yet applied, in one transaction
+    /// that holds the engine's migration lock ([`crate::engine::Engine::lock_migrations`]).
+    pub(crate) async fn migrate(&self) -> Result<()> {
+        // Fast path without a write lock: an up-to-date schema is the common case.
+        let applied: Result<i64, _> = sqlx::query_scalar(APPLIED).fetch_one(&self.pool).await;
+        if applied.is_ok_and(|v| v == MIGRATIONS.len() as i64) {
+            return Ok(());
+        }
+        let mut tx = self.begin_write().await?;
+        self.engine.lock_migrations(&mut tx).await.map_err(self.err())?;
+        sqlx::raw_sql(SCHEMA_TABLE).execute(&mut *tx).await.map_err(self.err())?;
+        let current: i64 = sqlx::query_scalar(APPLIED).fetch_one(&mut *tx).await.map_err(self.err())?;
+        let known = MIGRATIONS.len() as i64;
+        if current > known {
+            return Err(RegistryError::SchemaTooNew { url: self.url.clone(), found: current, known });
+        }
+        for (i, m) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+            let sql = render(m, self.engine.id_type());
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut *tx).await.map_err(self.err())?;
+            sqlx::query("INSERT INTO berth_schema (version, applied_at) VALUES ($1, $2)")
+                .bind(i as i64 + 1)
+                .bind(self.clock.now().millis())
+                .execute(&mut *tx)
+                .await
+                .map_err(self.err())?;
+        }
+        tx.commit().await.map_err(self.err())
+    }
 }

@@ -1,23 +1,18 @@
-//! The team registry on PostgreSQL. Migrations run under an advisory lock so
-//! that many replicas starting at once migrate exactly once.
+//! The team registry on PostgreSQL. Migrations run under an advisory lock
+//! ([`Engine::lock_migrations`]) so that many replicas starting at once
+//! migrate exactly once.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use berth_core::Clock;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::postgres::PgConnectOptions;
 
+use crate::db::Db;
+use crate::engine::Engine;
+use crate::registry::SqlRegistry;
 use crate::{RegistryError, Result};
-
-/// Arbitrary, fixed: the advisory lock key berth's migrations hold.
-const MIGRATION_LOCK: i64 = 0x6265_7274_6800;
-
-pub struct PgRegistry {
-    pub(crate) pool: PgPool,
-    pub(crate) url: String,
-    pub(crate) clock: Arc<dyn Clock>,
-}
 
 /// The URL with its password replaced, safe to print.
 pub(crate) fn redact(url: &str) -> String {
@@ -69,53 +64,44 @@ fn io_reason(e: &std::io::Error) -> String {
     }
 }
 
+/// Marks a [`SqlRegistry`] on PostgreSQL.
+pub enum OnPostgres {}
+
+pub type PgRegistry = SqlRegistry<OnPostgres>;
+
 impl PgRegistry {
     pub async fn open(url: &str, clock: Arc<dyn Clock>) -> Result<Self> {
         let shown = redact(url);
-        let opts: PgConnectOptions =
-            url.parse().map_err(|e: sqlx::Error| RegistryError::Url { url: shown.clone(), reason: e.to_string() })?;
-        probe(&opts).await?;
-        let pool = PgPoolOptions::new()
+        let bad_url = |e: sqlx::Error| RegistryError::Url { url: shown.clone(), reason: e.to_string() };
+        let pg: PgConnectOptions = url.parse().map_err(bad_url)?;
+        probe(&pg).await?;
+        sqlx::any::install_default_drivers();
+        let opts: AnyConnectOptions = url.parse().map_err(bad_url)?;
+        let pool = AnyPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(opts)
             .await
             .map_err(RegistryError::db(&shown))?;
-        let reg = PgRegistry { pool, url: shown, clock };
-        reg.migrate().await?;
-        Ok(reg)
-    }
-
-    /// Closes the connection pool, waiting for connections in use to be
-    /// returned. Later calls on this registry fail.
-    pub async fn close(&self) {
-        self.pool.close().await;
-    }
-
-    pub(crate) async fn begin_write(&self) -> Result<Transaction<'static, Postgres>> {
-        self.pool.begin().await.map_err(RegistryError::db(&self.url))
-    }
-
-    const ID_TYPE: &str = "BIGSERIAL PRIMARY KEY";
-
-    /// Migrations run under an advisory lock, so replicas starting together
-    /// migrate once.
-    async fn begin_migration(&self) -> Result<Transaction<'static, Postgres>> {
-        let mut tx = self.begin_write().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(MIGRATION_LOCK)
-            .execute(&mut *tx)
-            .await
-            .map_err(RegistryError::db(&self.url))?;
-        Ok(tx)
+        let db = Db { pool, url: shown, clock, engine: Engine::Postgres };
+        db.migrate().await?;
+        Ok(SqlRegistry::new(db))
     }
 }
 
-crate::sql::impl_registry!(PgRegistry, Postgres);
-crate::sql_access::impl_access_sql!(PgRegistry, Postgres);
-
 #[cfg(test)]
 mod tests {
+    /// The probe still answers before any pool is built.
+    #[tokio::test]
+    async fn a_closed_port_is_reported_unreachable() {
+        let clock = std::sync::Arc::new(berth_core::SystemClock);
+        let err = super::PgRegistry::open("postgres://postgres@127.0.0.1:1/test", clock).await.err().unwrap();
+        assert!(
+            matches!(&err, crate::RegistryError::Unreachable { reason, .. } if reason == "connection refused"),
+            "{err:?}"
+        );
+    }
+
     #[test]
     fn redact_hides_only_the_password() {
         assert_eq!(super::redact("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");

@@ -1,4 +1,4 @@
-//! Turning rows into records, shared by both engines.
+//! Turning rows into records, and the rows the registry appends.
 
 use std::collections::BTreeMap;
 
@@ -6,51 +6,10 @@ use berth_core::{
     AliasEvent, AliasName, Approval, AuditEntry, Delivery, DeliveryStatus, Digest, GateRecord, Grant, Lineage, ModelName,
     ModelPattern, MoveKind, Role, Timestamp, VersionMeta, VersionRecord, VersionStatus,
 };
-use sqlx::Row;
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row};
 
 use crate::{RegistryError, Result};
-
-/// The columns every version query selects, in this order.
-macro_rules! version_cols {
-    () => {
-        "model, version, manifest, size, format, signature, params, metrics, description, lineage, created_by, created_at, status"
-    };
-}
-pub(crate) use version_cols;
-
-pub(crate) trait Decodes:
-    Row
-    + for<'r> RowGet<'r, i64>
-    + for<'r> RowGet<'r, String>
-    + for<'r> RowGet<'r, Option<String>>
-    + for<'r> RowGet<'r, Option<i64>>
-{
-}
-
-impl<R> Decodes for R where
-    R: Row
-        + for<'r> RowGet<'r, i64>
-        + for<'r> RowGet<'r, String>
-        + for<'r> RowGet<'r, Option<String>>
-        + for<'r> RowGet<'r, Option<i64>>
-{
-}
-
-/// `row.get(column)` for one type, so the decoding code below is written once.
-pub(crate) trait RowGet<'r, T> {
-    fn col(&'r self, name: &str) -> std::result::Result<T, sqlx::Error>;
-}
-
-impl<'r, R, T> RowGet<'r, T> for R
-where
-    R: Row,
-    T: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'a> &'a str: sqlx::ColumnIndex<R>,
-{
-    fn col(&'r self, name: &str) -> std::result::Result<T, sqlx::Error> {
-        self.try_get(name)
-    }
-}
 
 pub(crate) struct Ctx<'a> {
     pub url: &'a str,
@@ -61,8 +20,11 @@ impl Ctx<'_> {
         RegistryError::BadRow { url: self.url.to_string(), what, detail: detail.to_string() }
     }
 
-    fn get<'r, R: RowGet<'r, T>, T>(&self, row: &'r R, name: &'static str) -> Result<T> {
-        row.col(name).map_err(|e| self.bad(name, e))
+    fn get<'r, T>(&self, row: &'r AnyRow, name: &'static str) -> Result<T>
+    where
+        T: sqlx::Decode<'r, Any> + sqlx::Type<Any>,
+    {
+        row.try_get(name).map_err(|e| self.bad(name, e))
     }
 
     fn json<T: serde::de::DeserializeOwned>(&self, what: &'static str, s: &str) -> Result<T> {
@@ -73,7 +35,7 @@ impl Ctx<'_> {
         ModelName::parse(s).map_err(|e| self.bad("model", e))
     }
 
-    pub fn version<R: Decodes>(&self, row: &R, tags: BTreeMap<String, String>) -> Result<VersionRecord> {
+    pub fn version(&self, row: &AnyRow, tags: BTreeMap<String, String>) -> Result<VersionRecord> {
         let model: String = self.get(row, "model")?;
         let manifest: String = self.get(row, "manifest")?;
         let signature: Option<String> = self.get(row, "signature")?;
@@ -83,9 +45,9 @@ impl Ctx<'_> {
         let status: String = self.get(row, "status")?;
         Ok(VersionRecord {
             model: self.model(&model)?,
-            version: self.get::<_, i64>(row, "version")? as u64,
+            version: self.get::<i64>(row, "version")? as u64,
             manifest: Digest::parse(&manifest).map_err(|e| self.bad("manifest", e))?,
-            size: self.get::<_, i64>(row, "size")? as u64,
+            size: self.get::<i64>(row, "size")? as u64,
             meta: VersionMeta {
                 format: self.get(row, "format")?,
                 signature: signature.map(|s| self.json("signature", &s)).transpose()?,
@@ -101,33 +63,33 @@ impl Ctx<'_> {
         })
     }
 
-    pub fn alias_event<R: Decodes>(&self, row: &R) -> Result<AliasEvent> {
+    pub fn alias_event(&self, row: &AnyRow) -> Result<AliasEvent> {
         let model: String = self.get(row, "model")?;
         let alias: String = self.get(row, "alias")?;
         Ok(AliasEvent {
             id: self.get(row, "id")?,
             model: self.model(&model)?,
             alias: AliasName::parse(&alias).map_err(|e| self.bad("alias", e))?,
-            from: self.get::<_, Option<i64>>(row, "from_version")?.map(|v| v as u64),
-            to: self.get::<_, Option<i64>>(row, "to_version")?.map(|v| v as u64),
+            from: self.get::<Option<i64>>(row, "from_version")?.map(|v| v as u64),
+            to: self.get::<Option<i64>>(row, "to_version")?.map(|v| v as u64),
             actor: self.get(row, "actor")?,
             reason: self.get(row, "reason")?,
             at: Timestamp::from_millis(self.get(row, "at")?),
-            kind: match self.get::<_, Option<String>>(row, "kind")? {
+            kind: match self.get::<Option<String>>(row, "kind")? {
                 None => MoveKind::Alias,
                 Some(k) => MoveKind::parse(&k).ok_or_else(|| self.bad("kind", &k))?,
             },
-            evidence: self.get::<_, Option<String>>(row, "evidence")?.map(|e| self.json("evidence", &e)).transpose()?,
+            evidence: self.get::<Option<String>>(row, "evidence")?.map(|e| self.json("evidence", &e)).transpose()?,
         })
     }
 
-    pub fn approval<R: Decodes>(&self, row: &R) -> Result<Approval> {
+    pub fn approval(&self, row: &AnyRow) -> Result<Approval> {
         let model: String = self.get(row, "model")?;
         let env: String = self.get(row, "env")?;
         Ok(Approval {
             id: self.get(row, "id")?,
             model: self.model(&model)?,
-            version: self.get::<_, i64>(row, "version")? as u64,
+            version: self.get::<i64>(row, "version")? as u64,
             env: AliasName::parse(&env).map_err(|e| self.bad("env", e))?,
             approver: self.get(row, "approver")?,
             comment: self.get(row, "comment")?,
@@ -135,7 +97,7 @@ impl Ctx<'_> {
         })
     }
 
-    pub fn delivery<R: Decodes>(&self, row: &R) -> Result<Delivery> {
+    pub fn delivery(&self, row: &AnyRow) -> Result<Delivery> {
         let model: Option<String> = self.get(row, "model")?;
         let status: String = self.get(row, "status")?;
         Ok(Delivery {
@@ -146,31 +108,31 @@ impl Ctx<'_> {
             notifier: self.get(row, "notifier")?,
             target: self.get(row, "target")?,
             status: DeliveryStatus::parse(&status).ok_or_else(|| self.bad("status", &status))?,
-            attempts: self.get::<_, i64>(row, "attempts")? as u32,
-            last_status: self.get::<_, Option<i64>>(row, "last_status")?.map(|s| s as u16),
+            attempts: self.get::<i64>(row, "attempts")? as u32,
+            last_status: self.get::<Option<i64>>(row, "last_status")?.map(|s| s as u16),
             last_error: self.get(row, "last_error")?,
             created_at: Timestamp::from_millis(self.get(row, "created_at")?),
-            finished_at: self.get::<_, Option<i64>>(row, "finished_at")?.map(Timestamp::from_millis),
+            finished_at: self.get::<Option<i64>>(row, "finished_at")?.map(Timestamp::from_millis),
         })
     }
 
-    pub fn gate_record<R: Decodes>(&self, row: &R) -> Result<GateRecord> {
+    pub fn gate_record(&self, row: &AnyRow) -> Result<GateRecord> {
         let model: String = self.get(row, "model")?;
         let report: String = self.get(row, "report")?;
         Ok(GateRecord {
             id: self.get(row, "id")?,
             model: self.model(&model)?,
-            version: self.get::<_, i64>(row, "version")? as u64,
+            version: self.get::<i64>(row, "version")? as u64,
             gate: self.get(row, "gate")?,
             data_digest: self.get(row, "data_digest")?,
-            passed: self.get::<_, i64>(row, "passed")? != 0,
+            passed: self.get::<i64>(row, "passed")? != 0,
             created_by: self.get(row, "created_by")?,
             created_at: Timestamp::from_millis(self.get(row, "created_at")?),
             report: serde_json::from_str(&report).map_err(|e| self.bad("report", e))?,
         })
     }
 
-    pub fn audit<R: Decodes>(&self, row: &R) -> Result<AuditEntry> {
+    pub fn audit(&self, row: &AnyRow) -> Result<AuditEntry> {
         let model: Option<String> = self.get(row, "model")?;
         let before: Option<String> = self.get(row, "before_json")?;
         let after: Option<String> = self.get(row, "after_json")?;
@@ -180,13 +142,13 @@ impl Ctx<'_> {
             actor: self.get(row, "actor")?,
             action: self.get(row, "action")?,
             model: model.map(|m| self.model(&m)).transpose()?,
-            version: self.get::<_, Option<i64>>(row, "version")?.map(|v| v as u64),
+            version: self.get::<Option<i64>>(row, "version")?.map(|v| v as u64),
             before: before.map(|s| self.json("before_json", &s)).transpose()?,
             after: after.map(|s| self.json("after_json", &s)).transpose()?,
         })
     }
 
-    pub fn token<R: Decodes>(&self, row: &R) -> Result<crate::TokenRecord> {
+    pub fn token(&self, row: &AnyRow) -> Result<crate::TokenRecord> {
         let role: String = self.get(row, "role")?;
         let models: String = self.get(row, "models")?;
         let envs: String = self.get(row, "envs")?;
@@ -194,7 +156,7 @@ impl Ctx<'_> {
         let envs =
             envs.iter().map(|e| AliasName::parse(e).map_err(|err| self.bad("envs", err))).collect::<Result<Vec<_>>>()?;
         let millis = |name: &'static str| -> Result<Option<Timestamp>> {
-            Ok(self.get::<_, Option<i64>>(row, name)?.map(Timestamp::from_millis))
+            Ok(self.get::<Option<i64>>(row, name)?.map(Timestamp::from_millis))
         };
         Ok(crate::TokenRecord {
             id: self.get(row, "id")?,
@@ -214,10 +176,10 @@ impl Ctx<'_> {
         })
     }
 
-    pub fn policy<R: Decodes>(&self, row: &R) -> Result<crate::PolicyRecord> {
+    pub fn policy(&self, row: &AnyRow) -> Result<crate::PolicyRecord> {
         let document: String = self.get(row, "document")?;
         Ok(crate::PolicyRecord {
-            version: self.get::<_, i64>(row, "version")? as u64,
+            version: self.get::<i64>(row, "version")? as u64,
             document: self.json("document", &document)?,
             digest: self.get(row, "digest")?,
             applied_by: self.get(row, "applied_by")?,
