@@ -124,6 +124,9 @@ pub struct AuditEntry {
     pub id: i64,
     pub at: Timestamp,
     pub actor: String,
+    /// The id of the token the actor came with (never its secret).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
     pub action: String,
     pub model: Option<ModelName>,
     pub version: Option<u64>,

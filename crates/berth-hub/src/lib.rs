@@ -10,6 +10,7 @@
 //! the store or registry crates.
 
 mod auth;
+mod blobs;
 mod body;
 mod error;
 mod metrics;
@@ -29,6 +30,7 @@ use axum::routing::get;
 use berth_core::{Clock, Timestamp};
 use berth_service::Berth;
 
+pub use blobs::Uploads;
 pub use error::ApiError;
 use metrics::Metrics;
 
@@ -38,11 +40,12 @@ pub struct Hub {
     berth: Berth,
     clock: Arc<dyn Clock>,
     metrics: Metrics,
+    uploads: std::sync::OnceLock<blobs::Uploads>,
 }
 
 impl Hub {
     pub fn new(berth: Berth, clock: Arc<dyn Clock>) -> Arc<Hub> {
-        Arc::new(Hub { berth, clock, metrics: Metrics::default() })
+        Arc::new(Hub { berth, clock, metrics: Metrics::default(), uploads: Default::default() })
     }
 
     pub(crate) fn now(&self) -> Timestamp {
@@ -53,7 +56,7 @@ impl Hub {
 /// Every route: `/api/v1/…`, the older scripts' paths, and the probes.
 pub fn router(hub: Arc<Hub>) -> Router {
     Router::new()
-        .nest("/api/v1", routes::router())
+        .nest("/api/v1", routes::router().merge(blobs::router()))
         .merge(seed::router())
         .route("/livez", get(livez))
         .route("/readyz", get(readyz))

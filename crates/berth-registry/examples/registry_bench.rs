@@ -67,7 +67,7 @@ async fn main() {
     report("create_version", url, lat, start.elapsed());
 
     let alias = AliasName::parse("production").unwrap();
-    reg.set_alias(&model, &alias, (n / 2).max(1) as u64, &Actor("bench".into()), None).await.expect("set alias");
+    reg.set_alias(&model, &alias, (n / 2).max(1) as u64, &Actor::named("bench"), None).await.expect("set alias");
     let r = Ref::parse("bench@production").unwrap();
     let mut lat = Vec::with_capacity(m);
     let start = Instant::now();

@@ -11,7 +11,7 @@ use sqlx::{AnyConnection, Row};
 
 use crate::db::Db;
 use crate::rows::{AuditRow, MoveRow, to_json};
-use crate::{Actor, Deploy, DeployTarget, RegistryError, Result};
+use crate::{Actor, ApprovalFilter, Deploy, DeployTarget, MoveFacts, RegistryError, Result};
 
 impl Db {
     /// Moves an environment as one transaction: reads where it points, picks
@@ -33,6 +33,38 @@ impl Db {
             tx.rollback().await.map_err(self.err())?;
             return Ok(None);
         }
+        let mut evidence = d.evidence;
+        if let Some(guard) = d.guard {
+            let target = self.version_in(&mut tx, d.model, to).await?;
+            let policy = self.policy_on(&mut tx).await?;
+            let gates = self.gate_reports_on(&mut tx, d.model, to).await?;
+            let filter =
+                ApprovalFilter { model: Some(d.model.clone()), version: Some(to), env: Some(d.env.clone()) };
+            let approvals = self.approvals_on(&mut tx, &filter).await?;
+            let facts = MoveFacts {
+                model: d.model,
+                env: d.env,
+                from,
+                target: &target,
+                kind: d.kind,
+                policy: policy.as_ref(),
+                gates: &gates,
+                approvals: &approvals,
+            };
+            match guard.judge(&facts) {
+                Ok(Some(e)) => evidence = Some(e),
+                Ok(None) => {}
+                Err(reason) => {
+                    tx.rollback().await.map_err(self.err())?;
+                    return Err(RegistryError::MoveRefused {
+                        model: d.model.to_string(),
+                        env: d.env.to_string(),
+                        version: to,
+                        reason,
+                    });
+                }
+            }
+        }
         sqlx::query(
             "INSERT INTO aliases (model, alias, version, updated_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (model, alias) DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at",
@@ -51,7 +83,7 @@ impl Db {
             to: Some(to),
             reason: d.reason,
             kind: d.kind,
-            evidence: d.evidence.as_ref(),
+            evidence: evidence.as_ref(),
         };
         let ev = self.record_alias_move(&mut tx, m, actor).await?;
         tx.commit().await.map_err(self.err())?;
@@ -68,7 +100,7 @@ impl Db {
         reason: Option<&str>,
     ) -> Result<Option<AliasEvent>> {
         let d =
-            Deploy { model, env: alias, to: DeployTarget::Version(n), kind: MoveKind::Alias, reason, evidence: None };
+            Deploy { model, env: alias, to: DeployTarget::Version(n), kind: MoveKind::Alias, reason, evidence: None, guard: None };
         self.deploy(d, actor).await
     }
 
@@ -200,7 +232,7 @@ impl Db {
         .bind(m.alias.as_str())
         .bind(m.from.map(|f| f as i64))
         .bind(m.to.map(|t| t as i64))
-        .bind(actor.0.as_str())
+        .bind(actor.name.as_str())
         .bind(m.reason)
         .bind(at.millis())
         .bind(m.kind.as_str())
@@ -210,7 +242,8 @@ impl Db {
         .map_err(self.err())?;
         let action = m.action();
         let audit = AuditRow {
-            actor: &actor.0,
+            actor: &actor.name,
+            token: actor.token.as_deref(),
             action: &action,
             model: Some(m.model.as_str()),
             version: m.to.or(m.from),
@@ -224,7 +257,7 @@ impl Db {
             alias: m.alias.clone(),
             from: m.from,
             to: m.to,
-            actor: actor.0.clone(),
+            actor: actor.name.clone(),
             reason: m.reason.map(str::to_string),
             at,
             kind: m.kind,

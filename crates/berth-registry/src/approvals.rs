@@ -2,6 +2,7 @@
 //! the model's lock ([`Db::lock_model`]) so approving twice keeps the first.
 
 use berth_core::{AliasName, Approval, ModelName};
+use sqlx::AnyConnection;
 
 use crate::db::Db;
 use crate::rows::AuditRow;
@@ -27,7 +28,7 @@ impl Db {
         .bind(model.as_str())
         .bind(n as i64)
         .bind(env.as_str())
-        .bind(&actor.0)
+        .bind(&actor.name)
         .fetch_optional(&mut *tx)
         .await
         .map_err(self.err())?;
@@ -43,7 +44,7 @@ impl Db {
         .bind(model.as_str())
         .bind(n as i64)
         .bind(env.as_str())
-        .bind(&actor.0)
+        .bind(&actor.name)
         .bind(comment)
         .bind(self.clock.now().millis())
         .fetch_one(&mut *tx)
@@ -51,7 +52,8 @@ impl Db {
         .map_err(self.err())?;
         let a = self.ctx().approval(&row)?;
         let audit = AuditRow {
-            actor: &actor.0,
+            actor: &actor.name,
+            token: actor.token.as_deref(),
             action: "version.approve",
             model: Some(model.as_str()),
             version: Some(n),
@@ -65,6 +67,11 @@ impl Db {
 
     /// Approvals, oldest first.
     pub(crate) async fn approvals(&self, f: &ApprovalFilter) -> Result<Vec<Approval>> {
+        self.approvals_on(&mut *self.conn().await?, f).await
+    }
+
+    /// [`Db::approvals`] on a connection (inside a transaction).
+    pub(crate) async fn approvals_on(&self, conn: &mut AnyConnection, f: &ApprovalFilter) -> Result<Vec<Approval>> {
         // Absent filters match everything: `$1 IS NULL OR model = $1`.
         let rows = sqlx::query(
             "SELECT id, model, version, env, approver, comment, at FROM approvals \
@@ -74,7 +81,7 @@ impl Db {
         .bind(f.model.as_ref().map(|m| m.as_str()))
         .bind(f.version.map(|v| v as i64))
         .bind(f.env.as_ref().map(|e| e.as_str()))
-        .fetch_all(&self.pool)
+        .fetch_all(conn)
         .await
         .map_err(self.err())?;
         rows.iter().map(|r| self.ctx().approval(r)).collect()

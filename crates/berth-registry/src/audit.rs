@@ -12,8 +12,8 @@ impl Db {
     /// Appends an entry on `conn`, typically inside the mutation's transaction.
     pub(crate) async fn insert_audit(&self, conn: &mut AnyConnection, e: AuditRow<'_>) -> Result<()> {
         sqlx::query(
-            "INSERT INTO audit_log (at, actor, action, model, version, before_json, after_json) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO audit_log (at, actor, action, model, version, before_json, after_json, token) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(self.clock.now().millis())
         .bind(e.actor)
@@ -22,6 +22,7 @@ impl Db {
         .bind(e.version.map(|v| v as i64))
         .bind(e.before)
         .bind(e.after)
+        .bind(e.token)
         .execute(conn)
         .await
         .map_err(self.err())?;
@@ -34,7 +35,7 @@ impl Db {
         let rows = match &filter.model {
             Some(m) => {
                 sqlx::query(
-                    "SELECT id, at, actor, action, model, version, before_json, after_json FROM audit_log \
+                    "SELECT id, at, actor, token, action, model, version, before_json, after_json FROM audit_log \
                      WHERE model = $1 ORDER BY id DESC LIMIT $2",
                 )
                 .bind(m.as_str())
@@ -44,7 +45,7 @@ impl Db {
             }
             None => {
                 sqlx::query(
-                    "SELECT id, at, actor, action, model, version, before_json, after_json FROM audit_log \
+                    "SELECT id, at, actor, token, action, model, version, before_json, after_json FROM audit_log \
                      ORDER BY id DESC LIMIT $1",
                 )
                 .bind(limit)
@@ -60,7 +61,8 @@ impl Db {
     pub(crate) async fn record(&self, actor: &Actor, action: &str, after: serde_json::Value) -> Result<()> {
         let mut conn = self.conn().await?;
         let row = AuditRow {
-            actor: &actor.0,
+            actor: &actor.name,
+            token: actor.token.as_deref(),
             action,
             model: None,
             version: None,

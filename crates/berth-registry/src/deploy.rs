@@ -2,7 +2,9 @@
 //! the requests that move environments, record approvals and deliveries, and
 //! which earlier version a rollback goes back to.
 
-use berth_core::{AliasName, DeliveryStatus, ModelName, MoveKind};
+use berth_core::{AliasName, Approval, DeliveryStatus, GateRecord, ModelName, MoveKind, VersionRecord};
+
+use crate::PolicyRecord;
 
 /// Where [`crate::Registry::deploy`] moves an environment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,7 +16,7 @@ pub enum DeployTarget {
 }
 
 /// A move of an environment with its kind, reason and evidence.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Deploy<'a> {
     pub model: &'a ModelName,
     pub env: &'a AliasName,
@@ -22,6 +24,49 @@ pub struct Deploy<'a> {
     pub kind: MoveKind,
     pub reason: Option<&'a str>,
     pub evidence: Option<serde_json::Value>,
+    /// Judges the move inside its transaction, on the facts read there; the
+    /// move happens only if it allows it.
+    pub guard: Option<&'a dyn MoveGuard>,
+}
+
+impl std::fmt::Debug for Deploy<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Deploy")
+            .field("model", &self.model)
+            .field("env", &self.env)
+            .field("to", &self.to)
+            .field("kind", &self.kind)
+            .field("reason", &self.reason)
+            .field("guarded", &self.guard.is_some())
+            .finish()
+    }
+}
+
+/// What a move into an environment is judged on, read inside the
+/// transaction that makes the move, under the model's lock: the policy in
+/// force, the target version, its gate reports and its approvals for the
+/// environment. Nothing a judge sees can change before the move commits
+/// (approvals and gate reports of the model take the same lock; a policy
+/// applied meanwhile governs the moves after it).
+#[derive(Debug, Clone, Copy)]
+pub struct MoveFacts<'a> {
+    pub model: &'a ModelName,
+    pub env: &'a AliasName,
+    /// Where the environment points now.
+    pub from: Option<u64>,
+    pub target: &'a VersionRecord,
+    pub kind: MoveKind,
+    pub policy: Option<&'a PolicyRecord>,
+    /// The target's gate reports, oldest first.
+    pub gates: &'a [GateRecord],
+    /// The target's approvals for this environment, oldest first.
+    pub approvals: &'a [Approval],
+}
+
+/// Decides a move from its [`MoveFacts`]: the evidence to record with it
+/// (replacing the request's when `Some`), or the reason it is refused.
+pub trait MoveGuard: Send + Sync {
+    fn judge(&self, facts: &MoveFacts<'_>) -> Result<Option<serde_json::Value>, String>;
 }
 
 /// Which approvals to list; every field narrows.

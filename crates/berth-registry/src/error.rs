@@ -10,6 +10,8 @@ pub enum RegistryError {
     AliasNotFound { model: String, alias: String },
     #[error("{model}@{env} has no earlier healthy version to roll back to (it points at {}; {moves} moves in its history)", .current.map(|c| format!("version {c}")).unwrap_or_else(|| "nothing".into()))]
     NothingToRollBack { model: String, env: String, current: Option<u64>, moves: usize },
+    #[error("moving {model}@{env} to version {version} refused: {reason}")]
+    MoveRefused { model: String, env: String, version: u64, reason: String },
     #[error("token {0:?} does not exist")]
     TokenNotFound(String),
     #[error("a garbage collection is running on {url}")]
@@ -57,6 +59,7 @@ impl Exit for RegistryError {
             | RegistryError::NothingToRollBack { .. }
             | RegistryError::TokenNotFound(_)
             | RegistryError::Url { .. } => ErrorClass::Input,
+            RegistryError::MoveRefused { .. } => ErrorClass::Failed,
             _ => ErrorClass::Infra,
         }
     }

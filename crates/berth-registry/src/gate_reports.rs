@@ -2,6 +2,7 @@
 //! as `version.gate`.
 
 use berth_core::{GateRecord, ModelName};
+use sqlx::AnyConnection;
 
 use crate::db::Db;
 use crate::rows::AuditRow;
@@ -24,7 +25,7 @@ impl Db {
         .bind(g.gate)
         .bind(g.data_digest)
         .bind(i64::from(g.passed))
-        .bind(&actor.0)
+        .bind(&actor.name)
         .bind(self.clock.now().millis())
         .bind(g.report.to_string())
         .fetch_one(&mut *tx)
@@ -33,7 +34,8 @@ impl Db {
         let rec = self.ctx().gate_record(&row)?;
         let after = serde_json::json!({"gate": g.gate, "data_digest": g.data_digest, "passed": g.passed});
         let audit = AuditRow {
-            actor: &actor.0,
+            actor: &actor.name,
+            token: actor.token.as_deref(),
             action: "version.gate",
             model: Some(g.model.as_str()),
             version: Some(g.version),
@@ -47,13 +49,23 @@ impl Db {
 
     /// The gate reports stored on a version, oldest first.
     pub(crate) async fn gate_reports(&self, model: &ModelName, n: u64) -> Result<Vec<GateRecord>> {
+        self.gate_reports_on(&mut *self.conn().await?, model, n).await
+    }
+
+    /// [`Db::gate_reports`] on a connection (inside a transaction).
+    pub(crate) async fn gate_reports_on(
+        &self,
+        conn: &mut AnyConnection,
+        model: &ModelName,
+        n: u64,
+    ) -> Result<Vec<GateRecord>> {
         let rows = sqlx::query(
             "SELECT id, model, version, gate, data_digest, passed, created_by, created_at, report \
              FROM gate_reports WHERE model = $1 AND version = $2 ORDER BY id",
         )
         .bind(model.as_str())
         .bind(n as i64)
-        .fetch_all(&self.pool)
+        .fetch_all(conn)
         .await
         .map_err(self.err())?;
         rows.iter().map(|r| self.ctx().gate_record(r)).collect()

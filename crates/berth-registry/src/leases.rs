@@ -87,6 +87,24 @@ impl Db {
         Ok(out)
     }
 
+    /// The blobs one unexpired lease holds; `None` when it has ended or expired.
+    pub(crate) async fn lease_digests(&self, lease: LeaseId) -> Result<Option<Vec<Digest>>> {
+        let row = sqlx::query("SELECT digests FROM upload_leases WHERE id = $1 AND expires_at > $2")
+            .bind(lease.0)
+            .bind(self.clock.now().millis())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(self.err())?;
+        let Some(r) = row else { return Ok(None) };
+        let s: String = r.try_get("digests").map_err(self.err())?;
+        let ds: Vec<Digest> = serde_json::from_str(&s).map_err(|e| RegistryError::BadRow {
+            url: self.url.clone(),
+            what: "upload lease",
+            detail: e.to_string(),
+        })?;
+        Ok(Some(ds))
+    }
+
     /// Unexpired leases, oldest first.
     pub(crate) async fn active_leases(&self) -> Result<Vec<Lease>> {
         let rows = sqlx::query(

@@ -42,7 +42,7 @@ use serde::{Deserialize, Serialize};
 
 pub use access::{Access, NewToken, PolicyRecord, TokenRecord};
 pub use connect::{RegistryUrl, connect};
-pub use deploy::{ApprovalFilter, DeliveryUpdate, Deploy, DeployTarget, NewDelivery};
+pub use deploy::{ApprovalFilter, DeliveryUpdate, Deploy, DeployTarget, MoveFacts, MoveGuard, NewDelivery};
 pub use error::RegistryError;
 pub use postgres::PgRegistry;
 pub use sqlite::SqliteRegistry;
@@ -93,7 +93,19 @@ pub struct AuditFilter {
 
 /// Who is acting, for the audit log.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Actor(pub String);
+pub struct Actor {
+    /// The principal: a person or a service account.
+    pub name: String,
+    /// The token it came with (its id, never its secret), when it came with one.
+    pub token: Option<String>,
+}
+
+impl Actor {
+    /// A local actor, without a token.
+    pub fn named(name: impl Into<String>) -> Actor {
+        Actor { name: name.into(), token: None }
+    }
+}
 
 /// What `add_gate_report` stores.
 #[derive(Debug, Clone)]
@@ -181,6 +193,9 @@ pub trait Registry: Access + Send + Sync {
 
     /// Blobs held by unexpired leases.
     async fn leased_blobs(&self) -> Result<Vec<Digest>>;
+
+    /// The blobs one unexpired lease holds; `None` when it has ended or expired.
+    async fn lease_digests(&self, lease: LeaseId) -> Result<Option<Vec<Digest>>>;
 
     /// Unexpired leases, oldest first.
     async fn active_leases(&self) -> Result<Vec<Lease>>;

@@ -161,6 +161,9 @@ CREATE TABLE policies (
 CREATE TABLE policy_lock (applies BIGINT NOT NULL);
 INSERT INTO policy_lock (applies) VALUES (0);
 "#,
+    r#"
+ALTER TABLE audit_log ADD COLUMN token TEXT;
+"#,
 ];
 
 const SCHEMA_TABLE: &str =

@@ -3,6 +3,8 @@
 //! same one again changes nothing. Appliers are serialised by the one row of
 //! `policy_lock`, as writers to a model are by its row.
 
+use sqlx::AnyConnection;
+
 use crate::access::canonical;
 use crate::db::Db;
 use crate::rows::AuditRow;
@@ -44,7 +46,7 @@ impl Db {
         .bind(next as i64)
         .bind(&text)
         .bind(&digest)
-        .bind(&actor.0)
+        .bind(&actor.name)
         .bind(self.clock.now().millis())
         .bind(source)
         .fetch_one(&mut *tx)
@@ -52,7 +54,8 @@ impl Db {
         .map_err(self.err())?;
         let rec = self.ctx().policy(&row)?;
         let audit = AuditRow {
-            actor: &actor.0,
+            actor: &actor.name,
+            token: actor.token.as_deref(),
             action: "policy.apply",
             model: None,
             version: None,
@@ -65,8 +68,13 @@ impl Db {
     }
 
     pub(crate) async fn policy(&self) -> Result<Option<PolicyRecord>> {
+        self.policy_on(&mut *self.conn().await?).await
+    }
+
+    /// The policy in force, read on a connection (inside a transaction).
+    pub(crate) async fn policy_on(&self, conn: &mut AnyConnection) -> Result<Option<PolicyRecord>> {
         let row = sqlx::query(with_cols("SELECT {cols} FROM policies ORDER BY version DESC LIMIT 1"))
-            .fetch_optional(&self.pool)
+            .fetch_optional(conn)
             .await
             .map_err(self.err())?;
         row.map(|r| self.ctx().policy(&r)).transpose()

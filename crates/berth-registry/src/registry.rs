@@ -136,6 +136,10 @@ impl<E> Registry for SqlRegistry<E> {
         self.db.leased_blobs().await
     }
 
+    async fn lease_digests(&self, lease: LeaseId) -> Result<Option<Vec<Digest>>> {
+        self.db.lease_digests(lease).await
+    }
+
     async fn active_leases(&self) -> Result<Vec<Lease>> {
         self.db.active_leases().await
     }

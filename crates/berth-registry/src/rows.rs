@@ -140,6 +140,7 @@ impl Ctx<'_> {
             id: self.get(row, "id")?,
             at: Timestamp::from_millis(self.get(row, "at")?),
             actor: self.get(row, "actor")?,
+            token: self.get(row, "token")?,
             action: self.get(row, "action")?,
             model: model.map(|m| self.model(&m)).transpose()?,
             version: self.get::<Option<i64>>(row, "version")?.map(|v| v as u64),
@@ -196,6 +197,8 @@ impl Ctx<'_> {
 /// One audit entry to append.
 pub(crate) struct AuditRow<'a> {
     pub actor: &'a str,
+    /// The id of the token the actor came with.
+    pub token: Option<&'a str>,
     pub action: &'a str,
     pub model: Option<&'a str>,
     pub version: Option<u64>,

@@ -127,7 +127,7 @@ mod tests {
         let holder = SqliteRegistry::open(&path, Duration::from_secs(5), Arc::new(SystemClock)).await.unwrap();
         let waiter = SqliteRegistry::open(&path, Duration::from_millis(100), Arc::new(SystemClock)).await.unwrap();
         let tx = holder.db.begin_write().await.unwrap();
-        let err = waiter.record(&Actor("a".into()), "test", serde_json::json!({})).await.unwrap_err();
+        let err = waiter.record(&Actor::named("a"), "test", serde_json::json!({})).await.unwrap_err();
         assert!(matches!(err, RegistryError::Locked { .. }), "{err:?}");
         drop(tx);
     }

@@ -32,7 +32,7 @@ impl Db {
         .bind(t.grant.role.as_str())
         .bind(t.grant.models.as_str())
         .bind(crate::rows::to_json(&envs))
-        .bind(&actor.0)
+        .bind(&actor.name)
         .bind(self.clock.now().millis())
         .bind(t.expires_at.map(|e| e.millis()))
         .fetch_one(&mut *tx)
@@ -43,7 +43,8 @@ impl Db {
             "token": rec.id, "principal": rec.principal, "grant": rec.grant, "expires_at": rec.expires_at,
         });
         let audit = AuditRow {
-            actor: &actor.0,
+            actor: &actor.name,
+            token: actor.token.as_deref(),
             action: "token.create",
             model: None,
             version: None,
@@ -80,7 +81,7 @@ impl Db {
         ))
         .bind(id)
         .bind(self.clock.now().millis())
-        .bind(&actor.0)
+        .bind(&actor.name)
         .fetch_optional(&mut *tx)
         .await
         .map_err(self.err())?;
@@ -89,7 +90,8 @@ impl Db {
         };
         let rec = self.ctx().token(&row)?;
         let audit = AuditRow {
-            actor: &actor.0,
+            actor: &actor.name,
+            token: actor.token.as_deref(),
             action: "token.revoke",
             model: None,
             version: None,

@@ -117,6 +117,7 @@ impl Db {
         let after = serde_json::json!({"version": n, "manifest": rec.manifest, "size": rec.size});
         let audit = AuditRow {
             actor: &rec.created_by,
+            token: None,
             action: "version.create",
             model: Some(rec.model.as_str()),
             version: Some(n as u64),
@@ -268,7 +269,8 @@ impl Db {
         }
         let rec = self.version_in(&mut tx, model, n).await?;
         let audit = AuditRow {
-            actor: &actor.0,
+            actor: &actor.name,
+            token: actor.token.as_deref(),
             action: "version.tag",
             model: Some(model.as_str()),
             version: Some(n),

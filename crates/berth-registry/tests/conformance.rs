@@ -10,7 +10,7 @@ use berth_core::{
     Timestamp, VersionMeta,
 };
 use berth_registry::{
-    Actor, ApprovalFilter, AuditFilter, DeliveryUpdate, Deploy, DeployTarget, NewDelivery, NewGateReport, PgRegistry,
+    Actor, ApprovalFilter, AuditFilter, DeliveryUpdate, Deploy, DeployTarget, MoveFacts, MoveGuard, NewDelivery, NewGateReport, PgRegistry,
     NewToken, Registry, RegistryError, SqliteRegistry,
 };
 use berth_testkit::PgDatabase;
@@ -91,6 +91,7 @@ suite!(
     leases_hold_blobs_until_released,
     a_running_gc_turns_uploads_away,
     expired_leases_and_gc_runs_are_ignored,
+    a_lease_tells_its_own_blobs_until_it_ends,
     models_are_summarised,
     concurrent_pushes_get_distinct_consecutive_numbers,
     concurrent_alias_moves_leave_a_consistent_chain,
@@ -103,6 +104,7 @@ suite!(
     tokens_are_stored_without_their_secret_and_revoked_once,
     policies_are_versioned_and_applied_once_per_document,
     concurrent_policy_applies_keep_one_numbering,
+    a_guard_judges_the_move_on_the_facts_read_in_its_transaction,
 );
 
 fn name(s: &str) -> ModelName {
@@ -132,7 +134,7 @@ fn new_version(model: &str, seed: u8) -> NewVersion {
 }
 
 fn actor() -> Actor {
-    Actor("bob".into())
+    Actor::named("bob")
 }
 
 async fn versions_are_numbered_per_model_from_one(e: Engine) {
@@ -336,6 +338,22 @@ async fn expired_leases_and_gc_runs_are_ignored(e: Engine) {
     r.begin_upload(&[], Duration::from_secs(60)).await.expect("an expired gc run no longer blocks uploads");
 }
 
+async fn a_lease_tells_its_own_blobs_until_it_ends(e: Engine) {
+    let r = e.registry().await;
+    let (a, b) = (Digest::of(b"a"), Digest::of(b"b"));
+    let one = r.begin_upload(&[a, b], Duration::from_secs(60)).await.unwrap();
+    let two = r.begin_upload(&[b], Duration::from_secs(60)).await.unwrap();
+    assert_eq!(r.lease_digests(one).await.unwrap(), Some(vec![a, b]));
+    assert_eq!(r.lease_digests(two).await.unwrap(), Some(vec![b]));
+    r.end_upload(one).await.unwrap();
+    assert_eq!(r.lease_digests(one).await.unwrap(), None, "an ended lease holds nothing");
+    r.create_version(new_version("churn", 0), &[b], Some(two)).await.unwrap();
+    assert_eq!(r.lease_digests(two).await.unwrap(), None, "the version's transaction ended it");
+    let short = r.begin_upload(&[a], Duration::from_millis(1)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(r.lease_digests(short).await.unwrap(), None, "an expired lease holds nothing");
+}
+
 async fn models_are_summarised(e: Engine) {
     let r = e.registry().await;
     for i in 0..2 {
@@ -389,9 +407,9 @@ async fn concurrent_alias_moves_leave_a_consistent_chain(e: Engine) {
             tokio::spawn(async move {
                 let a = AliasName::parse("production").unwrap();
                 if i % 7 == 6 {
-                    let _ = r.remove_alias(&ModelName::parse("churn").unwrap(), &a, &Actor("x".into()), None).await;
+                    let _ = r.remove_alias(&ModelName::parse("churn").unwrap(), &a, &Actor::named("x"), None).await;
                 } else {
-                    r.set_alias(&ModelName::parse("churn").unwrap(), &a, i % 10 + 1, &Actor("x".into()), None)
+                    r.set_alias(&ModelName::parse("churn").unwrap(), &a, i % 10 + 1, &Actor::named("x"), None)
                         .await
                         .unwrap();
                 }
@@ -430,6 +448,7 @@ fn promote<'a>(model: &'a ModelName, env: &'a AliasName, n: u64) -> Deploy<'a> {
         to: DeployTarget::Version(n),
         kind: MoveKind::Promote,
         reason: Some("gates passed"),
+        guard: None,
         evidence: Some(serde_json::json!({"gates": [{"gate": "production", "report": "sha256:ab"}]})),
     }
 }
@@ -490,13 +509,13 @@ async fn approvals_are_recorded_once_per_approver(e: Engine) {
     let r = e.registry().await;
     r.create_version(new_version("churn", 0), &[], None).await.unwrap();
     let (m, prod) = (name("churn"), alias("production"));
-    let (a, new) = r.approve(&m, 1, &prod, &Actor("carol".into()), Some("looks good")).await.unwrap();
+    let (a, new) = r.approve(&m, 1, &prod, &Actor::named("carol"), Some("looks good")).await.unwrap();
     assert!(new);
     assert_eq!((a.approver.as_str(), a.comment.as_deref()), ("carol", Some("looks good")));
-    let (again, new) = r.approve(&m, 1, &prod, &Actor("carol".into()), Some("twice")).await.unwrap();
+    let (again, new) = r.approve(&m, 1, &prod, &Actor::named("carol"), Some("twice")).await.unwrap();
     assert!(!new);
     assert_eq!((again.id, again.comment.as_deref()), (a.id, Some("looks good")));
-    r.approve(&m, 1, &alias("staging"), &Actor("dave".into()), None).await.unwrap();
+    r.approve(&m, 1, &alias("staging"), &Actor::named("dave"), None).await.unwrap();
     let all = r.approvals(&ApprovalFilter::default()).await.unwrap();
     assert_eq!(all.len(), 2);
     let prod_only = r.approvals(&ApprovalFilter { env: Some(prod.clone()), ..Default::default() }).await.unwrap();
@@ -558,7 +577,7 @@ async fn concurrent_promotes_and_rollbacks_leave_one_current_version_and_a_chain
             let r = regs[i as usize % regs.len()].clone();
             let (m, prod) = (m.clone(), prod.clone());
             tokio::spawn(async move {
-                let who = Actor(format!("worker-{i}"));
+                let who = Actor::named(format!("worker-{i}"));
                 if i % 3 == 2 {
                     // A rollback may find nothing healthy left: that is a refusal, not a corruption.
                     match r.deploy(rollback(&m, &prod), &who).await {
@@ -620,7 +639,7 @@ async fn tokens_are_stored_without_their_secret_and_revoked_once(e: Engine) {
     r.touch_token(&rec.id).await.unwrap();
     assert!(last_use().await.millis() > first.millis() + 60_000);
 
-    let revoked = r.revoke_token(&rec.id, &Actor("carol".into())).await.unwrap();
+    let revoked = r.revoke_token(&rec.id, &Actor::named("carol")).await.unwrap();
     assert_eq!(revoked.revoked_by.as_deref(), Some("carol"));
     assert_eq!(revoked.unusable(revoked.revoked_at.unwrap()), Some("revoked"));
     clock.advance(Duration::from_secs(5));
@@ -646,11 +665,11 @@ async fn policies_are_versioned_and_applied_once_per_document(e: Engine) {
     // The same document, keys in another order, is not a new version.
     let same: serde_json::Value =
         serde_json::from_str(r#"{"production": {"require_gates": ["quality"], "approvals": 1}}"#).unwrap();
-    let (again, new) = r.apply_policy(&same, None, &Actor("carol".into())).await.unwrap();
+    let (again, new) = r.apply_policy(&same, None, &Actor::named("carol")).await.unwrap();
     assert!(!new);
     assert_eq!(again, p1);
     let doc2 = serde_json::json!({"production": {"approvals": 2}});
-    let (p2, new) = r.apply_policy(&doc2, None, &Actor("carol".into())).await.unwrap();
+    let (p2, new) = r.apply_policy(&doc2, None, &Actor::named("carol")).await.unwrap();
     assert!(new);
     assert_eq!((p2.version, p2.applied_by.as_str()), (2, "carol"));
     assert_eq!(r.policy().await.unwrap(), Some(p2.clone()));
@@ -677,4 +696,47 @@ async fn concurrent_policy_applies_keep_one_numbering(e: Engine) {
     }
     versions.sort();
     assert_eq!(versions, (1..=8).collect::<Vec<u64>>());
+}
+
+/// Records what it was shown and answers as told.
+struct Judge {
+    allow: bool,
+    seen: std::sync::Mutex<Vec<(Option<u64>, u64, Option<u64>, usize, usize)>>,
+}
+
+impl MoveGuard for Judge {
+    fn judge(&self, f: &MoveFacts<'_>) -> Result<Option<serde_json::Value>, String> {
+        let policy = f.policy.map(|p| p.version);
+        self.seen.lock().unwrap().push((f.from, f.target.version, policy, f.gates.len(), f.approvals.len()));
+        if self.allow { Ok(Some(serde_json::json!({"judged": true}))) } else { Err("not today".into()) }
+    }
+}
+
+async fn a_guard_judges_the_move_on_the_facts_read_in_its_transaction(e: Engine) {
+    let r = e.registry().await;
+    let (m, prod) = (name("churn"), alias("production"));
+    r.create_version(new_version("churn", 1), &[], None).await.unwrap();
+    r.create_version(new_version("churn", 2), &[], None).await.unwrap();
+    r.apply_policy(&serde_json::json!({"production": {"approvals": 1}}), None, &actor()).await.unwrap();
+    r.approve(&m, 2, &prod, &Actor::named("carol"), None).await.unwrap();
+    r.approve(&m, 2, &alias("staging"), &Actor::named("carol"), None).await.unwrap();
+
+    let no = Judge { allow: false, seen: Default::default() };
+    let d = Deploy { guard: Some(&no), ..promote(&m, &prod, 2) };
+    match r.deploy(d, &actor()).await {
+        Err(RegistryError::MoveRefused { version: 2, reason, .. }) => assert_eq!(reason, "not today"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert_eq!(*no.seen.lock().unwrap(), [(None, 2, Some(1), 0, 1)]);
+    assert!(r.aliases(&m).await.unwrap().is_empty(), "a refused move moved");
+    assert!(r.alias_history(&m, None).await.unwrap().is_empty());
+
+    let yes = Judge { allow: true, seen: Default::default() };
+    let d = Deploy { guard: Some(&yes), ..promote(&m, &prod, 2) };
+    let ev = r.deploy(d, &actor()).await.unwrap().unwrap();
+    assert_eq!(ev.evidence, Some(serde_json::json!({"judged": true})));
+    // A rollback is judged on the target the transaction picked.
+    let d = Deploy { guard: Some(&yes), to: DeployTarget::Version(1), ..rollback(&m, &prod) };
+    r.deploy(d, &actor()).await.unwrap().unwrap();
+    assert_eq!(yes.seen.lock().unwrap()[1], (Some(2), 1, Some(1), 0, 0));
 }

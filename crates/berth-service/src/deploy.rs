@@ -16,6 +16,7 @@ use serde::Serialize;
 
 use berth_core::Role;
 
+use crate::environment::{Rule, not_a_promoter};
 use crate::{Berth, Result, ServiceError};
 
 /// A requirement a promotion does not meet, with what to do about it.
@@ -106,7 +107,7 @@ impl Berth {
     }
 
     fn event(&self, kind: EventKind, summary: String) -> Event {
-        Event::new(kind, self.now(), &self.actor.0, summary)
+        Event::new(kind, self.now(), &self.actor.name, summary)
     }
 
     /// Promotes a version to an environment if its policy is met; otherwise
@@ -154,15 +155,18 @@ impl Berth {
             }
             return Ok(report);
         }
+        // Judged again inside the move's transaction, on what holds then.
+        let guard = self.guard(Rule::Policy { how: "the promotion", extra: None });
         let d = Deploy {
             model: &v.model,
             env,
             to: DeployTarget::Version(v.version),
             kind: MoveKind::Promote,
             reason,
-            evidence: Some(assessment.evidence(&v)),
+            evidence: None,
+            guard: Some(&guard),
         };
-        report.deployment = self.registry.deploy(d, &self.actor).await?;
+        report.deployment = self.registry.deploy(d, &self.actor).await.map_err(|e| Berth::refused(&guard, e))?;
         report.promoted = report.deployment.is_some();
         if report.promoted {
             let e = self
@@ -196,22 +200,17 @@ impl Berth {
         record: serde_json::Value,
     ) -> Result<Option<AliasEvent>> {
         self.allow(Role::Deployer, Some(model), Some(env))?;
-        let v = self.registry.version(model, candidate).await?;
-        let assessment = self.assess(&v, env).await?;
-        if !assessment.missing.is_empty() {
-            return Err(assessment.denial(&v, env, "the promotion of a rollout"));
-        }
-        let mut evidence = assessment.evidence(&v);
-        evidence["rollout"] = record;
+        let guard = self.guard(Rule::Policy { how: "the promotion of a rollout", extra: Some(("rollout", record)) });
         let d = Deploy {
             model,
             env,
             to: DeployTarget::Version(candidate),
             kind: MoveKind::Rollout,
             reason: Some(reason),
-            evidence: Some(evidence),
+            evidence: None,
+            guard: Some(&guard),
         };
-        Ok(self.registry.deploy(d, &self.actor).await?)
+        self.registry.deploy(d, &self.actor).await.map_err(|e| Berth::refused(&guard, e))
     }
 
     /// Approves a version for an environment. The publisher of a version
@@ -220,14 +219,15 @@ impl Berth {
         self.allow(Role::Approver, Some(&r.model), Some(env))?;
         let v = self.registry.resolve(r).await?;
         self.known_environment(&v.model, env, false).await?;
-        if v.created_by == self.actor.0 {
-            return Err(ServiceError::input(
-                format!(
+        if v.created_by == self.actor.name {
+            return Err(ServiceError::Denied {
+                message: format!(
                     "{} published {}@{}, so cannot approve it: approvals must come from someone else",
-                    self.actor.0, v.model, v.version
+                    self.actor.name, v.model, v.version
                 ),
-                Some(format!("ask a colleague to run `berth approve {}@{} --env {env}`", v.model, v.version)),
-            ));
+                hint: Some(format!("ask a colleague to run `berth approve {}@{} --env {env}`", v.model, v.version)),
+                missing: Vec::new(),
+            });
         }
         let (approval, new) = self.registry.approve(&v.model, v.version, env, &self.actor, comment).await?;
         let filter = ApprovalFilter { model: Some(v.model.clone()), version: Some(v.version), env: Some(env.clone()) };
@@ -238,7 +238,7 @@ impl Berth {
             let e = self
                 .event(
                     EventKind::PromotionApproved,
-                    format!("{}@{} approved for {env} by {}", v.model, v.version, self.actor.0),
+                    format!("{}@{} approved for {env} by {}", v.model, v.version, self.actor.name),
                 )
                 .version(&v.model, v.version)
                 .env(env.as_str())
@@ -266,21 +266,26 @@ impl Berth {
     ) -> Result<RollbackReport> {
         self.allow(Role::Deployer, Some(model), Some(env))?;
         self.known_environment(model, env, false).await?;
-        let policy = self.policy().await?.of(env);
-        if !policy.may_promote(&self.actor.0) {
-            return Err(ServiceError::input(
-                format!(
-                    "{:?} may not roll back {env}; its promoters are {}",
-                    self.actor.0,
-                    policy.promoters.join(", ")
-                ),
-                Some(format!("ask one of them, or add yourself to environments.{env}.promoters in berth.toml")),
-            ));
+        // Refused before anything is read about the target, and again inside the move.
+        let in_force = self.policy().await?;
+        let policy = in_force.of(env);
+        if !policy.may_promote(&self.actor.name) {
+            return Err(not_a_promoter(&self.actor.name, env, &policy, &in_force.source()));
         }
         let target = to.map(DeployTarget::Version).unwrap_or(DeployTarget::PreviousHealthy);
         let reason = reason.unwrap_or("manual rollback");
-        let d = Deploy { model, env, to: target, kind: MoveKind::Rollback, reason: Some(reason), evidence: None };
-        let deployment = self.registry.deploy(d, &self.actor).await?.ok_or_else(|| {
+        let guard = self.guard(Rule::Promoters);
+        let d = Deploy {
+            model,
+            env,
+            to: target,
+            kind: MoveKind::Rollback,
+            reason: Some(reason),
+            evidence: None,
+            guard: Some(&guard),
+        };
+        let moved = self.registry.deploy(d, &self.actor).await.map_err(|e| Berth::refused(&guard, e))?;
+        let deployment = moved.ok_or_else(|| {
             ServiceError::input(
                 format!("{model}@{env} already points at version {}", to.unwrap_or_default()),
                 Some(format!("`berth deployments {model} --env {env}` shows its history")),
@@ -364,6 +369,8 @@ impl Berth {
                 evidence: Some(
                     serde_json::json!({"against": report.against, "live": live, "comparison": report.comparison}),
                 ),
+                // A rollback on degraded live metrics is the safety net: no policy holds it back.
+                guard: None,
             };
             let ev = match self.registry.deploy(d, &self.actor).await {
                 Err(e @ berth_registry::RegistryError::NothingToRollBack { .. }) => {

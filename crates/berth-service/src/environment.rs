@@ -11,10 +11,12 @@ use berth_core::suggest::did_you_mean;
 use berth_core::{AliasName, Approval, GateRecord, ModelName, VersionRecord};
 use berth_deploy::Policy;
 use berth_deploy::policy::{Facts, check, counted_approvals, passing_reports};
-use berth_registry::ApprovalFilter;
+use std::sync::Mutex;
+
+use berth_registry::{ApprovalFilter, MoveFacts, MoveGuard, RegistryError};
 
 use crate::deploy::{Lack, digest_of_report};
-use crate::{Berth, Result, ServiceError};
+use crate::{Berth, PolicySet, Result, ServiceError};
 
 /// The facts a move into an environment was judged on, and the verdict.
 pub(crate) struct Assessment {
@@ -112,17 +114,135 @@ impl Berth {
     }
 
     /// Judges a move of version `v` into `env` against the environment's
-    /// policy, from the registry's facts now.
+    /// policy, from the registry's facts now: what a caller shows before it
+    /// asks for the move, which the move's own transaction judges again.
     pub(crate) async fn assess(&self, v: &VersionRecord, env: &AliasName) -> Result<Assessment> {
         let policy = self.policy().await?.of(env);
         let gates = self.registry.gate_reports(&v.model, v.version).await?;
         let filter = ApprovalFilter { model: Some(v.model.clone()), version: Some(v.version), env: Some(env.clone()) };
         let approvals = self.registry.approvals(&filter).await?;
-        let facts = Facts { version: v, gates: &gates, approvals: &approvals, actor: &self.actor.0 };
+        Ok(Assessment::of(policy, v, env, gates, approvals, &self.actor.name))
+    }
+
+    /// A guard that holds a move to the policy in force inside the move's
+    /// own transaction (see [`Guard`]).
+    pub(crate) fn guard(&self, rule: Rule) -> Guard {
+        Guard { rule, actor: self.actor.name.clone(), fallback: self.config.environments.clone(), refusal: Mutex::new(None) }
+    }
+
+    /// Turns a registry refusal by `guard` into the service's denial.
+    pub(crate) fn refused(guard: &Guard, e: RegistryError) -> ServiceError {
+        match (e, guard.refusal.lock().unwrap_or_else(|p| p.into_inner()).take()) {
+            (RegistryError::MoveRefused { .. }, Some(denial)) => denial,
+            (e, _) => e.into(),
+        }
+    }
+}
+
+impl Assessment {
+    fn of(
+        policy: Policy,
+        v: &VersionRecord,
+        env: &AliasName,
+        gates: Vec<GateRecord>,
+        approvals: Vec<Approval>,
+        actor: &str,
+    ) -> Assessment {
+        let facts = Facts { version: v, gates: &gates, approvals: &approvals, actor };
         let missing = check(&policy, facts)
             .into_iter()
             .map(|m| Lack { message: m.to_string(), fix: m.fix(v.model.as_str(), v.version, env.as_str()), detail: m })
             .collect();
-        Ok(Assessment { policy, gates, approvals, missing })
+        Assessment { policy, gates, approvals, missing }
+    }
+}
+
+/// The refusal of a rollback by someone who is not among the promoters.
+pub(crate) fn not_a_promoter(actor: &str, env: &AliasName, policy: &Policy, source: &str) -> ServiceError {
+    ServiceError::Denied {
+        message: format!("{actor:?} may not roll back {env}; its promoters ({source}) are {}", policy.promoters.join(", ")),
+        hint: Some(format!("ask one of them, or add yourself to environments.{env}.promoters and `berth policy apply`")),
+        missing: Vec::new(),
+    }
+}
+
+/// What a guarded move must satisfy.
+#[derive(Debug, Clone)]
+pub(crate) enum Rule {
+    /// Every requirement of the environment's policy (a promotion, a
+    /// rollout's start and end); the evidence is recorded with the move, and
+    /// `extra` (a rollout's record) beside it.
+    Policy { how: &'static str, extra: Option<(&'static str, serde_json::Value)> },
+    /// Only the environment's promoters may roll it back.
+    Promoters,
+    /// A plain alias move: refused for an environment the policy governs.
+    NotGoverned,
+}
+
+/// Judges a move inside its transaction on the facts read there, against the
+/// policy in force then (the caller's `berth.toml` only while the registry
+/// has none). A refusal is kept for the caller, who reports it as a denial.
+pub(crate) struct Guard {
+    rule: Rule,
+    actor: String,
+    fallback: PolicySet,
+    refusal: Mutex<Option<ServiceError>>,
+}
+
+impl Guard {
+    fn refuse(&self, e: ServiceError) -> Result<Option<serde_json::Value>, String> {
+        let message = e.message();
+        *self.refusal.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+        Err(message)
+    }
+}
+
+impl MoveGuard for Guard {
+    fn judge(&self, f: &MoveFacts<'_>) -> Result<Option<serde_json::Value>, String> {
+        let set: PolicySet = match f.policy {
+            Some(r) => match serde_json::from_value(r.document.clone()) {
+                Ok(set) => set,
+                Err(e) => {
+                    return self.refuse(ServiceError::Corrupt {
+                        message: format!("policy version {} in the registry cannot be read: {e}", r.version),
+                        hint: Some("apply a good one with `berth policy apply berth.toml`".into()),
+                    });
+                }
+            },
+            None => self.fallback.clone(),
+        };
+        let source = f.policy.map(|r| format!("policy version {}", r.version)).unwrap_or_else(|| "berth.toml".into());
+        let policy = set.get(f.env.as_str()).cloned().unwrap_or_default();
+        match &self.rule {
+            Rule::Policy { how, extra } => {
+                let a =
+                    Assessment::of(policy, f.target, f.env, f.gates.to_vec(), f.approvals.to_vec(), &self.actor);
+                if !a.missing.is_empty() {
+                    return self.refuse(a.denial(f.target, f.env, how));
+                }
+                let mut evidence = a.evidence(f.target);
+                if let Some(p) = f.policy {
+                    evidence["policy"] = serde_json::json!({"version": p.version, "digest": p.digest});
+                }
+                if let Some((k, v)) = extra {
+                    evidence[*k] = v.clone();
+                }
+                Ok(Some(evidence))
+            }
+            Rule::Promoters if !policy.may_promote(&self.actor) => {
+                self.refuse(not_a_promoter(&self.actor, f.env, &policy, &source))
+            }
+            Rule::NotGoverned if set.contains_key(f.env.as_str()) => self.refuse(ServiceError::input(
+                format!(
+                    "{} is an environment with a policy ({source}); `berth alias` cannot move it past that policy",
+                    f.env
+                ),
+                Some(format!(
+                    "move it with `berth promote {}@{} --to {}`, `berth rollback {} --env {}` or a rollout",
+                    f.model, f.target.version, f.env, f.model, f.env
+                )),
+            )),
+            Rule::Promoters | Rule::NotGoverned => Ok(None),
+        }
     }
 }

@@ -135,6 +135,7 @@ fn registry_kind(e: &RegistryError) -> ErrorKind {
         | RegistryError::VersionNotFound { .. }
         | RegistryError::AliasNotFound { .. } => ErrorKind::NotFound,
         RegistryError::TokenNotFound(_) => ErrorKind::NotFound,
+        RegistryError::MoveRefused { .. } => ErrorKind::Denied,
         RegistryError::NothingToRollBack { .. } => ErrorKind::Conflict,
         RegistryError::GcRunning { .. }
         | RegistryError::Locked { .. }

@@ -23,6 +23,7 @@ mod push;
 mod service;
 mod smoke;
 mod train;
+mod upload;
 mod validate;
 
 pub use access::{NewTokenReport, Principal, TOKEN_PREFIX, TokenRequest};
@@ -43,6 +44,7 @@ pub use service::{Berth, NoTransfer, ShowFile, ShowGate, ShowReport, Transfer, V
 pub use smoke::{SmokeCheck, SmokeReport, SmokeRequest, smoke};
 pub use train::{MODEL_FILE, TrainReport, TrainRequest, file_digest, load_train_config, train, train_off_runtime};
 pub use validate::{Subject, ValidateRequest, model_arg, needs_project, validate};
+pub use upload::{BlobPut, CommitReport, UploadBegun, UploadId, VersionFile};
 
 // Values callers pass in or get back that the store and registry define:
 // re-exported so that callers depend on this crate alone.

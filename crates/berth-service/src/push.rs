@@ -5,15 +5,13 @@
 //! killed at any moment leaves at most unreferenced blobs or temporary files,
 //! never a version that points at missing data.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use berth_core::{Digest, Manifest, ManifestEntry, ModelName, NewVersion, VersionMeta, VersionRecord};
+use berth_core::{Digest, Manifest, ManifestEntry, ModelName, VersionMeta, VersionRecord};
 use berth_registry::{LeaseId, Registry, RegistryError};
 use berth_store::Progress;
-use bytes::Bytes;
 use futures::StreamExt;
 use serde::Serialize;
 
@@ -21,26 +19,38 @@ use crate::gitignore::GitWarning;
 use crate::{Berth, Result, ServiceError, Transfer};
 
 /// How long a push's lease keeps its blobs safe from gc if the push dies.
-const LEASE_TTL: Duration = Duration::from_secs(24 * 3600);
+pub(crate) const LEASE_TTL: Duration = Duration::from_secs(24 * 3600);
 /// How long a push waits for a running gc before giving up.
 const GC_WAIT: Duration = Duration::from_secs(120);
 
 /// An upload lease held by a push. [`LeaseGuard::end`] ends it; one dropped
 /// without that (the push's future dropped midway) is ended on a task of its
 /// own, so that a gc does not wait out the whole TTL for a push that is gone.
-struct LeaseGuard {
+/// [`LeaseGuard::keep`] hands the lease on instead (an upload over HTTP keeps
+/// it between requests, until its commit or its expiry).
+pub(crate) struct LeaseGuard {
     registry: Arc<dyn Registry>,
     id: LeaseId,
-    /// Until `end` has finished.
+    /// Until `end` or `keep` has finished.
     held: bool,
 }
 
 impl LeaseGuard {
+    pub(crate) fn new(registry: Arc<dyn Registry>, id: LeaseId) -> LeaseGuard {
+        LeaseGuard { registry, id, held: true }
+    }
+
     /// Ends the lease. A failure is only logged: the lease expires with its
     /// TTL, and gc releases the leases of dead local processes before that.
     async fn end(mut self) {
         end_lease(&*self.registry, self.id).await;
         self.held = false;
+    }
+
+    /// Lets the lease outlive the guard.
+    pub(crate) fn keep(mut self) -> LeaseId {
+        self.held = false;
+        self.id
     }
 }
 
@@ -60,7 +70,7 @@ impl Drop for LeaseGuard {
     }
 }
 
-async fn end_lease(registry: &dyn Registry, id: LeaseId) {
+pub(crate) async fn end_lease(registry: &dyn Registry, id: LeaseId) {
     if let Err(e) = registry.end_upload(id).await {
         tracing::warn!("could not end upload lease {}; it expires on its own: {e}", id.0);
     }
@@ -116,9 +126,9 @@ pub struct PushReport {
 }
 
 /// Infers the format from file extensions when every model file agrees.
-fn infer_format(files: &BTreeMap<berth_core::RelPath, PathBuf>) -> Option<String> {
+pub(crate) fn infer_format<'a>(names: impl IntoIterator<Item = &'a berth_core::RelPath>) -> Option<String> {
     let mut found: Option<&str> = None;
-    for k in files.keys() {
+    for k in names {
         let ext = k.as_str().rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
         let f = match ext.as_deref() {
             Some("onnx") => "onnx",
@@ -143,6 +153,10 @@ impl Berth {
         self.push_with(req, &PushOptions::default(), transfer).await
     }
 
+    /// Pushes files on this machine: hashes what the stat cache does not
+    /// know, then goes through the same three steps as a push over HTTP
+    /// ([`Berth::push_begin`], the blobs, [`Berth::push_commit`]'s work),
+    /// putting every file so that a damaged copy in the store is repaired.
     pub async fn push_with(&self, req: PushRequest, opts: &PushOptions, transfer: &dyn Transfer) -> Result<PushReport> {
         let started = Instant::now();
         let model = req
@@ -161,79 +175,39 @@ impl Berth {
             })
             .collect();
         let hashes_cached = known.iter().filter(|(_, _, d)| d.is_some()).count();
-        let total: u64 = known.iter().map(|(_, p, _)| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)).sum();
-
-        let leased: Vec<Digest> = known.iter().filter_map(|(_, _, d)| *d).collect();
-        let pushed = self
-            .with_lease(&leased, async |lease| {
-                let (entries, written, repaired) = self.upload(&model, &known, total, transfer).await?;
-                for ((_, path, _), (_, entry)) in known.iter().zip(entries.iter()) {
-                    stat.record(path, entry.digest);
-                }
-                if let Err(e) = stat.save() {
-                    tracing::warn!("could not save the stat cache: {e}");
-                }
-                let blob_digests: Vec<Digest> = entries.iter().map(|(_, e)| e.digest).collect();
-                let manifest = Manifest::new(entries.into_iter().collect())
-                    .map_err(|e| ServiceError::input(e.to_string(), None))?;
-                let put = self.store.put_bytes(Bytes::from(manifest.to_bytes())).await?;
-                let repaired = repaired + usize::from(put.repaired);
-                let earlier = match self.registry.versions(&model).await {
-                    Ok(vs) => vs,
-                    Err(RegistryError::ModelNotFound(_)) => Vec::new(),
-                    Err(e) => return Err(e.into()),
-                };
-                let identical_to =
-                    earlier.iter().find(|v| v.manifest == put.digest).map(|v| format!("{}@{}", v.model, v.version));
-                let n_files = known.len();
-                let report = |version: VersionRecord, unchanged: bool| PushReport {
-                    reference: format!("{}@{}", version.model, version.version),
-                    version,
-                    files: n_files,
-                    bytes: total,
-                    blobs_written: written,
-                    blobs_skipped: n_files - written,
-                    blobs_repaired: repaired,
-                    identical_to,
-                    unchanged,
-                    hashes_cached,
-                    seconds: started.elapsed().as_secs_f64(),
-                    git_warnings,
-                };
-                if opts.if_changed
-                    && let Some(newest) = earlier.first()
-                    && newest.manifest == put.digest
-                {
-                    // Nothing to create, but the push may have repaired blobs.
-                    return Ok(report(newest.clone(), true));
-                }
-                let inferred = || infer_format(&known.iter().map(|(r, p, _)| (r.clone(), p.clone())).collect());
-                let mut meta = req.meta;
-                meta.format = meta.format.or_else(inferred);
-                let nv = NewVersion {
-                    model: model.clone(),
-                    manifest: put.digest,
-                    size: manifest.total_size(),
-                    meta,
-                    created_by: self.actor.0.clone(),
-                };
-                let version = self.registry.create_version(nv, &blob_digests, Some(lease)).await?;
-                Ok(report(version, false))
+        let hashed = self.hash_files(&model, known, transfer).await?;
+        let total: u64 = hashed.iter().map(|f| f.size).sum();
+        let manifest = Manifest::new(
+            hashed.iter().map(|f| (f.rel.clone(), ManifestEntry { digest: f.digest, size: f.size })).collect(),
+        )
+        .map_err(|e| ServiceError::input(e.to_string(), None))?;
+        let begun = self.push_begin(&model, &manifest).await?;
+        self.under_lease(begun.upload.lease(), async |lease| {
+            let (written, repaired) = self.put_files(&model, &hashed, total, transfer).await?;
+            for f in &hashed {
+                stat.record(&f.path, f.digest);
+            }
+            if let Err(e) = stat.save() {
+                tracing::warn!("could not save the stat cache: {e}");
+            }
+            let c = self.commit_manifest(lease, &model, &manifest, req.meta, opts.if_changed).await?;
+            let n_files = hashed.len();
+            Ok(PushReport {
+                reference: c.reference,
+                version: c.version,
+                files: n_files,
+                bytes: total,
+                blobs_written: written,
+                blobs_skipped: n_files - written,
+                blobs_repaired: repaired + usize::from(c.manifest_repaired),
+                identical_to: c.identical_to,
+                unchanged: c.unchanged,
+                hashes_cached,
+                seconds: started.elapsed().as_secs_f64(),
+                git_warnings,
             })
-            .await?;
-        if !pushed.unchanged {
-            let v = &pushed.version;
-            let e = berth_deploy::Event::new(
-                berth_deploy::EventKind::VersionPushed,
-                v.created_at,
-                &self.actor.0,
-                format!("{}@{} pushed ({} files, {} bytes)", v.model, v.version, pushed.files, pushed.bytes),
-            )
-            .version(&v.model, v.version)
-            .details(serde_json::json!({"manifest": v.manifest, "metrics": v.meta.metrics, "lineage": v.meta.lineage}));
-            self.notify(e).await;
-        }
-        Ok(pushed)
+        })
+        .await
     }
 
     /// Runs `work` under an upload lease (taken first, waiting out a running
@@ -242,15 +216,23 @@ impl Berth {
     /// its lease, and ending it again finds nothing, so every path ends it
     /// the same way. Should the push itself be dropped midway, the guard
     /// ends the lease on a task of its own.
+    #[cfg(test)]
     async fn with_lease<T>(&self, known: &[Digest], work: impl AsyncFnOnce(LeaseId) -> Result<T>) -> Result<T> {
-        let lease = LeaseGuard { registry: self.registry.clone(), id: self.take_lease(known).await?, held: true };
+        let id = self.take_lease(known).await?;
+        self.under_lease(id, work).await
+    }
+
+    /// Runs `work` under the lease `id`, already taken, and ends it however
+    /// `work` ends (see [`Berth::with_lease`]).
+    async fn under_lease<T>(&self, id: LeaseId, work: impl AsyncFnOnce(LeaseId) -> Result<T>) -> Result<T> {
+        let lease = LeaseGuard::new(self.registry.clone(), id);
         let out = work(lease.id).await;
         lease.end().await;
         out
     }
 
     /// Takes an upload lease, waiting while a garbage collection runs.
-    async fn take_lease(&self, known: &[Digest]) -> Result<LeaseId> {
+    pub(crate) async fn take_lease(&self, known: &[Digest]) -> Result<LeaseId> {
         let deadline = Instant::now() + GC_WAIT;
         loop {
             match self.registry.begin_upload(known, LEASE_TTL).await {
@@ -264,43 +246,115 @@ impl Berth {
         }
     }
 
-    /// Puts every file, several at a time; returns the manifest entries in
-    /// input order, how many blobs were written and how many of those
-    /// replaced a damaged copy.
-    async fn upload(
+    /// Gives every file its digest and size: the stat cache's digest when
+    /// it has one, otherwise by reading the file (several at a time, shown
+    /// as a transfer of its own). Input order is kept.
+    async fn hash_files(
         &self,
         model: &ModelName,
-        files: &[(berth_core::RelPath, PathBuf, Option<Digest>)],
-        total: u64,
+        files: Vec<(berth_core::RelPath, PathBuf, Option<Digest>)>,
         transfer: &dyn Transfer,
-    ) -> Result<(Vec<(berth_core::RelPath, ManifestEntry)>, usize, usize)> {
-        let progress: Arc<dyn Progress> = transfer.begin(&format!("push {model}"), total);
-        let store = &self.store;
-        let results: Vec<_> = futures::stream::iter(files.iter().map(|(rel, path, known)| {
+    ) -> Result<Vec<LocalFile>> {
+        let size_of = |p: &PathBuf| {
+            std::fs::metadata(p)
+                .map(|m| m.len())
+                .map_err(|e| ServiceError::input(format!("{}: cannot read: {e}", p.display()), None))
+        };
+        let mut to_hash = 0u64;
+        for (_, p, d) in &files {
+            if d.is_none() {
+                to_hash += size_of(p)?;
+            }
+        }
+        let began = files.iter().any(|(_, _, d)| d.is_none());
+        let progress: Arc<dyn Progress> = match began {
+            true => transfer.begin(&format!("hash {model}"), to_hash),
+            false => Arc::new(berth_store::NoProgress),
+        };
+        let results: Vec<Result<LocalFile>> = futures::stream::iter(files.into_iter().map(|(rel, path, known)| {
             let progress = progress.clone();
             async move {
-                let out = store.put_file(path, *known, &*progress).await?;
-                Ok::<_, ServiceError>((rel.clone(), ManifestEntry { digest: out.digest, size: out.size }, out))
+                if let Some(digest) = known {
+                    let size = size_of(&path)?;
+                    return Ok(LocalFile { rel, path, digest, size });
+                }
+                let p = path.clone();
+                let (digest, size) = tokio::task::spawn_blocking(move || hash_file(&p, &*progress))
+                    .await
+                    .map_err(|e| ServiceError::input(format!("{}: hashing failed: {e}", path.display()), None))??;
+                Ok(LocalFile { rel, path, digest, size })
             }
         }))
-        .buffered(self.config.jobs)
+        .buffered(self.config.jobs.max(1))
+        .collect()
+        .await;
+        if began {
+            transfer.finish();
+        }
+        results.into_iter().collect()
+    }
+
+    /// Puts every file, several at a time, each as the blob it hashed to
+    /// (a file that changed since is refused by the store); returns how many
+    /// blobs were written and how many of those replaced a damaged copy.
+    async fn put_files(
+        &self,
+        model: &ModelName,
+        files: &[LocalFile],
+        total: u64,
+        transfer: &dyn Transfer,
+    ) -> Result<(usize, usize)> {
+        let progress: Arc<dyn Progress> = transfer.begin(&format!("push {model}"), total);
+        let store = &self.store;
+        let results: Vec<_> = futures::stream::iter(files.iter().map(|f| {
+            let progress = progress.clone();
+            async move { store.put_file(&f.path, Some(f.digest), &*progress).await }
+        }))
+        .buffered(self.config.jobs.max(1))
         .collect()
         .await;
         transfer.finish();
-        let mut entries = Vec::with_capacity(results.len());
         let (mut written, mut repaired) = (0, 0);
         for r in results {
-            let (rel, entry, out) = r?;
+            let out = r?;
             written += usize::from(out.written);
             repaired += usize::from(out.repaired);
-            entries.push((rel, entry));
         }
-        Ok((entries, written, repaired))
+        Ok((written, repaired))
+    }
+}
+
+/// A file of a local push, with the blob it is.
+struct LocalFile {
+    rel: berth_core::RelPath,
+    path: PathBuf,
+    digest: Digest,
+    size: u64,
+}
+
+/// The SHA-256 and length of a file, read once, reporting bytes as it goes.
+fn hash_file(path: &std::path::Path, progress: &dyn Progress) -> Result<(Digest, u64)> {
+    use std::io::Read;
+    let cannot = |e: std::io::Error| ServiceError::input(format!("{}: cannot read: {e}", path.display()), None);
+    let mut f = std::fs::File::open(path).map_err(cannot)?;
+    let mut h = berth_core::Sha256Hasher::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut size = 0u64;
+    loop {
+        let n = f.read(&mut buf).map_err(cannot)?;
+        if n == 0 {
+            return Ok((h.finish(), size));
+        }
+        h.update(&buf[..n]);
+        size += n as u64;
+        progress.advance(n as u64);
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
 
     #[test]
@@ -308,9 +362,9 @@ mod tests {
         let mk = |names: &[&str]| -> BTreeMap<berth_core::RelPath, PathBuf> {
             names.iter().map(|n| (berth_core::RelPath::parse(n).unwrap(), PathBuf::from(n))).collect()
         };
-        assert_eq!(infer_format(&mk(&["model.onnx", "meta.json"])).as_deref(), Some("onnx"));
-        assert_eq!(infer_format(&mk(&["a.onnx", "b.pt"])), None);
-        assert_eq!(infer_format(&mk(&["readme.txt"])), None);
+        assert_eq!(infer_format(mk(&["model.onnx", "meta.json"]).keys()).as_deref(), Some("onnx"));
+        assert_eq!(infer_format(mk(&["a.onnx", "b.pt"]).keys()), None);
+        assert_eq!(infer_format(mk(&["readme.txt"]).keys()), None);
     }
 
     /// A fresh embedded project (SQLite and a local store) in a temporary directory.
@@ -395,5 +449,47 @@ mod tests {
         assert!(again.unchanged);
         assert_eq!(again.version.version, first.version.version);
         assert_eq!(leases(&b).await, 0, "an unchanged push ends its lease too");
+    }
+
+    /// The blob's file in the local store under `root`, found by its name.
+    fn blob_file(root: &std::path::Path, d: &Digest) -> PathBuf {
+        let hex = d.hex();
+        let mut stack = vec![root.to_path_buf()];
+        while let Some(dir) = stack.pop() {
+            for e in std::fs::read_dir(&dir).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if p.file_name().is_some_and(|n| n == &hex[2..]) {
+                    return p;
+                }
+            }
+        }
+        panic!("no blob file for {d} under {}", root.display())
+    }
+
+    #[tokio::test]
+    async fn a_second_push_uses_the_stat_cache_and_repairs_a_damaged_blob() {
+        let (dir, b) = project().await;
+        let file = dir.path().join("model.onnx");
+        std::fs::write(&file, b"weights").unwrap();
+        // Old enough for the stat cache to trust its metadata.
+        let an_hour_ago = std::time::SystemTime::now() - Duration::from_secs(3600);
+        std::fs::File::options().write(true).open(&file).unwrap().set_modified(an_hour_ago).unwrap();
+        let req = || PushRequest {
+            paths: vec![file.clone()],
+            model: Some(ModelName::parse("churn").unwrap()),
+            meta: VersionMeta::default(),
+        };
+        let first = b.push(req(), &crate::NoTransfer).await.unwrap();
+        assert_eq!((first.blobs_written, first.blobs_skipped, first.hashes_cached), (1, 0, 0));
+        std::fs::write(blob_file(dir.path(), &Digest::of(b"weights")), b"xx").unwrap();
+        let second = b.push(req(), &crate::NoTransfer).await.unwrap();
+        assert_eq!(second.hashes_cached, 1, "the file was not re-hashed");
+        assert_eq!(second.blobs_repaired, 1, "the damaged copy was replaced");
+        assert_eq!(second.identical_to.as_deref(), Some("churn@1"));
+        assert_eq!(second.version.version, 2);
+        assert_eq!(std::fs::read(blob_file(dir.path(), &Digest::of(b"weights"))).unwrap(), b"weights");
+        assert_eq!(leases(&b).await, 0);
     }
 }

@@ -119,7 +119,7 @@ impl Berth {
         let store = berth_store::open_store(&store_url, config.cache_dir.as_deref())?;
         let notifiers = berth_deploy::Notifiers::new(&config.notifiers, &|k| std::env::var(k).ok());
         let embedded = matches!(reg_url, RegistryUrl::Sqlite(_));
-        let actor = Actor(principal.name.clone());
+        let actor = Actor { name: principal.name.clone(), token: principal.token.clone() };
         Ok(Berth {
             config: Arc::new(config),
             registry,
@@ -141,7 +141,7 @@ impl Berth {
 
     /// The same service acting as someone else.
     pub fn acting_as(&self, principal: Principal) -> Berth {
-        Berth { actor: Actor(principal.name.clone()), principal, ..self.clone() }
+        Berth { actor: Actor { name: principal.name.clone(), token: principal.token.clone() }, principal, ..self.clone() }
     }
 
     /// Whether the registry is a local SQLite file rather than a shared one.
@@ -156,7 +156,7 @@ impl Berth {
 
     /// Who this berth acts as.
     pub fn actor(&self) -> &str {
-        &self.actor.0
+        &self.actor.name
     }
 
     pub fn config(&self) -> &Config {
@@ -288,7 +288,7 @@ impl Berth {
         let e = berth_deploy::Event::new(
             kind,
             record.created_at,
-            &self.actor.0,
+            &self.actor.name,
             format!("{}@{} {verdict} gate {gate:?} on {}", v.model, v.version, report.data.path),
         )
         .version(&v.model, v.version)
@@ -314,7 +314,18 @@ impl Berth {
     ) -> Result<Option<AliasEvent>> {
         self.allow(Role::Deployer, Some(model), Some(alias))?;
         self.refuse_alias_change(model, alias, Some(n)).await?;
-        Ok(self.registry.set_alias(model, alias, n, &self.actor, reason).await?)
+        // Checked again inside the move, against the policy in force then.
+        let guard = self.guard(crate::environment::Rule::NotGoverned);
+        let d = berth_registry::Deploy {
+            model,
+            env: alias,
+            to: berth_registry::DeployTarget::Version(n),
+            kind: berth_core::MoveKind::Alias,
+            reason,
+            evidence: None,
+            guard: Some(&guard),
+        };
+        self.registry.deploy(d, &self.actor).await.map_err(|e| Berth::refused(&guard, e))
     }
 
     pub async fn alias_rm(&self, model: &ModelName, alias: &AliasName, reason: Option<&str>) -> Result<AliasEvent> {

@@ -71,8 +71,13 @@ impl Server {
     pub fn start(p: &Project, args: &[&str]) -> Server {
         let mut all = vec!["serve", "--addr", "127.0.0.1:0"];
         all.extend_from_slice(args);
+        Server::spawn(p, &all)
+    }
+
+    /// Runs `berth ARGS` and waits for it to say where it listens.
+    pub fn spawn(p: &Project, all: &[&str]) -> Server {
         let mut child =
-            p.command(&all).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("start berth serve");
+            p.command(all).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("start berth");
         let stderr = child.stderr.take().unwrap();
         let log = Arc::new(Mutex::new(String::new()));
         let (tx, rx) = mpsc::channel();

@@ -1,0 +1,284 @@
+//! `berth hub` through the real binary over real HTTP: tokens, roles per
+//! model and environment, four eyes between authenticated principals, the
+//! policy held inside the move, the seed routes, and two replicas on one
+//! PostgreSQL and one S3 bucket behaving as one hub.
+
+mod support;
+
+use std::collections::BTreeSet;
+
+use berth_testkit::{PgDatabase, s3_bucket, s3_env};
+use serde_json::{Value, json};
+use support::Project;
+use support::http::{Resp, Server, send};
+
+const POLICY: &str = r#"
+[environments.staging]
+
+[environments.production]
+approvals = 1
+promoters = ["carol", "ci"]
+"#;
+
+fn api(port: u16, method: &str, path: &str, token: Option<&str>, body: &Value) -> Resp {
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let mut headers = vec![("Content-Type", "application/json")];
+    if let Some(a) = &auth {
+        headers.push(("Authorization", a.as_str()));
+    }
+    let bytes = if body.is_null() { Vec::new() } else { body.to_string().into_bytes() };
+    send(port, method, path, &bytes, &headers)
+}
+
+/// Makes a token through the hub; returns its secret and id.
+fn token(port: u16, admin: &str, body: Value) -> (String, String) {
+    let r = api(port, "POST", "/api/v1/tokens", Some(admin), &body);
+    assert_eq!(r.status, 201, "{}", r.body);
+    let j = r.json();
+    (j["secret"].as_str().unwrap().to_string(), j["token"]["id"].as_str().unwrap().to_string())
+}
+
+fn push_as(p: &Project, user: &str, file: &str, bytes: &[u8]) {
+    p.write(file, bytes);
+    let out = p.command(&["push", file, "--model", "churn"]).env("BERTH_USER", user).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn audit(p: &Project) -> Vec<Value> {
+    p.berth(&["log", "--json", "--limit", "100000"]).ok().json().as_array().unwrap().clone()
+}
+
+fn production(port: u16, reader: &str) -> Option<u64> {
+    let r = api(port, "GET", "/api/v1/models/churn/versions", Some(reader), &Value::Null);
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.json()["aliases"]["production"].as_u64()
+}
+
+#[test]
+fn the_hub_holds_every_caller_to_its_token_role_and_policy() {
+    let p = Project::new();
+    let mut cfg = std::fs::read_to_string(p.path().join("berth.toml")).unwrap();
+    cfg.push_str(POLICY);
+    p.write("berth.toml", cfg.as_bytes());
+    push_as(&p, "alice", "m1.txt", b"model one");
+    push_as(&p, "alice", "m2.txt", b"model two");
+    let admin = p.berth(&["hub", "init"]).ok().stdout.trim().to_string();
+    assert!(admin.starts_with("berth_"), "{admin}");
+    // A second init is refused: the first admin token exists.
+    let again = p.berth(&["hub", "init"]).fails(2);
+    assert!(again.stderr.contains("already has an admin token"), "{}", again.stderr);
+    let hub = Server::spawn(&p, &["hub", "--addr", "127.0.0.1:0"]);
+    let port = hub.port;
+
+    let t = |body: Value| token(port, &admin, body);
+    let (alice_approver, _) = t(json!({"principal": "alice", "role": "approver", "models": "churn"}));
+    let (bob, _) = t(json!({"principal": "bob", "role": "approver", "models": "churn", "envs": ["production"]}));
+    let (carol, carol_id) = t(json!({"principal": "carol", "role": "deployer", "models": "churn"}));
+    let (dave, _) = t(json!({"principal": "dave", "role": "deployer", "models": "churn"}));
+    let (stager, _) = t(json!({"principal": "carol", "role": "deployer", "models": "churn", "envs": ["staging"]}));
+    let (fraud, _) = t(json!({"principal": "carol", "role": "deployer", "models": "fraud-*"}));
+    let (reader, _) = t(json!({"principal": "rita", "role": "reader"}));
+    let (expired, _) = t(json!({"principal": "carol", "role": "deployer", "models": "churn", "expires_in": "1s"}));
+    let (revoked, revoked_id) = t(json!({"principal": "carol", "role": "deployer", "models": "churn"}));
+    let r = api(port, "DELETE", &format!("/api/v1/tokens/{revoked_id}"), Some(&admin), &Value::Null);
+    assert_eq!(r.status, 200, "{}", r.body);
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+
+    let whoami = api(port, "GET", "/api/v1/whoami", Some(&carol), &Value::Null).json();
+    assert_eq!((whoami["name"].as_str(), whoami["token"].as_str()), (Some("carol"), Some(carol_id.as_str())));
+
+    // Every mutating route, with every kind of wrong credential: refused,
+    // and nothing changes.
+    let before = audit(&p).len();
+    let revoke_carol = format!("/api/v1/tokens/{carol_id}");
+    let routes: Vec<(&str, &str, Value)> = vec![
+        ("PUT", "/api/v1/models/churn/aliases/canary", json!({"version": 1})),
+        ("DELETE", "/api/v1/models/churn/aliases/canary", Value::Null),
+        ("POST", "/api/v1/models/churn/promote", json!({"version": 1, "env": "production"})),
+        ("POST", "/api/v1/models/churn/rollback", json!({"env": "production"})),
+        ("POST", "/models/churn/rollback", json!({"target_version": "v1"})),
+        ("POST", "/api/v1/models/churn/versions/1/approvals", json!({"env": "production"})),
+        ("PUT", "/api/v1/models/churn/versions/1/tags", json!({"tags": {"k": "v"}})),
+        ("POST", "/api/v1/tokens", json!({"principal": "x", "role": "admin"})),
+        ("DELETE", &revoke_carol, Value::Null),
+        ("PUT", "/api/v1/policy", json!({"environments": {}})),
+    ];
+    let unknown = format!("berth_{}", "0".repeat(43));
+    let credentials: Vec<(&str, Option<&str>, u16)> = vec![
+        ("no token", None, 401),
+        ("not a berth token", Some("hunter2"), 401),
+        ("an unknown token", Some(&unknown), 401),
+        ("an expired token", Some(&expired), 401),
+        ("a revoked token", Some(&revoked), 401),
+        ("the wrong role", Some(&reader), 403),
+        ("the wrong model pattern", Some(&fraud), 403),
+    ];
+    for (method, path, body) in &routes {
+        for (what, cred, want) in &credentials {
+            let r = api(port, method, path, *cred, body);
+            assert_eq!(r.status, *want, "{method} {path} with {what}: {}", r.body);
+            let code = r.json()["error"]["code"].as_str().unwrap_or_default().to_string();
+            assert_eq!(code, if *want == 401 { "unauthenticated" } else { "denied" }, "{method} {path}: {}", r.body);
+        }
+    }
+    // The wrong environment: a deployer for staging cannot touch production.
+    for (method, path, body) in &routes[2..5] {
+        let r = api(port, method, path, Some(&stager), body);
+        assert_eq!(r.status, 403, "{method} {path} with a staging-only token: {}", r.body);
+    }
+    assert_eq!(audit(&p).len(), before, "a refused request changed the registry");
+    assert_eq!(production(port, &reader), None);
+
+    // Four eyes between authenticated principals: alice published, so alice's
+    // approver token cannot approve; bob's can.
+    let r = api(port, "POST", "/api/v1/models/churn/versions/1/approvals", Some(&alice_approver), &json!({"env": "production"}));
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(r.body.contains("alice published churn@1"), "{}", r.body);
+    let r = api(port, "POST", "/api/v1/models/churn/versions/1/approvals", Some(&bob), &json!({"env": "production"}));
+    assert_eq!(r.status, 201, "{}", r.body);
+
+    // The policy: version 2 lacks an approval, so its promotion is a 403 listing it.
+    let promote = |tok: &str, v: u64| {
+        api(port, "POST", "/api/v1/models/churn/promote", Some(tok), &json!({"version": v, "env": "production"}))
+    };
+    let r = promote(&carol, 2);
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert_eq!(r.json()["error"]["missing"][0]["detail"]["missing"], "approvals", "{}", r.body);
+    let r = promote(&carol, 1);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["promoted"], true);
+    let r = api(port, "GET", "/api/v1/models/churn/aliases/production", Some(&reader), &Value::Null);
+    assert_eq!((r.status, r.json()["version"].as_u64()), (200, Some(1)), "{}", r.body);
+    // dave may deploy churn but is not among production's promoters.
+    let r = promote(&dave, 1);
+    assert_eq!(r.status, 403, "{}", r.body);
+    let r = api(port, "POST", "/api/v1/models/churn/rollback", Some(&dave), &json!({"env": "production"}));
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(r.body.contains("may not roll back production"), "{}", r.body);
+    // A governed environment does not move by alias.
+    let r = api(port, "PUT", "/api/v1/models/churn/aliases/production", Some(&carol), &json!({"version": 2}));
+    assert_eq!(r.status, 422, "{}", r.body);
+
+    api(port, "POST", "/api/v1/models/churn/versions/2/approvals", Some(&bob), &json!({"env": "production"}));
+    assert_eq!(promote(&carol, 2).status, 200);
+    assert_eq!(production(port, &reader), Some(2));
+
+    // The seed routes, at the paths older scripts use.
+    let r = api(port, "GET", "/models/churn/versions", Some(&reader), &Value::Null);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["versions"].as_array().unwrap().len(), 2);
+    let r = api(port, "POST", "/models/churn/rollback", Some(&carol), &json!({"target_version": "v1"}));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(production(port, &reader), Some(1));
+    let r = api(port, "POST", "/models/churn/rollback", Some(&carol), &json!({"target_version": "version one"}));
+    assert_eq!(r.status, 422, "{}", r.body);
+
+    // Bad requests are 400 (not JSON) and 422 (wrong fields), never 5xx.
+    let r = send(port, "POST", "/api/v1/models/churn/promote", b"{not json", &[("Authorization", &format!("Bearer {carol}"))]);
+    assert_eq!(r.status, 400, "{}", r.body);
+    let r = api(port, "POST", "/api/v1/models/churn/promote", Some(&carol), &json!({"version": 1, "envv": "x"}));
+    assert_eq!(r.status, 422, "{}", r.body);
+    let r = api(port, "GET", "/api/v1/models/Churn/versions", Some(&reader), &Value::Null);
+    assert_eq!(r.status, 422, "{}", r.body);
+    let r = api(port, "GET", "/api/v1/models/nosuch/versions", Some(&reader), &Value::Null);
+    assert_eq!(r.status, 404, "{}", r.body);
+
+    // The audit log names the principal and the token, never the secret.
+    let entries = audit(&p);
+    let by_carol: Vec<&Value> = entries.iter().filter(|e| e["actor"] == "carol").collect();
+    assert!(!by_carol.is_empty());
+    assert!(by_carol.iter().all(|e| e["token"] == carol_id.as_str()), "{by_carol:?}");
+    let secrets = [&admin, &alice_approver, &bob, &carol, &dave, &stager, &fraud, &reader, &expired, &revoked];
+    let audit_text = serde_json::to_string(&entries).unwrap();
+    let db = std::fs::read(p.path().join(".berth/registry.db")).unwrap();
+    let db = String::from_utf8_lossy(&db);
+    for s in secrets {
+        assert!(!hub.log().contains(s.as_str()), "a token secret is in the hub's log");
+        assert!(!audit_text.contains(s.as_str()), "a token secret is in the audit log");
+        assert!(!db.contains(s.as_str()), "a token secret is in the registry");
+    }
+
+    // Probes and metrics.
+    assert_eq!(api(port, "GET", "/livez", None, &Value::Null).status, 200);
+    assert_eq!(api(port, "GET", "/readyz", None, &Value::Null).status, 200);
+    let m = api(port, "GET", "/metrics", None, &Value::Null).body;
+    assert!(m.contains(r#"berth_hub_requests_total{route="/api/v1/models/{model}/promote",code="403"}"#), "{m}");
+    let failures: u64 = m
+        .lines()
+        .find_map(|l| l.strip_prefix("berth_hub_auth_failures_total "))
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    assert!(failures >= 50, "{m}");
+}
+
+#[test]
+fn two_hub_replicas_on_one_postgres_and_bucket_act_as_one() {
+    let db = PgDatabase::create();
+    let bucket = s3_bucket();
+    let mut p = Project::empty()
+        .with_env("BERTH_REGISTRY_URL", &db.url)
+        .with_env("BERTH_STORE_URL", &format!("s3://{bucket}/models"));
+    for (k, v) in s3_env() {
+        p = p.with_env(k, &v);
+    }
+    p.berth(&["init"]).ok();
+    let mut cfg = std::fs::read_to_string(p.path().join("berth.toml")).unwrap();
+    cfg.push_str(POLICY);
+    p.write("berth.toml", cfg.as_bytes());
+    // A shared registry takes its policy only from `policy apply`.
+    let shown = p.berth(&["policy", "show", "--json"]).ok().json();
+    assert!(shown["record"].is_null(), "{shown}");
+    let applied = p.berth(&["policy", "apply", "--json"]).ok().json();
+    assert_eq!((applied["applied"].as_bool(), applied["policy"]["version"].as_u64()), (Some(true), Some(1)));
+    let again = p.berth(&["policy", "apply", "--json"]).ok().json();
+    assert_eq!(again["applied"], false);
+    for i in 1..=3u8 {
+        push_as(&p, "alice", &format!("m{i}.txt"), &[i; 64]);
+    }
+    let admin = p.berth(&["hub", "init"]).ok().stdout.trim().to_string();
+    let a = Server::spawn(&p, &["hub", "--addr", "127.0.0.1:0"]);
+    let b = Server::spawn(&p, &["hub", "--addr", "127.0.0.1:0"]);
+    let (deployer, id) = token(a.port, &admin, json!({"principal": "ci", "role": "deployer", "models": "churn"}));
+    let (reader, _) = token(b.port, &admin, json!({"principal": "rita", "role": "reader"}));
+    assert_eq!(api(b.port, "GET", "/api/v1/whoami", Some(&deployer), &Value::Null).status, 200);
+
+    // Promotions and rollbacks through both replicas at once keep one chain.
+    let moved: Vec<u16> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..40u64)
+            .map(|i| {
+                let (port, tok) = (if i % 2 == 0 { a.port } else { b.port }, deployer.clone());
+                s.spawn(move || {
+                    let r = if i % 3 == 2 {
+                        api(port, "POST", "/api/v1/models/churn/rollback", Some(&tok), &json!({"env": "staging"}))
+                    } else {
+                        let body = json!({"version": i % 3 + 1, "env": "staging"});
+                        api(port, "POST", "/api/v1/models/churn/promote", Some(&tok), &body)
+                    };
+                    assert!(r.status < 500, "a replica failed: {} {}", r.status, r.body);
+                    r.status
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(moved.iter().any(|s| *s == 200), "{moved:?}");
+    let history = p.berth(&["deployments", "churn", "--env", "staging", "--json"]).ok().json();
+    let events: Vec<&Value> = history.as_array().unwrap().iter().collect();
+    assert!(!events.is_empty());
+    let mut last: Option<u64> = None;
+    let mut ids = BTreeSet::new();
+    for e in &events {
+        assert_eq!(e["from"].as_u64(), last, "the chain breaks at {e}");
+        last = e["to"].as_u64();
+        assert!(ids.insert(e["id"].as_i64().unwrap()));
+    }
+    let current = api(a.port, "GET", "/api/v1/models/churn/aliases/staging", Some(&reader), &Value::Null).json();
+    assert_eq!(current["version"].as_u64(), last);
+
+    // A token revoked through one replica is refused by the other at once.
+    let r = api(a.port, "DELETE", &format!("/api/v1/tokens/{id}"), Some(&admin), &Value::Null);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = api(b.port, "GET", "/api/v1/whoami", Some(&deployer), &Value::Null);
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert!(!a.log().contains(&deployer) && !b.log().contains(&deployer));
+}
