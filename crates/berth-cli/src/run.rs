@@ -32,6 +32,16 @@ pub(crate) async fn open(dir: &Path) -> Result<Berth> {
     Berth::open(config, actor).await
 }
 
+/// [`open`], for a command that moves an environment: says so when the
+/// policy the registry enforces is not the one this project's berth.toml holds.
+async fn open_to_move(dir: &Path) -> Result<Berth> {
+    let b = open(dir).await?;
+    if let Some(w) = b.policy_warning().await? {
+        render::warn(&w, None);
+    }
+    Ok(b)
+}
+
 /// Runs the command; returns the exit code for outcomes that are not errors
 /// (fsck finding damage answers "no": 1).
 pub async fn run(cli: Cli) -> Result<u8> {
@@ -110,7 +120,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
             }
         }
         Command::Alias(AliasCommand::Set { model: m, alias: a, version, reason }) => {
-            let b = open(&dir).await?;
+            let b = open_to_move(&dir).await?;
             match b.alias_set(m, a, *version, reason.as_deref()).await? {
                 Some(ev) if json => render::json(&ev),
                 Some(ev) => render::alias_event(&ev),
@@ -121,7 +131,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
             }
         }
         Command::Alias(AliasCommand::Rm { model, alias, reason }) => {
-            let ev = open(&dir).await?.alias_rm(model, alias, reason.as_deref()).await?;
+            let ev = open_to_move(&dir).await?.alias_rm(model, alias, reason.as_deref()).await?;
             if json { render::json(&ev) } else { render::alias_event(&ev) }
         }
         Command::Alias(AliasCommand::History { model, alias }) => {
@@ -129,7 +139,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
             if json { render::json(&evs) } else { render::alias_history(&evs) }
         }
         Command::Promote { reference, env, reason, new_env } => {
-            let report = open(&dir).await?.promote_into(reference, env, reason.as_deref(), *new_env).await?;
+            let report = open_to_move(&dir).await?.promote_into(reference, env, reason.as_deref(), *new_env).await?;
             if json {
                 render::json(&report)
             } else {
@@ -138,7 +148,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
             return Ok(if report.missing.is_empty() { 0 } else { 1 });
         }
         Command::Approve { reference, env, comment } => {
-            let report = open(&dir).await?.approve(reference, env, comment.as_deref()).await?;
+            let report = open_to_move(&dir).await?.approve(reference, env, comment.as_deref()).await?;
             if json { render::json(&report) } else { crate::deploy::approve(&report) }
         }
         Command::Approvals { model, env } => {
@@ -151,7 +161,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
             if json { render::json(&list) } else { crate::deploy::deployments(&list) }
         }
         Command::Rollback { model, env, to, reason } => {
-            let report = open(&dir).await?.rollback(model, env, *to, reason.as_deref()).await?;
+            let report = open_to_move(&dir).await?.rollback(model, env, *to, reason.as_deref()).await?;
             if json { render::json(&report) } else { crate::deploy::rollback(&report) }
         }
         Command::Check { model, env, metrics, max_degradation, dry_run } => {
@@ -159,7 +169,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
             if !skipped.is_empty() && !quiet {
                 render::warn(&format!("{}: not numbers, ignored: {}", metrics.display(), skipped.join(", ")), None);
             }
-            let report = open(&dir).await?.check(model, env, &live, *max_degradation, *dry_run).await?;
+            let report = open_to_move(&dir).await?.check(model, env, &live, *max_degradation, *dry_run).await?;
             if json {
                 render::json(&report)
             } else {

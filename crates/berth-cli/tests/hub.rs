@@ -235,6 +235,14 @@ fn two_hub_replicas_on_one_postgres_and_bucket_act_as_one() {
     for i in 1..=3u8 {
         push_as(&p, "alice", &format!("m{i}.txt"), &[i; 64]);
     }
+    // A move says so when berth.toml is not the policy the registry enforces.
+    let r = p.berth(&["alias", "set", "churn", "canary", "1"]).ok();
+    assert!(!r.stderr.contains("warning"), "{}", r.stderr);
+    let mut cfg = std::fs::read_to_string(p.path().join("berth.toml")).unwrap();
+    cfg.push_str("\n[environments.qa]\n");
+    p.write("berth.toml", cfg.as_bytes());
+    let r = p.berth(&["alias", "set", "churn", "canary", "2"]).ok();
+    assert!(r.stderr.contains("differ from the policy in force (version 1"), "{}", r.stderr);
     let admin = p.berth(&["hub", "init"]).ok().stdout.trim().to_string();
     let a = Server::spawn(&p, &["hub", "--addr", "127.0.0.1:0"]);
     let b = Server::spawn(&p, &["hub", "--addr", "127.0.0.1:0"]);
