@@ -12,7 +12,7 @@ use berth_service::{
 
 use crate::cli::{HubArgs, HubCommand, PolicyCommand, TokenCommand};
 use crate::render;
-use crate::run::open;
+use crate::run::{open_here, ops};
 
 fn env(k: &str) -> Option<String> {
     std::env::var(k).ok()
@@ -20,7 +20,7 @@ fn env(k: &str) -> Option<String> {
 
 pub async fn hub(a: &HubArgs, dir: &Path, json: bool) -> Result<()> {
     if let Some(HubCommand::Init { principal, force }) = &a.command {
-        let report = open(dir).await?.first_admin_token(principal, *force).await?;
+        let report = open_here(dir).await?.first_admin_token(principal, *force).await?;
         return Ok(new_token(&report, json));
     }
     if !berth_serve::is_loopback(a.addr.ip()) && !a.behind_tls_proxy {
@@ -84,7 +84,7 @@ fn envs(g: &Grant) -> String {
 }
 
 pub async fn token(cmd: &TokenCommand, dir: &Path, json: bool) -> Result<()> {
-    let b = open(dir).await?;
+    let b = ops(dir).await?;
     match cmd {
         TokenCommand::Create { principal, role, models, envs, expires } => {
             let grant = Grant { role: *role, models: models.clone(), envs: envs.clone() };
@@ -131,15 +131,14 @@ fn tokens(list: &[TokenRecord]) {
 pub async fn policy(cmd: &PolicyCommand, dir: &Path, json: bool) -> Result<()> {
     match cmd {
         PolicyCommand::Apply { file } => {
-            let config = Config::discover(dir, &env)?;
             let path = match file {
                 Some(f) => dir.join(f),
-                None => config.root.clone().map(|r| r.join("berth.toml")).ok_or_else(|| {
+                None => Config::discover(dir, &env)?.root.map(|r| r.join("berth.toml")).ok_or_else(|| {
                     ServiceError::input("no berth.toml here or above", Some("name the file: `berth policy apply FILE`".into()))
                 })?,
             };
             let environments = read_policy_file(&path)?;
-            let b = open(dir).await?;
+            let b = ops(dir).await?;
             let r = b.policy_apply(&environments, &path.display().to_string()).await?;
             if json {
                 render::json(&r)
@@ -150,7 +149,7 @@ pub async fn policy(cmd: &PolicyCommand, dir: &Path, json: bool) -> Result<()> {
             }
         }
         PolicyCommand::Show { history: true } => {
-            let list = open(dir).await?.policy_history().await?;
+            let list = ops(dir).await?.policy_history().await?;
             if json {
                 render::json(&list)
             } else {
@@ -170,7 +169,7 @@ pub async fn policy(cmd: &PolicyCommand, dir: &Path, json: bool) -> Result<()> {
             }
         }
         PolicyCommand::Show { history: false } => {
-            let r = open(dir).await?.policy_show().await?;
+            let r = ops(dir).await?.policy_show().await?;
             if json {
                 render::json(&r)
             } else {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use berth_core::{KeyValue, VersionMeta};
 use berth_service::{
-    Berth, Config, PushOptions, PushRequest, Result, ServiceError, detect_actor, detect_lineage, read_metrics,
+    Berth, Config, HubClient, Operations, PushOptions, PushRequest, Result, ServiceError, detect_actor, detect_lineage, read_metrics,
 };
 
 use crate::cli::{AliasCommand, Cli, Command};
@@ -26,16 +26,45 @@ fn workdir(cli: &Cli) -> Result<PathBuf> {
     std::env::current_dir().map_err(|e| ServiceError::input(format!("cannot read the current directory: {e}"), None))
 }
 
+/// The hub this command goes through, if one is configured (`BERTH_HUB_URL`
+/// or `[hub] url` in berth.toml).
+fn hub_url(dir: &Path) -> Option<String> {
+    env("BERTH_HUB_URL").filter(|u| !u.is_empty()).or_else(|| Config::discover(dir, &env).ok()?.hub_url)
+}
+
+/// The service in this process, over the registry and store the project
+/// names. Refused when a hub is configured: the command does not go through
+/// the hub yet, and reaching around it would skip its rules.
 pub(crate) async fn open(dir: &Path) -> Result<Berth> {
+    if let Some(url) = hub_url(dir) {
+        return Err(ServiceError::input(
+            format!("this command does not go through the hub ({url}) yet"),
+            Some("run it where the registry is reachable, without BERTH_HUB_URL or [hub] url".to_string()),
+        ));
+    }
+    open_here(dir).await
+}
+
+/// [`open`], whether or not a hub is configured (for what only the server does, such as `berth hub`).
+pub(crate) async fn open_here(dir: &Path) -> Result<Berth> {
     let config = Config::discover(dir, &env)?;
     let actor = detect_actor(config.user.as_deref(), &env);
     Berth::open(config, actor).await
 }
 
+/// What the command asks, carried out through the hub when one is
+/// configured, else in this process.
+pub(crate) async fn ops(dir: &Path) -> Result<Box<dyn Operations>> {
+    match hub_url(dir) {
+        Some(url) => Ok(Box::new(HubClient::from_environment(&url, &env)?)),
+        None => Ok(Box::new(open_here(dir).await?)),
+    }
+}
+
 /// [`open`], for a command that moves an environment: says so when the
 /// policy the registry enforces is not the one this project's berth.toml holds.
-async fn open_to_move(dir: &Path) -> Result<Berth> {
-    let b = open(dir).await?;
+async fn open_to_move(dir: &Path) -> Result<Box<dyn Operations>> {
+    let b = ops(dir).await?;
     if let Some(w) = b.policy_warning().await? {
         render::warn(&w, None);
     }
@@ -95,19 +124,19 @@ pub async fn run(cli: Cli) -> Result<u8> {
             if json { render::json(&out) } else { render::pull(&out) }
         }
         Command::Models => {
-            let ms = open(&dir).await?.models().await?;
+            let ms = ops(&dir).await?.models().await?;
             if json { render::json(&ms) } else { render::models(&ms) }
         }
         Command::Versions { model } => {
-            let r = open(&dir).await?.versions_with_aliases(model).await?;
+            let r = ops(&dir).await?.versions_with_aliases(model).await?;
             if json { render::json(&r.versions) } else { render::versions(&r.versions, &r.aliases) }
         }
         Command::Show { reference } => {
-            let s = open(&dir).await?.show(reference).await?;
+            let s = ops(&dir).await?.show(reference).await?;
             if json { render::json(&s) } else { render::show(&s) }
         }
         Command::Tag { reference, tags } => {
-            let v = open(&dir).await?.tag(reference, &KeyValue::map(tags)).await?;
+            let v = ops(&dir).await?.tag(reference, &KeyValue::map(tags)).await?;
             if json {
                 render::json(&v)
             } else {
@@ -135,7 +164,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
             if json { render::json(&ev) } else { render::alias_event(&ev) }
         }
         Command::Alias(AliasCommand::History { model, alias }) => {
-            let evs = open(&dir).await?.alias_history(model, alias.as_ref()).await?;
+            let evs = ops(&dir).await?.alias_history(model, alias.as_ref()).await?;
             if json { render::json(&evs) } else { render::alias_history(&evs) }
         }
         Command::Promote { reference, env, reason, new_env } => {
@@ -153,11 +182,11 @@ pub async fn run(cli: Cli) -> Result<u8> {
         }
         Command::Approvals { model, env } => {
             let filter = berth_service::ApprovalFilter { model: model.clone(), version: None, env: env.clone() };
-            let list = open(&dir).await?.approvals(&filter).await?;
+            let list = ops(&dir).await?.approvals(&filter).await?;
             if json { render::json(&list) } else { crate::deploy::approvals(&list) }
         }
         Command::Deployments { model, env } => {
-            let list = open(&dir).await?.deployments(model, env.as_ref()).await?;
+            let list = ops(&dir).await?.deployments(model, env.as_ref()).await?;
             if json { render::json(&list) } else { crate::deploy::deployments(&list) }
         }
         Command::Rollback { model, env, to, reason } => {
@@ -169,7 +198,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
             if !skipped.is_empty() && !quiet {
                 render::warn(&format!("{}: not numbers, ignored: {}", metrics.display(), skipped.join(", ")), None);
             }
-            let report = open_to_move(&dir).await?.check(model, env, &live, *max_degradation, *dry_run).await?;
+            let report = open(&dir).await?.check(model, env, &live, *max_degradation, *dry_run).await?;
             if json {
                 render::json(&report)
             } else {
@@ -179,11 +208,11 @@ pub async fn run(cli: Cli) -> Result<u8> {
         }
         Command::Rollout(cmd) => return crate::rollout::run(cmd, json).await,
         Command::Notifications { limit } => {
-            let list = open(&dir).await?.notifications(Some(*limit)).await?;
+            let list = ops(&dir).await?.notifications(Some(*limit)).await?;
             if json { render::json(&list) } else { crate::deploy::notifications(&list) }
         }
         Command::Log { model, limit } => {
-            let entries = open(&dir).await?.log(model.clone(), Some(*limit)).await?;
+            let entries = ops(&dir).await?.log(model.clone(), Some(*limit)).await?;
             if json { render::json(&entries) } else { render::log(&entries) }
         }
         Command::Gc { dry_run, wait } => {

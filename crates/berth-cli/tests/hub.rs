@@ -290,3 +290,72 @@ fn two_hub_replicas_on_one_postgres_and_bucket_act_as_one() {
     assert_eq!(r.status, 401, "{}", r.body);
     assert!(!a.log().contains(&deployer) && !b.log().contains(&deployer));
 }
+
+#[test]
+fn the_cli_works_through_the_hub_with_a_token() {
+    let p = Project::new();
+    let mut cfg = std::fs::read_to_string(p.path().join("berth.toml")).unwrap();
+    cfg.push_str(POLICY);
+    p.write("berth.toml", cfg.as_bytes());
+    push_as(&p, "alice", "m1.txt", b"model one");
+    let admin = p.berth(&["hub", "init"]).ok().stdout.trim().to_string();
+    let hub = Server::spawn(&p, &["hub", "--addr", "127.0.0.1:0"]);
+    let url = format!("http://127.0.0.1:{}", hub.port);
+    let (carol, _) = token(hub.port, &admin, json!({"principal": "carol", "role": "deployer", "models": "churn"}));
+    let (alice, _) = token(hub.port, &admin, json!({"principal": "alice", "role": "approver", "models": "churn"}));
+
+    // A laptop with no project, no database and no bucket: only the hub and a token.
+    let as_token = |tok: &str| Project::empty().with_env("BERTH_HUB_URL", &url).with_env("BERTH_TOKEN", tok);
+    let laptop = as_token(&carol);
+    let models = laptop.berth(&["models", "--json"]).ok().json();
+    assert_eq!(models[0]["name"], "churn", "{models}");
+    let versions = laptop.berth(&["versions", "churn"]).ok();
+    assert!(versions.stdout.contains("alice"), "{}", versions.stdout);
+    laptop.berth(&["show", "churn@1"]).ok();
+    // BERTH_USER means nothing to the hub: carol is who her token says.
+    let r = laptop.command(&["promote", "churn@1", "--to", "production"]).env("BERTH_USER", "ci").output().unwrap();
+    assert_eq!(r.status.code(), Some(1), "{}", String::from_utf8_lossy(&r.stderr));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("0 of 1 approvals"), "{}", String::from_utf8_lossy(&r.stderr));
+    let r = as_token(&alice).berth(&["approve", "churn@1", "--env", "production"]).fails(1);
+    assert!(r.stderr.contains("alice published churn@1"), "{}", r.stderr);
+    let (bob, _) = token(hub.port, &admin, json!({"principal": "bob", "role": "approver", "models": "churn"}));
+    as_token(&bob).berth(&["approve", "churn@1", "--env", "production"]).ok();
+    let promoted = laptop.berth(&["promote", "churn@1", "--to", "production", "--json"]).ok().json();
+    assert_eq!(promoted["promoted"], true, "{promoted}");
+    let history = laptop.berth(&["deployments", "churn", "--env", "production", "--json"]).ok().json();
+    assert_eq!(history[0]["actor"], "carol", "{history}");
+    let log = laptop.berth(&["log", "--model", "churn", "--json"]).ok().json();
+    assert!(log.as_array().unwrap().iter().any(|e| e["action"] == "env.promote" && e["actor"] == "carol"), "{log}");
+    // Not an admin: no tokens; an admin can.
+    let r = laptop.berth(&["token", "list"]).fails(1);
+    assert!(r.stderr.contains("needs the admin role"), "{}", r.stderr);
+    let list = as_token(&admin).berth(&["token", "list", "--json"]).ok().json();
+    assert!(list.as_array().unwrap().len() >= 4);
+    as_token(&admin).berth(&["policy", "show"]).ok();
+    // What does not go through the hub yet says so, instead of reaching around it.
+    laptop.write("m2.txt", b"two");
+    let r = laptop.berth(&["push", "m2.txt", "--model", "churn"]).fails(2);
+    assert!(r.stderr.contains("does not go through the hub"), "{}", r.stderr);
+
+    // Credentials: a token is required, a credentials file must be private,
+    // and a token is not sent in the clear to another machine.
+    let home = tempfile::tempdir().unwrap();
+    let nobody = Project::empty().with_env("BERTH_HUB_URL", &url).with_env("XDG_CONFIG_HOME", home.path().to_str().unwrap());
+    let r = nobody.berth(&["models"]).fails(2);
+    assert!(r.stderr.contains("there is no token"), "{}", r.stderr);
+    let creds = home.path().join("berth/credentials");
+    std::fs::create_dir_all(creds.parent().unwrap()).unwrap();
+    std::fs::write(&creds, format!("{carol}\n")).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&creds, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let r = nobody.berth(&["models"]).fails(2);
+    assert!(r.stderr.contains("readable by others"), "{}", r.stderr);
+    std::fs::set_permissions(&creds, std::fs::Permissions::from_mode(0o600)).unwrap();
+    nobody.berth(&["models"]).ok();
+    let far = Project::empty().with_env("BERTH_HUB_URL", "http://192.0.2.1:8443").with_env("BERTH_TOKEN", &carol);
+    let r = far.berth(&["models"]).fails(2);
+    assert!(r.stderr.contains("unencrypted"), "{}", r.stderr);
+    let r = as_token("berth_wrong").berth(&["models"]).fails(1);
+    assert!(r.stderr.contains("not known to this hub"), "{}", r.stderr);
+    assert!(!hub.log().contains(&carol));
+}

@@ -102,7 +102,7 @@ struct Resolved {
 }
 
 /// How one delivery went.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Outcome {
     pub notifier: String,
     pub status: DeliveryStatus,

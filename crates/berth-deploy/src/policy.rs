@@ -73,7 +73,7 @@ pub struct Facts<'a> {
 }
 
 /// One requirement of the policy that a promotion does not meet.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "missing", rename_all = "snake_case")]
 pub enum Missing {
     /// The actor is not among the environment's promoters.

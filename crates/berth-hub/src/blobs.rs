@@ -18,7 +18,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use berth_core::{Digest, Lineage, Manifest, ModelName, Ref, Selector, VersionMeta};
 use berth_service::{UploadId, VersionFile};
@@ -281,7 +281,7 @@ fn span(headers: &HeaderMap, etag: &str, size: u64) -> Span {
 }
 
 /// The answer's status and headers for `f` and the span asked for.
-fn head_of(f: &VersionFile, span: &Span, etag: &str) -> Result<Response, ApiError> {
+fn head_of(f: &VersionFile, span: &Span, etag: &str) -> Response {
     let mut r = Response::new(Body::empty());
     let h = r.headers_mut();
     let value = |s: String| HeaderValue::from_str(&s).expect("digests and numbers are header text");
@@ -299,36 +299,24 @@ fn head_of(f: &VersionFile, span: &Span, etag: &str) -> Result<Response, ApiErro
             h.insert(header::CONTENT_LENGTH, value((b - a + 1).to_string()));
             h.insert(header::CONTENT_RANGE, value(format!("bytes {a}-{b}/{}", f.size)));
         }
-        Span::Unsatisfiable => {
-            let mut e = ApiError::new(
-                StatusCode::RANGE_NOT_SATISFIABLE,
-                "bad_range",
-                format!(
-                    "{}@{} {} has {} bytes; the range asked for starts past its end",
-                    f.model, f.version, f.path, f.size
-                ),
-                Some(format!("ask for a range within bytes 0-{}", f.size.saturating_sub(1))),
-            )
-            .into_response_with_range(f.size);
-            e.headers_mut().insert(header::ETAG, value(etag.to_string()));
-            return Ok(e);
-        }
+        Span::Unsatisfiable => return unsatisfiable(f, etag),
     }
-    Ok(r)
+    r
 }
 
-trait RangeRefusal {
-    fn into_response_with_range(self, size: u64) -> Response;
-}
-
-impl RangeRefusal for ApiError {
-    fn into_response_with_range(self, size: u64) -> Response {
-        use axum::response::IntoResponse;
-        let mut r = self.into_response();
-        let v = HeaderValue::from_str(&format!("bytes */{size}")).expect("a number is header text");
-        r.headers_mut().insert(header::CONTENT_RANGE, v);
-        r
-    }
+/// 416, with the file's size in `Content-Range` as HTTP asks.
+fn unsatisfiable(f: &VersionFile, etag: &str) -> Response {
+    let mut r = ApiError::new(
+        StatusCode::RANGE_NOT_SATISFIABLE,
+        "bad_range",
+        format!("{}@{} {} has {} bytes; the range asked for starts past its end", f.model, f.version, f.path, f.size),
+        Some(format!("ask for a range within bytes 0-{}", f.size.saturating_sub(1))),
+    )
+    .into_response();
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_RANGE, HeaderValue::from_str(&format!("bytes */{}", f.size)).expect("header text"));
+    h.insert(header::ETAG, HeaderValue::from_str(etag).expect("a digest is header text"));
+    r
 }
 
 fn no_such_file(r: &Ref, path: &str) -> ApiError {
@@ -347,7 +335,7 @@ async fn head(State(hub): Hubs, headers: HeaderMap, Path((m, v, path)): Path<(St
     let b = hub.caller(&headers).await?;
     let f = b.version_file_info(&r, &path).await?.ok_or_else(|| no_such_file(&r, &path))?;
     let etag = etag_of(&f);
-    head_of(&f, &span(&headers, &etag, f.size), &etag)
+    Ok(head_of(&f, &span(&headers, &etag, f.size), &etag))
 }
 
 async fn download(State(hub): Hubs, headers: HeaderMap, Path((m, v, path)): Path<(String, String, String)>) -> Answer {
@@ -356,7 +344,7 @@ async fn download(State(hub): Hubs, headers: HeaderMap, Path((m, v, path)): Path
     let f = b.version_file_info(&r, &path).await?.ok_or_else(|| no_such_file(&r, &path))?;
     let etag = etag_of(&f);
     let span = span(&headers, &etag, f.size);
-    let mut answer = head_of(&f, &span, &etag)?;
+    let mut answer = head_of(&f, &span, &etag);
     let (start, len) = match span {
         Span::Whole => (0, f.size),
         Span::Part(a, b) => (a, b - a + 1),

@@ -14,6 +14,7 @@ mod blobs;
 mod body;
 mod error;
 mod metrics;
+mod openapi;
 mod routes;
 mod seed;
 
@@ -58,6 +59,7 @@ pub fn router(hub: Arc<Hub>) -> Router {
     Router::new()
         .nest("/api/v1", routes::router().merge(blobs::router()))
         .merge(seed::router())
+        .route("/api/v1/openapi.json", get(openapi::serve))
         .route("/livez", get(livez))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))

@@ -321,17 +321,23 @@ struct TokenBody {
     models: ModelPattern,
     #[serde(default)]
     envs: Vec<AliasName>,
-    /// How long the token lives, e.g. `"90d"`; without it, until revoked.
+    /// How long the token lives, e.g. `"90d"`; without it (or `expires_at`), until revoked.
     #[serde(default)]
     expires_in: Option<String>,
+    /// When the token stops working (RFC 3339), instead of `expires_in`.
+    #[serde(default)]
+    expires_at: Option<berth_core::Timestamp>,
 }
 
 async fn token_create(State(hub): Hubs, headers: HeaderMap, body: Body) -> Answer {
     let req: TokenBody = body::parse(body).await?;
     let b = hub.caller(&headers).await?;
-    let expires_at = match &req.expires_in {
-        None => None,
-        Some(d) => {
+    let expires_at = match (&req.expires_in, req.expires_at) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad_input("give expires_in or expires_at, not both", "drop one of them"));
+        }
+        (None, at) => at,
+        (Some(d), None) => {
             let d = humantime::parse_duration(d).map_err(|e| {
                 ApiError::bad_input(format!("expires_in {d:?}: {e}"), "give a duration such as \"90d\" or \"12h\"")
             })?;

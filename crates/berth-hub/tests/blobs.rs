@@ -102,6 +102,27 @@ async fn send(addr: SocketAddr, method: &str, path: &str, token: &str, extra: &[
     Answer { status, headers, body }
 }
 
+/// A PUT whose body comes chunked (no length said up front); its status.
+async fn put_chunked(h: &TestHub, upload: i64, digest: &Digest, body: &[u8]) -> u16 {
+    let mut s = TcpStream::connect(h.addr).await.unwrap();
+    let head = format!(
+        "PUT /api/v1/uploads/{upload}/blobs/{digest} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer {}\r\nTransfer-Encoding: chunked\r\n\r\n",
+        h.admin
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    for chunk in body.chunks(1 << 20) {
+        let framed = [format!("{:x}\r\n", chunk.len()).as_bytes(), chunk, b"\r\n"].concat();
+        if s.write_all(&framed).await.is_err() {
+            break;
+        }
+    }
+    let _ = s.write_all(b"0\r\n\r\n").await;
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw).await;
+    let text = String::from_utf8_lossy(&raw);
+    text.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or_else(|| panic!("no status in {text:?}"))
+}
+
 fn manifest(files: &[(&str, &[u8])]) -> Manifest {
     Manifest::new(
         files
@@ -226,7 +247,9 @@ async fn wrong_bytes_and_blobs_the_manifest_does_not_name_are_refused() {
     assert!(!h.stored(&other).await);
 
     let a = h.put(upload, &right, &noise(LIMIT as usize + 1)).await;
-    assert_eq!(a.status, 413, "over the hub's limit");
+    assert_eq!(a.status, 413, "over the hub's limit, as declared");
+    let a = put_chunked(&h, upload, &right, &noise(LIMIT as usize + 1)).await;
+    assert_eq!(a, 413, "over the hub's limit, as counted while the body streams in");
     assert_eq!(h.put(upload, &right, b"the right bytes").await.status, 201, "the upload is still open");
 }
 

@@ -7,7 +7,7 @@
 
 use berth_core::{AliasName, Digest, Grant, ModelName, ModelPattern, Role, Timestamp};
 use berth_registry::{NewToken, TokenRecord};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{Berth, Result, ServiceError};
 
@@ -19,7 +19,7 @@ const SHOWN: usize = TOKEN_PREFIX.len() + 6;
 
 /// Who is acting: a person or a service account, the token they came with
 /// (none when local), and what that token allows.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Principal {
     pub name: String,
     pub token: Option<String>,
@@ -46,7 +46,7 @@ impl Principal {
 }
 
 /// A token just made: the secret, shown this once, and its record.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NewTokenReport {
     pub secret: String,
     pub token: TokenRecord,

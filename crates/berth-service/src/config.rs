@@ -26,6 +26,9 @@ pub struct FileConfig {
     pub store: StoreSection,
     #[serde(default)]
     pub user: UserSection,
+    /// The team's hub: `[hub] url`; with it every command goes through the hub.
+    #[serde(default)]
+    pub hub: HubSection,
     /// Each environment's policy: `[environments.production]`.
     #[serde(default)]
     pub environments: BTreeMap<String, Policy>,
@@ -51,6 +54,12 @@ pub struct StoreSection {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
+pub struct HubSection {
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
 pub struct UserSection {
     pub name: Option<String>,
 }
@@ -66,6 +75,8 @@ pub struct Config {
     pub busy_timeout_ms: u64,
     pub jobs: usize,
     pub user: Option<String>,
+    /// The hub every command goes through, when there is one.
+    pub hub_url: Option<String>,
     pub environments: BTreeMap<String, Policy>,
     pub notifiers: Vec<NotifierConfig>,
 }
@@ -126,8 +137,20 @@ impl Config {
         let user =
             env("BERTH_USER").filter(|v| !v.is_empty()).or_else(|| env_var(env, "user", "name")).or(file.user.name);
         let store_url = if store_url.contains("://") { store_url } else { base.join(store_url).display().to_string() };
+        let hub_url = env("BERTH_HUB_URL").filter(|v| !v.is_empty()).or(file.hub.url);
         let (environments, notifiers) = (file.environments, file.notifiers);
-        Ok(Config { root, registry_url, store_url, cache_dir, busy_timeout_ms, jobs, user, environments, notifiers })
+        Ok(Config {
+            root,
+            registry_url,
+            store_url,
+            cache_dir,
+            busy_timeout_ms,
+            jobs,
+            user,
+            hub_url,
+            environments,
+            notifiers,
+        })
     }
 
     /// Where per-project state that is not shared lives (the stat cache).
@@ -182,7 +205,7 @@ fn read_file_config(path: &Path) -> Result<FileConfig> {
         message: format!("{} is not valid: {}", path.display(), e.message()),
         hint: Some(
             "see the keys `berth init` writes: [registry] url, busy_timeout_ms; [store] url, cache_dir, jobs; \
-             [user] name; [environments.NAME]; [[notifiers]]"
+             [user] name; [hub] url; [environments.NAME]; [[notifiers]]"
                 .into(),
         ),
     })

@@ -12,7 +12,7 @@ use berth_deploy::notify::Outcome;
 use berth_deploy::policy::{Missing, counted_approvals};
 use berth_deploy::{Event, EventKind};
 use berth_registry::{ApprovalFilter, Deploy, DeployTarget};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use berth_core::Role;
 
@@ -20,14 +20,14 @@ use crate::environment::{Rule, not_a_promoter};
 use crate::{Berth, Result, ServiceError};
 
 /// A requirement a promotion does not meet, with what to do about it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Lack {
     pub message: String,
     pub fix: String,
     pub detail: Missing,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PromoteReport {
     pub model: ModelName,
     pub version: u64,
@@ -43,7 +43,7 @@ pub struct PromoteReport {
     pub notified: Vec<Outcome>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ApproveReport {
     pub approval: Approval,
     /// False when this approver had approved already (the first approval stands).
@@ -54,7 +54,7 @@ pub struct ApproveReport {
     pub notified: Vec<Outcome>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RollbackReport {
     pub model: ModelName,
     pub env: AliasName,
@@ -85,7 +85,7 @@ pub struct CheckReport {
 }
 
 /// One line of `berth deployments`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DeploymentRecord {
     #[serde(flatten)]
     pub event: AliasEvent,

@@ -26,6 +26,9 @@ pub enum ServiceError {
     /// The current state forbids the act; it may succeed once that changes.
     #[error("{message}")]
     Conflict { message: String, hint: Option<String> },
+    /// A hub refused, with a kind of its own choosing.
+    #[error("{message}")]
+    Remote { kind: ErrorKind, message: String, hint: Option<String> },
     /// Storage or registry is in a state that needs attention.
     #[error("{message}")]
     Infra { message: String, hint: Option<String> },
@@ -100,6 +103,7 @@ impl ServiceError {
             ServiceError::Denied { .. } => ErrorKind::Denied,
             ServiceError::Unauthenticated { .. } => ErrorKind::Unauthenticated,
             ServiceError::Conflict { .. } => ErrorKind::Conflict,
+            ServiceError::Remote { kind, .. } => *kind,
             ServiceError::Infra { .. } => ErrorKind::Unavailable,
             ServiceError::Corrupt { .. } => ErrorKind::Corrupt,
         }
@@ -174,6 +178,11 @@ impl Exit for ServiceError {
             }
             ServiceError::Infra { .. } | ServiceError::Corrupt { .. } => ErrorClass::Infra,
             ServiceError::Denied { .. } | ServiceError::Unauthenticated { .. } => ErrorClass::Failed,
+            ServiceError::Remote { kind, .. } => match kind {
+                ErrorKind::Denied | ErrorKind::Unauthenticated => ErrorClass::Failed,
+                ErrorKind::Unavailable | ErrorKind::Corrupt => ErrorClass::Infra,
+                ErrorKind::NotFound | ErrorKind::Conflict | ErrorKind::BadInput => ErrorClass::Input,
+            },
         }
     }
 
@@ -188,6 +197,7 @@ impl Exit for ServiceError {
             | ServiceError::Corrupt { hint, .. }
             | ServiceError::Unauthenticated { hint, .. }
             | ServiceError::Conflict { hint, .. }
+            | ServiceError::Remote { hint, .. }
             | ServiceError::Denied { hint, .. } => hint.clone(),
         }
     }

@@ -12,7 +12,7 @@ use std::path::Path;
 use berth_core::{AliasName, Role};
 use berth_deploy::Policy;
 use berth_registry::PolicyRecord;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{Berth, Result, ServiceError};
 
@@ -20,7 +20,7 @@ use crate::{Berth, Result, ServiceError};
 pub type PolicySet = BTreeMap<String, Policy>;
 
 /// The policy a move is judged by, and where it came from.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PolicyInForce {
     pub environments: PolicySet,
     /// The registry's version of it; `None` when the registry has none and
@@ -50,7 +50,7 @@ impl PolicyInForce {
 }
 
 /// What `berth policy apply` did.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PolicyApplyReport {
     pub policy: PolicyRecord,
     /// False when the document was already in force.
@@ -58,7 +58,7 @@ pub struct PolicyApplyReport {
 }
 
 /// What `berth policy show` tells.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PolicyShowReport {
     #[serde(flatten)]
     pub in_force: PolicyInForce,

@@ -210,20 +210,19 @@ impl Berth {
         .await
     }
 
-    /// Runs `work` under an upload lease (taken first, waiting out a running
-    /// gc) and ends the lease however `work` ends: with an error, an early
-    /// answer or a new version. A version's own transaction already removed
-    /// its lease, and ending it again finds nothing, so every path ends it
-    /// the same way. Should the push itself be dropped midway, the guard
-    /// ends the lease on a task of its own.
+    /// [`Berth::under_lease`] with a lease taken first (waiting out a running gc).
     #[cfg(test)]
     async fn with_lease<T>(&self, known: &[Digest], work: impl AsyncFnOnce(LeaseId) -> Result<T>) -> Result<T> {
         let id = self.take_lease(known).await?;
         self.under_lease(id, work).await
     }
 
-    /// Runs `work` under the lease `id`, already taken, and ends it however
-    /// `work` ends (see [`Berth::with_lease`]).
+    /// Runs `work` under the lease `id`, already taken, and ends the lease
+    /// however `work` ends: with an error, an early answer or a new version.
+    /// A version's own transaction already removed its lease, and ending it
+    /// again finds nothing, so every path ends it the same way. Should the
+    /// push itself be dropped midway, the guard ends the lease on a task of
+    /// its own.
     async fn under_lease<T>(&self, id: LeaseId, work: impl AsyncFnOnce(LeaseId) -> Result<T>) -> Result<T> {
         let lease = LeaseGuard::new(self.registry.clone(), id);
         let out = work(lease.id).await;

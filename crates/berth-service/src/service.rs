@@ -10,7 +10,7 @@ use berth_core::{
 };
 use berth_registry::{Actor, AuditFilter, ModelSummary, Registry, RegistryError, RegistryUrl};
 use berth_store::{BlobStore, Progress, StatCache, StoreUrl};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{Config, Principal, Result, ServiceError};
 
@@ -56,7 +56,7 @@ pub struct Berth {
     pub(crate) clock: Arc<dyn Clock>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ShowReport {
     #[serde(flatten)]
     pub version: VersionRecord,
@@ -69,13 +69,13 @@ pub struct ShowReport {
 
 /// What `berth versions` shows: every version of a model, and which version
 /// each of its aliases points at.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct VersionsReport {
     pub versions: Vec<VersionRecord>,
     pub aliases: BTreeMap<String, u64>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ShowGate {
     pub gate: String,
     pub data_digest: String,
@@ -84,7 +84,7 @@ pub struct ShowGate {
     pub by: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ShowFile {
     pub path: String,
     pub digest: String,

@@ -1,0 +1,150 @@
+//! The seam: what a client of berth can ask, whoever carries it out. [`Berth`]
+//! does it in-process, against the store and registry it holds;
+//! [`crate::HubClient`] asks a hub over HTTP, which does it with a `Berth` of
+//! its own acting as the caller's token. The CLI holds a `dyn Operations`
+//! and cannot tell the two apart; `conformance` runs one suite against both.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use berth_core::{AliasEvent, AliasName, Approval, AuditEntry, Delivery, ModelName, Ref, VersionRecord};
+
+use crate::{
+    ApprovalFilter, ApproveReport, Berth, DeploymentRecord, ModelSummary, NewTokenReport, PolicyApplyReport,
+    PolicyRecord, PolicySet, PolicyShowReport, Principal, PromoteReport, Result, RollbackReport, ShowReport,
+    TokenRecord, TokenRequest, VersionsReport,
+};
+
+#[async_trait]
+pub trait Operations: Send + Sync {
+    /// Who the calls act as.
+    async fn whoami(&self) -> Result<Principal>;
+    async fn models(&self) -> Result<Vec<ModelSummary>>;
+    async fn versions_with_aliases(&self, model: &ModelName) -> Result<VersionsReport>;
+    async fn show(&self, r: &Ref) -> Result<ShowReport>;
+    async fn resolve(&self, r: &Ref) -> Result<VersionRecord>;
+    async fn tag(&self, r: &Ref, tags: &BTreeMap<String, String>) -> Result<VersionRecord>;
+    async fn alias_set(
+        &self,
+        model: &ModelName,
+        alias: &AliasName,
+        n: u64,
+        reason: Option<&str>,
+    ) -> Result<Option<AliasEvent>>;
+    async fn alias_rm(&self, model: &ModelName, alias: &AliasName, reason: Option<&str>) -> Result<AliasEvent>;
+    async fn alias_history(&self, model: &ModelName, alias: Option<&AliasName>) -> Result<Vec<AliasEvent>>;
+    async fn promote_into(&self, r: &Ref, env: &AliasName, reason: Option<&str>, new_env: bool)
+    -> Result<PromoteReport>;
+    async fn approve(&self, r: &Ref, env: &AliasName, comment: Option<&str>) -> Result<ApproveReport>;
+    async fn approvals(&self, filter: &ApprovalFilter) -> Result<Vec<Approval>>;
+    async fn rollback(
+        &self,
+        model: &ModelName,
+        env: &AliasName,
+        to: Option<u64>,
+        reason: Option<&str>,
+    ) -> Result<RollbackReport>;
+    async fn deployments(&self, model: &ModelName, env: Option<&AliasName>) -> Result<Vec<DeploymentRecord>>;
+    async fn log(&self, model: Option<ModelName>, limit: Option<u32>) -> Result<Vec<AuditEntry>>;
+    async fn notifications(&self, limit: Option<u32>) -> Result<Vec<Delivery>>;
+    async fn create_token(&self, req: &TokenRequest) -> Result<NewTokenReport>;
+    async fn tokens(&self) -> Result<Vec<TokenRecord>>;
+    async fn revoke_token(&self, id: &str) -> Result<TokenRecord>;
+    async fn policy_show(&self) -> Result<PolicyShowReport>;
+    async fn policy_history(&self) -> Result<Vec<PolicyRecord>>;
+    async fn policy_apply(&self, environments: &PolicySet, source: &str) -> Result<PolicyApplyReport>;
+    /// A warning for a person about to move an environment, if the rules
+    /// enforced are not the ones they hold locally.
+    async fn policy_warning(&self) -> Result<Option<String>>;
+}
+
+#[async_trait]
+impl Operations for Berth {
+    async fn whoami(&self) -> Result<Principal> {
+        Ok(self.principal().clone())
+    }
+    async fn models(&self) -> Result<Vec<ModelSummary>> {
+        Berth::models(self).await
+    }
+    async fn versions_with_aliases(&self, model: &ModelName) -> Result<VersionsReport> {
+        Berth::versions_with_aliases(self, model).await
+    }
+    async fn show(&self, r: &Ref) -> Result<ShowReport> {
+        Berth::show(self, r).await
+    }
+    async fn resolve(&self, r: &Ref) -> Result<VersionRecord> {
+        Berth::resolve(self, r).await
+    }
+    async fn tag(&self, r: &Ref, tags: &BTreeMap<String, String>) -> Result<VersionRecord> {
+        Berth::tag(self, r, tags).await
+    }
+    async fn alias_set(
+        &self,
+        model: &ModelName,
+        alias: &AliasName,
+        n: u64,
+        reason: Option<&str>,
+    ) -> Result<Option<AliasEvent>> {
+        Berth::alias_set(self, model, alias, n, reason).await
+    }
+    async fn alias_rm(&self, model: &ModelName, alias: &AliasName, reason: Option<&str>) -> Result<AliasEvent> {
+        Berth::alias_rm(self, model, alias, reason).await
+    }
+    async fn alias_history(&self, model: &ModelName, alias: Option<&AliasName>) -> Result<Vec<AliasEvent>> {
+        Berth::alias_history(self, model, alias).await
+    }
+    async fn promote_into(
+        &self,
+        r: &Ref,
+        env: &AliasName,
+        reason: Option<&str>,
+        new_env: bool,
+    ) -> Result<PromoteReport> {
+        Berth::promote_into(self, r, env, reason, new_env).await
+    }
+    async fn approve(&self, r: &Ref, env: &AliasName, comment: Option<&str>) -> Result<ApproveReport> {
+        Berth::approve(self, r, env, comment).await
+    }
+    async fn approvals(&self, filter: &ApprovalFilter) -> Result<Vec<Approval>> {
+        Berth::approvals(self, filter).await
+    }
+    async fn rollback(
+        &self,
+        model: &ModelName,
+        env: &AliasName,
+        to: Option<u64>,
+        reason: Option<&str>,
+    ) -> Result<RollbackReport> {
+        Berth::rollback(self, model, env, to, reason).await
+    }
+    async fn deployments(&self, model: &ModelName, env: Option<&AliasName>) -> Result<Vec<DeploymentRecord>> {
+        Berth::deployments(self, model, env).await
+    }
+    async fn log(&self, model: Option<ModelName>, limit: Option<u32>) -> Result<Vec<AuditEntry>> {
+        Berth::log(self, model, limit).await
+    }
+    async fn notifications(&self, limit: Option<u32>) -> Result<Vec<Delivery>> {
+        Berth::notifications(self, limit).await
+    }
+    async fn create_token(&self, req: &TokenRequest) -> Result<NewTokenReport> {
+        Berth::create_token(self, req).await
+    }
+    async fn tokens(&self) -> Result<Vec<TokenRecord>> {
+        Berth::tokens(self).await
+    }
+    async fn revoke_token(&self, id: &str) -> Result<TokenRecord> {
+        Berth::revoke_token(self, id).await
+    }
+    async fn policy_show(&self) -> Result<PolicyShowReport> {
+        Berth::policy_show(self).await
+    }
+    async fn policy_history(&self) -> Result<Vec<PolicyRecord>> {
+        Berth::policy_history(self).await
+    }
+    async fn policy_apply(&self, environments: &PolicySet, source: &str) -> Result<PolicyApplyReport> {
+        Berth::policy_apply(self, environments, source).await
+    }
+    async fn policy_warning(&self) -> Result<Option<String>> {
+        Berth::policy_warning(self).await
+    }
+}
