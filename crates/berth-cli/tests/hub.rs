@@ -315,7 +315,8 @@ fn the_cli_works_through_the_hub_with_a_token() {
     // BERTH_USER means nothing to the hub: carol is who her token says.
     let r = laptop.command(&["promote", "churn@1", "--to", "production"]).env("BERTH_USER", "ci").output().unwrap();
     assert_eq!(r.status.code(), Some(1), "{}", String::from_utf8_lossy(&r.stderr));
-    assert!(String::from_utf8_lossy(&r.stderr).contains("0 of 1 approvals"), "{}", String::from_utf8_lossy(&r.stderr));
+    let said = format!("{}{}", String::from_utf8_lossy(&r.stdout), String::from_utf8_lossy(&r.stderr));
+    assert!(said.contains("0 of 1 approvals"), "{said}");
     let r = as_token(&alice).berth(&["approve", "churn@1", "--env", "production"]).fails(1);
     assert!(r.stderr.contains("alice published churn@1"), "{}", r.stderr);
     let (bob, _) = token(hub.port, &admin, json!({"principal": "bob", "role": "approver", "models": "churn"}));

@@ -78,6 +78,8 @@ pub struct NewVersion {
     pub size: u64,
     pub meta: VersionMeta,
     pub created_by: String,
+    /// The id of the token the publisher came with, for the audit log.
+    pub created_by_token: Option<String>,
 }
 
 /// A version as the registry keeps it. Its metadata serialises flattened,

@@ -60,6 +60,7 @@ async fn main() {
                 ..Default::default()
             },
             created_by: "bench".into(),
+            created_by_token: None,
         };
         reg.create_version(v, &[blob], None).await.expect("create version");
         lat.push(t.elapsed());

@@ -66,6 +66,7 @@ impl Db {
         .fetch_one(&mut *tx)
         .await
         .map_err(self.err())?;
+        let token = v.created_by_token;
         let rec = VersionRecord {
             model: v.model,
             version: n as u64,
@@ -117,7 +118,7 @@ impl Db {
         let after = serde_json::json!({"version": n, "manifest": rec.manifest, "size": rec.size});
         let audit = AuditRow {
             actor: &rec.created_by,
-            token: None,
+            token: token.as_deref(),
             action: "version.create",
             model: Some(rec.model.as_str()),
             version: Some(n as u64),

@@ -130,6 +130,7 @@ fn new_version(model: &str, seed: u8) -> NewVersion {
             lineage: Lineage { git_commit: Some("abc".into()), git_dirty: Some(false), ..Default::default() },
         },
         created_by: "alice".into(),
+        created_by_token: None,
     }
 }
 

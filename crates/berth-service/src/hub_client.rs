@@ -202,7 +202,25 @@ impl Operations for HubClient {
         new_env: bool,
     ) -> Result<PromoteReport> {
         let body = json!({"version": selector(r), "env": env, "reason": reason, "new_env": new_env});
-        self.call("POST", &format!("/models/{}/promote", r.model), Some(body)).await
+        match self.call("POST", &format!("/models/{}/promote", r.model), Some(body)).await {
+            // The hub answers an unmet policy with 403 and what is missing;
+            // the seam answers it with the report, as the service in-process does.
+            Err(ServiceError::Denied { missing, .. }) if !missing.is_empty() => {
+                let v = self.resolve(r).await?;
+                let from = self.versions_with_aliases(&r.model).await?.aliases.get(env.as_str()).copied();
+                Ok(PromoteReport {
+                    model: v.model,
+                    version: v.version,
+                    env: env.clone(),
+                    from,
+                    promoted: false,
+                    missing,
+                    deployment: None,
+                    notified: Vec::new(),
+                })
+            }
+            other => other,
+        }
     }
     async fn approve(&self, r: &Ref, env: &AliasName, comment: Option<&str>) -> Result<ApproveReport> {
         let path = format!("/models/{}/versions/{}/approvals", r.model, selector(r));

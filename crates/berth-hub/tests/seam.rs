@@ -1,0 +1,220 @@
+//! One suite over the seam, run against both of its implementations: the
+//! service in this process (`Berth`) and the service through a hub over real
+//! HTTP (`HubClient`). Each behaviour is a function of an `Operations` pair
+//! (the publisher, who may do everything, and an approver), so what a caller
+//! sees cannot depend on which side carries the call.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use berth_core::{AliasName, Grant, ModelName, ModelPattern, Ref, Role, SystemClock};
+use berth_hub::Hub;
+use berth_service::{
+    ApprovalFilter, Berth, Config, ErrorKind, HubClient, NoTransfer, Operations, Principal, PushRequest,
+    ServiceError, TokenRequest,
+};
+
+const POLICY: &str = "\n[environments.production]\napprovals = 1\n";
+
+/// Both callers of one side, and the service that pushes versions for them.
+struct Side {
+    publisher: Box<dyn Operations>,
+    approver: Box<dyn Operations>,
+    berth: Berth,
+    dir: tempfile::TempDir,
+}
+
+/// A project with `churn@1` and `churn@2`, both published by alice.
+async fn project() -> (tempfile::TempDir, Berth) {
+    let dir = tempfile::tempdir().unwrap();
+    berth_service::init(dir.path(), None, None, &|_| None).unwrap();
+    let toml = dir.path().join("berth.toml");
+    let mut cfg = std::fs::read_to_string(&toml).unwrap();
+    cfg.push_str(POLICY);
+    std::fs::write(&toml, cfg).unwrap();
+    let config = Config::discover(dir.path(), &|_| None).unwrap();
+    let berth = Berth::open(config, "alice".into()).await.unwrap();
+    for i in 1..=2u8 {
+        let file = dir.path().join(format!("m{i}.txt"));
+        std::fs::write(&file, [i; 32]).unwrap();
+        let req = PushRequest { paths: vec![file], model: Some(name("churn")), ..Default::default() };
+        berth.push(req, &NoTransfer).await.unwrap();
+    }
+    (dir, berth)
+}
+
+fn name(s: &str) -> ModelName {
+    ModelName::parse(s).unwrap()
+}
+
+fn env(s: &str) -> AliasName {
+    AliasName::parse(s).unwrap()
+}
+
+fn r(s: &str) -> Ref {
+    Ref::parse(s).unwrap()
+}
+
+fn approver_grant() -> Grant {
+    Grant { role: Role::Approver, models: ModelPattern::any(), envs: Vec::new() }
+}
+
+async fn in_process() -> Side {
+    let (dir, berth) = project().await;
+    let bob = Principal { name: "bob".into(), token: None, grant: approver_grant() };
+    Side { publisher: Box::new(berth.clone()), approver: Box::new(berth.acting_as(bob)), berth, dir }
+}
+
+async fn through_hub() -> Side {
+    let (dir, berth) = project().await;
+    let mint = async |principal: &str, grant: Grant| {
+        berth.create_token(&TokenRequest { principal: principal.into(), grant, expires_at: None }).await.unwrap().secret
+    };
+    let alice = mint("alice", Grant::everything()).await;
+    let bob = mint("bob", approver_grant()).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(berth_hub::run(listener, Hub::new(berth.clone(), Arc::new(SystemClock)), |_| {}, std::future::pending()));
+    Side {
+        publisher: Box::new(HubClient::new(&url, alice, false).unwrap()),
+        approver: Box::new(HubClient::new(&url, bob, false).unwrap()),
+        berth,
+        dir,
+    }
+}
+
+fn kind<T: std::fmt::Debug>(r: Result<T, ServiceError>) -> ErrorKind {
+    r.expect_err("expected a refusal").kind()
+}
+
+macro_rules! suite {
+    ($($name:ident),* $(,)?) => {
+        mod in_process {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::in_process().await).await;
+                }
+            )*
+        }
+        mod through_the_hub {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::through_hub().await).await;
+                }
+            )*
+        }
+    };
+}
+
+suite!(
+    reads_agree_and_unknown_names_are_not_found,
+    tags_are_set_on_versions,
+    aliases_move_and_keep_their_history,
+    the_road_to_production_holds_the_policy_and_four_eyes,
+    tokens_and_policies_are_for_admins,
+);
+
+async fn reads_agree_and_unknown_names_are_not_found(s: Side) {
+    let models = s.publisher.models().await.unwrap();
+    assert_eq!(models.iter().map(|m| m.name.as_str()).collect::<Vec<_>>(), ["churn"]);
+    let vs = s.publisher.versions_with_aliases(&name("churn")).await.unwrap();
+    assert_eq!(vs.versions.iter().map(|v| v.version).collect::<Vec<_>>(), [2, 1]);
+    let shown = s.approver.show(&r("churn@1")).await.unwrap();
+    assert_eq!((shown.version.created_by.as_str(), shown.files.len()), ("alice", 1));
+    assert_eq!(s.publisher.resolve(&r("churn@latest")).await.unwrap().version, 2);
+    assert_eq!(s.publisher.whoami().await.unwrap().name, "alice");
+    assert_eq!(kind(s.publisher.versions_with_aliases(&name("nosuch")).await), ErrorKind::NotFound);
+    assert_eq!(kind(s.publisher.show(&r("churn@9")).await), ErrorKind::NotFound);
+    assert_eq!(kind(s.publisher.deployments(&name("nosuch"), None).await), ErrorKind::NotFound);
+}
+
+async fn tags_are_set_on_versions(s: Side) {
+    let tags = BTreeMap::from([("team".to_string(), "risk".to_string())]);
+    let v = s.publisher.tag(&r("churn@1"), &tags).await.unwrap();
+    assert_eq!(v.meta.tags, tags);
+    assert_eq!(s.publisher.show(&r("churn@1")).await.unwrap().version.meta.tags, tags);
+    // An approver publishes nothing.
+    assert_eq!(kind(s.approver.tag(&r("churn@1"), &tags).await), ErrorKind::Denied);
+}
+
+async fn aliases_move_and_keep_their_history(s: Side) {
+    let (m, canary) = (name("churn"), env("canary"));
+    assert!(s.publisher.alias_set(&m, &canary, 1, Some("try")).await.unwrap().is_some());
+    assert!(s.publisher.alias_set(&m, &canary, 1, None).await.unwrap().is_none(), "a no-op is not a move");
+    assert_eq!(s.publisher.resolve(&r("churn@canary")).await.unwrap().version, 1);
+    s.publisher.alias_set(&m, &canary, 2, None).await.unwrap();
+    let history = s.publisher.alias_history(&m, Some(&canary)).await.unwrap();
+    assert_eq!(history.iter().map(|e| (e.from, e.to)).collect::<Vec<_>>(), [(None, Some(1)), (Some(1), Some(2))]);
+    let removed = s.publisher.alias_rm(&m, &canary, Some("done")).await.unwrap();
+    assert_eq!((removed.from, removed.to), (Some(2), None));
+    assert_eq!(kind(s.publisher.alias_rm(&m, &canary, None).await), ErrorKind::NotFound);
+    // A governed environment does not move by alias, and an approver moves nothing.
+    assert_eq!(kind(s.publisher.alias_set(&m, &env("production"), 1, None).await), ErrorKind::BadInput);
+    assert_eq!(kind(s.approver.alias_set(&m, &canary, 1, None).await), ErrorKind::Denied);
+}
+
+async fn the_road_to_production_holds_the_policy_and_four_eyes(s: Side) {
+    let (m, prod) = (name("churn"), env("production"));
+    // Without an approval the promotion is refused with what is missing.
+    let refused = s.publisher.promote_into(&r("churn@1"), &prod, None, false).await.unwrap();
+    assert!(!refused.promoted);
+    assert_eq!(refused.missing.len(), 1, "{:?}", refused.missing);
+    // The publisher cannot approve its own version; someone else can.
+    assert_eq!(kind(s.publisher.approve(&r("churn@1"), &prod, None).await), ErrorKind::Denied);
+    let approved = s.approver.approve(&r("churn@1"), &prod, Some("ok")).await.unwrap();
+    assert!(approved.new);
+    assert_eq!((approved.counted, approved.needed), (1, 1));
+    assert!(!s.approver.approve(&r("churn@1"), &prod, None).await.unwrap().new, "approving twice is one approval");
+    let filter = ApprovalFilter { model: Some(m.clone()), version: Some(1), env: Some(prod.clone()) };
+    let approvals = s.publisher.approvals(&filter).await.unwrap();
+    assert_eq!(approvals.iter().map(|a| a.approver.as_str()).collect::<Vec<_>>(), ["bob"]);
+    // An approver does not deploy.
+    assert_eq!(kind(s.approver.promote_into(&r("churn@1"), &prod, None, false).await), ErrorKind::Denied);
+    let promoted = s.publisher.promote_into(&r("churn@1"), &prod, Some("first"), false).await.unwrap();
+    assert!(promoted.promoted, "{:?}", promoted.missing);
+    assert_eq!(kind(s.publisher.rollback(&m, &prod, None, None).await), ErrorKind::Conflict);
+    s.approver.approve(&r("churn@2"), &prod, None).await.unwrap();
+    assert!(s.publisher.promote_into(&r("churn@2"), &prod, None, false).await.unwrap().promoted);
+    let back = s.publisher.rollback(&m, &prod, None, Some("errors")).await.unwrap();
+    assert_eq!((back.deployment.from, back.deployment.to), (Some(2), Some(1)));
+    let deployments = s.approver.deployments(&m, Some(&prod)).await.unwrap();
+    let moves: Vec<_> = deployments.iter().map(|d| (d.event.from, d.event.to)).collect();
+    assert_eq!(moves, [(None, Some(1)), (Some(1), Some(2)), (Some(2), Some(1))]);
+    assert!(deployments[0].event.evidence.as_ref().unwrap()["approvals"][0]["approver"] == "bob");
+    let log = s.publisher.log(Some(m.clone()), None).await.unwrap();
+    assert!(log.iter().any(|e| e.action == "env.promote" && e.actor == "alice"));
+    assert!(log.iter().any(|e| e.action == "version.approve" && e.actor == "bob"));
+}
+
+async fn tokens_and_policies_are_for_admins(s: Side) {
+    let req = TokenRequest { principal: "ci".into(), grant: approver_grant(), expires_at: None };
+    let made = s.publisher.create_token(&req).await.unwrap();
+    assert!(made.secret.starts_with("berth_"));
+    let listed = s.publisher.tokens().await.unwrap();
+    assert!(listed.iter().any(|t| t.id == made.token.id && t.principal == "ci"));
+    assert!(!serde_json::to_string(&listed).unwrap().contains(&made.secret));
+    assert!(s.publisher.revoke_token(&made.token.id).await.unwrap().revoked_at.is_some());
+    assert_eq!(kind(s.publisher.revoke_token("tok_nosuch").await), ErrorKind::NotFound);
+    assert_eq!(kind(s.approver.create_token(&req).await), ErrorKind::Denied);
+    assert_eq!(kind(s.approver.tokens().await), ErrorKind::Denied);
+
+    let shown = s.approver.policy_show().await.unwrap();
+    let before = shown.in_force.record.as_ref().map(|p| p.version).unwrap();
+    assert_eq!(shown.in_force.environments["production"].approvals, 1);
+    let mut next = shown.in_force.environments.clone();
+    next.get_mut("production").unwrap().approvals = 2;
+    assert_eq!(kind(s.approver.policy_apply(&next, "test").await), ErrorKind::Denied);
+    let applied = s.publisher.policy_apply(&next, "test").await.unwrap();
+    assert!(applied.applied);
+    assert_eq!(applied.policy.version, before + 1);
+    assert!(!s.publisher.policy_apply(&next, "test").await.unwrap().applied, "the same document again is no change");
+    let history = s.approver.policy_history().await.unwrap();
+    assert_eq!(history[0].version, before + 1);
+    // The new policy holds at once: one approval is no longer enough.
+    s.approver.approve(&r("churn@2"), &env("production"), None).await.unwrap();
+    let refused = s.publisher.promote_into(&r("churn@2"), &env("production"), None, false).await.unwrap();
+    assert!(!refused.promoted);
+    let _ = (&s.berth, s.dir.path());
+}
