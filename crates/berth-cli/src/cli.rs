@@ -837,9 +837,15 @@ pub struct HubArgs {
     #[arg(long, default_value = "127.0.0.1:8443")]
     pub addr: std::net::SocketAddr,
     /// Listen beyond loopback over plain HTTP, because a proxy in front terminates TLS.
-    /// Without it the hub refuses an address other machines can reach.
-    #[arg(long)]
+    /// Without it (or --tls-cert) the hub refuses an address other machines can reach.
+    #[arg(long, conflicts_with = "tls_cert")]
     pub behind_tls_proxy: bool,
+    /// Serve HTTPS with this certificate chain (PEM, leaf first).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

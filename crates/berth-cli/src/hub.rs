@@ -23,10 +23,21 @@ pub async fn hub(a: &HubArgs, dir: &Path, json: bool) -> Result<()> {
         let report = open_here(dir).await?.first_admin_token(principal, *force).await?;
         return Ok(new_token(&report, json));
     }
-    if !berth_serve::is_loopback(a.addr.ip()) && !a.behind_tls_proxy {
+    let tls = match (&a.tls_cert, &a.tls_key) {
+        (Some(cert), Some(key)) => Some(
+            berth_hub::Tls::from_pem_files(&dir.join(cert), &dir.join(key))
+                .map_err(|e| ServiceError::input(e, Some("pass a PEM certificate chain and its private key".into())))?,
+        ),
+        _ => None,
+    };
+    if !berth_serve::is_loopback(a.addr.ip()) && !a.behind_tls_proxy && tls.is_none() {
         return Err(ServiceError::input(
             format!("{} is reachable from other machines, and this hub speaks plain HTTP: tokens would cross the network unencrypted", a.addr),
-            Some("put a TLS-terminating proxy in front and pass --behind-tls-proxy, or listen on 127.0.0.1".into()),
+            Some(
+                "serve TLS with --tls-cert and --tls-key, or put a TLS-terminating proxy in front and pass \
+                 --behind-tls-proxy, or listen on 127.0.0.1"
+                    .into(),
+            ),
         ));
     }
     let config = Config::discover(dir, &env)?;
@@ -37,9 +48,17 @@ pub async fn hub(a: &HubArgs, dir: &Path, json: bool) -> Result<()> {
         .await
         .map_err(|e| ServiceError::input(format!("cannot listen on {}: {e}", a.addr), None))?;
     let hub = berth_hub::Hub::new(berth, clock);
-    berth_hub::run(listener, hub, |addr| eprintln!("berth hub listening on http://{addr}"), shutdown())
-        .await
-        .map_err(|e| ServiceError::Infra { message: format!("the hub stopped: {e}"), hint: None })
+    let stopped = |e: std::io::Error| ServiceError::Infra { message: format!("the hub stopped: {e}"), hint: None };
+    match tls {
+        Some(tls) => {
+            let ready = |addr| eprintln!("berth hub listening on https://{addr}");
+            berth_hub::run_tls(listener, hub, tls, ready, shutdown()).await.map_err(stopped)
+        }
+        None => {
+            let ready = |addr| eprintln!("berth hub listening on http://{addr}");
+            berth_hub::run(listener, hub, ready, shutdown()).await.map_err(stopped)
+        }
+    }
 }
 
 async fn shutdown() {

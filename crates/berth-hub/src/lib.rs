@@ -17,6 +17,7 @@ mod metrics;
 mod openapi;
 mod routes;
 mod seed;
+mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -33,6 +34,7 @@ use berth_service::Berth;
 
 pub use blobs::Uploads;
 pub use error::ApiError;
+pub use tls::Tls;
 use metrics::Metrics;
 
 /// The hub's shared state: the service (acting as the hub itself until a
@@ -114,4 +116,18 @@ pub async fn run(
     let addr = listener.local_addr()?;
     ready(addr);
     axum::serve(listener, router(hub)).with_graceful_shutdown(shutdown).await
+}
+
+/// [`run`], over TLS only.
+pub async fn run_tls(
+    listener: tokio::net::TcpListener,
+    hub: Arc<Hub>,
+    tls: Tls,
+    ready: impl FnOnce(SocketAddr),
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let addr = listener.local_addr()?;
+    ready(addr);
+    tls::serve(listener, router(hub), tls, shutdown).await;
+    Ok(())
 }

@@ -76,15 +76,16 @@ impl Server {
 
     /// Runs `berth ARGS` and waits for it to say where it listens.
     pub fn spawn(p: &Project, all: &[&str]) -> Server {
-        let mut child =
-            p.command(all).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("start berth");
+        let mut child = p.command(all).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("start berth");
         let stderr = child.stderr.take().unwrap();
         let log = Arc::new(Mutex::new(String::new()));
         let (tx, rx) = mpsc::channel();
         let sink = log.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(addr) = line.split("listening on http://").nth(1) {
+                if let Some(addr) =
+                    line.split("listening on http://").nth(1).or(line.split("listening on https://").nth(1))
+                {
                     let _ = tx.send(addr.trim().to_string());
                 }
                 let mut l = sink.lock().unwrap();
