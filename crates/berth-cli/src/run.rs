@@ -94,7 +94,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
             }
         }
         Command::Push(a) => {
-            let b = open(&dir).await?;
+            let b = ops(&dir).await?;
             let (metrics, skipped) = match &a.metrics {
                 Some(p) => read_metrics(&dir.join(p))?,
                 None => (BTreeMap::new(), Vec::new()),
@@ -115,11 +115,11 @@ pub async fn run(cli: Cli) -> Result<u8> {
             };
             let req = PushRequest { paths, model: Some(a.model.clone()), meta };
             let opts = PushOptions { follow_symlinks: a.follow_symlinks, if_changed: a.if_changed };
-            let r = b.push_with(req, &opts, &bars).await?;
+            let r = b.push_files(req, &opts, &bars).await?;
             if json { render::json(&r) } else { render::push(&r, quiet) }
         }
         Command::Pull(a) => {
-            let b = open(&dir).await?;
+            let b = ops(&dir).await?;
             let out = b.pull(&a.reference, a.output.clone(), &bars).await?;
             if json { render::json(&out) } else { render::pull(&out) }
         }

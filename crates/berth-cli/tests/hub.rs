@@ -173,6 +173,16 @@ fn the_hub_holds_every_caller_to_its_token_role_and_policy() {
     let r = api(port, "POST", "/models/churn/rollback", Some(&carol), &json!({"target_version": "version one"}));
     assert_eq!(r.status, 422, "{}", r.body);
 
+    // Versions come a page at a time, newest first.
+    let page = api(port, "GET", "/api/v1/models/churn/versions?limit=1", Some(&reader), &Value::Null).json();
+    assert_eq!((page["versions"][0]["version"].as_u64(), page["next"].as_u64()), (Some(2), Some(2)), "{page}");
+    let page = api(port, "GET", "/api/v1/models/churn/versions?limit=1&before=2", Some(&reader), &Value::Null).json();
+    assert_eq!((page["versions"][0]["version"].as_u64(), page.get("next")), (Some(1), None), "{page}");
+    for bad in ["limit=0", "limit=1001", "before=0", "limit=x", "order=asc"] {
+        let r = api(port, "GET", &format!("/api/v1/models/churn/versions?{bad}"), Some(&reader), &Value::Null);
+        assert_eq!(r.status, 422, "{bad}: {}", r.body);
+    }
+
     // Bad requests are 400 (not JSON) and 422 (wrong fields), never 5xx.
     let r = send(port, "POST", "/api/v1/models/churn/promote", b"{not json", &[("Authorization", &format!("Bearer {carol}"))]);
     assert_eq!(r.status, 400, "{}", r.body);
@@ -305,7 +315,13 @@ fn the_cli_works_through_the_hub_with_a_token() {
     let (alice, _) = token(hub.port, &admin, json!({"principal": "alice", "role": "approver", "models": "churn"}));
 
     // A laptop with no project, no database and no bucket: only the hub and a token.
-    let as_token = |tok: &str| Project::empty().with_env("BERTH_HUB_URL", &url).with_env("BERTH_TOKEN", tok);
+    let cache = tempfile::tempdir().unwrap();
+    let as_token = |tok: &str| {
+        Project::empty()
+            .with_env("BERTH_HUB_URL", &url)
+            .with_env("BERTH_TOKEN", tok)
+            .with_env("XDG_CACHE_HOME", cache.path().to_str().unwrap())
+    };
     let laptop = as_token(&carol);
     let models = laptop.berth(&["models", "--json"]).ok().json();
     assert_eq!(models[0]["name"], "churn", "{models}");
@@ -333,15 +349,81 @@ fn the_cli_works_through_the_hub_with_a_token() {
     let list = as_token(&admin).berth(&["token", "list", "--json"]).ok().json();
     assert!(list.as_array().unwrap().len() >= 4);
     as_token(&admin).berth(&["policy", "show"]).ok();
+    // Push and pull through the hub: carol publishes from the laptop with a
+    // publisher token, and the version is hers.
+    let (publisher, _) = token(hub.port, &admin, json!({"principal": "carol", "role": "publisher", "models": "churn"}));
+    let pusher = as_token(&publisher);
+    let big = support::noise(7, 5 << 20);
+    pusher.write("m2.bin", &big);
+    let pushed = pusher.berth(&["push", "m2.bin", "--model", "churn", "--json"]).ok().json();
+    assert_eq!(pushed["ref"], "churn@2", "{pushed}");
+    assert_eq!((pushed["files"].as_u64(), pushed["bytes"].as_u64()), (Some(1), Some(5 << 20)), "{pushed}");
+    assert_eq!((pushed["blobs_written"].as_u64(), pushed["blobs_skipped"].as_u64()), (Some(1), Some(0)), "{pushed}");
+    let newest = |versions: &Value| versions.as_array().unwrap().iter().find(|v| v["version"] == 2).cloned();
+    for (who, versions) in [
+        ("the hub", laptop.berth(&["versions", "churn", "--json"]).ok().json()),
+        ("the server's project", p.berth(&["versions", "churn", "--json"]).ok().json()),
+    ] {
+        let v = newest(&versions).unwrap_or_else(|| panic!("{who} has no churn@2: {versions}"));
+        assert_eq!(v["created_by"], "carol", "through {who}: {v}");
+        assert_eq!(v["size"].as_u64(), Some(5 << 20), "through {who}: {v}");
+    }
+    assert!(!hub.log().contains(&publisher), "a token secret is in the hub's log");
+    // The same bytes again: nothing is sent, and --if-changed makes no version.
+    let again = pusher.berth(&["push", "m2.bin", "--model", "churn", "--if-changed", "--json"]).ok().json();
+    assert_eq!((again["unchanged"].as_bool(), again["blobs_written"].as_u64()), (Some(true), Some(0)), "{again}");
+    assert_eq!(again["version"]["version"], 2, "{again}");
+
+    // The pull writes the same bytes, and a second pull leaves them alone.
+    let out = tempfile::tempdir().unwrap();
+    let dest = out.path().join("v2");
+    let d = dest.to_str().unwrap();
+    let pulled = laptop.berth(&["pull", "churn@2", "-o", d, "--json"]).ok().json();
+    assert_eq!((pulled["written"].as_u64(), pulled["skipped"].as_u64()), (Some(1), Some(0)), "{pulled}");
+    assert!(std::fs::read(dest.join("m2.bin")).unwrap() == big, "the pulled bytes differ from the pushed ones");
+    let pulled = laptop.berth(&["pull", "churn@2", "-o", d, "--json"]).ok().json();
+    assert_eq!((pulled["written"].as_u64(), pulled["skipped"].as_u64()), (Some(0), Some(1)), "{pulled}");
+    assert_eq!(std::fs::read_dir(&dest).unwrap().count(), 1, "the pull left something beside the file");
+    // A broken download resumes from its partial file; one that held other
+    // bytes is downloaded again from the start. Either way the bytes are right.
+    let shown = laptop.berth(&["show", "churn@2", "--json"]).ok().json();
+    let hex = shown["files"][0]["digest"].as_str().unwrap().strip_prefix("sha256:").unwrap().to_string();
+    let partial = dest.join(format!(".m2.bin.{}.berth-partial", &hex[..16]));
+    for (what, prefix) in [("the right prefix", big[..3 << 20].to_vec()), ("other bytes", vec![0u8; 1 << 20])] {
+        std::fs::remove_file(dest.join("m2.bin")).unwrap();
+        std::fs::write(&partial, &prefix).unwrap();
+        laptop.berth(&["pull", "churn@2", "-o", d]).ok();
+        assert!(std::fs::read(dest.join("m2.bin")).unwrap() == big, "a partial file of {what}: the bytes differ");
+        assert!(!partial.exists(), "a partial file of {what} was left behind");
+    }
+    let m = api(hub.port, "GET", "/metrics", None, &Value::Null).body;
+    let files_route = r#"route="/api/v1/models/{model}/versions/{version}/files/{*path}""#;
+    assert!(
+        m.contains(&format!(r#"berth_hub_requests_total{{{files_route},code="206"}}"#)),
+        "no download resumed: {m}"
+    );
+    // A destination that is a file is refused, as a local pull refuses it.
+    let r = laptop.berth(&["pull", "churn@2", "-o", dest.join("m2.bin").to_str().unwrap()]).fails(2);
+    assert!(r.stderr.contains("exists and is not a directory"), "{}", r.stderr);
+
+    // A reader cannot push, and is told what it lacks before anything is hashed.
+    let (reader, _) = token(hub.port, &admin, json!({"principal": "rita", "role": "reader"}));
+    let rita = as_token(&reader);
+    rita.write("m3.bin", b"three");
+    let r = rita.berth(&["push", "m3.bin", "--model", "churn"]).fails(1);
+    assert!(r.stderr.contains("needs the publisher role"), "{}", r.stderr);
+    let versions = p.berth(&["versions", "churn", "--json"]).ok().json();
+    assert_eq!(versions.as_array().unwrap().len(), 2, "a refused push made a version: {versions}");
+
     // What does not go through the hub yet says so, instead of reaching around it.
-    laptop.write("m2.txt", b"two");
-    let r = laptop.berth(&["push", "m2.txt", "--model", "churn"]).fails(2);
+    let r = laptop.berth(&["gc"]).fails(2);
     assert!(r.stderr.contains("does not go through the hub"), "{}", r.stderr);
 
     // Credentials: a token is required, a credentials file must be private,
     // and a token is not sent in the clear to another machine.
     let home = tempfile::tempdir().unwrap();
-    let nobody = Project::empty().with_env("BERTH_HUB_URL", &url).with_env("XDG_CONFIG_HOME", home.path().to_str().unwrap());
+    let nobody =
+        Project::empty().with_env("BERTH_HUB_URL", &url).with_env("XDG_CONFIG_HOME", home.path().to_str().unwrap());
     let r = nobody.berth(&["models"]).fails(2);
     assert!(r.stderr.contains("there is no token"), "{}", r.stderr);
     let creds = home.path().join("berth/credentials");

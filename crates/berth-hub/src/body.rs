@@ -50,12 +50,46 @@ pub async fn parse<T: DeserializeOwned>(body: Body) -> Result<T, ApiError> {
         }
     })?;
     let bytes = if bytes.is_empty() { &b"{}"[..] } else { &bytes[..] };
-    serde_json::from_slice(bytes).map_err(|e| match e.classify() {
+    serde_json::from_slice(bytes).or_else(|e| match e.classify() {
         serde_json::error::Category::Data => {
-            ApiError::bad_input(format!("the request body: {e}"), "see the route's fields in /api/v1/openapi.json")
+            // JSON has one number type: `3.0` is the whole number 3 where
+            // one is asked for.
+            whole_numbers(bytes).ok_or_else(|| {
+                ApiError::bad_input(format!("the request body: {e}"), "see the route's fields in /api/v1/openapi.json")
+            })
         }
-        _ => ApiError::malformed(format!("the request body is not JSON: {e}"), "send a JSON object"),
+        _ => Err(ApiError::malformed(format!("the request body is not JSON: {e}"), "send a JSON object")),
     })
+}
+
+/// The body parsed again with every whole-valued float (`3.0`) read as an
+/// integer; `None` when it holds none or still does not parse.
+fn whole_numbers<T: DeserializeOwned>(bytes: &[u8]) -> Option<T> {
+    fn fix(v: &mut serde_json::Value) -> bool {
+        match v {
+            serde_json::Value::Number(n) if n.is_f64() => {
+                let f = n.as_f64().unwrap_or(f64::NAN);
+                let whole = if f.fract() != 0.0 || !f.is_finite() {
+                    None
+                } else if (0.0..18_446_744_073_709_551_616.0).contains(&f) {
+                    Some(serde_json::Number::from(f as u64))
+                } else if (-9_223_372_036_854_775_808.0..0.0).contains(&f) {
+                    Some(serde_json::Number::from(f as i64))
+                } else {
+                    None
+                };
+                whole.map(|w| *n = w).is_some()
+            }
+            serde_json::Value::Array(a) => a.iter_mut().fold(false, |changed, v| fix(v) | changed),
+            serde_json::Value::Object(o) => o.values_mut().fold(false, |changed, v| fix(v) | changed),
+            _ => false,
+        }
+    }
+    let mut value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    if !fix(&mut value) {
+        return None;
+    }
+    serde_json::from_value(value).ok()
 }
 
 /// The query string as pairs; a key given twice is refused.

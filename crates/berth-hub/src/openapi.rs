@@ -16,6 +16,9 @@ use serde_json::{Map, Value, json};
 /// A model or alias name: what `berth_core::name` accepts.
 pub const NAME_REGEX: &str = "^[a-z0-9][a-z0-9._-]{0,63}$";
 
+/// An alias or environment name: a name, not all digits, not `latest`.
+pub const ALIAS_REGEX: &str = "^(?!latest$)(?![0-9]+$)[a-z0-9][a-z0-9._-]{0,63}$";
+
 /// Every code an error body may carry.
 pub const ERROR_CODES: &[&str] = &[
     "malformed",
@@ -29,6 +32,9 @@ pub const ERROR_CODES: &[&str] = &[
     "too_large",
     "bad_range",
 ];
+
+/// A token's lifetime: a count and a unit from a second up.
+const DURATION_REGEX: &str = "^[1-9][0-9]{0,5} ?(?:seconds|second|secs|sec|s|minutes|minute|mins|min|m|hours|hour|hrs|hr|h|days|day|d|weeks|week|wks|wk|w|months|month|M|years|year|yrs|yr|y)$";
 
 /// The largest version number the schemas promise to take (2^53 - 1, the
 /// largest integer every JSON reader keeps exactly).
@@ -152,9 +158,12 @@ pub const OPERATIONS: &[Operation] = &[
         method: "get",
         path: "/api/v1/models/{model}/versions",
         id: "listVersions",
-        summary: "A model's versions and where its aliases point",
+        summary: "A model's versions, newest first, a page at a time, and where its aliases point",
         role: Some("reader"),
-        query: &[],
+        query: &[
+            q("limit", "at most this many versions (1000 without it)", page_size),
+            q("before", "only versions older than this one (the next page)", version_number),
+        ],
         body: None,
         ok: &[(200, "the versions", Body::Json(object))],
         errors: &[],
@@ -286,7 +295,7 @@ pub const OPERATIONS: &[Operation] = &[
         id: "listApprovals",
         summary: "Approvals, filtered",
         role: Some("reader"),
-        query: &[MODEL_Q, q("version", "only this version's", version_number), ENV_Q],
+        query: &[MODEL_Q, q("version", "only this version's", any_version), ENV_Q],
         body: None,
         ok: &[(200, "the approvals", Body::Json(approvals_list))],
         errors: &[],
@@ -478,11 +487,7 @@ fn model_name() -> Value {
 
 /// An alias or environment: a name that is not all digits nor `latest`.
 fn alias_name() -> Value {
-    json!({
-        "type": "string",
-        "pattern": NAME_REGEX,
-        "not": {"anyOf": [{"pattern": "^[0-9]+$"}, {"const": "latest"}]},
-    })
+    json!({"type": "string", "pattern": ALIAS_REGEX})
 }
 
 /// A version in a path: a number from 1, an alias or `latest`.
@@ -492,6 +497,11 @@ fn version_path() -> Value {
         alias_name(),
         {"const": "latest"},
     ]})
+}
+
+/// A version number as a filter: any whole number (0 matches nothing).
+fn any_version() -> Value {
+    json!({"type": "integer", "minimum": 0, "maximum": u64::MAX})
 }
 
 fn version_number() -> Value {
@@ -514,6 +524,10 @@ fn version_target() -> Value {
         version_number(),
         {"type": "string", "pattern": "^v?[1-9][0-9]{0,14}$"},
     ]})
+}
+
+fn page_size() -> Value {
+    json!({"type": "integer", "minimum": 1, "maximum": 1000})
 }
 
 fn count() -> Value {
@@ -620,7 +634,7 @@ fn manifest() -> Value {
                     "required": ["digest", "size"],
                     "properties": {
                         "digest": digest(),
-                        "size": {"type": "integer", "minimum": 0, "maximum": i64::MAX},
+                        "size": {"type": "integer", "minimum": 0, "maximum": u64::MAX},
                     },
                 },
             },
@@ -686,7 +700,7 @@ fn token_body() -> Value {
     strict(
         &["principal", "role"],
         json!({
-            "principal": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$"},
+            "principal": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": "\\S"},
             "role": {"type": "string", "enum": ["reader", "publisher", "approver", "deployer", "admin"]},
             "models": {
                 "description": "`*`, a model's name, or a prefix ending in `*` such as `fraud-*`",
@@ -697,7 +711,7 @@ fn token_body() -> Value {
             "expires_in": optional(json!({
                 "description": "how long the token lives, e.g. `90d`; without it, until revoked",
                 "type": "string",
-                "pattern": "^[1-9][0-9]{0,3}(?:s|m|h|d)$",
+                "pattern": DURATION_REGEX,
             })),
         }),
     )
@@ -763,19 +777,20 @@ fn commit_body() -> Value {
     )
 }
 
-/// A path parameter's schema, by its name in the route.
-fn path_param(name: &str) -> (Value, &'static str) {
+/// A path parameter's schema, what it is, and an example, by its name in the route.
+fn path_param(name: &str) -> (Value, &'static str, Option<&'static str>) {
     match name {
-        "model" => (model_name(), "the model's name"),
-        "version" => (version_path(), "a version number, an alias or `latest`"),
-        "alias" => (alias_name(), "the alias or environment"),
-        "id" => (json!({"type": "string", "minLength": 1}), "the token's id (`tok_…`)"),
+        "model" => (model_name(), "the model's name", Some("churn")),
+        "version" => (version_path(), "a version number, an alias or `latest`", Some("1")),
+        "alias" => (alias_name(), "the alias or environment", Some("staging")),
+        "id" => (json!({"type": "string", "minLength": 1}), "the token's id (`tok_…`)", None),
         "upload" => (
             json!({"type": "integer", "minimum": 1, "maximum": i64::MAX}),
             "the upload number that beginning the upload answered",
+            None,
         ),
-        "digest" => (digest(), "the blob's digest"),
-        "path" => (json!({"type": "string", "minLength": 1}), "the file's path inside the version"),
+        "digest" => (digest(), "the blob's digest", None),
+        "path" => (json!({"type": "string", "minLength": 1}), "the file's path inside the version", Some("model.txt")),
         other => panic!("path parameter {other:?} has no schema"),
     }
 }
@@ -805,8 +820,13 @@ fn describe(op: &Operation) -> Value {
     let mut parameters: Vec<Value> = names
         .iter()
         .map(|n| {
-            let (schema, description) = path_param(n);
-            json!({"name": n, "in": "path", "required": true, "description": description, "schema": schema})
+            let (schema, description, example) = path_param(n);
+            let mut p =
+                json!({"name": n, "in": "path", "required": true, "description": description, "schema": schema});
+            if let Some(e) = example {
+                p["example"] = json!(e);
+            }
+            p
         })
         .collect();
     parameters.extend(op.query.iter().map(|p| {
@@ -1088,6 +1108,26 @@ mod tests {
         let (status, text) = request(addr, "GET", "/api/v1/nothing-here").await;
         assert_eq!(status, 404);
         assert!(text.contains("no such route"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn a_whole_number_written_as_a_float_is_the_number() {
+        #[derive(serde::Deserialize, Debug)]
+        #[serde(deny_unknown_fields)]
+        struct B {
+            version: u64,
+            ratio: f64,
+        }
+        let parse = |s: &'static str| crate::body::parse::<B>(axum::body::Body::from(s));
+        let b = parse(r#"{"version": 3.0, "ratio": 1.0}"#).await.unwrap();
+        assert_eq!((b.version, b.ratio), (3, 1.0));
+        for bad in
+            [r#"{"version": 3.5, "ratio": 1}"#, r#"{"version": -1.0, "ratio": 1}"#, r#"{"version": 1e30, "ratio": 1}"#]
+        {
+            let e = parse(bad).await.unwrap_err();
+            assert_eq!((e.status.as_u16(), e.code), (422, "bad_input"), "{bad}");
+            assert!(e.message.contains("line 1"), "the first error is kept: {}", e.message);
+        }
     }
 
     #[test]

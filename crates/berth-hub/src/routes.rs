@@ -77,11 +77,22 @@ async fn models(State(hub): Hubs, headers: HeaderMap, RawQuery(q): RawQuery) -> 
     Ok(ok(&json!({"models": b.models().await?})))
 }
 
+/// The largest page of versions one request gets, and the page without `limit`.
+const MAX_PAGE: u32 = 1000;
+
 async fn versions(State(hub): Hubs, headers: HeaderMap, Path(m): Path<String>, RawQuery(q): RawQuery) -> Answer {
-    no_query(&q)?;
+    let q = query(q.as_deref(), &["limit", "before"])?;
     let m = model(&m)?;
+    let limit = param(&q, "limit", |s| match s.parse::<u32>() {
+        Ok(n) if (1..=MAX_PAGE).contains(&n) => Ok(n),
+        _ => Err(format!("{s:?} is not a page size from 1 to {MAX_PAGE}")),
+    })?;
+    let before = param(&q, "before", |s| match s.parse::<u64>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("{s:?} is not a version number")),
+    })?;
     let b = hub.caller(&headers).await?;
-    Ok(ok(&b.versions_with_aliases(&m).await?))
+    Ok(ok(&b.versions_page(&m, before, Some(limit.unwrap_or(MAX_PAGE))).await?))
 }
 
 async fn show(State(hub): Hubs, headers: HeaderMap, Path((m, v)): Path<(String, String)>) -> Answer {

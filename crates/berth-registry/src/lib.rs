@@ -131,7 +131,14 @@ pub trait Registry: Access + Send + Sync {
     async fn models(&self) -> Result<Vec<ModelSummary>>;
 
     /// Every version of a model, newest first.
-    async fn versions(&self, model: &ModelName) -> Result<Vec<VersionRecord>>;
+    async fn versions(&self, model: &ModelName) -> Result<Vec<VersionRecord>> {
+        self.versions_page(model, None, None).await
+    }
+
+    /// A page of a model's versions, newest first: those numbered below
+    /// `before`, at most `limit` of them (all when `None`).
+    async fn versions_page(&self, model: &ModelName, before: Option<u64>, limit: Option<u32>)
+    -> Result<Vec<VersionRecord>>;
 
     async fn version(&self, model: &ModelName, n: u64) -> Result<VersionRecord>;
 

@@ -53,8 +53,13 @@ impl<E> Registry for SqlRegistry<E> {
         self.db.models().await
     }
 
-    async fn versions(&self, model: &ModelName) -> Result<Vec<VersionRecord>> {
-        self.db.versions(model).await
+    async fn versions_page(
+        &self,
+        model: &ModelName,
+        before: Option<u64>,
+        limit: Option<u32>,
+    ) -> Result<Vec<VersionRecord>> {
+        self.db.versions(model, before, limit).await
     }
 
     async fn version(&self, model: &ModelName, n: u64) -> Result<VersionRecord> {

@@ -26,7 +26,8 @@ const SELECT_VERSION: &str = "SELECT model, version, manifest, size, format, sig
                               FROM versions WHERE model = $1 AND version = $2";
 const SELECT_VERSIONS: &str = "SELECT model, version, manifest, size, format, signature, params, metrics, description, \
                                lineage, created_by, created_at, status \
-                               FROM versions WHERE model = $1 ORDER BY version DESC";
+                               FROM versions WHERE model = $1 AND ($2 IS NULL OR version < $2) \
+                               ORDER BY version DESC LIMIT $3";
 
 impl Db {
     /// Takes the model's lock for this transaction; fails if the model does not exist.
@@ -173,7 +174,13 @@ impl Db {
     }
 
     /// Every version of a model, newest first.
-    pub(crate) async fn versions(&self, model: &ModelName) -> Result<Vec<VersionRecord>> {
+    /// A model's versions, newest first: those below `before`, at most `limit`.
+    pub(crate) async fn versions(
+        &self,
+        model: &ModelName,
+        before: Option<u64>,
+        limit: Option<u32>,
+    ) -> Result<Vec<VersionRecord>> {
         let mut conn = self.conn().await?;
         let exists = sqlx::query("SELECT name FROM models WHERE name = $1")
             .bind(model.as_str())
@@ -183,11 +190,24 @@ impl Db {
         if exists.is_none() {
             return Err(RegistryError::ModelNotFound(model.to_string()));
         }
-        let tag_rows = sqlx::query("SELECT version, key, value FROM version_tags WHERE model = $1")
+        let rows = sqlx::query(SELECT_VERSIONS)
             .bind(model.as_str())
+            .bind(before.map(|b| b as i64))
+            .bind(limit.map(i64::from).unwrap_or(i64::MAX))
             .fetch_all(&mut *conn)
             .await
             .map_err(self.err())?;
+        let numbers: Vec<i64> = rows.iter().map(|r| r.try_get("version")).collect::<Result<_, _>>().map_err(self.err())?;
+        let (Some(newest), Some(oldest)) = (numbers.first(), numbers.last()) else { return Ok(Vec::new()) };
+        // The tags of this page's versions only.
+        let tag_rows =
+            sqlx::query("SELECT version, key, value FROM version_tags WHERE model = $1 AND version <= $2 AND version >= $3")
+                .bind(model.as_str())
+                .bind(newest)
+                .bind(oldest)
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(self.err())?;
         let mut tags: BTreeMap<i64, BTreeMap<String, String>> = BTreeMap::new();
         for r in tag_rows {
             let v: i64 = r.try_get("version").map_err(self.err())?;
@@ -195,7 +215,6 @@ impl Db {
                 .or_default()
                 .insert(r.try_get("key").map_err(self.err())?, r.try_get("value").map_err(self.err())?);
         }
-        let rows = sqlx::query(SELECT_VERSIONS).bind(model.as_str()).fetch_all(&mut *conn).await.map_err(self.err())?;
         rows.iter()
             .map(|r| {
                 let v: i64 = r.try_get("version").map_err(self.err())?;

@@ -105,6 +105,7 @@ suite!(
     policies_are_versioned_and_applied_once_per_document,
     concurrent_policy_applies_keep_one_numbering,
     a_guard_judges_the_move_on_the_facts_read_in_its_transaction,
+    versions_come_in_pages_newest_first,
 );
 
 fn name(s: &str) -> ModelName {
@@ -740,4 +741,22 @@ async fn a_guard_judges_the_move_on_the_facts_read_in_its_transaction(e: Engine)
     let d = Deploy { guard: Some(&yes), to: DeployTarget::Version(1), ..rollback(&m, &prod) };
     r.deploy(d, &actor()).await.unwrap().unwrap();
     assert_eq!(yes.seen.lock().unwrap()[1], (Some(2), 1, Some(1), 0, 0));
+}
+
+async fn versions_come_in_pages_newest_first(e: Engine) {
+    let r = e.registry().await;
+    let m = name("churn");
+    for i in 1..=5 {
+        r.create_version(new_version("churn", i), &[], None).await.unwrap();
+    }
+    r.set_tags(&m, 2, &BTreeMap::from([("k".to_string(), "v".to_string())]), &actor()).await.unwrap();
+    let numbers = |vs: &[berth_core::VersionRecord]| vs.iter().map(|v| v.version).collect::<Vec<_>>();
+    assert_eq!(numbers(&r.versions_page(&m, None, Some(2)).await.unwrap()), [5, 4]);
+    let page = r.versions_page(&m, Some(4), Some(2)).await.unwrap();
+    assert_eq!(numbers(&page), [3, 2]);
+    assert_eq!(page[1].meta.tags.get("k").map(String::as_str), Some("v"));
+    assert_eq!(page[0].meta.tags.get("team").map(String::as_str), Some("risk"));
+    assert!(r.versions_page(&m, Some(1), None).await.unwrap().is_empty());
+    assert_eq!(numbers(&r.versions(&m).await.unwrap()), [5, 4, 3, 2, 1]);
+    assert!(matches!(r.versions_page(&name("nosuch"), None, Some(1)).await, Err(RegistryError::ModelNotFound(_))));
 }

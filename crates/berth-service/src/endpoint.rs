@@ -236,6 +236,58 @@ impl Endpoint {
         unreachable!("the second attempt returns")
     }
 
+    /// One request on a connection of its own, with a body of any kind (a
+    /// file streamed from disk, say) and `headers` beside the bearer token:
+    /// the answer as it arrives, its body not yet read. Only connecting and
+    /// the handshake are timed; the caller bounds reading the answer.
+    pub(crate) async fn send_streaming<B>(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, String)],
+        body: B,
+    ) -> Result<hyper::Response<hyper::body::Incoming>>
+    where
+        B: hyper::body::Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let infra = |what: String| ServiceError::Infra {
+            message: format!("{}{path}: {what}", self.url),
+            hint: Some("check that the server is running and reachable, then run the command again".into()),
+        };
+        let stream = tokio::time::timeout(TIMEOUT, tokio::net::TcpStream::connect((self.host.as_str(), self.port)))
+            .await
+            .map_err(|_| infra("connecting timed out".into()))?
+            .map_err(|e| infra(format!("cannot connect: {e}")))?;
+        let _ = stream.set_nodelay(true);
+        let (mut sender, connection) =
+            tokio::time::timeout(TIMEOUT, hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)))
+                .await
+                .map_err(|_| infra("the HTTP handshake timed out".into()))?
+                .map_err(|e| infra(format!("HTTP handshake failed: {e}")))?;
+        tokio::spawn(connection);
+        let mut req = hyper::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base))
+            .header("host", format!("{}:{}", self.host, self.port));
+        for (name, value) in headers {
+            req = req.header(*name, value.as_str());
+        }
+        if let Some(t) = &self.bearer {
+            let mut value = hyper::header::HeaderValue::try_from(format!("Bearer {t}")).map_err(|_| {
+                ServiceError::input(
+                    "the token cannot be sent in an HTTP header (it holds control characters)",
+                    Some("use a token of letters, digits and punctuation".to_string()),
+                )
+            })?;
+            value.set_sensitive(true);
+            req = req.header(hyper::header::AUTHORIZATION, value);
+        }
+        let req = req.body(body).map_err(|e| infra(e.to_string()))?;
+        sender.send_request(req).await.map_err(|e| infra(e.to_string()))
+    }
+
     fn columns(&self, table: &Table) -> Result<Table> {
         let missing: Vec<&String> = self.inputs.iter().filter(|n| table.column(n).is_none()).collect();
         if !missing.is_empty() {

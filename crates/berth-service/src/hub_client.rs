@@ -5,22 +5,28 @@
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
+use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use berth_core::{AliasEvent, AliasName, Approval, AuditEntry, Delivery, ModelName, Ref, Selector, VersionRecord};
+use berth_store::StatCache;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::seam::Operations;
 use crate::{
     ApprovalFilter, ApproveReport, DeploymentRecord, Endpoint, EndpointUrl, ErrorKind, Lack, ModelSummary,
-    NewTokenReport, PolicyApplyReport, PolicyRecord, PolicySet, PolicyShowReport, Principal, PromoteReport, Result,
-    RollbackReport, ServiceError, ShowReport, TokenRecord, TokenRequest, VersionsReport,
+    NewTokenReport, PolicyApplyReport, PolicyRecord, PolicySet, PolicyShowReport, Principal, PromoteReport,
+    PullReport, PushOptions, PushReport, PushRequest, Result, RollbackReport, ServiceError, ShowReport, TokenRecord,
+    TokenRequest, Transfer, VersionsReport,
 };
 
 pub struct HubClient {
-    endpoint: Endpoint,
-    url: String,
+    pub(crate) endpoint: Endpoint,
+    pub(crate) url: String,
+    /// Where the digests of pushed and pulled files are remembered, so an
+    /// unchanged file is not read again; `None` remembers nothing.
+    stat_file: Option<PathBuf>,
 }
 
 fn loopback(host: &str) -> bool {
@@ -44,24 +50,40 @@ impl HubClient {
                 Some("reach the hub through TLS, or set BERTH_HUB_INSECURE=1 if the network is yours".to_string()),
             ));
         }
-        Ok(HubClient { endpoint: Endpoint::at_url(parsed).with_admin_token(token), url: url.to_string() })
+        Ok(HubClient { endpoint: Endpoint::at_url(parsed).with_admin_token(token), url: url.to_string(), stat_file: None })
     }
 
     /// A client of the hub at `url`, its token from `BERTH_TOKEN` or else the
     /// credentials file (`$XDG_CONFIG_HOME/berth/credentials`, by default
     /// `~/.config/berth/credentials`: the token on its first line, readable
     /// by its owner alone); `BERTH_HUB_INSECURE=1` allows plain HTTP to
-    /// another machine.
+    /// another machine. The digests of pushed and pulled files are
+    /// remembered in `$XDG_CACHE_HOME/berth/stat.json` (by default
+    /// `~/.cache/berth/stat.json`).
     pub fn from_environment(url: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<HubClient> {
         let insecure = env("BERTH_HUB_INSECURE").is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true"));
         let token = match env("BERTH_TOKEN").filter(|t| !t.trim().is_empty()) {
             Some(t) => t.trim().to_string(),
             None => credentials_file(env)?,
         };
-        HubClient::new(url, token, insecure)
+        let cache = env("XDG_CACHE_HOME")
+            .filter(|d| !d.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| env("HOME").filter(|h| !h.is_empty()).map(|h| Path::new(&h).join(".cache")));
+        let mut client = HubClient::new(url, token, insecure)?;
+        client.stat_file = cache.map(|d| d.join("berth").join("stat.json"));
+        Ok(client)
     }
 
-    async fn call<T: DeserializeOwned>(&self, method: &str, path: &str, body: Option<Value>) -> Result<T> {
+    /// The stat cache of this machine's user, or one that remembers nothing.
+    pub(crate) fn stat_cache(&self) -> StatCache {
+        match &self.stat_file {
+            Some(f) => StatCache::load(f),
+            None => StatCache::in_memory(),
+        }
+    }
+
+    pub(crate) async fn call<T: DeserializeOwned>(&self, method: &str, path: &str, body: Option<Value>) -> Result<T> {
         let (status, answer) = self.endpoint.request(method, &format!("/api/v1{path}"), body.as_ref()).await?;
         if status >= 400 {
             return Err(refusal(status, &answer, &self.url));
@@ -116,7 +138,7 @@ fn credentials_file(env: &dyn Fn(&str) -> Option<String>) -> Result<String> {
 }
 
 /// A hub's error body back into the service's error of the same kind.
-fn refusal(status: u16, answer: &Value, url: &str) -> ServiceError {
+pub(crate) fn refusal(status: u16, answer: &Value, url: &str) -> ServiceError {
     let e = &answer["error"];
     let message = e["message"].as_str().map(str::to_string).unwrap_or_else(|| format!("{url} answered {status}"));
     let hint = e["hint"].as_str().map(str::to_string);
@@ -161,8 +183,16 @@ impl Operations for HubClient {
     async fn models(&self) -> Result<Vec<ModelSummary>> {
         self.list("/models", "models").await
     }
+    /// Every version, a page at a time.
     async fn versions_with_aliases(&self, model: &ModelName) -> Result<VersionsReport> {
-        self.call("GET", &format!("/models/{model}/versions"), None).await
+        let mut all: VersionsReport = self.call("GET", &format!("/models/{model}/versions"), None).await?;
+        while let Some(before) = all.next.take() {
+            let page: VersionsReport =
+                self.call("GET", &format!("/models/{model}/versions?before={before}"), None).await?;
+            all.versions.extend(page.versions);
+            all.next = page.next;
+        }
+        Ok(all)
     }
     async fn show(&self, r: &Ref) -> Result<ShowReport> {
         self.call("GET", &format!("/models/{}/versions/{}", r.model, selector(r)), None).await
@@ -187,7 +217,7 @@ impl Operations for HubClient {
         Ok(serde_json::from_value(v["event"].take()).unwrap_or(None))
     }
     async fn alias_rm(&self, model: &ModelName, alias: &AliasName, reason: Option<&str>) -> Result<AliasEvent> {
-        let q = query(&[("reason", reason.map(|r| url_escape(r)))]);
+        let q = query(&[("reason", reason.map(url_escape))]);
         self.call("DELETE", &format!("/models/{model}/aliases/{alias}{q}"), None).await
     }
     async fn alias_history(&self, model: &ModelName, alias: Option<&AliasName>) -> Result<Vec<AliasEvent>> {
@@ -283,10 +313,16 @@ impl Operations for HubClient {
     async fn policy_warning(&self) -> Result<Option<String>> {
         Ok(None)
     }
+    async fn push_files(&self, req: PushRequest, opts: &PushOptions, transfer: &dyn Transfer) -> Result<PushReport> {
+        crate::hub_transfer::push(self, req, opts, transfer).await
+    }
+    async fn pull(&self, r: &Ref, dir: Option<PathBuf>, transfer: &dyn Transfer) -> Result<PullReport> {
+        crate::hub_transfer::pull(self, r, dir, transfer).await
+    }
 }
 
 /// Percent-encodes everything but unreserved characters, for a query value or path segment.
-fn url_escape(s: &str) -> String {
+pub(crate) fn url_escape(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),

@@ -15,6 +15,7 @@ mod fsck;
 mod gc;
 mod gitignore;
 mod hub_client;
+mod hub_transfer;
 mod lineage;
 mod metrics_file;
 mod policy;

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use berth_core::{Digest, Manifest, ManifestEntry, ModelName, VersionMeta, VersionRecord};
 use berth_registry::{LeaseId, Registry, RegistryError};
-use berth_store::Progress;
+use berth_store::{Progress, StatCache};
 use futures::StreamExt;
 use serde::Serialize;
 
@@ -159,28 +159,11 @@ impl Berth {
     /// putting every file so that a damaged copy in the store is repaired.
     pub async fn push_with(&self, req: PushRequest, opts: &PushOptions, transfer: &dyn Transfer) -> Result<PushReport> {
         let started = Instant::now();
-        let model = req
-            .model
-            .clone()
-            .ok_or_else(|| ServiceError::input("no model name given", Some("pass --model NAME".into())))?;
+        let model = push_model(&req)?;
         self.allow(berth_core::Role::Publisher, Some(&model), None)?;
-        let files = crate::files::collect(&req.paths, opts.follow_symlinks)?;
-        let git_warnings = crate::gitignore::check(&req.paths);
         let mut stat = self.stat_cache();
-        let known: Vec<(berth_core::RelPath, PathBuf, Option<Digest>)> = files
-            .into_iter()
-            .map(|(rel, path)| {
-                let d = stat.lookup(&path);
-                (rel, path, d)
-            })
-            .collect();
-        let hashes_cached = known.iter().filter(|(_, _, d)| d.is_some()).count();
-        let hashed = self.hash_files(&model, known, transfer).await?;
-        let total: u64 = hashed.iter().map(|f| f.size).sum();
-        let manifest = Manifest::new(
-            hashed.iter().map(|f| (f.rel.clone(), ManifestEntry { digest: f.digest, size: f.size })).collect(),
-        )
-        .map_err(|e| ServiceError::input(e.to_string(), None))?;
+        let prepared = prepare(&model, &req.paths, opts, &stat, self.config.jobs, transfer).await?;
+        let Prepared { files: hashed, manifest, total, hashes_cached, git_warnings } = prepared;
         let begun = self.push_begin(&model, &manifest).await?;
         self.under_lease(begun.upload.lease(), async |lease| {
             let (written, repaired) = self.put_files(&model, &hashed, total, transfer).await?;
@@ -245,54 +228,6 @@ impl Berth {
         }
     }
 
-    /// Gives every file its digest and size: the stat cache's digest when
-    /// it has one, otherwise by reading the file (several at a time, shown
-    /// as a transfer of its own). Input order is kept.
-    async fn hash_files(
-        &self,
-        model: &ModelName,
-        files: Vec<(berth_core::RelPath, PathBuf, Option<Digest>)>,
-        transfer: &dyn Transfer,
-    ) -> Result<Vec<LocalFile>> {
-        let size_of = |p: &PathBuf| {
-            std::fs::metadata(p)
-                .map(|m| m.len())
-                .map_err(|e| ServiceError::input(format!("{}: cannot read: {e}", p.display()), None))
-        };
-        let mut to_hash = 0u64;
-        for (_, p, d) in &files {
-            if d.is_none() {
-                to_hash += size_of(p)?;
-            }
-        }
-        let began = files.iter().any(|(_, _, d)| d.is_none());
-        let progress: Arc<dyn Progress> = match began {
-            true => transfer.begin(&format!("hash {model}"), to_hash),
-            false => Arc::new(berth_store::NoProgress),
-        };
-        let results: Vec<Result<LocalFile>> = futures::stream::iter(files.into_iter().map(|(rel, path, known)| {
-            let progress = progress.clone();
-            async move {
-                if let Some(digest) = known {
-                    let size = size_of(&path)?;
-                    return Ok(LocalFile { rel, path, digest, size });
-                }
-                let p = path.clone();
-                let (digest, size) = tokio::task::spawn_blocking(move || hash_file(&p, &*progress))
-                    .await
-                    .map_err(|e| ServiceError::input(format!("{}: hashing failed: {e}", path.display()), None))??;
-                Ok(LocalFile { rel, path, digest, size })
-            }
-        }))
-        .buffered(self.config.jobs.max(1))
-        .collect()
-        .await;
-        if began {
-            transfer.finish();
-        }
-        results.into_iter().collect()
-    }
-
     /// Puts every file, several at a time, each as the blob it hashed to
     /// (a file that changed since is refused by the store); returns how many
     /// blobs were written and how many of those replaced a damaged copy.
@@ -305,13 +240,14 @@ impl Berth {
     ) -> Result<(usize, usize)> {
         let progress: Arc<dyn Progress> = transfer.begin(&format!("push {model}"), total);
         let store = &self.store;
-        let results: Vec<_> = futures::stream::iter(files.iter().map(|f| {
-            let progress = progress.clone();
-            async move { store.put_file(&f.path, Some(f.digest), &*progress).await }
-        }))
-        .buffered(self.config.jobs.max(1))
-        .collect()
-        .await;
+        let puts: Vec<_> = files
+            .iter()
+            .map(|f| {
+                let progress = progress.clone();
+                async move { store.put_file(&f.path, Some(f.digest), &*progress).await }
+            })
+            .collect();
+        let results: Vec<_> = futures::stream::iter(puts).buffered(self.config.jobs.max(1)).collect().await;
         transfer.finish();
         let (mut written, mut repaired) = (0, 0);
         for r in results {
@@ -323,12 +259,111 @@ impl Berth {
     }
 }
 
-/// A file of a local push, with the blob it is.
-struct LocalFile {
-    rel: berth_core::RelPath,
-    path: PathBuf,
-    digest: Digest,
-    size: u64,
+/// The model a push names; refused when it names none.
+pub(crate) fn push_model(req: &PushRequest) -> Result<ModelName> {
+    req.model.clone().ok_or_else(|| ServiceError::input("no model name given", Some("pass --model NAME".into())))
+}
+
+/// The files of a push, hashed, and the manifest they make: what a push
+/// hands on, whether it goes to this machine's store or through a hub.
+pub(crate) struct Prepared {
+    pub(crate) files: Vec<LocalFile>,
+    pub(crate) manifest: Manifest,
+    /// The bytes of every file, a file counted once per path.
+    pub(crate) total: u64,
+    /// Files whose digest came from the stat cache (not re-read).
+    pub(crate) hashes_cached: usize,
+    pub(crate) git_warnings: Vec<GitWarning>,
+}
+
+/// Collects the files `paths` name, warns of those git ignores, gives each
+/// its digest (from `stat` when it knows the file, else by reading it,
+/// `jobs` at a time) and builds the manifest. Records nothing in `stat`:
+/// the caller does once the blobs are stored.
+pub(crate) async fn prepare(
+    model: &ModelName,
+    paths: &[PathBuf],
+    opts: &PushOptions,
+    stat: &StatCache,
+    jobs: usize,
+    transfer: &dyn Transfer,
+) -> Result<Prepared> {
+    let files = crate::files::collect(paths, opts.follow_symlinks)?;
+    let git_warnings = crate::gitignore::check(paths);
+    let known: Vec<(berth_core::RelPath, PathBuf, Option<Digest>)> = files
+        .into_iter()
+        .map(|(rel, path)| {
+            let d = stat.lookup(&path);
+            (rel, path, d)
+        })
+        .collect();
+    let hashes_cached = known.iter().filter(|(_, _, d)| d.is_some()).count();
+    let files = hash_files(model, known, jobs, transfer).await?;
+    let total: u64 = files.iter().map(|f| f.size).sum();
+    let manifest = Manifest::new(
+        files.iter().map(|f| (f.rel.clone(), ManifestEntry { digest: f.digest, size: f.size })).collect(),
+    )
+    .map_err(|e| ServiceError::input(e.to_string(), None))?;
+    Ok(Prepared { files, manifest, total, hashes_cached, git_warnings })
+}
+
+/// Gives every file its digest and size: the stat cache's digest when
+/// it has one, otherwise by reading the file (several at a time, shown
+/// as a transfer of its own). Input order is kept.
+async fn hash_files(
+    model: &ModelName,
+    files: Vec<(berth_core::RelPath, PathBuf, Option<Digest>)>,
+    jobs: usize,
+    transfer: &dyn Transfer,
+) -> Result<Vec<LocalFile>> {
+    let size_of = |p: &PathBuf| {
+        std::fs::metadata(p)
+            .map(|m| m.len())
+            .map_err(|e| ServiceError::input(format!("{}: cannot read: {e}", p.display()), None))
+    };
+    let mut to_hash = 0u64;
+    for (_, p, d) in &files {
+        if d.is_none() {
+            to_hash += size_of(p)?;
+        }
+    }
+    let began = files.iter().any(|(_, _, d)| d.is_none());
+    let progress: Arc<dyn Progress> = match began {
+        true => transfer.begin(&format!("hash {model}"), to_hash),
+        false => Arc::new(berth_store::NoProgress),
+    };
+    // The futures are made first, so no closure lives in the stream: the
+    // push's future stays Send for a caller that needs it to be.
+    let hashing: Vec<_> = files
+        .into_iter()
+        .map(|(rel, path, known)| {
+            let progress = progress.clone();
+            async move {
+                if let Some(digest) = known {
+                    let size = size_of(&path)?;
+                    return Ok(LocalFile { rel, path, digest, size });
+                }
+                let p = path.clone();
+                let (digest, size) = tokio::task::spawn_blocking(move || hash_file(&p, &*progress))
+                    .await
+                    .map_err(|e| ServiceError::input(format!("{}: hashing failed: {e}", path.display()), None))??;
+                Ok(LocalFile { rel, path, digest, size })
+            }
+        })
+        .collect();
+    let results: Vec<Result<LocalFile>> = futures::stream::iter(hashing).buffered(jobs.max(1)).collect().await;
+    if began {
+        transfer.finish();
+    }
+    results.into_iter().collect()
+}
+
+/// A file of a push, with the blob it is.
+pub(crate) struct LocalFile {
+    pub(crate) rel: berth_core::RelPath,
+    pub(crate) path: PathBuf,
+    pub(crate) digest: Digest,
+    pub(crate) size: u64,
 }
 
 /// The SHA-256 and length of a file, read once, reporting bytes as it goes.

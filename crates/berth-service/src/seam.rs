@@ -5,14 +5,15 @@
 //! and cannot tell the two apart; `conformance` runs one suite against both.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use async_trait::async_trait;
 use berth_core::{AliasEvent, AliasName, Approval, AuditEntry, Delivery, ModelName, Ref, VersionRecord};
 
 use crate::{
     ApprovalFilter, ApproveReport, Berth, DeploymentRecord, ModelSummary, NewTokenReport, PolicyApplyReport,
-    PolicyRecord, PolicySet, PolicyShowReport, Principal, PromoteReport, Result, RollbackReport, ShowReport,
-    TokenRecord, TokenRequest, VersionsReport,
+    PolicyRecord, PolicySet, PolicyShowReport, Principal, PromoteReport, PullReport, PushOptions, PushReport,
+    PushRequest, Result, RollbackReport, ShowReport, TokenRecord, TokenRequest, Transfer, VersionsReport,
 };
 
 #[async_trait]
@@ -33,8 +34,13 @@ pub trait Operations: Send + Sync {
     ) -> Result<Option<AliasEvent>>;
     async fn alias_rm(&self, model: &ModelName, alias: &AliasName, reason: Option<&str>) -> Result<AliasEvent>;
     async fn alias_history(&self, model: &ModelName, alias: Option<&AliasName>) -> Result<Vec<AliasEvent>>;
-    async fn promote_into(&self, r: &Ref, env: &AliasName, reason: Option<&str>, new_env: bool)
-    -> Result<PromoteReport>;
+    async fn promote_into(
+        &self,
+        r: &Ref,
+        env: &AliasName,
+        reason: Option<&str>,
+        new_env: bool,
+    ) -> Result<PromoteReport>;
     async fn approve(&self, r: &Ref, env: &AliasName, comment: Option<&str>) -> Result<ApproveReport>;
     async fn approvals(&self, filter: &ApprovalFilter) -> Result<Vec<Approval>>;
     async fn rollback(
@@ -56,6 +62,12 @@ pub trait Operations: Send + Sync {
     /// A warning for a person about to move an environment, if the rules
     /// enforced are not the ones they hold locally.
     async fn policy_warning(&self) -> Result<Option<String>>;
+    /// Pushes the files `req` names as a new version (hashed on this
+    /// machine either way; the bytes go to the store or to the hub).
+    async fn push_files(&self, req: PushRequest, opts: &PushOptions, transfer: &dyn Transfer) -> Result<PushReport>;
+    /// Writes the files of the version `r` names into `dir` (by default
+    /// `MODEL-vN`), verified, leaving alone those that already hold the right bytes.
+    async fn pull(&self, r: &Ref, dir: Option<PathBuf>, transfer: &dyn Transfer) -> Result<PullReport>;
 }
 
 #[async_trait]
@@ -146,5 +158,11 @@ impl Operations for Berth {
     }
     async fn policy_warning(&self) -> Result<Option<String>> {
         Berth::policy_warning(self).await
+    }
+    async fn push_files(&self, req: PushRequest, opts: &PushOptions, transfer: &dyn Transfer) -> Result<PushReport> {
+        Berth::push_with(self, req, opts, transfer).await
+    }
+    async fn pull(&self, r: &Ref, dir: Option<PathBuf>, transfer: &dyn Transfer) -> Result<PullReport> {
+        Berth::pull(self, r, dir, transfer).await
     }
 }

@@ -73,6 +73,9 @@ pub struct ShowReport {
 pub struct VersionsReport {
     pub versions: Vec<VersionRecord>,
     pub aliases: BTreeMap<String, u64>,
+    /// When the page is full: ask again with `before` set to this for the next one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -199,10 +202,23 @@ impl Berth {
     /// A model's versions and where its aliases point, read together so a
     /// listing can show each version's aliases beside it.
     pub async fn versions_with_aliases(&self, model: &ModelName) -> Result<VersionsReport> {
+        self.versions_page(model, None, None).await
+    }
+
+    /// [`Berth::versions_with_aliases`], a page at a time: the versions
+    /// numbered below `before`, newest first, at most `limit` of them.
+    pub async fn versions_page(
+        &self,
+        model: &ModelName,
+        before: Option<u64>,
+        limit: Option<u32>,
+    ) -> Result<VersionsReport> {
         self.allow(Role::Reader, Some(model), None)?;
-        let versions = self.registry.versions(model).await?;
+        let versions = self.registry.versions_page(model, before, limit).await?;
         let aliases = self.registry.aliases(model).await?;
-        Ok(VersionsReport { versions, aliases })
+        let full = limit.is_some_and(|l| versions.len() == l as usize);
+        let next = if full { versions.last().map(|v| v.version).filter(|n| *n > 1) } else { None };
+        Ok(VersionsReport { versions, aliases, next })
     }
 
     /// The gate reports stored on a version, oldest first, each with its

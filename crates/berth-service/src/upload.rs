@@ -287,6 +287,7 @@ impl Berth {
             size: manifest.total_size(),
             meta,
             created_by: self.actor.name.clone(),
+            created_by_token: self.actor.token.clone(),
         };
         let v = self.registry.create_version(nv, &blob_digests, Some(lease)).await?;
         let e = berth_deploy::Event::new(
