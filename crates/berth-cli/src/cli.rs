@@ -862,9 +862,8 @@ pub enum HubCommand {
 }
 
 fn role(s: &str) -> Result<Role, String> {
-    Role::parse(s).ok_or_else(|| {
-        format!("{s:?} is not a role; the roles are {}", Role::ALL.map(|r| r.as_str()).join(", "))
-    })
+    Role::parse(s)
+        .ok_or_else(|| format!("{s:?} is not a role; the roles are {}", Role::ALL.map(|r| r.as_str()).join(", ")))
 }
 
 #[derive(Debug, Subcommand)]

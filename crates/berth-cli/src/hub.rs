@@ -21,7 +21,8 @@ fn env(k: &str) -> Option<String> {
 pub async fn hub(a: &HubArgs, dir: &Path, json: bool) -> Result<()> {
     if let Some(HubCommand::Init { principal, force }) = &a.command {
         let report = open_here(dir).await?.first_admin_token(principal, *force).await?;
-        return Ok(new_token(&report, json));
+        new_token(&report, json);
+        return Ok(());
     }
     let tls = match (&a.tls_cert, &a.tls_key) {
         (Some(cert), Some(key)) => Some(
@@ -32,7 +33,10 @@ pub async fn hub(a: &HubArgs, dir: &Path, json: bool) -> Result<()> {
     };
     if !berth_serve::is_loopback(a.addr.ip()) && !a.behind_tls_proxy && tls.is_none() {
         return Err(ServiceError::input(
-            format!("{} is reachable from other machines, and this hub speaks plain HTTP: tokens would cross the network unencrypted", a.addr),
+            format!(
+                "{} is reachable from other machines, and this hub speaks plain HTTP: tokens would cross the network unencrypted",
+                a.addr
+            ),
             Some(
                 "serve TLS with --tls-cert and --tls-key, or put a TLS-terminating proxy in front and pass \
                  --behind-tls-proxy, or listen on 127.0.0.1"
@@ -153,7 +157,10 @@ pub async fn policy(cmd: &PolicyCommand, dir: &Path, json: bool) -> Result<()> {
             let path = match file {
                 Some(f) => dir.join(f),
                 None => Config::discover(dir, &env)?.root.map(|r| r.join("berth.toml")).ok_or_else(|| {
-                    ServiceError::input("no berth.toml here or above", Some("name the file: `berth policy apply FILE`".into()))
+                    ServiceError::input(
+                        "no berth.toml here or above",
+                        Some("name the file: `berth policy apply FILE`".into()),
+                    )
                 })?,
             };
             let environments = read_policy_file(&path)?;
@@ -207,7 +214,9 @@ pub async fn policy(cmd: &PolicyCommand, dir: &Path, json: bool) -> Result<()> {
 
 fn show(p: &PolicyInForce) {
     match &p.record {
-        Some(r) => println!("# policy version {} applied by {} at {}", r.version, r.applied_by, r.applied_at.to_rfc3339()),
+        Some(r) => {
+            println!("# policy version {} applied by {} at {}", r.version, r.applied_by, r.applied_at.to_rfc3339())
+        }
         None => println!("# the registry has no policy; this berth.toml's [environments] stand in"),
     }
     if p.environments.is_empty() {

@@ -29,7 +29,8 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    let serving = matches!(cli.command, cli::Command::Serve(_) | cli::Command::Hub(_) | cli::Command::Quickstart { .. });
+    let serving =
+        matches!(cli.command, cli::Command::Serve(_) | cli::Command::Hub(_) | cli::Command::Quickstart { .. });
     if !serving {
         die_quietly_on_a_closed_pipe();
     }

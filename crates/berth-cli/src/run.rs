@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use berth_core::{KeyValue, VersionMeta};
 use berth_service::{
-    Berth, Config, HubClient, Operations, PushOptions, PushRequest, Result, ServiceError, detect_actor, detect_lineage, read_metrics,
+    Berth, Config, HubClient, Operations, PushOptions, PushRequest, Result, ServiceError, detect_actor, detect_lineage,
+    read_metrics,
 };
 
 use crate::cli::{AliasCommand, Cli, Command};

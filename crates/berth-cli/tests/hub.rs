@@ -131,7 +131,13 @@ fn the_hub_holds_every_caller_to_its_token_role_and_policy() {
 
     // Four eyes between authenticated principals: alice published, so alice's
     // approver token cannot approve; bob's can.
-    let r = api(port, "POST", "/api/v1/models/churn/versions/1/approvals", Some(&alice_approver), &json!({"env": "production"}));
+    let r = api(
+        port,
+        "POST",
+        "/api/v1/models/churn/versions/1/approvals",
+        Some(&alice_approver),
+        &json!({"env": "production"}),
+    );
     assert_eq!(r.status, 403, "{}", r.body);
     assert!(r.body.contains("alice published churn@1"), "{}", r.body);
     let r = api(port, "POST", "/api/v1/models/churn/versions/1/approvals", Some(&bob), &json!({"env": "production"}));
@@ -184,7 +190,13 @@ fn the_hub_holds_every_caller_to_its_token_role_and_policy() {
     }
 
     // Bad requests are 400 (not JSON) and 422 (wrong fields), never 5xx.
-    let r = send(port, "POST", "/api/v1/models/churn/promote", b"{not json", &[("Authorization", &format!("Bearer {carol}"))]);
+    let r = send(
+        port,
+        "POST",
+        "/api/v1/models/churn/promote",
+        b"{not json",
+        &[("Authorization", &format!("Bearer {carol}"))],
+    );
     assert_eq!(r.status, 400, "{}", r.body);
     let r = api(port, "POST", "/api/v1/models/churn/promote", Some(&carol), &json!({"version": 1, "envv": "x"}));
     assert_eq!(r.status, 422, "{}", r.body);
@@ -213,11 +225,8 @@ fn the_hub_holds_every_caller_to_its_token_role_and_policy() {
     assert_eq!(api(port, "GET", "/readyz", None, &Value::Null).status, 200);
     let m = api(port, "GET", "/metrics", None, &Value::Null).body;
     assert!(m.contains(r#"berth_hub_requests_total{route="/api/v1/models/{model}/promote",code="403"}"#), "{m}");
-    let failures: u64 = m
-        .lines()
-        .find_map(|l| l.strip_prefix("berth_hub_auth_failures_total "))
-        .and_then(|v| v.parse().ok())
-        .unwrap();
+    let failures: u64 =
+        m.lines().find_map(|l| l.strip_prefix("berth_hub_auth_failures_total ")).and_then(|v| v.parse().ok()).unwrap();
     assert!(failures >= 50, "{m}");
 }
 
@@ -279,7 +288,7 @@ fn two_hub_replicas_on_one_postgres_and_bucket_act_as_one() {
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
-    assert!(moved.iter().any(|s| *s == 200), "{moved:?}");
+    assert!(moved.contains(&200), "{moved:?}");
     let history = p.berth(&["deployments", "churn", "--env", "staging", "--json"]).ok().json();
     let events: Vec<&Value> = history.as_array().unwrap().iter().collect();
     assert!(!events.is_empty());

@@ -202,7 +202,11 @@ mod tests {
     fn environments_narrow_only_acts_on_environments() {
         let staging = AliasName::parse("staging").unwrap();
         let prod = AliasName::parse("production").unwrap();
-        let g = Grant { role: Role::Deployer, models: ModelPattern::parse("fraud-*").unwrap(), envs: vec![staging.clone()] };
+        let g = Grant {
+            role: Role::Deployer,
+            models: ModelPattern::parse("fraud-*").unwrap(),
+            envs: vec![staging.clone()],
+        };
         assert!(g.allows(Role::Deployer, Some(&m("fraud-eu")), Some(&staging)));
         assert!(!g.allows(Role::Deployer, Some(&m("fraud-eu")), Some(&prod)));
         assert!(!g.allows(Role::Deployer, Some(&m("churn")), Some(&staging)));

@@ -14,9 +14,7 @@ fn unauthenticated(message: &str) -> ApiError {
         StatusCode::UNAUTHORIZED,
         "unauthenticated",
         message,
-        Some(format!(
-            "send `Authorization: Bearer {TOKEN_PREFIX}…`; an admin makes tokens with `berth token create`"
-        )),
+        Some(format!("send `Authorization: Bearer {TOKEN_PREFIX}…`; an admin makes tokens with `berth token create`")),
     )
 }
 

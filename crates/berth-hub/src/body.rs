@@ -120,6 +120,8 @@ pub fn param<T, E: std::fmt::Display>(
     parse: impl Fn(&str) -> Result<T, E>,
 ) -> Result<Option<T>, ApiError> {
     q.get(name)
-        .map(|v| parse(v).map_err(|e| ApiError::bad_input(format!("query parameter {name}={v:?}: {e}"), "fix the value")))
+        .map(|v| {
+            parse(v).map_err(|e| ApiError::bad_input(format!("query parameter {name}={v:?}: {e}"), "fix the value"))
+        })
         .transpose()
 }

@@ -34,8 +34,8 @@ use berth_service::Berth;
 
 pub use blobs::Uploads;
 pub use error::ApiError;
-pub use tls::Tls;
 use metrics::Metrics;
+pub use tls::Tls;
 
 /// The hub's shared state: the service (acting as the hub itself until a
 /// request names someone) and its metrics.

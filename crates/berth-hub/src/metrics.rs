@@ -63,7 +63,9 @@ impl Metrics {
             let _ = writeln!(out, "berth_hub_request_seconds_sum{{route=\"{route}\"}} {}", r.sum);
             let _ = writeln!(out, "berth_hub_request_seconds_count{{route=\"{route}\"}} {}", r.count);
         }
-        out.push_str("# HELP berth_hub_auth_failures_total Requests refused for a missing, unknown, revoked or expired token.\n");
+        out.push_str(
+            "# HELP berth_hub_auth_failures_total Requests refused for a missing, unknown, revoked or expired token.\n",
+        );
         out.push_str("# TYPE berth_hub_auth_failures_total counter\n");
         let _ = writeln!(out, "berth_hub_auth_failures_total {}", self.auth_failures.load(Ordering::Relaxed));
         out

@@ -162,7 +162,7 @@ pub const OPERATIONS: &[Operation] = &[
         role: Some("reader"),
         query: &[
             q("limit", "at most this many versions (1000 without it)", page_size),
-            q("before", "only versions older than this one (the next page)", version_number),
+            q("before", "only versions older than this one (the next page)", version_bound),
         ],
         body: None,
         ok: &[(200, "the versions", Body::Json(object))],
@@ -524,6 +524,11 @@ fn version_target() -> Value {
         version_number(),
         {"type": "string", "pattern": "^v?[1-9][0-9]{0,14}$"},
     ]})
+}
+
+/// A version number as a bound: any from 1.
+fn version_bound() -> Value {
+    json!({"type": "integer", "minimum": 1, "maximum": u64::MAX})
 }
 
 fn page_size() -> Value {

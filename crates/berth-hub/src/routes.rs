@@ -48,7 +48,8 @@ pub fn router() -> Router<Arc<Hub>> {
 }
 
 pub(crate) fn model(s: &str) -> Result<ModelName, ApiError> {
-    ModelName::parse(s).map_err(|e| ApiError::bad_input(e.to_string(), "use the model's name as `berth models` lists it"))
+    ModelName::parse(s)
+        .map_err(|e| ApiError::bad_input(e.to_string(), "use the model's name as `berth models` lists it"))
 }
 
 fn alias(s: &str) -> Result<AliasName, ApiError> {
@@ -192,7 +193,9 @@ impl VersionSelector {
     fn reference(&self, m: &ModelName, field: &str) -> Result<Ref, ApiError> {
         let text = match self {
             VersionSelector::Number(n) => n.to_string(),
-            VersionSelector::Text(t) => t.strip_prefix('v').filter(|n| n.parse::<u64>().is_ok()).unwrap_or(t).to_string(),
+            VersionSelector::Text(t) => {
+                t.strip_prefix('v').filter(|n| n.parse::<u64>().is_ok()).unwrap_or(t).to_string()
+            }
         };
         Ref::parse(&format!("{m}@{text}")).map_err(|e| {
             ApiError::bad_input(format!("{field}: {e}"), "give a version number such as 3, an alias, or \"latest\"")

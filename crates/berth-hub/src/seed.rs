@@ -22,7 +22,11 @@ pub fn router() -> Router<Arc<Hub>> {
     Router::new().route("/models/{model}/versions", get(versions)).route("/models/{model}/rollback", post(rollback))
 }
 
-async fn versions(State(hub): State<Arc<Hub>>, headers: HeaderMap, Path(m): Path<String>) -> Result<axum::response::Response, ApiError> {
+async fn versions(
+    State(hub): State<Arc<Hub>>,
+    headers: HeaderMap,
+    Path(m): Path<String>,
+) -> Result<axum::response::Response, ApiError> {
     let m = model(&m)?;
     let b = hub.caller(&headers).await?;
     let report = b.versions_with_aliases(&m).await?;

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use berth_core::{AliasName, Grant, ModelName, ModelPattern, Ref, Role, SystemClock};
 use berth_hub::Hub;
 use berth_service::{
-    ApprovalFilter, Berth, Config, ErrorKind, HubClient, NoTransfer, Operations, Principal, PushRequest,
-    ServiceError, TokenRequest,
+    ApprovalFilter, Berth, Config, ErrorKind, HubClient, NoTransfer, Operations, Principal, PushRequest, ServiceError,
+    TokenRequest,
 };
 
 const POLICY: &str = "\n[environments.production]\napprovals = 1\n";
@@ -74,7 +74,12 @@ async fn through_hub() -> Side {
     let bob = mint("bob", approver_grant()).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(berth_hub::run(listener, Hub::new(berth.clone(), Arc::new(SystemClock)), |_| {}, std::future::pending()));
+    tokio::spawn(berth_hub::run(
+        listener,
+        Hub::new(berth.clone(), Arc::new(SystemClock)),
+        |_| {},
+        std::future::pending(),
+    ));
     Side {
         publisher: Box::new(HubClient::new(&url, alice, false).unwrap()),
         approver: Box::new(HubClient::new(&url, bob, false).unwrap()),

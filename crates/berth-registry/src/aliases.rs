@@ -38,8 +38,7 @@ impl Db {
             let target = self.version_in(&mut tx, d.model, to).await?;
             let policy = self.policy_on(&mut tx).await?;
             let gates = self.gate_reports_on(&mut tx, d.model, to).await?;
-            let filter =
-                ApprovalFilter { model: Some(d.model.clone()), version: Some(to), env: Some(d.env.clone()) };
+            let filter = ApprovalFilter { model: Some(d.model.clone()), version: Some(to), env: Some(d.env.clone()) };
             let approvals = self.approvals_on(&mut tx, &filter).await?;
             let facts = MoveFacts {
                 model: d.model,
@@ -99,8 +98,15 @@ impl Db {
         actor: &Actor,
         reason: Option<&str>,
     ) -> Result<Option<AliasEvent>> {
-        let d =
-            Deploy { model, env: alias, to: DeployTarget::Version(n), kind: MoveKind::Alias, reason, evidence: None, guard: None };
+        let d = Deploy {
+            model,
+            env: alias,
+            to: DeployTarget::Version(n),
+            kind: MoveKind::Alias,
+            reason,
+            evidence: None,
+            guard: None,
+        };
         self.deploy(d, actor).await
     }
 

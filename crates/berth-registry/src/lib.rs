@@ -137,8 +137,12 @@ pub trait Registry: Access + Send + Sync {
 
     /// A page of a model's versions, newest first: those numbered below
     /// `before`, at most `limit` of them (all when `None`).
-    async fn versions_page(&self, model: &ModelName, before: Option<u64>, limit: Option<u32>)
-    -> Result<Vec<VersionRecord>>;
+    async fn versions_page(
+        &self,
+        model: &ModelName,
+        before: Option<u64>,
+        limit: Option<u32>,
+    ) -> Result<Vec<VersionRecord>>;
 
     async fn version(&self, model: &ModelName, n: u64) -> Result<VersionRecord>;
 

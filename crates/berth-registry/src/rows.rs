@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use berth_core::{
-    AliasEvent, AliasName, Approval, AuditEntry, Delivery, DeliveryStatus, Digest, GateRecord, Grant, Lineage, ModelName,
-    ModelPattern, MoveKind, Role, Timestamp, VersionMeta, VersionRecord, VersionStatus,
+    AliasEvent, AliasName, Approval, AuditEntry, Delivery, DeliveryStatus, Digest, GateRecord, Grant, Lineage,
+    ModelName, ModelPattern, MoveKind, Role, Timestamp, VersionMeta, VersionRecord, VersionStatus,
 };
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row};
@@ -154,8 +154,10 @@ impl Ctx<'_> {
         let models: String = self.get(row, "models")?;
         let envs: String = self.get(row, "envs")?;
         let envs: Vec<String> = self.json("envs", &envs)?;
-        let envs =
-            envs.iter().map(|e| AliasName::parse(e).map_err(|err| self.bad("envs", err))).collect::<Result<Vec<_>>>()?;
+        let envs = envs
+            .iter()
+            .map(|e| AliasName::parse(e).map_err(|err| self.bad("envs", err)))
+            .collect::<Result<Vec<_>>>()?;
         let millis = |name: &'static str| -> Result<Option<Timestamp>> {
             Ok(self.get::<Option<i64>>(row, name)?.map(Timestamp::from_millis))
         };

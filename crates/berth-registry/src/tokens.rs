@@ -105,13 +105,15 @@ impl Db {
 
     pub(crate) async fn touch_token(&self, id: &str) -> Result<()> {
         let now = self.clock.now().millis();
-        sqlx::query("UPDATE tokens SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $3)")
-            .bind(id)
-            .bind(now)
-            .bind(now - TOUCH_EVERY_MS)
-            .execute(&self.pool)
-            .await
-            .map_err(self.err())?;
+        sqlx::query(
+            "UPDATE tokens SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $3)",
+        )
+        .bind(id)
+        .bind(now)
+        .bind(now - TOUCH_EVERY_MS)
+        .execute(&self.pool)
+        .await
+        .map_err(self.err())?;
         Ok(())
     }
 }

@@ -197,17 +197,19 @@ impl Db {
             .fetch_all(&mut *conn)
             .await
             .map_err(self.err())?;
-        let numbers: Vec<i64> = rows.iter().map(|r| r.try_get("version")).collect::<Result<_, _>>().map_err(self.err())?;
+        let numbers: Vec<i64> =
+            rows.iter().map(|r| r.try_get("version")).collect::<Result<_, _>>().map_err(self.err())?;
         let (Some(newest), Some(oldest)) = (numbers.first(), numbers.last()) else { return Ok(Vec::new()) };
         // The tags of this page's versions only.
-        let tag_rows =
-            sqlx::query("SELECT version, key, value FROM version_tags WHERE model = $1 AND version <= $2 AND version >= $3")
-                .bind(model.as_str())
-                .bind(newest)
-                .bind(oldest)
-                .fetch_all(&mut *conn)
-                .await
-                .map_err(self.err())?;
+        let tag_rows = sqlx::query(
+            "SELECT version, key, value FROM version_tags WHERE model = $1 AND version <= $2 AND version >= $3",
+        )
+        .bind(model.as_str())
+        .bind(newest)
+        .bind(oldest)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(self.err())?;
         let mut tags: BTreeMap<i64, BTreeMap<String, String>> = BTreeMap::new();
         for r in tag_rows {
             let v: i64 = r.try_get("version").map_err(self.err())?;

@@ -6,12 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use berth_core::{
-    AliasName, Clock, DeliveryStatus, Digest, FixedClock, Grant, Lineage, ModelPattern, Role, ModelName, MoveKind, NewVersion, Ref, SystemClock,
-    Timestamp, VersionMeta,
+    AliasName, Clock, DeliveryStatus, Digest, FixedClock, Grant, Lineage, ModelName, ModelPattern, MoveKind,
+    NewVersion, Ref, Role, SystemClock, Timestamp, VersionMeta,
 };
 use berth_registry::{
-    Actor, ApprovalFilter, AuditFilter, DeliveryUpdate, Deploy, DeployTarget, MoveFacts, MoveGuard, NewDelivery, NewGateReport, PgRegistry,
-    NewToken, Registry, RegistryError, SqliteRegistry,
+    Actor, ApprovalFilter, AuditFilter, DeliveryUpdate, Deploy, DeployTarget, MoveFacts, MoveGuard, NewDelivery,
+    NewGateReport, NewToken, PgRegistry, Registry, RegistryError, SqliteRegistry,
 };
 use berth_testkit::PgDatabase;
 
@@ -611,7 +611,8 @@ async fn concurrent_promotes_and_rollbacks_leave_one_current_version_and_a_chain
 async fn tokens_are_stored_without_their_secret_and_revoked_once(e: Engine) {
     let clock = Arc::new(FixedClock::new(Timestamp::from_millis(1_000_000)));
     let r = (e.open)(clock.clone()).await;
-    let grant = Grant { role: Role::Deployer, models: ModelPattern::parse("fraud-*").unwrap(), envs: vec![alias("staging")] };
+    let grant =
+        Grant { role: Role::Deployer, models: ModelPattern::parse("fraud-*").unwrap(), envs: vec![alias("staging")] };
     let t = NewToken {
         id: "tok_000000000001",
         secret_sha256: "ab".repeat(32).leak(),
@@ -700,10 +701,13 @@ async fn concurrent_policy_applies_keep_one_numbering(e: Engine) {
     assert_eq!(versions, (1..=8).collect::<Vec<u64>>());
 }
 
+/// What a judge was shown: from, target, policy version, gate reports, approvals.
+type Seen = (Option<u64>, u64, Option<u64>, usize, usize);
+
 /// Records what it was shown and answers as told.
 struct Judge {
     allow: bool,
-    seen: std::sync::Mutex<Vec<(Option<u64>, u64, Option<u64>, usize, usize)>>,
+    seen: std::sync::Mutex<Vec<Seen>>,
 }
 
 impl MoveGuard for Judge {

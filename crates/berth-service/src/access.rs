@@ -218,7 +218,9 @@ impl Berth {
             let ids: Vec<&str> = admins.iter().map(|t| t.id.as_str()).collect();
             return Err(ServiceError::Conflict {
                 message: format!("the hub already has an admin token ({})", ids.join(", ")),
-                hint: Some("use it to make more with `berth token create`; `berth hub init --force` makes another".into()),
+                hint: Some(
+                    "use it to make more with `berth token create`; `berth hub init --force` makes another".into(),
+                ),
             });
         }
         let grant = Grant { role: Role::Admin, models: ModelPattern::any(), envs: Vec::new() };

@@ -127,7 +127,12 @@ impl Berth {
     /// A guard that holds a move to the policy in force inside the move's
     /// own transaction (see [`Guard`]).
     pub(crate) fn guard(&self, rule: Rule) -> Guard {
-        Guard { rule, actor: self.actor.name.clone(), fallback: self.config.environments.clone(), refusal: Mutex::new(None) }
+        Guard {
+            rule,
+            actor: self.actor.name.clone(),
+            fallback: self.config.environments.clone(),
+            refusal: Mutex::new(None),
+        }
     }
 
     /// Turns a registry refusal by `guard` into the service's denial.
@@ -160,8 +165,13 @@ impl Assessment {
 /// The refusal of a rollback by someone who is not among the promoters.
 pub(crate) fn not_a_promoter(actor: &str, env: &AliasName, policy: &Policy, source: &str) -> ServiceError {
     ServiceError::Denied {
-        message: format!("{actor:?} may not roll back {env}; its promoters ({source}) are {}", policy.promoters.join(", ")),
-        hint: Some(format!("ask one of them, or add yourself to environments.{env}.promoters and `berth policy apply`")),
+        message: format!(
+            "{actor:?} may not roll back {env}; its promoters ({source}) are {}",
+            policy.promoters.join(", ")
+        ),
+        hint: Some(format!(
+            "ask one of them, or add yourself to environments.{env}.promoters and `berth policy apply`"
+        )),
         missing: Vec::new(),
     }
 }
@@ -215,8 +225,7 @@ impl MoveGuard for Guard {
         let policy = set.get(f.env.as_str()).cloned().unwrap_or_default();
         match &self.rule {
             Rule::Policy { how, extra } => {
-                let a =
-                    Assessment::of(policy, f.target, f.env, f.gates.to_vec(), f.approvals.to_vec(), &self.actor);
+                let a = Assessment::of(policy, f.target, f.env, f.gates.to_vec(), f.approvals.to_vec(), &self.actor);
                 if !a.missing.is_empty() {
                     return self.refuse(a.denial(f.target, f.env, how));
                 }

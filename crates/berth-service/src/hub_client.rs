@@ -16,9 +16,9 @@ use serde_json::{Value, json};
 use crate::seam::Operations;
 use crate::{
     ApprovalFilter, ApproveReport, DeploymentRecord, Endpoint, EndpointUrl, ErrorKind, Lack, ModelSummary,
-    NewTokenReport, PolicyApplyReport, PolicyRecord, PolicySet, PolicyShowReport, Principal, PromoteReport,
-    PullReport, PushOptions, PushReport, PushRequest, Result, RollbackReport, ServiceError, ShowReport, TokenRecord,
-    TokenRequest, Transfer, VersionsReport,
+    NewTokenReport, PolicyApplyReport, PolicyRecord, PolicySet, PolicyShowReport, Principal, PromoteReport, PullReport,
+    PushOptions, PushReport, PushRequest, Result, RollbackReport, ServiceError, ShowReport, TokenRecord, TokenRequest,
+    Transfer, VersionsReport,
 };
 
 pub struct HubClient {
@@ -50,7 +50,11 @@ impl HubClient {
                 Some("reach the hub through TLS, or set BERTH_HUB_INSECURE=1 if the network is yours".to_string()),
             ));
         }
-        Ok(HubClient { endpoint: Endpoint::at_url(parsed).with_admin_token(token), url: url.to_string(), stat_file: None })
+        Ok(HubClient {
+            endpoint: Endpoint::at_url(parsed).with_admin_token(token),
+            url: url.to_string(),
+            stat_file: None,
+        })
     }
 
     /// A client of the hub at `url`, its token from `BERTH_TOKEN` or else the
@@ -112,7 +116,9 @@ fn credentials_file(env: &dyn Fn(&str) -> Option<String>) -> Result<String> {
     let no_token = |why: String| {
         ServiceError::input(
             format!("a hub is configured but there is no token: {why}"),
-            Some("set BERTH_TOKEN, or put the token on the first line of ~/.config/berth/credentials (chmod 600)".into()),
+            Some(
+                "set BERTH_TOKEN, or put the token on the first line of ~/.config/berth/credentials (chmod 600)".into(),
+            ),
         )
     };
     let Some(path) = dir.map(|d| d.join("berth").join("credentials")) else {
@@ -126,15 +132,23 @@ fn credentials_file(env: &dyn Fn(&str) -> Option<String>) -> Result<String> {
         let mode = meta.permissions().mode() & 0o777;
         if mode & 0o077 != 0 {
             return Err(ServiceError::input(
-                format!("{} is readable by others (mode {mode:o}); berth will not use a token others can read", path.display()),
+                format!(
+                    "{} is readable by others (mode {mode:o}); berth will not use a token others can read",
+                    path.display()
+                ),
                 Some(format!("chmod 600 {}", path.display())),
             ));
         }
     }
     #[cfg(not(unix))]
     let _ = meta;
-    let text = std::fs::read_to_string(&path).map_err(|e| no_token(format!("{} cannot be read: {e}", path.display())))?;
-    text.lines().map(str::trim).find(|l| !l.is_empty()).map(str::to_string).ok_or_else(|| no_token(format!("{} is empty", path.display())))
+    let text =
+        std::fs::read_to_string(&path).map_err(|e| no_token(format!("{} cannot be read: {e}", path.display())))?;
+    text.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .map(str::to_string)
+        .ok_or_else(|| no_token(format!("{} is empty", path.display())))
 }
 
 /// A hub's error body back into the service's error of the same kind.
@@ -348,8 +362,14 @@ mod tests {
     fn refusals_keep_their_kind() {
         let body = json!({"error": {"code": "not_found", "message": "model \"x\" does not exist", "hint": "h"}});
         let e = refusal(404, &body, "http://h");
-        assert_eq!((e.kind(), e.message().as_str(), e.hint().as_deref()), (ErrorKind::NotFound, "model \"x\" does not exist", Some("h")));
-        assert_eq!(refusal(401, &json!({"error": {"code": "unauthenticated", "message": "m"}}), "u").kind(), ErrorKind::Unauthenticated);
+        assert_eq!(
+            (e.kind(), e.message().as_str(), e.hint().as_deref()),
+            (ErrorKind::NotFound, "model \"x\" does not exist", Some("h"))
+        );
+        assert_eq!(
+            refusal(401, &json!({"error": {"code": "unauthenticated", "message": "m"}}), "u").kind(),
+            ErrorKind::Unauthenticated
+        );
         assert_eq!(refusal(502, &json!("gateway"), "u").kind(), ErrorKind::Unavailable);
         assert_eq!(url_escape("a b/é"), "a%20b%2F%C3%A9");
     }

@@ -36,20 +36,20 @@ pub use endpoint::{Endpoint, EndpointUrl};
 pub use error::{ErrorKind, ServiceError};
 pub use fsck::{FsckProblem, FsckReport, RepairedBlob};
 pub use gc::GcReport;
-pub use hub_client::HubClient;
-pub use seam::Operations;
 pub use gitignore::GitWarning;
+pub use hub_client::HubClient;
 pub use lineage::{Env, detect_actor, detect_lineage};
 pub use metrics_file::read_metrics;
 pub use policy::{PolicyApplyReport, PolicyInForce, PolicySet, PolicyShowReport, read_policy_file};
 pub use predict::{ModelFile, PredictReport, Scorer, predict_to_file};
 pub use pull::PullReport;
 pub use push::{PushOptions, PushReport, PushRequest};
+pub use seam::Operations;
 pub use service::{Berth, NoTransfer, ShowFile, ShowGate, ShowReport, Transfer, VersionsReport};
 pub use smoke::{SmokeCheck, SmokeReport, SmokeRequest, smoke};
 pub use train::{MODEL_FILE, TrainReport, TrainRequest, file_digest, load_train_config, train, train_off_runtime};
-pub use validate::{Subject, ValidateRequest, model_arg, needs_project, validate};
 pub use upload::{BlobPut, CommitReport, UploadBegun, UploadId, VersionFile};
+pub use validate::{Subject, ValidateRequest, model_arg, needs_project, validate};
 
 // Values callers pass in or get back that the store and registry define:
 // re-exported so that callers depend on this crate alone.

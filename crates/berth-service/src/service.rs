@@ -144,7 +144,11 @@ impl Berth {
 
     /// The same service acting as someone else.
     pub fn acting_as(&self, principal: Principal) -> Berth {
-        Berth { actor: Actor { name: principal.name.clone(), token: principal.token.clone() }, principal, ..self.clone() }
+        Berth {
+            actor: Actor { name: principal.name.clone(), token: principal.token.clone() },
+            principal,
+            ..self.clone()
+        }
     }
 
     /// Whether the registry is a local SQLite file rather than a shared one.
