@@ -1,13 +1,35 @@
 //! Who is calling: the bearer token in `Authorization`, looked up in the
 //! registry on every request (so a token revoked through one hub replica is
 //! refused by every other at once), turned into the service acting as that
-//! token's principal. A secret is never logged, echoed or stored.
+//! token's principal. It runs before a route reads anything of the request,
+//! so a caller without a valid token learns nothing but 401. A secret is
+//! never logged, echoed or stored.
 
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use berth_service::{Berth, TOKEN_PREFIX};
 
 use crate::Hub;
 use crate::error::ApiError;
+
+/// The service acting as the request's caller, for the route to use.
+#[derive(Clone)]
+pub(crate) struct Caller(pub Berth);
+
+/// Authenticates every request of the routes it wraps.
+pub(crate) async fn authenticate(State(hub): State<Arc<Hub>>, mut req: Request, next: Next) -> Response {
+    match hub.caller(req.headers()).await {
+        Ok(b) => {
+            req.extensions_mut().insert(Caller(b));
+            next.run(req).await
+        }
+        Err(e) => e.into_response(),
+    }
+}
 
 fn unauthenticated(message: &str) -> ApiError {
     ApiError::new(

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, Extension, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -28,6 +28,7 @@ use serde::Deserialize;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
 use crate::Hub;
+use crate::auth::Caller;
 use crate::body;
 use crate::error::ApiError;
 use crate::routes::model;
@@ -122,16 +123,20 @@ struct BeginBody {
     manifest: Manifest,
 }
 
-async fn begin(State(hub): Hubs, headers: HeaderMap, Path(m): Path<String>, req: Body) -> Answer {
+async fn begin(Extension(Caller(b)): Extension<Caller>, Path(m): Path<String>, req: Body) -> Answer {
     let m = model(&m)?;
-    let b = hub.caller(&headers).await?;
     let req: BeginBody = body::parse(req).await?;
     Ok(body::json(StatusCode::CREATED, &b.push_begin(&m, &req.manifest).await?))
 }
 
-async fn put_blob(State(hub): Hubs, headers: HeaderMap, Path((u, d)): Path<(String, String)>, req: Body) -> Answer {
+async fn put_blob(
+    State(hub): Hubs,
+    headers: HeaderMap,
+    Extension(Caller(b)): Extension<Caller>,
+    Path((u, d)): Path<(String, String)>,
+    req: Body,
+) -> Answer {
     let (upload, expected) = (upload_id(&u)?, digest(&d)?);
-    let b = hub.caller(&headers).await?;
     // Refused before a byte of the body is read.
     b.upload_accepts(upload, &expected).await?;
     let limit = hub.uploads().max_blob;
@@ -214,9 +219,8 @@ struct CommitBody {
     if_changed: bool,
 }
 
-async fn commit(State(hub): Hubs, headers: HeaderMap, Path(u): Path<String>, req: Body) -> Answer {
+async fn commit(Extension(Caller(b)): Extension<Caller>, Path(u): Path<String>, req: Body) -> Answer {
     let upload = upload_id(&u)?;
-    let b = hub.caller(&headers).await?;
     let req: CommitBody = body::parse(req).await?;
     let m = model(&req.model)?;
     let report = b.push_commit(upload, &m, &req.manifest, req.meta.into(), req.if_changed).await?;
@@ -330,17 +334,24 @@ fn etag_of(f: &VersionFile) -> String {
     format!("\"{}\"", f.digest)
 }
 
-async fn head(State(hub): Hubs, headers: HeaderMap, Path((m, v, path)): Path<(String, String, String)>) -> Answer {
+async fn head(
+    headers: HeaderMap,
+    Extension(Caller(b)): Extension<Caller>,
+    Path((m, v, path)): Path<(String, String, String)>,
+) -> Answer {
     let (_, r) = reference(&m, &v)?;
-    let b = hub.caller(&headers).await?;
     let f = b.version_file_info(&r, &path).await?.ok_or_else(|| no_such_file(&r, &path))?;
     let etag = etag_of(&f);
     Ok(head_of(&f, &span(&headers, &etag, f.size), &etag))
 }
 
-async fn download(State(hub): Hubs, headers: HeaderMap, Path((m, v, path)): Path<(String, String, String)>) -> Answer {
+async fn download(
+    State(hub): Hubs,
+    headers: HeaderMap,
+    Extension(Caller(b)): Extension<Caller>,
+    Path((m, v, path)): Path<(String, String, String)>,
+) -> Answer {
     let (name, r) = reference(&m, &v)?;
-    let b = hub.caller(&headers).await?;
     let f = b.version_file_info(&r, &path).await?.ok_or_else(|| no_such_file(&r, &path))?;
     let etag = etag_of(&f);
     let span = span(&headers, &etag, f.size);

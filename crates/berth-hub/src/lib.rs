@@ -59,8 +59,8 @@ impl Hub {
 /// Every route: `/api/v1/…`, the older scripts' paths, and the probes.
 pub fn router(hub: Arc<Hub>) -> Router {
     Router::new()
-        .nest("/api/v1", routes::router().merge(blobs::router()))
-        .merge(seed::router())
+        .nest("/api/v1", authenticated(&hub, routes::router().merge(blobs::router())))
+        .merge(authenticated(&hub, seed::router()))
         .route("/api/v1/openapi.json", get(openapi::serve))
         .route("/livez", get(livez))
         .route("/readyz", get(readyz))
@@ -68,6 +68,11 @@ pub fn router(hub: Arc<Hub>) -> Router {
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(hub.clone(), measure))
         .with_state(hub)
+}
+
+/// Every route of `r` answers only a caller with a valid token.
+fn authenticated(hub: &Arc<Hub>, r: Router<Arc<Hub>>) -> Router<Arc<Hub>> {
+    r.route_layer(middleware::from_fn_with_state(hub.clone(), auth::authenticate))
 }
 
 async fn measure(State(hub): State<Arc<Hub>>, req: Request, next: Next) -> Response {

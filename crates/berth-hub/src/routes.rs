@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Extension, Path, RawQuery, State};
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post, put};
 use berth_core::{AliasName, Grant, ModelName, ModelPattern, Ref, Role};
@@ -18,6 +18,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::Hub;
+use crate::auth::Caller;
 use crate::body::{self, ok, param, query};
 use crate::error::ApiError;
 
@@ -67,21 +68,19 @@ fn no_query(q: &Option<String>) -> Result<(), ApiError> {
     query(q.as_deref(), &[]).map(|_| ())
 }
 
-async fn whoami(State(hub): Hubs, headers: HeaderMap) -> Answer {
-    let b = hub.caller(&headers).await?;
+async fn whoami(Extension(Caller(b)): Extension<Caller>) -> Answer {
     Ok(ok(b.principal()))
 }
 
-async fn models(State(hub): Hubs, headers: HeaderMap, RawQuery(q): RawQuery) -> Answer {
+async fn models(Extension(Caller(b)): Extension<Caller>, RawQuery(q): RawQuery) -> Answer {
     no_query(&q)?;
-    let b = hub.caller(&headers).await?;
     Ok(ok(&json!({"models": b.models().await?})))
 }
 
 /// The largest page of versions one request gets, and the page without `limit`.
 const MAX_PAGE: u32 = 1000;
 
-async fn versions(State(hub): Hubs, headers: HeaderMap, Path(m): Path<String>, RawQuery(q): RawQuery) -> Answer {
+async fn versions(Extension(Caller(b)): Extension<Caller>, Path(m): Path<String>, RawQuery(q): RawQuery) -> Answer {
     let q = query(q.as_deref(), &["limit", "before"])?;
     let m = model(&m)?;
     let limit = param(&q, "limit", |s| match s.parse::<u32>() {
@@ -92,13 +91,11 @@ async fn versions(State(hub): Hubs, headers: HeaderMap, Path(m): Path<String>, R
         Ok(n) if n >= 1 => Ok(n),
         _ => Err(format!("{s:?} is not a version number")),
     })?;
-    let b = hub.caller(&headers).await?;
     Ok(ok(&b.versions_page(&m, before, Some(limit.unwrap_or(MAX_PAGE))).await?))
 }
 
-async fn show(State(hub): Hubs, headers: HeaderMap, Path((m, v)): Path<(String, String)>) -> Answer {
+async fn show(Extension(Caller(b)): Extension<Caller>, Path((m, v)): Path<(String, String)>) -> Answer {
     let r = reference(&m, &v)?;
-    let b = hub.caller(&headers).await?;
     Ok(ok(&b.show(&r).await?))
 }
 
@@ -108,16 +105,14 @@ struct TagsBody {
     tags: BTreeMap<String, String>,
 }
 
-async fn tag(State(hub): Hubs, headers: HeaderMap, Path((m, v)): Path<(String, String)>, body: Body) -> Answer {
+async fn tag(Extension(Caller(b)): Extension<Caller>, Path((m, v)): Path<(String, String)>, body: Body) -> Answer {
     let r = reference(&m, &v)?;
     let req: TagsBody = body::parse(body).await?;
-    let b = hub.caller(&headers).await?;
     Ok(ok(&b.tag(&r, &req.tags).await?))
 }
 
-async fn gate_reports(State(hub): Hubs, headers: HeaderMap, Path((m, v)): Path<(String, String)>) -> Answer {
+async fn gate_reports(Extension(Caller(b)): Extension<Caller>, Path((m, v)): Path<(String, String)>) -> Answer {
     let r = reference(&m, &v)?;
-    let b = hub.caller(&headers).await?;
     let version = b.resolve(&r).await?;
     Ok(ok(&json!({"gate_reports": b.gate_reports(&version.model, version.version).await?})))
 }
@@ -130,18 +125,16 @@ struct ApproveBody {
     comment: Option<String>,
 }
 
-async fn approve(State(hub): Hubs, headers: HeaderMap, Path((m, v)): Path<(String, String)>, body: Body) -> Answer {
+async fn approve(Extension(Caller(b)): Extension<Caller>, Path((m, v)): Path<(String, String)>, body: Body) -> Answer {
     let r = reference(&m, &v)?;
     let req: ApproveBody = body::parse(body).await?;
-    let b = hub.caller(&headers).await?;
     let report = b.approve(&r, &req.env, req.comment.as_deref()).await?;
     let status = if report.new { StatusCode::CREATED } else { StatusCode::OK };
     Ok(body::json(status, &report))
 }
 
-async fn resolve_alias(State(hub): Hubs, headers: HeaderMap, Path((m, a)): Path<(String, String)>) -> Answer {
+async fn resolve_alias(Extension(Caller(b)): Extension<Caller>, Path((m, a)): Path<(String, String)>) -> Answer {
     let r = Ref { model: model(&m)?, selector: berth_core::Selector::Alias(alias(&a)?) };
-    let b = hub.caller(&headers).await?;
     Ok(ok(&b.resolve(&r).await?))
 }
 
@@ -153,31 +146,31 @@ struct AliasBody {
     reason: Option<String>,
 }
 
-async fn alias_set(State(hub): Hubs, headers: HeaderMap, Path((m, a)): Path<(String, String)>, body: Body) -> Answer {
+async fn alias_set(
+    Extension(Caller(b)): Extension<Caller>,
+    Path((m, a)): Path<(String, String)>,
+    body: Body,
+) -> Answer {
     let (m, a) = (model(&m)?, alias(&a)?);
     let req: AliasBody = body::parse(body).await?;
-    let b = hub.caller(&headers).await?;
     let moved = b.alias_set(&m, &a, req.version, req.reason.as_deref()).await?;
     Ok(ok(&json!({"moved": moved.is_some(), "event": moved})))
 }
 
 async fn alias_rm(
-    State(hub): Hubs,
-    headers: HeaderMap,
+    Extension(Caller(b)): Extension<Caller>,
     Path((m, a)): Path<(String, String)>,
     RawQuery(q): RawQuery,
 ) -> Answer {
     let (m, a) = (model(&m)?, alias(&a)?);
     let q = query(q.as_deref(), &["reason"])?;
-    let b = hub.caller(&headers).await?;
     Ok(ok(&b.alias_rm(&m, &a, q.get("reason").map(String::as_str)).await?))
 }
 
-async fn history(State(hub): Hubs, headers: HeaderMap, Path(m): Path<String>, RawQuery(q): RawQuery) -> Answer {
+async fn history(Extension(Caller(b)): Extension<Caller>, Path(m): Path<String>, RawQuery(q): RawQuery) -> Answer {
     let m = model(&m)?;
     let q = query(q.as_deref(), &["alias"])?;
     let a = param(&q, "alias", AliasName::parse)?;
-    let b = hub.caller(&headers).await?;
     Ok(ok(&json!({"history": b.alias_history(&m, a.as_ref()).await?})))
 }
 
@@ -221,11 +214,10 @@ struct PromoteBody {
     new_env: bool,
 }
 
-async fn promote(State(hub): Hubs, headers: HeaderMap, Path(m): Path<String>, body: Body) -> Answer {
+async fn promote(Extension(Caller(b)): Extension<Caller>, Path(m): Path<String>, body: Body) -> Answer {
     let m = model(&m)?;
     let req: PromoteBody = body::parse(body).await?;
     let r = req.version.reference(&m, "version")?;
-    let b = hub.caller(&headers).await?;
     let report = b.promote_into(&r, &req.env, req.reason.as_deref(), req.new_env).await?;
     if !report.missing.is_empty() {
         let list: Vec<&str> = report.missing.iter().map(|l| l.message.as_str()).collect();
@@ -273,29 +265,26 @@ pub(crate) async fn rollback_to(
     Ok(ok(&b.rollback(m, env, to, reason).await?))
 }
 
-async fn rollback(State(hub): Hubs, headers: HeaderMap, Path(m): Path<String>, body: Body) -> Answer {
+async fn rollback(Extension(Caller(b)): Extension<Caller>, Path(m): Path<String>, body: Body) -> Answer {
     let m = model(&m)?;
     let req: RollbackBody = body::parse(body).await?;
-    let b = hub.caller(&headers).await?;
     rollback_to(&b, &m, &req.env, req.to.as_ref().or(req.target_version.as_ref()), req.reason.as_deref()).await
 }
 
-async fn deployments(State(hub): Hubs, headers: HeaderMap, Path(m): Path<String>, RawQuery(q): RawQuery) -> Answer {
+async fn deployments(Extension(Caller(b)): Extension<Caller>, Path(m): Path<String>, RawQuery(q): RawQuery) -> Answer {
     let m = model(&m)?;
     let q = query(q.as_deref(), &["env"])?;
     let env = param(&q, "env", AliasName::parse)?;
-    let b = hub.caller(&headers).await?;
     Ok(ok(&json!({"deployments": b.deployments(&m, env.as_ref()).await?})))
 }
 
-async fn approvals(State(hub): Hubs, headers: HeaderMap, RawQuery(q): RawQuery) -> Answer {
+async fn approvals(Extension(Caller(b)): Extension<Caller>, RawQuery(q): RawQuery) -> Answer {
     let q = query(q.as_deref(), &["model", "version", "env"])?;
     let filter = ApprovalFilter {
         model: param(&q, "model", ModelName::parse)?,
         version: param(&q, "version", str::parse::<u64>)?,
         env: param(&q, "env", AliasName::parse)?,
     };
-    let b = hub.caller(&headers).await?;
     Ok(ok(&json!({"approvals": b.approvals(&filter).await?})))
 }
 
@@ -306,23 +295,20 @@ fn limit(q: &BTreeMap<String, String>) -> Result<Option<u32>, ApiError> {
     })
 }
 
-async fn audit(State(hub): Hubs, headers: HeaderMap, RawQuery(q): RawQuery) -> Answer {
+async fn audit(Extension(Caller(b)): Extension<Caller>, RawQuery(q): RawQuery) -> Answer {
     let q = query(q.as_deref(), &["model", "limit"])?;
     let (m, limit) = (param(&q, "model", ModelName::parse)?, limit(&q)?);
-    let b = hub.caller(&headers).await?;
     Ok(ok(&json!({"entries": b.log(m, limit).await?})))
 }
 
-async fn notifications(State(hub): Hubs, headers: HeaderMap, RawQuery(q): RawQuery) -> Answer {
+async fn notifications(Extension(Caller(b)): Extension<Caller>, RawQuery(q): RawQuery) -> Answer {
     let q = query(q.as_deref(), &["limit"])?;
     let limit = limit(&q)?;
-    let b = hub.caller(&headers).await?;
     Ok(ok(&json!({"deliveries": b.notifications(limit).await?})))
 }
 
-async fn tokens(State(hub): Hubs, headers: HeaderMap, RawQuery(q): RawQuery) -> Answer {
+async fn tokens(Extension(Caller(b)): Extension<Caller>, RawQuery(q): RawQuery) -> Answer {
     no_query(&q)?;
-    let b = hub.caller(&headers).await?;
     Ok(ok(&json!({"tokens": b.tokens().await?})))
 }
 
@@ -343,9 +329,8 @@ struct TokenBody {
     expires_at: Option<berth_core::Timestamp>,
 }
 
-async fn token_create(State(hub): Hubs, headers: HeaderMap, body: Body) -> Answer {
+async fn token_create(State(hub): Hubs, Extension(Caller(b)): Extension<Caller>, body: Body) -> Answer {
     let req: TokenBody = body::parse(body).await?;
-    let b = hub.caller(&headers).await?;
     let expires_at = match (&req.expires_in, req.expires_at) {
         (Some(_), Some(_)) => {
             return Err(ApiError::bad_input("give expires_in or expires_at, not both", "drop one of them"));
@@ -363,13 +348,11 @@ async fn token_create(State(hub): Hubs, headers: HeaderMap, body: Body) -> Answe
     Ok(body::json(StatusCode::CREATED, &report))
 }
 
-async fn token_revoke(State(hub): Hubs, headers: HeaderMap, Path(id): Path<String>) -> Answer {
-    let b = hub.caller(&headers).await?;
+async fn token_revoke(Extension(Caller(b)): Extension<Caller>, Path(id): Path<String>) -> Answer {
     Ok(ok(&b.revoke_token(&id).await?))
 }
 
-async fn policy(State(hub): Hubs, headers: HeaderMap) -> Answer {
-    let b = hub.caller(&headers).await?;
+async fn policy(Extension(Caller(b)): Extension<Caller>) -> Answer {
     Ok(ok(&b.policy().await?))
 }
 
@@ -381,14 +364,12 @@ struct PolicyBody {
     source: Option<String>,
 }
 
-async fn policy_apply(State(hub): Hubs, headers: HeaderMap, body: Body) -> Answer {
+async fn policy_apply(Extension(Caller(b)): Extension<Caller>, body: Body) -> Answer {
     let req: PolicyBody = body::parse(body).await?;
-    let b = hub.caller(&headers).await?;
     let source = req.source.unwrap_or_else(|| "api".into());
     Ok(ok(&b.policy_apply(&req.environments, &source).await?))
 }
 
-async fn policy_history(State(hub): Hubs, headers: HeaderMap) -> Answer {
-    let b = hub.caller(&headers).await?;
+async fn policy_history(Extension(Caller(b)): Extension<Caller>) -> Answer {
     Ok(ok(&json!({"policies": b.policy_history().await?})))
 }

@@ -7,13 +7,13 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Path, State};
-use axum::http::HeaderMap;
+use axum::extract::{Extension, Path};
 use axum::routing::{get, post};
 use berth_core::AliasName;
 use serde::Deserialize;
 
 use crate::Hub;
+use crate::auth::Caller;
 use crate::body::{self, ok};
 use crate::error::ApiError;
 use crate::routes::{VersionSelector, model, rollback_to};
@@ -23,12 +23,10 @@ pub fn router() -> Router<Arc<Hub>> {
 }
 
 async fn versions(
-    State(hub): State<Arc<Hub>>,
-    headers: HeaderMap,
+    Extension(Caller(b)): Extension<Caller>,
     Path(m): Path<String>,
 ) -> Result<axum::response::Response, ApiError> {
     let m = model(&m)?;
-    let b = hub.caller(&headers).await?;
     let report = b.versions_with_aliases(&m).await?;
     Ok(ok(&report))
 }
@@ -45,14 +43,12 @@ struct SeedRollback {
 }
 
 async fn rollback(
-    State(hub): State<Arc<Hub>>,
-    headers: HeaderMap,
+    Extension(Caller(b)): Extension<Caller>,
     Path(m): Path<String>,
     body: Body,
 ) -> Result<axum::response::Response, ApiError> {
     let m = model(&m)?;
     let req: SeedRollback = body::parse(body).await?;
-    let b = hub.caller(&headers).await?;
     let env = match req.env {
         Some(e) => e,
         None => AliasName::parse("production").expect("a valid name"),
