@@ -20,6 +20,15 @@ approvals = 1
 promoters = ["carol", "ci"]
 "#;
 
+/// An embedded project with [`POLICY`].
+fn policy_project() -> Project {
+    let p = Project::new();
+    let mut cfg = std::fs::read_to_string(p.path().join("berth.toml")).unwrap();
+    cfg.push_str(POLICY);
+    p.write("berth.toml", cfg.as_bytes());
+    p
+}
+
 fn api(port: u16, method: &str, path: &str, token: Option<&str>, body: &Value) -> Resp {
     let auth = token.map(|t| format!("Bearer {t}"));
     let mut headers = vec![("Content-Type", "application/json")];
@@ -56,10 +65,7 @@ fn production(port: u16, reader: &str) -> Option<u64> {
 
 #[test]
 fn the_hub_holds_every_caller_to_its_token_role_and_policy() {
-    let p = Project::new();
-    let mut cfg = std::fs::read_to_string(p.path().join("berth.toml")).unwrap();
-    cfg.push_str(POLICY);
-    p.write("berth.toml", cfg.as_bytes());
+    let p = policy_project();
     push_as(&p, "alice", "m1.txt", b"model one");
     push_as(&p, "alice", "m2.txt", b"model two");
     let admin = p.berth(&["hub", "init"]).ok().stdout.trim().to_string();
@@ -312,10 +318,7 @@ fn two_hub_replicas_on_one_postgres_and_bucket_act_as_one() {
 
 #[test]
 fn the_cli_works_through_the_hub_with_a_token() {
-    let p = Project::new();
-    let mut cfg = std::fs::read_to_string(p.path().join("berth.toml")).unwrap();
-    cfg.push_str(POLICY);
-    p.write("berth.toml", cfg.as_bytes());
+    let p = policy_project();
     push_as(&p, "alice", "m1.txt", b"model one");
     let admin = p.berth(&["hub", "init"]).ok().stdout.trim().to_string();
     let hub = Server::spawn(&p, &["hub", "--addr", "127.0.0.1:0"]);

@@ -25,7 +25,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::hub_client::{HubClient, refusal, url_escape};
-use crate::pull::{destination, plan};
+use crate::pull::{Pulled, destination, plan};
 use crate::push::{LocalFile, Prepared, prepare, push_model};
 use crate::seam::Operations;
 use crate::{PullReport, PushOptions, PushReport, PushRequest, Result, ServiceError, ShowFile, Transfer, UploadId};
@@ -304,24 +304,8 @@ pub(crate) async fn pull(
     let gets: Vec<_> = todo.iter().map(|(rel, dest, e)| download(hub, &v, rel, dest, e, progress.clone())).collect();
     let results: Vec<Result<()>> = futures::stream::iter(gets).buffer_unordered(JOBS).collect().await;
     transfer.finish();
-    for r in results {
-        r?;
-    }
-    for (_, dest, e) in &todo {
-        stat.record(dest, e.digest);
-    }
-    if let Err(e) = stat.save() {
-        tracing::warn!("could not save the stat cache: {e}");
-    }
-    Ok(PullReport {
-        reference: format!("{}@{}", v.model, v.version),
-        dir,
-        files: manifest.files.len(),
-        written: todo.len(),
-        skipped,
-        bytes: total,
-        version: v,
-    })
+    let files = manifest.files.len();
+    crate::pull::finish(Pulled { version: v, dir, files, todo, skipped, bytes: total }, results, &mut stat)
 }
 
 /// Where a download of `dest` collects its bytes until they are verified:

@@ -25,6 +25,8 @@ mod push;
 mod seam;
 mod service;
 mod smoke;
+#[cfg(test)]
+mod testing;
 mod train;
 mod upload;
 mod validate;

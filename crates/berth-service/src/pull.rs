@@ -77,25 +77,44 @@ impl Berth {
                 async move { store.get_to_file(&e.digest, dest, &*progress).await }
             })
             .collect();
-        let results: Vec<_> = futures::stream::iter(gets).buffer_unordered(self.config.jobs.max(1)).collect().await;
+        let results: Vec<Result<u64, _>> =
+            futures::stream::iter(gets).buffer_unordered(self.config.jobs.max(1)).collect().await;
         transfer.finish();
-        for r in results {
-            r?;
-        }
-        for (_, dest, e) in &todo {
-            stat.record(dest, e.digest);
-        }
-        if let Err(e) = stat.save() {
-            tracing::warn!("could not save the stat cache: {e}");
-        }
-        Ok(PullReport {
-            reference: format!("{}@{}", v.model, v.version),
-            dir,
-            files: manifest.files.len(),
-            written: todo.len(),
-            skipped,
-            bytes: total,
-            version: v,
-        })
+        let results = results.into_iter().map(|r| r.map(|_| ()).map_err(ServiceError::from)).collect();
+        finish(Pulled { version: v, dir, files: manifest.files.len(), todo, skipped, bytes: total }, results, &mut stat)
     }
+}
+
+/// What a pull fetched, for [`finish`].
+pub(crate) struct Pulled {
+    pub version: VersionRecord,
+    pub dir: PathBuf,
+    pub files: usize,
+    pub todo: Vec<(RelPath, PathBuf, ManifestEntry)>,
+    pub skipped: usize,
+    pub bytes: u64,
+}
+
+/// The end of every pull, in-process or through a hub: the first failure,
+/// else the stat cache told what was written, and the report.
+pub(crate) fn finish(f: Pulled, results: Vec<Result<()>>, stat: &mut StatCache) -> Result<PullReport> {
+    for r in results {
+        r?;
+    }
+    for (_, dest, e) in &f.todo {
+        stat.record(dest, e.digest);
+    }
+    if let Err(e) = stat.save() {
+        tracing::warn!("could not save the stat cache: {e}");
+    }
+    let v = f.version;
+    Ok(PullReport {
+        reference: format!("{}@{}", v.model, v.version),
+        dir: f.dir,
+        files: f.files,
+        written: f.todo.len(),
+        skipped: f.skipped,
+        bytes: f.bytes,
+        version: v,
+    })
 }

@@ -387,6 +387,7 @@ fn hash_file(path: &std::path::Path, progress: &dyn Progress) -> Result<(Digest,
 
 #[cfg(test)]
 mod tests {
+    use crate::testing::project;
     use std::collections::BTreeMap;
 
     use super::*;
@@ -399,15 +400,6 @@ mod tests {
         assert_eq!(infer_format(mk(&["model.onnx", "meta.json"]).keys()).as_deref(), Some("onnx"));
         assert_eq!(infer_format(mk(&["a.onnx", "b.pt"]).keys()), None);
         assert_eq!(infer_format(mk(&["readme.txt"]).keys()), None);
-    }
-
-    /// A fresh embedded project (SQLite and a local store) in a temporary directory.
-    async fn project() -> (tempfile::TempDir, Berth) {
-        let dir = tempfile::tempdir().unwrap();
-        crate::init(dir.path(), None, None, &|_| None).unwrap();
-        let config = crate::Config::discover(dir.path(), &|_| None).unwrap();
-        let berth = Berth::open(config, "alice".into()).await.unwrap();
-        (dir, berth)
     }
 
     async fn leases(b: &Berth) -> usize {

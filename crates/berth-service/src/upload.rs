@@ -335,19 +335,12 @@ impl Berth {
 
 #[cfg(test)]
 mod tests {
+    use crate::testing::project;
     use std::collections::BTreeMap;
 
     use berth_core::{ManifestEntry, RelPath};
 
     use super::*;
-
-    async fn project() -> (tempfile::TempDir, Berth) {
-        let dir = tempfile::tempdir().unwrap();
-        crate::init(dir.path(), None, None, &|_| None).unwrap();
-        let config = crate::Config::discover(dir.path(), &|_| None).unwrap();
-        let berth = Berth::open(config, "alice".into()).await.unwrap();
-        (dir, berth)
-    }
 
     fn manifest(files: &[(&str, &[u8])]) -> Manifest {
         let files: BTreeMap<RelPath, ManifestEntry> = files
