@@ -497,7 +497,7 @@ fn the_subject_and_the_metrics_are_decided_where_the_arguments_enter() {
             "[possible values: classification, regression, anomaly]",
         ),
         (with(&["model.berth"]), "cannot be used with"),
-        (vec!["validate", "--endpoint", "staging:8080", "--data", "truth.csv"], "only http:// endpoints"),
+        (vec!["validate", "--endpoint", "staging:8080", "--data", "truth.csv"], "must start with http:// or https://"),
         (vec!["validate", "Churn@1", "--data", "truth.csv"], "\"Churn@1\" is neither a model file nor a ref"),
         (with(&["--baseline", "Bad@1"]), "\"Bad@1\" is neither a model file nor a ref"),
         (with(&["--gate", "bad-baseline.toml"]), "\"Bad@1\" is neither a model file nor a ref"),

@@ -13,6 +13,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use serde_json::{Value, json};
 
+use crate::transport::Transport;
 use crate::{Result, ServiceError};
 
 const BATCH: usize = 256;
@@ -30,6 +31,7 @@ pub struct Endpoint {
     pub inputs: Vec<String>,
     /// Sent as `Authorization: Bearer` (the server's admin token).
     bearer: Option<String>,
+    transport: Transport,
     conn: tokio::sync::Mutex<Option<SendRequest<Full<Bytes>>>>,
 }
 
@@ -47,12 +49,34 @@ pub struct EndpointUrl {
     port: u16,
     /// The path prefix every request goes under (`/berth`), or empty.
     base: String,
+    /// `https://`: spoken over TLS.
+    tls: bool,
 }
 
 impl EndpointUrl {
     pub fn parse(url: &str) -> Result<EndpointUrl> {
-        let (host, port, base) = parse_url(url)?;
-        Ok(EndpointUrl { text: url.trim_end_matches('/').to_string(), host, port, base })
+        let text = url.trim_end_matches('/').to_string();
+        match url.strip_prefix("https://") {
+            Some(rest) => {
+                let (host, port, base) = parse_url(&format!("http://{rest}"))?;
+                let authority = rest.split('/').next().unwrap_or_default();
+                let port_given = authority.rsplit_once(']').map_or(authority, |(_, p)| p).contains(':');
+                Ok(EndpointUrl { text, host, port: if port_given { port } else { 443 }, base, tls: true })
+            }
+            None => {
+                let (host, port, base) = parse_url(url)?;
+                Ok(EndpointUrl { text, host, port, base, tls: false })
+            }
+        }
+    }
+
+    /// Whether requests to it go over TLS.
+    pub fn is_tls(&self) -> bool {
+        self.tls
+    }
+
+    pub fn host(&self) -> &str {
+        &self.host
     }
 }
 
@@ -71,7 +95,7 @@ impl std::str::FromStr for EndpointUrl {
 
 /// `http://host[:port][/prefix]` into its parts.
 fn parse_url(url: &str) -> Result<(String, u16, String)> {
-    let rest = url.strip_prefix("http://").ok_or_else(|| bad_url(url, "only http:// endpoints are supported"))?;
+    let rest = url.strip_prefix("http://").ok_or_else(|| bad_url(url, "it must start with http:// or https://"))?;
     let (authority, path) = match rest.find('/') {
         Some(i) => (&rest[..i], rest[i..].trim_end_matches('/')),
         None => (rest, ""),
@@ -96,7 +120,12 @@ impl Endpoint {
 
     /// A server at `url`, asked nothing yet.
     pub fn at_url(url: EndpointUrl) -> Endpoint {
-        let EndpointUrl { text, host, port, base } = url;
+        let transport = if url.tls {
+            Transport::tls(None).expect("TLS without an extra CA always builds")
+        } else {
+            Transport::Plain
+        };
+        let EndpointUrl { text, host, port, base, .. } = url;
         Endpoint {
             url: text,
             host,
@@ -108,8 +137,17 @@ impl Endpoint {
             classes: None,
             inputs: Vec::new(),
             bearer: None,
+            transport,
             conn: tokio::sync::Mutex::new(None),
         }
+    }
+
+    /// Trusts the certificates in `ca` beside the system's, for an `https://` URL.
+    pub fn with_ca(mut self, ca: &std::path::Path) -> Result<Endpoint> {
+        if matches!(self.transport, Transport::Tls(_)) {
+            self.transport = Transport::tls(Some(ca))?;
+        }
+        Ok(self)
     }
 
     /// Sends `token` with every request, as `Authorization: Bearer`: what a
@@ -182,17 +220,7 @@ impl Endpoint {
         let mut conn = self.conn.lock().await;
         for attempt in 0..2 {
             if conn.as_ref().is_none_or(|c| c.is_closed()) {
-                let stream =
-                    tokio::time::timeout(TIMEOUT, tokio::net::TcpStream::connect((self.host.as_str(), self.port)))
-                        .await
-                        .map_err(|_| infra("connecting timed out".into()))?
-                        .map_err(|e| infra(format!("cannot connect: {e}")))?;
-                let _ = stream.set_nodelay(true);
-                let (sender, connection) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-                    .await
-                    .map_err(|e| infra(format!("HTTP handshake failed: {e}")))?;
-                tokio::spawn(connection);
-                *conn = Some(sender);
+                *conn = Some(self.transport.handshake(&self.host, self.port, TIMEOUT, &infra).await?);
             }
             let sender = conn.as_mut().expect("connected above");
             let mut req = hyper::Request::builder()
@@ -256,17 +284,7 @@ impl Endpoint {
             message: format!("{}{path}: {what}", self.url),
             hint: Some("check that the server is running and reachable, then run the command again".into()),
         };
-        let stream = tokio::time::timeout(TIMEOUT, tokio::net::TcpStream::connect((self.host.as_str(), self.port)))
-            .await
-            .map_err(|_| infra("connecting timed out".into()))?
-            .map_err(|e| infra(format!("cannot connect: {e}")))?;
-        let _ = stream.set_nodelay(true);
-        let (mut sender, connection) =
-            tokio::time::timeout(TIMEOUT, hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)))
-                .await
-                .map_err(|_| infra("the HTTP handshake timed out".into()))?
-                .map_err(|e| infra(format!("HTTP handshake failed: {e}")))?;
-        tokio::spawn(connection);
+        let mut sender = self.transport.handshake(&self.host, self.port, TIMEOUT, &infra).await?;
         let mut req = hyper::Request::builder()
             .method(method)
             .uri(format!("{}{path}", self.base))
@@ -383,11 +401,15 @@ mod tests {
         assert_eq!(parse_url("http://[::1]:9000/x").unwrap(), ("::1".into(), 9000, "/x".into()));
         assert_eq!(parse_url("http://[::1]").unwrap(), ("::1".into(), 80, "".into()));
         assert!(parse_url("https://x").is_err());
+        let tls = EndpointUrl::parse("https://hub.example.com/api").unwrap();
+        assert_eq!((tls.tls, tls.host.as_str(), tls.port, tls.base.as_str()), (true, "hub.example.com", 443, "/api"));
+        assert_eq!(EndpointUrl::parse("https://[::1]:8443").unwrap().port, 8443);
+        assert!(!EndpointUrl::parse("http://x").unwrap().tls);
         assert!(parse_url("http://x:port").is_err());
         assert!(parse_url("http://:80").is_err());
         let url = EndpointUrl::parse("http://staging:8080/berth/").unwrap();
         assert_eq!(url.to_string(), "http://staging:8080/berth");
         let e = EndpointUrl::parse("staging:8080").unwrap_err();
-        assert!(e.to_string().contains("only http:// endpoints are supported"), "{e}");
+        assert!(e.to_string().contains("it must start with http:// or https://"), "{e}");
     }
 }

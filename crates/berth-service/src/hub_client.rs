@@ -37,31 +37,38 @@ impl HubClient {
     /// A client of the hub at `url` presenting `token`. A token is not sent
     /// in the clear to another machine unless `insecure` says so.
     pub fn new(url: &str, token: String, insecure: bool) -> Result<HubClient> {
+        HubClient::with_ca(url, token, insecure, None)
+    }
+
+    /// [`HubClient::new`], trusting the certificates in `ca` (PEM) beside the
+    /// system's for an `https://` hub.
+    pub fn with_ca(url: &str, token: String, insecure: bool, ca: Option<&std::path::Path>) -> Result<HubClient> {
         let parsed = EndpointUrl::parse(url).map_err(|_| {
             ServiceError::input(
-                format!("BERTH_HUB_URL {url:?} is not an http://HOST[:PORT] address"),
-                Some("e.g. BERTH_HUB_URL=http://127.0.0.1:8443; a hub behind TLS is reached through a local proxy for now".to_string()),
+                format!("BERTH_HUB_URL {url:?} is not an http(s)://HOST[:PORT] address"),
+                Some("e.g. BERTH_HUB_URL=https://hub.example.com:8443".to_string()),
             )
         })?;
-        let host = url.trim_start_matches("http://").split(['/', ':']).next().unwrap_or_default().to_string();
-        if !loopback(&host) && !insecure {
+        if !parsed.is_tls() && !loopback(parsed.host()) && !insecure {
             return Err(ServiceError::input(
                 format!("{url} is another machine over plain HTTP: the token would cross the network unencrypted"),
                 Some("reach the hub through TLS, or set BERTH_HUB_INSECURE=1 if the network is yours".to_string()),
             ));
         }
-        Ok(HubClient {
-            endpoint: Endpoint::at_url(parsed).with_admin_token(token),
-            url: url.to_string(),
-            stat_file: None,
-        })
+        let endpoint = Endpoint::at_url(parsed).with_admin_token(token);
+        let endpoint = match ca {
+            Some(ca) => endpoint.with_ca(ca)?,
+            None => endpoint,
+        };
+        Ok(HubClient { endpoint, url: url.to_string(), stat_file: None })
     }
 
     /// A client of the hub at `url`, its token from `BERTH_TOKEN` or else the
     /// credentials file (`$XDG_CONFIG_HOME/berth/credentials`, by default
     /// `~/.config/berth/credentials`: the token on its first line, readable
     /// by its owner alone); `BERTH_HUB_INSECURE=1` allows plain HTTP to
-    /// another machine. The digests of pushed and pulled files are
+    /// another machine; `BERTH_HUB_CA` names a PEM file of certificates to
+    /// trust beside the system's. The digests of pushed and pulled files are
     /// remembered in `$XDG_CACHE_HOME/berth/stat.json` (by default
     /// `~/.cache/berth/stat.json`).
     pub fn from_environment(url: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<HubClient> {
@@ -74,7 +81,8 @@ impl HubClient {
             .filter(|d| !d.is_empty())
             .map(PathBuf::from)
             .or_else(|| env("HOME").filter(|h| !h.is_empty()).map(|h| Path::new(&h).join(".cache")));
-        let mut client = HubClient::new(url, token, insecure)?;
+        let ca = env("BERTH_HUB_CA").filter(|c| !c.is_empty()).map(PathBuf::from);
+        let mut client = HubClient::with_ca(url, token, insecure, ca.as_deref())?;
         client.stat_file = cache.map(|d| d.join("berth").join("stat.json"));
         Ok(client)
     }
@@ -356,6 +364,7 @@ mod tests {
         assert!(HubClient::new("http://hub.example.com:8443", "t".into(), false).is_err());
         assert!(HubClient::new("http://hub.example.com:8443", "t".into(), true).is_ok());
         assert!(HubClient::new("ftp://x", "t".into(), true).is_err());
+        assert!(HubClient::new("https://hub.example.com", "t".into(), false).is_ok());
     }
 
     #[test]

@@ -28,6 +28,7 @@ mod smoke;
 #[cfg(test)]
 mod testing;
 mod train;
+mod transport;
 mod upload;
 mod validate;
 
