@@ -182,6 +182,8 @@ async fn the_road_to_production_holds_the_policy_and_four_eyes(s: Side) {
     assert_eq!(kind(s.publisher.rollback(&m, &prod, None, None).await), ErrorKind::Conflict);
     s.approver.approve(&r("churn@2"), &prod, None).await.unwrap();
     assert!(s.publisher.promote_into(&r("churn@2"), &prod, None, false).await.unwrap().promoted);
+    // A governed environment is not removed by alias either.
+    assert_eq!(kind(s.publisher.alias_rm(&m, &prod, None).await), ErrorKind::BadInput);
     let back = s.publisher.rollback(&m, &prod, None, Some("errors")).await.unwrap();
     assert_eq!((back.deployment.from, back.deployment.to), (Some(2), Some(1)));
     let deployments = s.approver.deployments(&m, Some(&prod)).await.unwrap();

@@ -11,7 +11,7 @@ use sqlx::{AnyConnection, Row};
 
 use crate::db::Db;
 use crate::rows::{AuditRow, MoveRow, to_json};
-use crate::{Actor, ApprovalFilter, Deploy, DeployTarget, MoveFacts, RegistryError, Result};
+use crate::{Actor, ApprovalFilter, Deploy, DeployTarget, MoveFacts, MoveGuard, RegistryError, Result};
 
 impl Db {
     /// Moves an environment as one transaction: reads where it points, picks
@@ -34,35 +34,10 @@ impl Db {
             return Ok(None);
         }
         let mut evidence = d.evidence;
-        if let Some(guard) = d.guard {
-            let target = self.version_in(&mut tx, d.model, to).await?;
-            let policy = self.policy_on(&mut tx).await?;
-            let gates = self.gate_reports_on(&mut tx, d.model, to).await?;
-            let filter = ApprovalFilter { model: Some(d.model.clone()), version: Some(to), env: Some(d.env.clone()) };
-            let approvals = self.approvals_on(&mut tx, &filter).await?;
-            let facts = MoveFacts {
-                model: d.model,
-                env: d.env,
-                from,
-                target: &target,
-                kind: d.kind,
-                policy: policy.as_ref(),
-                gates: &gates,
-                approvals: &approvals,
-            };
-            match guard.judge(&facts) {
-                Ok(Some(e)) => evidence = Some(e),
-                Ok(None) => {}
-                Err(reason) => {
-                    tx.rollback().await.map_err(self.err())?;
-                    return Err(RegistryError::MoveRefused {
-                        model: d.model.to_string(),
-                        env: d.env.to_string(),
-                        version: to,
-                        reason,
-                    });
-                }
-            }
+        if let Some(guard) = d.guard
+            && let Some(e) = self.judged(&mut tx, guard, d.model, d.env, from, to, d.kind).await?
+        {
+            evidence = Some(e);
         }
         sqlx::query(
             "INSERT INTO aliases (model, alias, version, updated_at) VALUES ($1, $2, $3, $4) \
@@ -116,12 +91,17 @@ impl Db {
         alias: &AliasName,
         actor: &Actor,
         reason: Option<&str>,
+        guard: Option<&dyn MoveGuard>,
     ) -> Result<AliasEvent> {
         let mut tx = self.begin_write().await?;
         self.lock_model(&mut tx, model).await?;
         let Some(from) = self.current_alias(&mut tx, model, alias).await? else {
             return Err(RegistryError::AliasNotFound { model: model.to_string(), alias: alias.to_string() });
         };
+        if let Some(guard) = guard {
+            // Judged on the version the alias leaves.
+            self.judged(&mut tx, guard, model, alias, Some(from), from, MoveKind::Alias).await?;
+        }
         sqlx::query("DELETE FROM aliases WHERE model = $1 AND alias = $2")
             .bind(model.as_str())
             .bind(alias.as_str())
@@ -132,6 +112,43 @@ impl Db {
         let ev = self.record_alias_move(&mut tx, m, actor).await?;
         tx.commit().await.map_err(self.err())?;
         Ok(ev)
+    }
+
+    /// Reads the facts a guard judges a move on, inside the move's
+    /// transaction, and asks it: the evidence to record, or the refusal
+    /// (after rolling nothing forward: the caller's transaction is dropped).
+    #[allow(clippy::too_many_arguments)]
+    async fn judged(
+        &self,
+        tx: &mut AnyConnection,
+        guard: &dyn MoveGuard,
+        model: &ModelName,
+        env: &AliasName,
+        from: Option<u64>,
+        to: u64,
+        kind: MoveKind,
+    ) -> Result<Option<serde_json::Value>> {
+        let target = self.version_in(tx, model, to).await?;
+        let policy = self.policy_on(tx).await?;
+        let gates = self.gate_reports_on(tx, model, to).await?;
+        let filter = ApprovalFilter { model: Some(model.clone()), version: Some(to), env: Some(env.clone()) };
+        let approvals = self.approvals_on(tx, &filter).await?;
+        let facts = MoveFacts {
+            model,
+            env,
+            from,
+            target: &target,
+            kind,
+            policy: policy.as_ref(),
+            gates: &gates,
+            approvals: &approvals,
+        };
+        guard.judge(&facts).map_err(|reason| RegistryError::MoveRefused {
+            model: model.to_string(),
+            env: env.to_string(),
+            version: to,
+            reason,
+        })
     }
 
     pub(crate) async fn aliases(&self, model: &ModelName) -> Result<BTreeMap<String, u64>> {

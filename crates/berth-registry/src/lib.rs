@@ -174,6 +174,7 @@ pub trait Registry: Access + Send + Sync {
         alias: &AliasName,
         actor: &Actor,
         reason: Option<&str>,
+        guard: Option<&dyn MoveGuard>,
     ) -> Result<AliasEvent>;
 
     async fn aliases(&self, model: &ModelName) -> Result<BTreeMap<String, u64>>;

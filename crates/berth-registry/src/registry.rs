@@ -97,8 +97,9 @@ impl<E> Registry for SqlRegistry<E> {
         alias: &AliasName,
         actor: &Actor,
         reason: Option<&str>,
+        guard: Option<&dyn crate::MoveGuard>,
     ) -> Result<AliasEvent> {
-        self.db.remove_alias(model, alias, actor, reason).await
+        self.db.remove_alias(model, alias, actor, reason, guard).await
     }
 
     async fn aliases(&self, model: &ModelName) -> Result<BTreeMap<String, u64>> {

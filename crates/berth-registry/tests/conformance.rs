@@ -195,7 +195,7 @@ async fn unknown_names_give_the_right_errors(e: Engine) {
     assert!(matches!(e1, RegistryError::VersionNotFound { version: 7, .. }), "{e1:?}");
     let e2 = r.set_alias(&name("ghost"), &alias("production"), 1, &actor(), None).await.unwrap_err();
     assert!(matches!(e2, RegistryError::ModelNotFound(_)), "{e2:?}");
-    let e3 = r.remove_alias(&name("churn"), &alias("production"), &actor(), None).await.unwrap_err();
+    let e3 = r.remove_alias(&name("churn"), &alias("production"), &actor(), None, None).await.unwrap_err();
     assert!(matches!(e3, RegistryError::AliasNotFound { .. }), "{e3:?}");
     assert!(matches!(r.versions(&name("ghost")).await.unwrap_err(), RegistryError::ModelNotFound(_)));
 }
@@ -255,7 +255,7 @@ async fn aliases_keep_their_history(e: Engine) {
     assert!(r.set_alias(&m, &prod, 1, &actor(), None).await.unwrap().is_none(), "unchanged is a no-op");
     r.set_alias(&m, &prod, 3, &actor(), Some("better")).await.unwrap();
     r.set_alias(&m, &alias("staging"), 2, &actor(), None).await.unwrap();
-    let removed = r.remove_alias(&m, &prod, &actor(), Some("incident")).await.unwrap();
+    let removed = r.remove_alias(&m, &prod, &actor(), Some("incident"), None).await.unwrap();
     assert_eq!((removed.from, removed.to), (Some(3), None));
     let h = r.alias_history(&m, Some(&prod)).await.unwrap();
     let moves: Vec<_> = h.iter().map(|e| (e.from, e.to, e.reason.clone())).collect();
@@ -278,7 +278,7 @@ async fn the_audit_log_records_every_mutation_newest_first(e: Engine) {
     r.create_version(new_version("churn", 0), &[], None).await.unwrap();
     r.create_version(new_version("fraud", 0), &[], None).await.unwrap();
     r.set_alias(&name("churn"), &alias("production"), 1, &actor(), None).await.unwrap();
-    r.remove_alias(&name("churn"), &alias("production"), &actor(), None).await.unwrap();
+    r.remove_alias(&name("churn"), &alias("production"), &actor(), None, None).await.unwrap();
     r.record(&actor(), "gc", serde_json::json!({"removed": 2})).await.unwrap();
     let all = r.audit(&AuditFilter::default()).await.unwrap();
     let actions: Vec<&str> = all.iter().map(|a| a.action.as_str()).collect();
@@ -409,7 +409,8 @@ async fn concurrent_alias_moves_leave_a_consistent_chain(e: Engine) {
             tokio::spawn(async move {
                 let a = AliasName::parse("production").unwrap();
                 if i % 7 == 6 {
-                    let _ = r.remove_alias(&ModelName::parse("churn").unwrap(), &a, &Actor::named("x"), None).await;
+                    let _ =
+                        r.remove_alias(&ModelName::parse("churn").unwrap(), &a, &Actor::named("x"), None, None).await;
                 } else {
                     r.set_alias(&ModelName::parse("churn").unwrap(), &a, i % 10 + 1, &Actor::named("x"), None)
                         .await
@@ -745,6 +746,14 @@ async fn a_guard_judges_the_move_on_the_facts_read_in_its_transaction(e: Engine)
     let d = Deploy { guard: Some(&yes), to: DeployTarget::Version(1), ..rollback(&m, &prod) };
     r.deploy(d, &actor()).await.unwrap().unwrap();
     assert_eq!(yes.seen.lock().unwrap()[1], (Some(2), 1, Some(1), 0, 0));
+    // A removal is judged on the version the alias leaves.
+    match r.remove_alias(&m, &prod, &actor(), None, Some(&no)).await {
+        Err(RegistryError::MoveRefused { version: 1, .. }) => {}
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert_eq!(r.aliases(&m).await.unwrap().get("production"), Some(&1));
+    r.remove_alias(&m, &prod, &actor(), None, Some(&yes)).await.unwrap();
+    assert!(r.aliases(&m).await.unwrap().is_empty());
 }
 
 async fn versions_come_in_pages_newest_first(e: Engine) {

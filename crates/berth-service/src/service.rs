@@ -351,7 +351,12 @@ impl Berth {
     pub async fn alias_rm(&self, model: &ModelName, alias: &AliasName, reason: Option<&str>) -> Result<AliasEvent> {
         self.allow(Role::Deployer, Some(model), Some(alias))?;
         self.refuse_alias_change(model, alias, None).await?;
-        Ok(self.registry.remove_alias(model, alias, &self.actor, reason).await?)
+        // Checked again inside the removal, against the policy in force then.
+        let guard = self.guard(crate::environment::Rule::NotGoverned);
+        self.registry
+            .remove_alias(model, alias, &self.actor, reason, Some(&guard))
+            .await
+            .map_err(|e| Berth::refused(&guard, e))
     }
 
     /// Every move of the model's aliases (of one alias, when named); an
