@@ -816,7 +816,7 @@ mod tests {
                 "--correction",
                 "holm",
             ),
-            (&["smoke", "--endpoint", "https://x", "--data", "d.csv"], "--endpoint <ENDPOINT>", "http://HOST:PORT"),
+            (&["smoke", "--endpoint", "ftp://x", "--data", "d.csv"], "--endpoint <ENDPOINT>", "http://HOST:PORT"),
             (&["init", "--registry", "mysql://x"], "--registry <REGISTRY>", "postgres://"),
             (&["serve", "m@1", "--idle-timeout", "0s"], "--idle-timeout", "e.g. 10s"),
         ];

@@ -75,7 +75,10 @@ fn the_hub_answers_as_its_openapi_document_says() {
     let mut child = Command::new(&st)
         .arg("--config-file")
         .arg(&config)
-        .args(["run", &url, "--checks", "all", "--max-examples", "25", "--seed", "1", "--workers", "2"])
+        // One worker: CPython 3.11's parser is not safe to enter from two threads at
+        // once, which hypothesis does when it describes lambdas (an internal error
+        // "AST constructor recursion depth mismatch", not a finding about the hub).
+        .args(["run", &url, "--checks", "all", "--max-examples", "25", "--seed", "1", "--workers", "1"])
         .args(["--header", &format!("Authorization: Bearer {admin}")])
         .args(["--request-timeout", "30", "--output-sanitize", "false"])
         .arg("--report-dir")

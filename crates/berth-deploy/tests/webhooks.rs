@@ -152,8 +152,8 @@ async fn slack_gets_blocks_and_a_refusal_is_not_retried() {
 async fn a_dead_receiver_fails_quietly_after_its_retries() {
     let dir = tempfile::tempdir().unwrap();
     let reg = registry(&dir).await;
-    // A port nobody listens on: bind, note it, close.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    // A port nobody listens on, which no other test can be given meanwhile.
+    let port = berth_testkit::closed_port();
     let mut missing_secret = notifier("no-secret", NotifierKind::Webhook, "http://127.0.0.1:9/");
     missing_secret.secret_env = Some("UNSET_SECRET".into());
     let n = Notifiers::new(

@@ -25,9 +25,19 @@ pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("bind a loopback port")
 }
 
-/// A loopback port with nothing listening (for "server down" tests).
+/// A loopback port with nothing listening (for "server down" tests). It is
+/// below 1024, so no test binding port 0 can be handed it meanwhile (a port
+/// that was merely free a moment ago can be, and then answers).
 pub fn closed_port() -> u16 {
-    free_port()
+    (1..1024)
+        .find(|p| {
+            let addr = std::net::SocketAddr::from(([127, 0, 0, 1], *p));
+            matches!(
+                std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)),
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused
+            )
+        })
+        .expect("a privileged loopback port that refuses connections")
 }
 
 pub struct S3Server {
