@@ -146,6 +146,9 @@ pub trait Registry: Access + Send + Sync {
 
     async fn version(&self, model: &ModelName, n: u64) -> Result<VersionRecord>;
 
+    /// The newest version of `model` whose manifest is `manifest`, if any.
+    async fn newest_with_manifest(&self, model: &ModelName, manifest: &Digest) -> Result<Option<VersionRecord>>;
+
     /// Resolves `name@N`, `name@alias` or `name@latest` to a version.
     async fn resolve(&self, r: &Ref) -> Result<VersionRecord>;
 

@@ -164,6 +164,9 @@ INSERT INTO policy_lock (applies) VALUES (0);
     r#"
 ALTER TABLE audit_log ADD COLUMN token TEXT;
 "#,
+    r#"
+CREATE INDEX versions_by_manifest ON versions (model, manifest);
+"#,
 ];
 
 const SCHEMA_TABLE: &str =

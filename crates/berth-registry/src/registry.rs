@@ -66,6 +66,10 @@ impl<E> Registry for SqlRegistry<E> {
         self.db.version(model, n).await
     }
 
+    async fn newest_with_manifest(&self, model: &ModelName, manifest: &Digest) -> Result<Option<VersionRecord>> {
+        self.db.newest_with_manifest(model, manifest).await
+    }
+
     async fn resolve(&self, r: &Ref) -> Result<VersionRecord> {
         self.db.resolve(r).await
     }

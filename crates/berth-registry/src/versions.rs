@@ -225,6 +225,26 @@ impl Db {
             .collect()
     }
 
+    /// The newest version of `model` whose manifest is `manifest` (an index
+    /// lookup, however many versions the model has).
+    pub(crate) async fn newest_with_manifest(
+        &self,
+        model: &ModelName,
+        manifest: &Digest,
+    ) -> Result<Option<VersionRecord>> {
+        let mut conn = self.conn().await?;
+        let n: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM versions WHERE model = $1 AND manifest = $2")
+            .bind(model.as_str())
+            .bind(manifest.to_string())
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(self.err())?;
+        match n {
+            Some(n) => Ok(Some(self.version_in(&mut conn, model, n as u64).await?)),
+            None => Ok(None),
+        }
+    }
+
     pub(crate) async fn version(&self, model: &ModelName, n: u64) -> Result<VersionRecord> {
         let mut conn = self.conn().await?;
         self.version_in(&mut conn, model, n).await

@@ -772,4 +772,9 @@ async fn versions_come_in_pages_newest_first(e: Engine) {
     assert!(r.versions_page(&m, Some(1), None).await.unwrap().is_empty());
     assert_eq!(numbers(&r.versions(&m).await.unwrap()), [5, 4, 3, 2, 1]);
     assert!(matches!(r.versions_page(&name("nosuch"), None, Some(1)).await, Err(RegistryError::ModelNotFound(_))));
+    // The newest version holding a manifest, by index.
+    let third = r.version(&m, 3).await.unwrap();
+    assert_eq!(r.newest_with_manifest(&m, &third.manifest).await.unwrap().map(|v| v.version), Some(3));
+    assert_eq!(r.newest_with_manifest(&m, &Digest::of(b"none")).await.unwrap(), None);
+    assert_eq!(r.newest_with_manifest(&name("nosuch"), &third.manifest).await.unwrap(), None);
 }

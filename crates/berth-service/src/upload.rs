@@ -257,13 +257,14 @@ impl Berth {
         if_changed: bool,
     ) -> Result<CommitReport> {
         let put = self.store.put_bytes(Bytes::from(manifest.to_bytes())).await?;
-        let earlier = match self.registry.versions(model).await {
-            Ok(vs) => vs,
-            Err(RegistryError::ModelNotFound(_)) => Vec::new(),
+        // Two index lookups, not a read of every version: a model may have thousands.
+        let same = self.registry.newest_with_manifest(model, &put.digest).await?;
+        let newest = match self.registry.versions_page(model, None, Some(1)).await {
+            Ok(page) => page.into_iter().next(),
+            Err(RegistryError::ModelNotFound(_)) => None,
             Err(e) => return Err(e.into()),
         };
-        let identical_to =
-            earlier.iter().find(|v| v.manifest == put.digest).map(|v| format!("{}@{}", v.model, v.version));
+        let identical_to = same.as_ref().map(|v| format!("{}@{}", v.model, v.version));
         let report = |version: VersionRecord, unchanged: bool| CommitReport {
             reference: format!("{}@{}", version.model, version.version),
             version,
@@ -274,7 +275,7 @@ impl Berth {
             manifest_repaired: put.repaired,
         };
         if if_changed
-            && let Some(newest) = earlier.first()
+            && let Some(newest) = &newest
             && newest.manifest == put.digest
         {
             return Ok(report(newest.clone(), true));
