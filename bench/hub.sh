@@ -2,7 +2,7 @@
 # Hub benchmark: berth hub beside mlflow server (basic-auth app on), each on
 # SQLite and on PostgreSQL: create a version, resolve an alias, list the newest
 # 100 versions of a model with many versions, at 1 and 16 clients.
-# usage: bench/hub.sh [VERSIONS=10000] [MLFLOW_VERSIONS=2000]
+# usage: bench/hub.sh [VERSIONS=10000] [MLFLOW_VERSIONS=1000]
 # MLflow runs in its own virtualenv with pinned versions (created once under
 # ~/.cache); wrk comes from the Debian package.
 set -euo pipefail
@@ -13,11 +13,11 @@ if ! command -v wrk >/dev/null; then
   apt-get install -y -q wrk >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q wrk >/dev/null; }
 fi
 venv="$HOME/.cache/berth-bench-venv-hub"
-stamp="$venv/.berth-hub-1"
+stamp="$venv/.berth-hub-3"
 if [ ! -f "$stamp" ]; then
   python3 -m venv "$venv"
-  "$venv/bin/pip" install -q mlflow==3.17.2 psycopg2-binary==2.9.13
+  "$venv/bin/pip" install -q 'mlflow[auth]==3.17.2' psycopg2-binary==2.9.13 'psycopg[binary]==3.3.9'
   touch "$stamp"
 fi
 cd bench
-"$venv/bin/python" hub.py "$CARGO_TARGET_DIR/release/berth" "${1:-10000}" "${2:-2000}"
+"$venv/bin/python" hub.py "$CARGO_TARGET_DIR/release/berth" "${1:-10000}" "${2:-1000}"
