@@ -2,6 +2,7 @@
 //! No business logic lives here.
 
 mod cli;
+mod cli_hub;
 mod data;
 mod deploy;
 mod hub;
