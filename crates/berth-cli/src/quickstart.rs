@@ -16,7 +16,7 @@ use berth_core::{AliasName, ModelName, Ref, Selector};
 use berth_data::synth::{Kind, SynthOptions, generate};
 use berth_gate::Gate;
 use berth_ml::{Algorithm, AlgorithmName, Task, TrainConfig};
-use berth_service::{Berth, Config, NoTransfer, Result, ServiceError, TrainRequest, ValidateRequest};
+use berth_service::{Berth, Config, NoTransfer, Operations, Result, ServiceError, TrainRequest, ValidateRequest};
 
 /// The narrative goes to stdout, or to stderr with `--json` so that stdout
 /// holds only the JSON summary.
@@ -173,8 +173,7 @@ async fn start_server(
 ) -> Result<(String, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>)> {
     let o = berth_serve::ServeOptions {
         target: berth_serve::Target::Registry {
-            config: Box::new(config.clone()),
-            actor: "quickstart".into(),
+            reach: std::sync::Arc::new(berth_serve::Reach::local(config.clone(), "quickstart".into())),
             reference,
             features: None,
         },

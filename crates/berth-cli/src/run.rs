@@ -29,7 +29,7 @@ fn workdir(cli: &Cli) -> Result<PathBuf> {
 
 /// The hub this command goes through, if one is configured (`BERTH_HUB_URL`
 /// or `[hub] url` in berth.toml).
-fn hub_url(dir: &Path) -> Option<String> {
+pub(crate) fn hub_url(dir: &Path) -> Option<String> {
     env("BERTH_HUB_URL").filter(|u| !u.is_empty()).or_else(|| Config::discover(dir, &env).ok()?.hub_url)
 }
 

@@ -1,9 +1,10 @@
 //! `berth serve`: flags into serve options; the server lives in berth-serve.
 
 use std::path::Path;
+use std::sync::Arc;
 
-use berth_serve::{AdminToken, Follow, Limits, LogOptions, ServeOptions, Target};
-use berth_service::{Config, Result, ServiceError, detect_actor};
+use berth_serve::{AdminToken, Follow, Limits, LogOptions, Reach, ServeOptions, Target};
+use berth_service::{Config, HubClient, Result, ServiceError, detect_actor};
 
 use crate::cli::ServeArgs;
 
@@ -16,9 +17,7 @@ pub async fn run(a: &ServeArgs, dir: &Path) -> Result<()> {
         (None, Some(file)) => Target::File { path: dir.join(file), name: a.name.clone(), features: a.features.clone() },
         (Some(r), None) => {
             let reference = crate::train::parse_model_ref(r)?;
-            let config = Config::discover(dir, &env)?;
-            let actor = detect_actor(config.user.as_deref(), &env);
-            Target::Registry { config: Box::new(config), actor, reference, features: a.features.clone() }
+            Target::Registry { reach: Arc::new(reach(dir)?), reference, features: a.features.clone() }
         }
         _ => {
             return Err(ServiceError::input(
@@ -118,6 +117,25 @@ pub async fn run(a: &ServeArgs, dir: &Path) -> Result<()> {
     berth_serve::run(listener, o, |addr| eprintln!("berth serve: listening on http://{addr}"))
         .await
         .map_err(|e| ServiceError::Infra { message: format!("the server stopped: {e}"), hint: None })
+}
+
+/// How the server reaches the ref it follows: through the hub when one is
+/// configured (its token needs only the reader role, and a rollout asks the
+/// hub to move the environment), else the project's registry and store.
+fn reach(dir: &Path) -> Result<Reach> {
+    match crate::run::hub_url(dir) {
+        Some(url) => {
+            let client = HubClient::from_environment(&url, &env)?;
+            // The project's state directory when there is a project, else this machine's cache.
+            let state = Config::discover(dir, &env).ok().and_then(|c| c.state_dir()).or_else(|| client.cache_dir());
+            Ok(Reach::hub(client, state))
+        }
+        None => {
+            let config = Config::discover(dir, &env)?;
+            let actor = detect_actor(config.user.as_deref(), &env);
+            Ok(Reach::local(config, actor))
+        }
+    }
 }
 
 /// The admin token from the variable `--admin-token-env` names. The errors

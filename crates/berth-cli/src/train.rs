@@ -71,14 +71,18 @@ pub async fn train(a: &TrainArgs, dir: &Path, json: bool, quiet: bool, bars: &Ba
             ));
         }
     };
-    let push_model = a.push.clone();
+    // Where the version will go is settled before training, so a hub or
+    // registry out of reach is said before minutes are spent.
+    let pushing = match a.push.clone() {
+        Some(m) => Some((m, crate::run::ops(dir).await?)),
+        None => None,
+    };
     let req = TrainRequest { config, data, out_dir: a.output.clone(), force: a.force };
     let spinner = bars.spinner(&format!("training {} on {}", req.config.algorithm, req.data.display()));
     let report = berth_service::train_off_runtime(req).await?;
     spinner.finish_and_clear();
-    let pushed = match push_model {
-        Some(m) => {
-            let b = crate::run::open(dir).await?;
+    let pushed = match pushing {
+        Some((m, b)) => {
             let lineage = detect_lineage(dir, &|k| std::env::var(k).ok());
             Some(b.push_training(&report, m, lineage, bars).await?)
         }
@@ -135,7 +139,7 @@ pub async fn predict(
             berth_service::predict_to_file(&Scorer::open_file(path, features)?, &shown, data, output)?
         }
         ModelArg::Ref(r) => {
-            let b = crate::run::open(dir).await?;
+            let b = crate::run::ops(dir).await?;
             let (file, _, v) = b.fetch_model(r).await?;
             let shown = format!("{}@{}", v.model, v.version);
             berth_service::predict_to_file(&Scorer::from_model_file(&file, features)?, &shown, data, output)?

@@ -130,8 +130,8 @@ pub async fn run(a: &ValidateArgs, dir: &Path, json: bool) -> Result<u8> {
     req.target = a.target.clone();
     req.features = a.features.clone();
     req.store = !a.no_store;
-    let berth = if berth_service::needs_project(&req) { Some(crate::run::open(dir).await?) } else { None };
-    let report = berth_service::validate(berth.as_ref(), &req).await?;
+    let berth = if berth_service::needs_project(&req) { Some(crate::run::ops(dir).await?) } else { None };
+    let report = berth_service::validate(berth.as_deref(), &req).await?;
 
     if let Some(p) = &a.report_json {
         write(p, &report.to_json())?;

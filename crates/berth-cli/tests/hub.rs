@@ -275,9 +275,9 @@ fn two_hub_replicas_on_one_postgres_and_bucket_act_as_one() {
     let (reader, _) = token(b.port, &admin, json!({"principal": "rita", "role": "reader"}));
     assert_eq!(api(b.port, "GET", "/api/v1/whoami", Some(&deployer), &Value::Null).status, 200);
 
-    // Promotions and rollbacks through both replicas at once keep one chain.
+    // A hundred promotions and rollbacks through both replicas at once keep one chain.
     let moved: Vec<u16> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..40u64)
+        let handles: Vec<_> = (0..100u64)
             .map(|i| {
                 let (port, tok) = (if i % 2 == 0 { a.port } else { b.port }, deployer.clone());
                 s.spawn(move || {
@@ -453,4 +453,52 @@ fn the_cli_works_through_the_hub_with_a_token() {
     let r = as_token("berth_wrong").berth(&["models"]).fails(1);
     assert!(r.stderr.contains("not known to this hub"), "{}", r.stderr);
     assert!(!hub.log().contains(&carol));
+}
+
+#[test]
+fn a_hub_killed_during_an_upload_leaves_no_blob_and_the_push_succeeds_after() {
+    use std::io::Write;
+    let p = Project::new();
+    let admin = p.berth(&["hub", "init"]).ok().stdout.trim().to_string();
+    let mut hub = Server::spawn(&p, &["hub", "--addr", "127.0.0.1:0"]);
+    let big = support::noise(11, 8 << 20);
+    let file = p.write("weights.bin", &big);
+    let sum = std::process::Command::new("sha256sum").arg(&file).output().unwrap();
+    let digest = format!("sha256:{}", String::from_utf8_lossy(&sum.stdout).split_whitespace().next().unwrap());
+    let manifest = json!({"manifest": {
+        "mediaType": "application/vnd.berth.manifest.v1+json",
+        "files": {"weights.bin": {"digest": digest, "size": big.len()}},
+    }});
+    let begun = api(hub.port, "POST", "/api/v1/models/churn/uploads", Some(&admin), &manifest);
+    assert_eq!(begun.status, 201, "{}", begun.body);
+    let upload = begun.json()["upload"].as_i64().unwrap();
+
+    // Half the blob is on its way when the hub is killed (SIGKILL: no cleanup runs).
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", hub.port)).unwrap();
+    let head = format!(
+        "PUT /api/v1/uploads/{upload}/blobs/{digest} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {admin}\r\nContent-Length: {}\r\n\r\n",
+        big.len()
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(&big[..big.len() / 2]).unwrap();
+    s.flush().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    hub.child.kill().unwrap();
+    hub.child.wait().unwrap();
+    drop(s);
+    assert!(!p.blob_path(&digest).exists(), "a partial blob is visible in the store");
+    let versions = p.berth(&["versions", "churn", "--json"]);
+    assert!(versions.stdout.trim().is_empty() || versions.json().as_array().is_none_or(|v| v.is_empty()));
+    let fsck = p.berth(&["fsck", "--json"]).ok().json();
+    assert_eq!(fsck["ok"], true, "{fsck}");
+
+    // The hub again: the same push from a machine with a token succeeds, whole.
+    hub = Server::spawn(&p, &["hub", "--addr", "127.0.0.1:0"]);
+    let url = format!("http://127.0.0.1:{}", hub.port);
+    let (publisher, _) = token(hub.port, &admin, json!({"principal": "ci", "role": "publisher", "models": "churn"}));
+    let laptop = Project::empty().with_env("BERTH_HUB_URL", &url).with_env("BERTH_TOKEN", &publisher);
+    laptop.write("weights.bin", &big);
+    let pushed = laptop.berth(&["push", "weights.bin", "--model", "churn", "--json"]).ok().json();
+    assert_eq!((pushed["ref"].as_str(), pushed["blobs_written"].as_u64()), (Some("churn@1"), Some(1)), "{pushed}");
+    assert!(std::fs::read(p.blob_path(&digest)).unwrap() == big, "the stored blob differs from the pushed bytes");
 }

@@ -15,6 +15,7 @@ mod body;
 mod error;
 mod metrics;
 mod openapi;
+mod rollouts;
 mod routes;
 mod seed;
 mod tls;

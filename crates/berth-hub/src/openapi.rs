@@ -203,6 +203,28 @@ pub const OPERATIONS: &[Operation] = &[
     },
     Operation {
         method: "post",
+        path: "/api/v1/models/{model}/versions/{version}/gate-reports",
+        id: "storeGateReport",
+        summary: "Stores a gate's report on a version (as `berth validate` does) and tells the notifiers",
+        role: Some("publisher"),
+        query: &[],
+        body: Some(gate_report_body),
+        ok: &[(201, "the stored record", Body::Json(object))],
+        errors: &[413],
+    },
+    Operation {
+        method: "get",
+        path: "/api/v1/models/{model}/versions/{version}/servable",
+        id: "checkServable",
+        summary: "Whether a server can follow the ref, and what it would wait for",
+        role: Some("reader"),
+        query: &[],
+        body: None,
+        ok: &[(200, "what a server would wait for, if anything", Body::Json(servable))],
+        errors: &[],
+    },
+    Operation {
+        method: "post",
         path: "/api/v1/models/{model}/versions/{version}/approvals",
         id: "approveVersion",
         summary: "Approves a version for an environment (once per approver)",
@@ -288,6 +310,39 @@ pub const OPERATIONS: &[Operation] = &[
         body: None,
         ok: &[(200, "the deployments", Body::Json(deployments_list))],
         errors: &[],
+    },
+    Operation {
+        method: "post",
+        path: "/api/v1/models/{model}/rollouts/allowed",
+        id: "rolloutAllowed",
+        summary: "Whether a server may start a rollout of a candidate into an environment (its promotion policy)",
+        role: Some("deployer"),
+        query: &[],
+        body: Some(rollout_start_body),
+        ok: &[(200, "it may", Body::Json(object))],
+        errors: &[413],
+    },
+    Operation {
+        method: "post",
+        path: "/api/v1/models/{model}/rollouts/promoted",
+        id: "rolloutPromoted",
+        summary: "A server's rollout ended well: the environment moves to the candidate if the policy still holds",
+        role: Some("deployer"),
+        query: &[],
+        body: Some(rollout_end_body),
+        ok: &[(200, "where the environment points", Body::Json(alias_moved))],
+        errors: &[413],
+    },
+    Operation {
+        method: "post",
+        path: "/api/v1/models/{model}/rollouts/aborted",
+        id: "rolloutAborted",
+        summary: "A server's rollout was dropped: nothing moves, the notifiers are told",
+        role: Some("deployer"),
+        query: &[],
+        body: Some(rollout_end_body),
+        ok: &[(200, "recorded", Body::Json(object))],
+        errors: &[413],
     },
     Operation {
         method: "get",
@@ -650,6 +705,31 @@ fn manifest() -> Value {
 /// `routes::TagsBody`.
 fn tags_body() -> Value {
     strict(&["tags"], json!({"tags": strings()}))
+}
+
+/// `routes::GateReportBody`: the report as `berth validate --report-json` writes it.
+fn gate_report_body() -> Value {
+    strict(
+        &["gate", "report"],
+        json!({"gate": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[^\\u0000-\\u001f\\u007f]+$"}, "report": object()}),
+    )
+}
+
+fn servable() -> Value {
+    json!({"type": "object", "required": ["waiting"], "properties": {"waiting": optional(text())}})
+}
+
+/// `rollouts::StartBody`.
+fn rollout_start_body() -> Value {
+    strict(&["env", "candidate"], json!({"env": alias_name(), "candidate": version_number()}))
+}
+
+/// `rollouts::EndBody`.
+fn rollout_end_body() -> Value {
+    strict(
+        &["env", "candidate", "reason"],
+        json!({"env": alias_name(), "candidate": version_number(), "reason": text(), "record": optional(object())}),
+    )
 }
 
 /// `routes::ApproveBody`.

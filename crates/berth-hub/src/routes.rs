@@ -13,7 +13,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post, put};
 use berth_core::{AliasName, Grant, ModelName, ModelPattern, Ref, Role};
-use berth_service::{ApprovalFilter, PolicySet, TokenRequest};
+use berth_service::{ApprovalFilter, GateReport, PolicySet, TokenRequest};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -22,7 +22,7 @@ use crate::auth::Caller;
 use crate::body::{self, ok, param, query};
 use crate::error::ApiError;
 
-type Answer = Result<Response, ApiError>;
+pub(crate) type Answer = Result<Response, ApiError>;
 type Hubs = State<Arc<Hub>>;
 
 pub fn router() -> Router<Arc<Hub>> {
@@ -32,13 +32,17 @@ pub fn router() -> Router<Arc<Hub>> {
         .route("/models/{model}/versions", get(versions))
         .route("/models/{model}/versions/{version}", get(show))
         .route("/models/{model}/versions/{version}/tags", put(tag))
-        .route("/models/{model}/versions/{version}/gate-reports", get(gate_reports))
+        .route("/models/{model}/versions/{version}/gate-reports", get(gate_reports).post(gate_report_store))
+        .route("/models/{model}/versions/{version}/servable", get(servable))
         .route("/models/{model}/versions/{version}/approvals", post(approve))
         .route("/models/{model}/aliases/{alias}", get(resolve_alias).put(alias_set).delete(alias_rm))
         .route("/models/{model}/history", get(history))
         .route("/models/{model}/promote", post(promote))
         .route("/models/{model}/rollback", post(rollback))
         .route("/models/{model}/deployments", get(deployments))
+        .route("/models/{model}/rollouts/allowed", post(crate::rollouts::allowed))
+        .route("/models/{model}/rollouts/promoted", post(crate::rollouts::promoted))
+        .route("/models/{model}/rollouts/aborted", post(crate::rollouts::aborted))
         .route("/approvals", get(approvals))
         .route("/audit", get(audit))
         .route("/notifications", get(notifications))
@@ -115,6 +119,40 @@ async fn gate_reports(Extension(Caller(b)): Extension<Caller>, Path((m, v)): Pat
     let r = reference(&m, &v)?;
     let version = b.resolve(&r).await?;
     Ok(ok(&json!({"gate_reports": b.gate_reports(&version.model, version.version).await?})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GateReportBody {
+    gate: String,
+    report: Box<GateReport>,
+}
+
+/// The longest gate name stored.
+const MAX_GATE_NAME: usize = 128;
+
+async fn gate_report_store(
+    Extension(Caller(b)): Extension<Caller>,
+    Path((m, v)): Path<(String, String)>,
+    body: Body,
+) -> Answer {
+    let r = reference(&m, &v)?;
+    let req: GateReportBody = body::parse(body).await?;
+    let gate = req.gate.as_str();
+    if gate.is_empty() || gate.chars().count() > MAX_GATE_NAME || gate.chars().any(char::is_control) {
+        return Err(ApiError::bad_input(
+            format!("gate {:?} is not a gate name", req.gate),
+            format!("name the gate in 1 to {MAX_GATE_NAME} printable characters, as `berth validate` does"),
+        ));
+    }
+    let version = b.resolve(&r).await?;
+    Ok(body::json(StatusCode::CREATED, &b.store_gate_report(&version, gate, &req.report).await?))
+}
+
+/// Whether a server can follow the ref: what it would wait for, if anything.
+async fn servable(Extension(Caller(b)): Extension<Caller>, Path((m, v)): Path<(String, String)>) -> Answer {
+    let r = reference(&m, &v)?;
+    Ok(ok(&json!({"waiting": b.check_servable(&r).await?})))
 }
 
 #[derive(Deserialize)]

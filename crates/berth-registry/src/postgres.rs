@@ -77,8 +77,16 @@ impl PgRegistry {
         probe(&pg).await?;
         sqlx::any::install_default_drivers();
         let opts: AnyConnectOptions = url.parse().map_err(bad_url)?;
+        // No ping before each use: it is one more round trip on every
+        // request (a hub's alias lookup makes two or three statements). A
+        // connection the server dropped fails its statement instead, once,
+        // and is closed by the pool; idle ones are retired before servers
+        // and proxies tend to cut them.
         let pool = AnyPoolOptions::new()
             .max_connections(8)
+            .test_before_acquire(false)
+            .idle_timeout(Duration::from_secs(120))
+            .max_lifetime(Duration::from_secs(1800))
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(opts)
             .await

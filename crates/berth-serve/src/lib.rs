@@ -18,6 +18,7 @@ mod input;
 mod loader;
 mod log;
 mod metrics;
+mod reach;
 mod refusal;
 mod rollout;
 mod served;
@@ -32,6 +33,7 @@ pub use admin::AdminToken;
 pub use input::{Inputs, Problem};
 pub use loader::{Follow, Target, check_target};
 pub use log::LogOptions;
+pub use reach::Reach;
 pub use rollout::PREVIEW_HEADER;
 pub use served::Source;
 pub use state::Limits;
@@ -90,8 +92,8 @@ pub async fn run_until(
         ));
     }
     let control = match &o.target {
-        Target::Registry { config, actor, reference, features } => {
-            rollout::Control::new((**config).clone(), actor.clone(), reference, features.clone())
+        Target::Registry { reach, reference, features } => {
+            rollout::Control::new(reach.clone(), reference, features.clone())
         }
         Target::File { .. } => None,
     };

@@ -14,9 +14,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 use berth_core::{Ref, Selector};
 use berth_ml::Signature;
-use berth_service::{Berth, Config, ErrorKind, Scorer, ServiceError};
+use berth_service::{ErrorKind, Operations, Scorer, ServiceError};
 use serde::{Deserialize, Serialize};
 
+use crate::reach::Reach;
 use crate::served::{Served, Source, inputs_of, smoke_test};
 use crate::state::{State, now};
 use crate::synthetic;
@@ -24,10 +25,10 @@ use crate::synthetic;
 pub enum Target {
     /// A model file; served under `name` (default: the file's stem).
     File { path: PathBuf, name: Option<String>, features: Option<Vec<String>> },
-    /// A ref, followed. The registry and store are opened on first use, so
-    /// that a server whose registry is down still starts (and serves its
+    /// A ref, followed through the registry or a hub, reached on first use
+    /// (so that a server whose registry is down still starts and serves its
     /// cached copy).
-    Registry { config: Box<Config>, actor: String, reference: Ref, features: Option<Vec<String>> },
+    Registry { reach: Arc<Reach>, reference: Ref, features: Option<Vec<String>> },
 }
 
 impl Target {
@@ -157,7 +158,7 @@ fn shown(e: &ServiceError) -> String {
 struct Round<'a> {
     state: &'a Arc<State>,
     target: &'a Target,
-    berth: Option<Berth>,
+    berth: Option<Arc<dyn Operations>>,
     /// The file's size and modification time at the last look.
     file_seen: Option<(u64, SystemTime)>,
 }
@@ -195,12 +196,10 @@ impl Round<'_> {
                 self.file_seen = Some(seen);
                 Ok(served.map_or(Wanted::Unchanged, |s| Wanted::Candidate(Box::new(s))))
             }
-            Target::Registry { config, actor, reference, features } => {
+            Target::Registry { reach, reference, features } => {
                 let berth = match self.berth {
                     Some(ref b) => b,
-                    None => self
-                        .berth
-                        .insert(Berth::open((**config).clone(), actor.clone()).await.map_err(|e| Failure::of(&e))?),
+                    None => self.berth.insert(reach.open().await.map_err(|e| Failure::of(&e))?),
                 };
                 let v = berth.resolve(reference).await.map_err(|e| Failure::of(&e))?;
                 let version = v.version.to_string();
@@ -209,23 +208,13 @@ impl Round<'_> {
                 }
                 let pinned = Ref { model: v.model.clone(), selector: Selector::Version(v.version) };
                 let (file, digest, _) = berth.fetch_model(&pinned).await.map_err(|e| Failure::of(&e))?;
-                let path = match &file {
-                    berth_service::ModelFile::Berth(p) | berth_service::ModelFile::Onnx(p) => p.clone(),
-                };
+                let path = file.path().to_path_buf();
                 let (name, features, state) = (v.model.to_string(), features.clone(), self.state.clone());
-                let record_at = cache_record_path(config, reference);
+                let record_at = cache_record_path(reach, reference);
                 let served = blocking(move || {
                     let identity = Identity { name, version, digest: digest.to_string(), source: Source::Store };
                     let served = open_checked(&state, identity, path.clone(), features, started)?;
-                    let record = CacheRecord {
-                        model: served.name.clone(),
-                        version: served.version.clone(),
-                        digest: served.digest.clone(),
-                        file: path,
-                    };
-                    if let Err(e) = crate::state::write_json(&record_at, &record) {
-                        tracing::warn!("cannot remember the served version in {}: {e}", record_at.display());
-                    }
+                    write_record(&record_at, &served, path);
                     Ok(served)
                 })
                 .await
@@ -237,8 +226,8 @@ impl Round<'_> {
 
     /// The last verified copy of the ref, when the registry or store is down.
     async fn cached(&self) -> Option<Served> {
-        let Target::Registry { config, reference, features, .. } = self.target else { return None };
-        let at = cache_record_path(config, reference);
+        let Target::Registry { reach, reference, features } = self.target else { return None };
+        let at = cache_record_path(reach, reference);
         let (features, state) = (features.clone(), self.state.clone());
         let started = Instant::now();
         blocking(move || {
@@ -256,12 +245,26 @@ impl Round<'_> {
     }
 }
 
-fn cache_record_path(config: &Config, reference: &Ref) -> PathBuf {
-    let dir = match config.state_dir() {
-        Some(d) => d.join("cache").join("serve"),
-        None => std::env::temp_dir().join("berth-serve"),
+/// Remembers `served` (its verified copy at `file`) as what `reference`
+/// last resolved to, so a restart while the registry or hub is down serves it.
+pub(crate) fn remember(reach: &Reach, reference: &Ref, served: &Served, file: PathBuf) {
+    write_record(&cache_record_path(reach, reference), served, file);
+}
+
+fn write_record(at: &Path, served: &Served, file: PathBuf) {
+    let record = CacheRecord {
+        model: served.name.clone(),
+        version: served.version.clone(),
+        digest: served.digest.clone(),
+        file,
     };
-    dir.join(format!("{}.json", reference.to_string().replace(['@', '/'], "_")))
+    if let Err(e) = crate::state::write_json(at, &record) {
+        tracing::warn!("cannot remember the served version in {}: {e}", at.display());
+    }
+}
+
+fn cache_record_path(reach: &Reach, reference: &Ref) -> PathBuf {
+    reach.state("cache/serve").join(format!("{}.json", reference.to_string().replace(['@', '/'], "_")))
 }
 
 /// Before serving a ref: whether it names something that exists or can
@@ -272,11 +275,8 @@ fn cache_record_path(config: &Config, reference: &Ref) -> PathBuf {
 /// cached copy meanwhile). A file target is not checked: the server waits
 /// for a missing file to appear.
 pub async fn check_target(target: &Target) -> Result<Option<String>, ServiceError> {
-    let Target::Registry { config, actor, reference, .. } = target else { return Ok(None) };
-    let checked = async {
-        let berth = Berth::open((**config).clone(), actor.clone()).await?;
-        berth.check_servable(reference).await
-    };
+    let Target::Registry { reach, reference, .. } = target else { return Ok(None) };
+    let checked = async { reach.open().await?.check_servable(reference).await };
     // A registry that neither answers nor refuses is the load chain's to retry.
     let limit = Duration::from_secs(10);
     at_start(reference, tokio::time::timeout(limit, checked).await.ok(), limit)

@@ -19,12 +19,12 @@ use berth_data::Table;
 use berth_deploy::rollout::{
     Arm, Phase, RolloutSpec, RolloutState, ShadowStats, Side, StepRecord, Verdict, analyze, route,
 };
-use berth_deploy::{Event, EventKind};
 use berth_ml::Prediction;
-use berth_service::{Berth, Config, ErrorKind};
+use berth_service::{ErrorKind, Operations, RolloutEnd};
 use serde::{Deserialize, Serialize};
 
 use crate::loader::Identity;
+use crate::reach::Reach;
 use crate::refusal::Refusal;
 use crate::served::{Served, Source};
 use crate::state::State;
@@ -35,23 +35,21 @@ pub const PREVIEW_HEADER: &str = "x-berth-preview";
 /// What rollouts need from the server's target: a ref that follows an
 /// environment, and the means to reach the registry.
 pub struct Control {
-    pub config: Config,
-    pub actor: String,
+    pub reach: Arc<Reach>,
     pub model: ModelName,
     pub env: AliasName,
     pub features: Option<Vec<String>>,
-    berth: tokio::sync::OnceCell<Berth>,
+    berth: tokio::sync::OnceCell<Arc<dyn Operations>>,
     /// Serialises starts, actions and the driver's transitions.
     pub lock: tokio::sync::Mutex<()>,
 }
 
 impl Control {
     /// Rollouts are possible when the server follows `NAME@ENV`.
-    pub fn new(config: Config, actor: String, reference: &Ref, features: Option<Vec<String>>) -> Option<Control> {
+    pub fn new(reach: Arc<Reach>, reference: &Ref, features: Option<Vec<String>>) -> Option<Control> {
         let Selector::Alias(env) = &reference.selector else { return None };
         Some(Control {
-            config,
-            actor,
+            reach,
             model: reference.model.clone(),
             env: env.clone(),
             features,
@@ -60,19 +58,12 @@ impl Control {
         })
     }
 
-    pub async fn berth(&self) -> Result<&Berth, String> {
-        self.berth
-            .get_or_try_init(|| Berth::open(self.config.clone(), self.actor.clone()))
-            .await
-            .map_err(|e| e.to_string())
+    pub async fn berth(&self) -> Result<&Arc<dyn Operations>, String> {
+        self.berth.get_or_try_init(|| self.reach.open()).await.map_err(|e| e.to_string())
     }
 
     fn file(&self) -> PathBuf {
-        let dir = match self.config.state_dir() {
-            Some(d) => d.join("serve"),
-            None => std::env::temp_dir().join("berth-serve"),
-        };
-        dir.join(format!("rollout-{}_{}.json", self.model, self.env))
+        self.reach.state("serve").join(format!("rollout-{}_{}.json", self.model, self.env))
     }
 }
 
@@ -87,6 +78,8 @@ pub struct Persisted {
 pub struct Rollout {
     pub state: Mutex<RolloutState>,
     pub candidate: Arc<Served>,
+    /// The candidate's verified copy, remembered for restarts once it is promoted.
+    candidate_file: PathBuf,
     /// Stable's traffic over the rollout, the candidate's in this step.
     arms: Mutex<(Arm, Arm)>,
     shadow: Mutex<ShadowStats>,
@@ -125,10 +118,11 @@ fn scores(p: &Prediction) -> Vec<f64> {
 }
 
 impl Rollout {
-    fn new(state: RolloutState, candidate: Arc<Served>, shadow: ShadowStats) -> Rollout {
+    fn new(state: RolloutState, (candidate, candidate_file): (Served, PathBuf), shadow: ShadowStats) -> Rollout {
         Rollout {
             state: Mutex::new(state),
-            candidate,
+            candidate: Arc::new(candidate),
+            candidate_file,
             arms: Mutex::new(Default::default()),
             shadow: Mutex::new(shadow),
             sequence: AtomicU64::new(0),
@@ -242,15 +236,14 @@ fn load(control: &Control) -> Option<Persisted> {
     serde_json::from_str(&text).map_err(|e| tracing::warn!("ignoring an unreadable rollout file: {e}")).ok()
 }
 
-/// Fetches (verified), opens and smoke-tests a version of the served model.
-async fn load_candidate(state: &Arc<State>, control: &Control, version: u64) -> Result<Served, String> {
+/// Fetches (verified), opens and smoke-tests a version of the served model;
+/// returns it and its verified copy.
+async fn load_candidate(state: &Arc<State>, control: &Control, version: u64) -> Result<(Served, PathBuf), String> {
     let berth = control.berth().await?;
     let pinned = Ref { model: control.model.clone(), selector: Selector::Version(version) };
     let started = Instant::now();
     let (file, digest, _) = berth.fetch_model(&pinned).await.map_err(|e| e.to_string())?;
-    let path = match file {
-        berth_service::ModelFile::Berth(p) | berth_service::ModelFile::Onnx(p) => p,
-    };
+    let path = file.path().to_path_buf();
     let identity = Identity {
         name: control.model.to_string(),
         version: version.to_string(),
@@ -258,9 +251,12 @@ async fn load_candidate(state: &Arc<State>, control: &Control, version: u64) -> 
         source: Source::Store,
     };
     let (st, features) = (state.clone(), control.features.clone());
-    tokio::task::spawn_blocking(move || crate::loader::open_checked(&st, identity, path, features, started))
-        .await
-        .map_err(|e| format!("the load was interrupted: {e}"))?
+    let file = path.clone();
+    let served =
+        tokio::task::spawn_blocking(move || crate::loader::open_checked(&st, identity, path, features, started))
+            .await
+            .map_err(|e| format!("the load was interrupted: {e}"))??;
+    Ok((served, file))
 }
 
 /// What an operator can ask of a running rollout, as the last segment of
@@ -390,7 +386,7 @@ pub async fn start(state: &Arc<State>, spec: RolloutSpec) -> Result<serde_json::
         .await
         .map_err(|e| Refusal::new(StatusCode::UNPROCESSABLE_ENTITY, format!("cannot load the candidate: {e}")))?;
     let rs = RolloutState::new(control.model.as_str(), Some(control.env.as_str()), stable_version, spec, now_ms());
-    let rollout = Arc::new(Rollout::new(rs, Arc::new(candidate), ShadowStats::default()));
+    let rollout = Arc::new(Rollout::new(rs, candidate, ShadowStats::default()));
     save(control, &rollout.persisted());
     tracing::info!(strategy = rollout.snapshot().spec.strategy.as_str(), candidate = %rollout.candidate.label(), "rollout started");
     state.set_rollout(Some(rollout.clone()));
@@ -460,59 +456,42 @@ async fn end(state: &Arc<State>, control: &Control, r: &Arc<Rollout>, how: Endin
     let at_ms = now_ms();
     let snapshot = r.snapshot();
     let candidate = snapshot.spec.candidate;
-    let (phase, event) = match &how {
+    let end = |reason: &str| RolloutEnd {
+        model: control.model.clone(),
+        env: control.env.clone(),
+        candidate,
+        reason: reason.to_string(),
+        record: serde_json::json!({"strategy": snapshot.spec.strategy, "steps": snapshot.steps}),
+    };
+    let (phase, aborted) = match &how {
         Ending::Promote(reason) => {
             let berth = control.berth().await.map_err(no_registry)?;
-            let record = serde_json::json!({"strategy": snapshot.spec.strategy, "steps": snapshot.steps});
             berth
-                .rollout_promote(&control.model, &control.env, candidate, reason, record)
+                .rollout_promote(&end(reason))
                 .await
                 .map_err(|e| refusal(&e, &format!("cannot move {}@{}", control.model, control.env)))?;
-            // Serve the candidate as the stable version from now on.
+            // Serve the candidate as the stable version from now on, and
+            // after a restart while the registry is out of reach.
             state.install_shared(r.candidate.clone(), None);
-            (
-                Phase::Promoted { at_ms },
-                Some((
-                    EventKind::RolloutPromoted,
-                    format!(
-                        "{}@{candidate} promoted to {} by a {} rollout",
-                        control.model,
-                        control.env,
-                        snapshot.spec.strategy.as_str()
-                    ),
-                    reason.clone(),
-                )),
-            )
+            let followed = Ref { model: control.model.clone(), selector: Selector::Alias(control.env.clone()) };
+            crate::loader::remember(&control.reach, &followed, &r.candidate, r.candidate_file.clone());
+            (Phase::Promoted { at_ms }, None)
         }
-        Ending::Abort(reason) => (
-            Phase::Aborted { at_ms, reason: reason.clone() },
-            Some((
-                EventKind::RolloutAborted,
-                format!(
-                    "{} rollout of {}@{candidate} to {} aborted: {reason}",
-                    snapshot.spec.strategy.as_str(),
-                    control.model,
-                    control.env
-                ),
-                reason.clone(),
-            )),
-        ),
+        Ending::Abort(reason) => (Phase::Aborted { at_ms, reason: reason.clone() }, Some(end(reason))),
         Ending::Stop => (Phase::Ended { at_ms }, None),
     };
     lock(&r.state).phase = phase;
     save(control, &r.persisted());
     state.set_rollout(None);
     tracing::info!(candidate, outcome = ?r.snapshot().phase, "rollout ended");
-    if let Some((kind, summary, reason)) = event
-        && let Ok(berth) = control.berth().await
-    {
-        let e = Event::new(kind, berth_core::Clock::now(&berth_core::SystemClock), &control.actor, summary)
-            .version(&control.model, candidate)
-            .env(control.env.as_str())
-            .details(
-                serde_json::json!({"reason": reason, "strategy": snapshot.spec.strategy, "steps": r.snapshot().steps}),
-            );
-        berth.notify(e).await;
+    if let Some(end) = aborted {
+        let told = match control.berth().await {
+            Ok(berth) => berth.rollout_aborted(&end).await.map_err(|e| e.to_string()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = told {
+            tracing::warn!("the abort of the rollout was not announced: {e}");
+        }
     }
     Ok(())
 }
@@ -578,9 +557,9 @@ async fn resume(state: &Arc<State>, control: &Control) {
     let mut wait = Duration::from_millis(200);
     loop {
         match load_candidate(state, control, candidate).await {
-            Ok(served) => {
-                tracing::info!(candidate = %served.label(), "resuming the rollout");
-                state.set_rollout(Some(Arc::new(Rollout::new(p.state, Arc::new(served), p.shadow))));
+            Ok(loaded) => {
+                tracing::info!(candidate = %loaded.0.label(), "resuming the rollout");
+                state.set_rollout(Some(Arc::new(Rollout::new(p.state, loaded, p.shadow))));
                 return;
             }
             Err(e) => {

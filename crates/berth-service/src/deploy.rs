@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use berth_core::Role;
 
 use crate::environment::{Rule, not_a_promoter};
+use crate::seam::RolloutEnd;
 use crate::{Berth, Result, ServiceError};
 
 /// A requirement a promotion does not meet, with what to do about it.
@@ -190,27 +191,45 @@ impl Berth {
 
     /// The end of a successful rollout: the policy is checked again (a
     /// rollout can run for hours) and the environment moved with kind
-    /// `rollout`, the rollout's record and the policy's evidence attached.
-    pub async fn rollout_promote(
-        &self,
-        model: &ModelName,
-        env: &AliasName,
-        candidate: u64,
-        reason: &str,
-        record: serde_json::Value,
-    ) -> Result<Option<AliasEvent>> {
+    /// `rollout`, the rollout's record and the policy's evidence attached;
+    /// the notifiers are told.
+    pub async fn rollout_promote(&self, end: &RolloutEnd) -> Result<Option<AliasEvent>> {
+        let (model, env) = (&end.model, &end.env);
         self.allow(Role::Deployer, Some(model), Some(env))?;
-        let guard = self.guard(Rule::Policy { how: "the promotion of a rollout", extra: Some(("rollout", record)) });
+        let guard = self
+            .guard(Rule::Policy { how: "the promotion of a rollout", extra: Some(("rollout", end.record.clone())) });
         let d = Deploy {
             model,
             env,
-            to: DeployTarget::Version(candidate),
+            to: DeployTarget::Version(end.candidate),
             kind: MoveKind::Rollout,
-            reason: Some(reason),
+            reason: Some(&end.reason),
             evidence: None,
             guard: Some(&guard),
         };
-        self.registry.deploy(d, &self.actor).await.map_err(|e| Berth::refused(&guard, e))
+        let moved = self.registry.deploy(d, &self.actor).await.map_err(|e| Berth::refused(&guard, e))?;
+        let strategy = end.record["strategy"].as_str().unwrap_or("rollout");
+        let summary = format!("{model}@{} promoted to {env} by a {strategy} rollout", end.candidate);
+        self.notify(self.rollout_event(EventKind::RolloutPromoted, summary, end)).await;
+        Ok(moved)
+    }
+
+    /// A rollout dropped before it moved anything: the notifiers are told.
+    pub async fn rollout_aborted(&self, end: &RolloutEnd) -> Result<()> {
+        self.allow(Role::Deployer, Some(&end.model), Some(&end.env))?;
+        let strategy = end.record["strategy"].as_str().unwrap_or("rollout");
+        let summary =
+            format!("{strategy} rollout of {}@{} to {} aborted: {}", end.model, end.candidate, end.env, end.reason);
+        self.notify(self.rollout_event(EventKind::RolloutAborted, summary, end)).await;
+        Ok(())
+    }
+
+    fn rollout_event(&self, kind: EventKind, summary: String, end: &RolloutEnd) -> Event {
+        let mut details = serde_json::json!({"reason": end.reason});
+        if let (Some(d), Some(r)) = (details.as_object_mut(), end.record.as_object()) {
+            d.extend(r.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        self.event(kind, summary).version(&end.model, end.candidate).env(end.env.as_str()).details(details)
     }
 
     /// Approves a version for an environment. The publisher of a version

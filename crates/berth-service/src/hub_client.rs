@@ -8,14 +8,17 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
-use berth_core::{AliasEvent, AliasName, Approval, AuditEntry, Delivery, ModelName, Ref, Selector, VersionRecord};
+use berth_core::{
+    AliasEvent, AliasName, Approval, AuditEntry, Clock, Delivery, Digest, GateRecord, ModelName, Ref, Selector,
+    SystemClock, Timestamp, VersionRecord,
+};
 use berth_store::StatCache;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use crate::seam::Operations;
+use crate::seam::{Operations, RolloutEnd};
 use crate::{
-    ApprovalFilter, ApproveReport, DeploymentRecord, Endpoint, EndpointUrl, ErrorKind, Lack, ModelSummary,
+    ApprovalFilter, ApproveReport, DeploymentRecord, Endpoint, EndpointUrl, ErrorKind, Lack, ModelFile, ModelSummary,
     NewTokenReport, PolicyApplyReport, PolicyRecord, PolicySet, PolicyShowReport, Principal, PromoteReport, PullReport,
     PushOptions, PushReport, PushRequest, Result, RollbackReport, ServiceError, ShowReport, TokenRecord, TokenRequest,
     Transfer, VersionsReport,
@@ -24,9 +27,10 @@ use crate::{
 pub struct HubClient {
     pub(crate) endpoint: Endpoint,
     pub(crate) url: String,
-    /// Where the digests of pushed and pulled files are remembered, so an
-    /// unchanged file is not read again; `None` remembers nothing.
-    stat_file: Option<PathBuf>,
+    /// This machine's cache (`$XDG_CACHE_HOME/berth`): the digests of pushed
+    /// and pulled files, so an unchanged file is not read again, and verified
+    /// copies of models fetched to score; `None` remembers nothing.
+    pub(crate) cache_dir: Option<PathBuf>,
 }
 
 fn loopback(host: &str) -> bool {
@@ -60,7 +64,7 @@ impl HubClient {
             Some(ca) => endpoint.with_ca(ca)?,
             None => endpoint,
         };
-        Ok(HubClient { endpoint, url: url.to_string(), stat_file: None })
+        Ok(HubClient { endpoint, url: url.to_string(), cache_dir: None })
     }
 
     /// A client of the hub at `url`, its token from `BERTH_TOKEN` or else the
@@ -68,9 +72,8 @@ impl HubClient {
     /// `~/.config/berth/credentials`: the token on its first line, readable
     /// by its owner alone); `BERTH_HUB_INSECURE=1` allows plain HTTP to
     /// another machine; `BERTH_HUB_CA` names a PEM file of certificates to
-    /// trust beside the system's. The digests of pushed and pulled files are
-    /// remembered in `$XDG_CACHE_HOME/berth/stat.json` (by default
-    /// `~/.cache/berth/stat.json`).
+    /// trust beside the system's. This machine's cache is
+    /// `$XDG_CACHE_HOME/berth` (by default `~/.cache/berth`).
     pub fn from_environment(url: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<HubClient> {
         let insecure = env("BERTH_HUB_INSECURE").is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true"));
         let token = match env("BERTH_TOKEN").filter(|t| !t.trim().is_empty()) {
@@ -83,14 +86,19 @@ impl HubClient {
             .or_else(|| env("HOME").filter(|h| !h.is_empty()).map(|h| Path::new(&h).join(".cache")));
         let ca = env("BERTH_HUB_CA").filter(|c| !c.is_empty()).map(PathBuf::from);
         let mut client = HubClient::with_ca(url, token, insecure, ca.as_deref())?;
-        client.stat_file = cache.map(|d| d.join("berth").join("stat.json"));
+        client.cache_dir = cache.map(|d| d.join("berth"));
         Ok(client)
+    }
+
+    /// This machine's cache directory for berth, if there is one.
+    pub fn cache_dir(&self) -> Option<PathBuf> {
+        self.cache_dir.clone()
     }
 
     /// The stat cache of this machine's user, or one that remembers nothing.
     pub(crate) fn stat_cache(&self) -> StatCache {
-        match &self.stat_file {
-            Some(f) => StatCache::load(f),
+        match &self.cache_dir {
+            Some(d) => StatCache::load(&d.join("stat.json")),
             None => StatCache::in_memory(),
         }
     }
@@ -341,6 +349,48 @@ impl Operations for HubClient {
     async fn pull(&self, r: &Ref, dir: Option<PathBuf>, transfer: &dyn Transfer) -> Result<PullReport> {
         crate::hub_transfer::pull(self, r, dir, transfer).await
     }
+    fn now(&self) -> Timestamp {
+        SystemClock.now()
+    }
+    async fn fetch_model(&self, r: &Ref) -> Result<(ModelFile, Digest, VersionRecord)> {
+        crate::hub_transfer::fetch_model(self, r).await
+    }
+    async fn version_file(&self, v: &VersionRecord, path: &str) -> Result<Option<Vec<u8>>> {
+        crate::hub_transfer::version_file(self, v, path).await
+    }
+    async fn store_gate_report(
+        &self,
+        v: &VersionRecord,
+        gate: &str,
+        report: &berth_gate::Report,
+    ) -> Result<GateRecord> {
+        let path = format!("/models/{}/versions/{}/gate-reports", v.model, v.version);
+        self.call("POST", &path, Some(json!({"gate": gate, "report": report}))).await
+    }
+    async fn check_servable(&self, r: &Ref) -> Result<Option<String>> {
+        let mut v: Value =
+            self.call("GET", &format!("/models/{}/versions/{}/servable", r.model, selector(r)), None).await?;
+        Ok(v["waiting"].take().as_str().map(str::to_string))
+    }
+    async fn rollout_allowed(&self, model: &ModelName, env: &AliasName, candidate: u64) -> Result<()> {
+        let body = json!({"env": env, "candidate": candidate});
+        let _: Value = self.call("POST", &format!("/models/{model}/rollouts/allowed"), Some(body)).await?;
+        Ok(())
+    }
+    async fn rollout_promote(&self, end: &RolloutEnd) -> Result<Option<AliasEvent>> {
+        let mut v: Value =
+            self.call("POST", &format!("/models/{}/rollouts/promoted", end.model), Some(ended(end))).await?;
+        Ok(serde_json::from_value(v["event"].take()).unwrap_or(None))
+    }
+    async fn rollout_aborted(&self, end: &RolloutEnd) -> Result<()> {
+        let _: Value = self.call("POST", &format!("/models/{}/rollouts/aborted", end.model), Some(ended(end))).await?;
+        Ok(())
+    }
+}
+
+/// A rollout's end as the hub's routes take it (the model is in the path).
+fn ended(end: &RolloutEnd) -> Value {
+    json!({"env": end.env, "candidate": end.candidate, "reason": end.reason, "record": end.record})
 }
 
 /// Percent-encodes everything but unreserved characters, for a query value or path segment.

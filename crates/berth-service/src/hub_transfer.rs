@@ -25,10 +25,14 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::hub_client::{HubClient, refusal, url_escape};
+use crate::predict::{cached_model, model_entry};
 use crate::pull::{Pulled, destination, plan};
 use crate::push::{LocalFile, Prepared, prepare, push_model};
 use crate::seam::Operations;
-use crate::{PullReport, PushOptions, PushReport, PushRequest, Result, ServiceError, ShowFile, Transfer, UploadId};
+use crate::{
+    ModelFile, NoTransfer, PullReport, PushOptions, PushReport, PushRequest, Result, ServiceError, ShowFile, Transfer,
+    UploadId,
+};
 
 /// Files sent or fetched at once.
 const JOBS: usize = 4;
@@ -293,9 +297,7 @@ pub(crate) async fn pull(
     dir: Option<PathBuf>,
     transfer: &dyn Transfer,
 ) -> Result<PullReport> {
-    let shown = hub.show(r).await?;
-    let v = shown.version;
-    let manifest = manifest_of(&shown.files, v.manifest, &format!("{}@{}", v.model, v.version), &hub.url)?;
+    let (v, manifest) = version_and_manifest(hub, r).await?;
     let dir = destination(&v, dir)?;
     let mut stat = hub.stat_cache();
     let (todo, skipped) = plan(&dir, &manifest, &mut stat);
@@ -306,6 +308,46 @@ pub(crate) async fn pull(
     transfer.finish();
     let files = manifest.files.len();
     crate::pull::finish(Pulled { version: v, dir, files, todo, skipped, bytes: total }, results, &mut stat)
+}
+
+/// A version's model through the hub, verified, in this machine's cache.
+pub(crate) async fn fetch_model(hub: &HubClient, r: &Ref) -> Result<(ModelFile, Digest, VersionRecord)> {
+    let (v, manifest) = version_and_manifest(hub, r).await?;
+    let (rel, entry, is_onnx) = model_entry(&v, &manifest)?;
+    let (dest, fresh) = cached_model(hub.cache_dir.as_deref(), &entry, is_onnx);
+    if !fresh {
+        download(hub, &v, &rel, &dest, &entry, NoTransfer.progress()).await?;
+    }
+    Ok((ModelFile::at(dest, is_onnx), entry.digest, v))
+}
+
+/// One file of a version through the hub, whole and verified (by way of
+/// this machine's cache); `None` when the version has no such file.
+pub(crate) async fn version_file(hub: &HubClient, v: &VersionRecord, path: &str) -> Result<Option<Vec<u8>>> {
+    let pinned = Ref { model: v.model.clone(), selector: berth_core::Selector::Version(v.version) };
+    let (v, manifest) = version_and_manifest(hub, &pinned).await?;
+    let Some((rel, e)) = manifest.files.iter().find(|(p, _)| p.as_str() == path) else { return Ok(None) };
+    let dest = match &hub.cache_dir {
+        Some(d) => d.join("files"),
+        None => std::env::temp_dir().join("berth-files"),
+    }
+    .join(e.digest.hex());
+    if crate::train::file_digest(&dest).ok() != Some(e.digest) {
+        download(hub, &v, rel, &dest, e, NoTransfer.progress()).await?;
+    }
+    let bytes = tokio::fs::read(&dest).await.map_err(|err| ServiceError::Infra {
+        message: format!("{}: cannot read the file just fetched: {err}", dest.display()),
+        hint: None,
+    })?;
+    Ok(Some(bytes))
+}
+
+/// The version `r` names and its manifest, checked against the digest the version records.
+async fn version_and_manifest(hub: &HubClient, r: &Ref) -> Result<(VersionRecord, Manifest)> {
+    let shown = hub.show(r).await?;
+    let v = shown.version;
+    let manifest = manifest_of(&shown.files, v.manifest, &format!("{}@{}", v.model, v.version), &hub.url)?;
+    Ok((v, manifest))
 }
 
 /// Where a download of `dest` collects its bytes until they are verified:

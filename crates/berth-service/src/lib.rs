@@ -47,7 +47,7 @@ pub use policy::{PolicyApplyReport, PolicyInForce, PolicySet, PolicyShowReport, 
 pub use predict::{ModelFile, PredictReport, Scorer, predict_to_file};
 pub use pull::PullReport;
 pub use push::{PushOptions, PushReport, PushRequest};
-pub use seam::Operations;
+pub use seam::{Operations, RolloutEnd};
 pub use service::{Berth, NoTransfer, ShowFile, ShowGate, ShowReport, Transfer, VersionsReport};
 pub use smoke::{SmokeCheck, SmokeReport, SmokeRequest, smoke};
 pub use train::{MODEL_FILE, TrainReport, TrainRequest, file_digest, load_train_config, train, train_off_runtime};
@@ -56,6 +56,7 @@ pub use validate::{Subject, ValidateRequest, model_arg, needs_project, validate}
 
 // Values callers pass in or get back that the store and registry define:
 // re-exported so that callers depend on this crate alone.
+pub use berth_gate::Report as GateReport;
 pub use berth_registry::{ApprovalFilter, ModelSummary, PolicyRecord, RegistryUrl, TokenRecord};
 pub use berth_store::{Progress, StoreUrl};
 

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use berth_core::{Digest, Ref, VersionRecord};
+use berth_core::{Digest, Manifest, ManifestEntry, Ref, RelPath, VersionRecord};
 use berth_data::{Column, ReadOptions, Table, read_table, write_table};
 use berth_ml::{Model, Predictor};
 
@@ -148,6 +148,49 @@ pub enum ModelFile {
     Onnx(PathBuf),
 }
 
+/// Which of a version's files is the model berth runs: its `model.berth`,
+/// else its only `.onnx` file; its path, its entry, and whether it is ONNX.
+pub(crate) fn model_entry(v: &VersionRecord, manifest: &Manifest) -> Result<(RelPath, ManifestEntry, bool)> {
+    let berth = manifest.files.iter().find(|(p, _)| p.as_str() == crate::MODEL_FILE);
+    let onnx: Vec<_> =
+        manifest.files.iter().filter(|(p, _)| p.as_str().to_ascii_lowercase().ends_with(".onnx")).collect();
+    match (berth, onnx.as_slice()) {
+        (Some((p, e)), _) => Ok((p.clone(), *e, false)),
+        (None, [(p, e)]) => Ok(((*p).clone(), **e, true)),
+        _ => {
+            let files: Vec<&str> = manifest.files.keys().map(|p| p.as_str()).collect();
+            Err(ServiceError::input(
+                format!("{}@{} has no model berth can run: its files are {files:?}", v.model, v.version),
+                Some(format!("push a {} from `berth train`, or exactly one .onnx file", crate::MODEL_FILE)),
+            ))
+        }
+    }
+}
+
+/// Where a model's verified copy is kept in the cache `dir` (`None`: the
+/// system's temporary directory), named by its digest.
+pub(crate) fn cached_model(dir: Option<&Path>, e: &ManifestEntry, is_onnx: bool) -> (PathBuf, bool) {
+    let dir = match dir {
+        Some(d) => d.join("models"),
+        None => std::env::temp_dir().join("berth-models"),
+    };
+    let dest = dir.join(if is_onnx { format!("{}.onnx", e.digest.hex()) } else { e.digest.hex() });
+    let fresh = dest.is_file() && crate::train::file_digest(&dest).ok() == Some(e.digest);
+    (dest, fresh)
+}
+
+impl ModelFile {
+    pub(crate) fn at(path: PathBuf, is_onnx: bool) -> ModelFile {
+        if is_onnx { ModelFile::Onnx(path) } else { ModelFile::Berth(path) }
+    }
+
+    pub fn path(&self) -> &Path {
+        match self {
+            ModelFile::Berth(p) | ModelFile::Onnx(p) => p,
+        }
+    }
+}
+
 impl Berth {
     /// Fetches a version's model file (verified) into the local cache; the
     /// digest is the file's, checked against the manifest.
@@ -155,34 +198,12 @@ impl Berth {
         self.allow(berth_core::Role::Reader, Some(&r.model), None)?;
         let v = self.registry.resolve(r).await?;
         let manifest = self.manifest(&v).await?;
-        let berth = manifest.files.iter().find(|(p, _)| p.as_str() == crate::MODEL_FILE);
-        let onnx: Vec<_> =
-            manifest.files.iter().filter(|(p, _)| p.as_str().to_ascii_lowercase().ends_with(".onnx")).collect();
-        let (entry, is_onnx) = match (berth, onnx.as_slice()) {
-            (Some((_, e)), _) => (*e, false),
-            (None, [(_, e)]) => (**e, true),
-            _ => {
-                let files: Vec<&str> = manifest.files.keys().map(|p| p.as_str()).collect();
-                return Err(ServiceError::input(
-                    format!("{}@{} has no model berth can run: its files are {files:?}", v.model, v.version),
-                    Some(format!("push a {} from `berth train`, or exactly one .onnx file", crate::MODEL_FILE)),
-                ));
-            }
-        };
-        let dir = match self.config.state_dir() {
-            Some(d) => d.join("cache").join("models"),
-            None => std::env::temp_dir().join("berth-models"),
-        };
-        let dest = dir.join(if is_onnx { format!("{}.onnx", entry.digest.hex()) } else { entry.digest.hex() });
-        if !dest.is_file() || crate::train::file_digest(&dest).ok() != Some(entry.digest) {
+        let (_, entry, is_onnx) = model_entry(&v, &manifest)?;
+        let cache = self.config.state_dir().map(|d| d.join("cache"));
+        let (dest, fresh) = cached_model(cache.as_deref(), &entry, is_onnx);
+        if !fresh {
             self.store.get_to_file(&entry.digest, &dest, &*NoTransfer.progress()).await?;
         }
-        Ok((if is_onnx { ModelFile::Onnx(dest) } else { ModelFile::Berth(dest) }, entry.digest, v))
-    }
-
-    /// A version's model, fetched and opened for scoring.
-    pub async fn open_scorer(&self, r: &Ref, features: Option<Vec<String>>) -> Result<(Scorer, VersionRecord)> {
-        let (file, _, v) = self.fetch_model(r).await?;
-        Ok((Scorer::from_model_file(&file, features)?, v))
+        Ok((ModelFile::at(dest, is_onnx), entry.digest, v))
     }
 }

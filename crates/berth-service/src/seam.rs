@@ -8,12 +8,17 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use async_trait::async_trait;
-use berth_core::{AliasEvent, AliasName, Approval, AuditEntry, Delivery, ModelName, Ref, VersionRecord};
+use berth_core::{
+    AliasEvent, AliasName, Approval, AuditEntry, Delivery, Digest, GateRecord, Lineage, ModelName, Ref, Timestamp,
+    VersionRecord,
+};
+use serde::{Deserialize, Serialize};
 
 use crate::{
-    ApprovalFilter, ApproveReport, Berth, DeploymentRecord, ModelSummary, NewTokenReport, PolicyApplyReport,
+    ApprovalFilter, ApproveReport, Berth, DeploymentRecord, ModelFile, ModelSummary, NewTokenReport, PolicyApplyReport,
     PolicyRecord, PolicySet, PolicyShowReport, Principal, PromoteReport, PullReport, PushOptions, PushReport,
-    PushRequest, Result, RollbackReport, ShowReport, TokenRecord, TokenRequest, Transfer, VersionsReport,
+    PushRequest, Result, RollbackReport, Scorer, ShowReport, TokenRecord, TokenRequest, TrainReport, Transfer,
+    VersionsReport,
 };
 
 #[async_trait]
@@ -68,6 +73,55 @@ pub trait Operations: Send + Sync {
     /// Writes the files of the version `r` names into `dir` (by default
     /// `MODEL-vN`), verified, leaving alone those that already hold the right bytes.
     async fn pull(&self, r: &Ref, dir: Option<PathBuf>, transfer: &dyn Transfer) -> Result<PullReport>;
+
+    /// The time as the service keeps it (its injected clock in-process).
+    fn now(&self) -> Timestamp;
+    /// A version's model (`model.berth`, or its only `.onnx` file), verified,
+    /// in this machine's cache; the digest is the file's.
+    async fn fetch_model(&self, r: &Ref) -> Result<(ModelFile, Digest, VersionRecord)>;
+    /// One file of a version, whole and verified; `None` when it has no such file.
+    async fn version_file(&self, v: &VersionRecord, path: &str) -> Result<Option<Vec<u8>>>;
+    /// Records a gate's report on a version (and tells the notifiers).
+    async fn store_gate_report(&self, v: &VersionRecord, gate: &str, report: &berth_gate::Report)
+    -> Result<GateRecord>;
+    /// Whether a server can follow `r`: an error for a mistake that waiting
+    /// would never fix, else what the server will wait for, if anything.
+    async fn check_servable(&self, r: &Ref) -> Result<Option<String>>;
+    /// Whether a rollout of `candidate` into `env` may start (the promotion policy).
+    async fn rollout_allowed(&self, model: &ModelName, env: &AliasName, candidate: u64) -> Result<()>;
+    /// A rollout's end: `env` moves to `candidate` if the policy still holds.
+    async fn rollout_promote(&self, end: &RolloutEnd) -> Result<Option<AliasEvent>>;
+    /// A rollout dropped: nothing moves; the notifiers are told.
+    async fn rollout_aborted(&self, end: &RolloutEnd) -> Result<()>;
+
+    /// A version's model, fetched and opened for scoring.
+    async fn open_scorer(&self, r: &Ref, features: Option<Vec<String>>) -> Result<(Scorer, VersionRecord)> {
+        let (file, _, v) = self.fetch_model(r).await?;
+        Ok((Scorer::from_model_file(&file, features)?, v))
+    }
+    /// Pushes a training run's directory as a new version of `model`, with
+    /// its metrics, hyperparameters, signature and data digest.
+    async fn push_training(
+        &self,
+        report: &TrainReport,
+        model: ModelName,
+        lineage: Lineage,
+        transfer: &dyn Transfer,
+    ) -> Result<PushReport> {
+        let req = crate::train::push_request_for(report, model, lineage)?;
+        self.push_files(req, &PushOptions::default(), transfer).await
+    }
+}
+
+/// How a rollout ended, as the service records and announces it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RolloutEnd {
+    pub model: ModelName,
+    pub env: AliasName,
+    pub candidate: u64,
+    pub reason: String,
+    /// The rollout's strategy and steps, kept with the move and the event.
+    pub record: serde_json::Value,
 }
 
 #[async_trait]
@@ -164,5 +218,34 @@ impl Operations for Berth {
     }
     async fn pull(&self, r: &Ref, dir: Option<PathBuf>, transfer: &dyn Transfer) -> Result<PullReport> {
         Berth::pull(self, r, dir, transfer).await
+    }
+    fn now(&self) -> Timestamp {
+        Berth::now(self)
+    }
+    async fn fetch_model(&self, r: &Ref) -> Result<(ModelFile, Digest, VersionRecord)> {
+        Berth::fetch_model(self, r).await
+    }
+    async fn version_file(&self, v: &VersionRecord, path: &str) -> Result<Option<Vec<u8>>> {
+        Berth::version_file(self, v, path).await
+    }
+    async fn store_gate_report(
+        &self,
+        v: &VersionRecord,
+        gate: &str,
+        report: &berth_gate::Report,
+    ) -> Result<GateRecord> {
+        Berth::store_gate_report(self, v, gate, report).await
+    }
+    async fn check_servable(&self, r: &Ref) -> Result<Option<String>> {
+        Berth::check_servable(self, r).await
+    }
+    async fn rollout_allowed(&self, model: &ModelName, env: &AliasName, candidate: u64) -> Result<()> {
+        Berth::rollout_allowed(self, model, env, candidate).await
+    }
+    async fn rollout_promote(&self, end: &RolloutEnd) -> Result<Option<AliasEvent>> {
+        Berth::rollout_promote(self, end).await
+    }
+    async fn rollout_aborted(&self, end: &RolloutEnd) -> Result<()> {
+        Berth::rollout_aborted(self, end).await
     }
 }

@@ -12,7 +12,7 @@ use berth_data::{Profile, ReadOptions, read_table};
 use berth_ml::{Predictor, Task, TrainConfig, TrainConfigDraft};
 use serde::Serialize;
 
-use crate::{Berth, PushReport, Result, ServiceError, Transfer};
+use crate::{Result, ServiceError};
 
 pub const MODEL_FILE: &str = "model.berth";
 
@@ -242,24 +242,13 @@ pub(crate) fn ml_error(e: berth_ml::MlError) -> ServiceError {
     }
 }
 
-impl Berth {
-    /// Pushes what a training run wrote as the next version of `model`,
-    /// recording what [`push_request_for`] says a training run records, so
-    /// that every caller that trains and pushes records the same things.
-    pub async fn push_training(
-        &self,
-        report: &TrainReport,
-        model: ModelName,
-        lineage: Lineage,
-        transfer: &dyn Transfer,
-    ) -> Result<PushReport> {
-        self.push(push_request_for(report, model, lineage)?, transfer).await
-    }
-}
-
 /// What a push of a training run's directory records: its metrics, its
 /// hyperparameters as params, its signature, and the data's digest in the lineage.
-fn push_request_for(report: &TrainReport, model: ModelName, mut lineage: Lineage) -> Result<crate::PushRequest> {
+pub(crate) fn push_request_for(
+    report: &TrainReport,
+    model: ModelName,
+    mut lineage: Lineage,
+) -> Result<crate::PushRequest> {
     lineage.data.insert("training_data".into(), report.data_digest);
     lineage.extra.insert("training_config".into(), serde_json::to_string(&report.config).unwrap_or_default());
     let signature: serde_json::Value = serde_json::from_slice(

@@ -24,7 +24,7 @@ use berth_ml::{Prediction, Signature, Task};
 
 use crate::endpoint::{Endpoint, EndpointUrl};
 use crate::predict::Scorer;
-use crate::{Berth, Result, ServiceError};
+use crate::{Operations, Result, ServiceError};
 
 /// What is validated, decided once where the arguments enter.
 #[derive(Debug, Clone, PartialEq)]
@@ -160,7 +160,11 @@ struct LoadedModel {
 }
 
 impl LoadedModel {
-    async fn load(berth: Option<&Berth>, model: &ModelArg, features: Option<Vec<String>>) -> Result<LoadedModel> {
+    async fn load(
+        berth: Option<&dyn Operations>,
+        model: &ModelArg,
+        features: Option<Vec<String>>,
+    ) -> Result<LoadedModel> {
         match model {
             ModelArg::File(path) => Ok(LoadedModel {
                 scorer: Scorer::open_file(path, features)?,
@@ -289,9 +293,9 @@ impl Score for PredictionsFile<'_> {
 
 /// When a report was made, to the second: on the service's clock when there
 /// is a project, else on the system's (a model file validated on its own).
-fn created_at(berth: Option<&Berth>) -> String {
+fn created_at(berth: Option<&dyn Operations>) -> String {
     use berth_core::Clock;
-    let now = berth.map(Berth::now).unwrap_or_else(|| berth_core::SystemClock.now());
+    let now = berth.map(|b| b.now()).unwrap_or_else(|| berth_core::SystemClock.now());
     let since_epoch = std::time::Duration::from_millis(now.millis().max(0) as u64);
     humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + since_epoch).to_string()
 }
@@ -412,7 +416,7 @@ fn measure_latency(scorer: &Scorer, table: &Table, runs: usize, warmup: usize) -
 async fn drift_columns(
     spec: &berth_gate::gate::DriftSpec,
     subject: &impl Score,
-    berth: Option<&Berth>,
+    berth: Option<&dyn Operations>,
     table: &Table,
     target: &str,
 ) -> Result<Vec<(String, Reference, Current)>> {
@@ -483,7 +487,7 @@ async fn drift_columns(
 
 /// Runs the gate. `berth` is needed when the subject or the baseline is a
 /// ref ([`needs_project`]).
-pub async fn validate(berth: Option<&Berth>, req: &ValidateRequest) -> Result<Report> {
+pub async fn validate(berth: Option<&dyn Operations>, req: &ValidateRequest) -> Result<Report> {
     let mut report = Report::new(&req.gate_name, &req.subject.to_string());
     report.created_at = created_at(berth);
     report.data.path = req.data.display().to_string();
@@ -520,7 +524,7 @@ pub async fn validate(berth: Option<&Berth>, req: &ValidateRequest) -> Result<Re
 /// beside the scoring, the baseline, latency, the verdict, the stored report.
 async fn score_and_evaluate(
     mut subject: impl Score,
-    berth: Option<&Berth>,
+    berth: Option<&dyn Operations>,
     req: &ValidateRequest,
     mut report: Report,
 ) -> Result<Report> {
@@ -646,7 +650,7 @@ fn load_data(path: &Path, report: &mut Report) -> Result<Option<Table>> {
 
 /// The baseline's predictions on the same rows, or its stored metrics.
 async fn baseline(
-    berth: Option<&Berth>,
+    berth: Option<&dyn Operations>,
     req: &ValidateRequest,
     table: &Table,
     target: &str,
