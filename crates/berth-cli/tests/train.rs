@@ -248,9 +248,9 @@ fn an_exported_onnx_model_predicts_like_onnxruntime() {
         assert!((got - w).abs() <= 1e-5 * w.abs().max(1.0), "{got} vs onnxruntime {w}");
     }
     // An operator berth does not run is named with its node.
-    let svm = onnx_fixture("svm_unsupported.onnx");
-    let r = p.berth(&["predict", svm.to_str().unwrap(), "--data", "batch.csv", "-o", "q.csv"]).fails(2);
-    assert!(r.stderr.contains("ai.onnx.ml.SVMClassifier") && r.stderr.contains("node \"SVMc\""), "{}", r.stderr);
+    let det = onnx_fixture("unsupported_operator.onnx");
+    let r = p.berth(&["predict", det.to_str().unwrap(), "--data", "batch.csv", "-o", "q.csv"]).fails(2);
+    assert!(r.stderr.contains("Det") && r.stderr.contains("node \"Det\""), "{}", r.stderr);
 }
 
 #[test]

@@ -4,6 +4,14 @@
 //! classifiers in its `TreeEnsembleClassifier`; both names are bound here to
 //! berth's [`TreeEnsemble`], wrapped as a tract operator so that the rest of
 //! the graph (casts, identities, scalers) still runs in tract.
+//!
+//! Through the generic [`BerthOp`] bridge, berth also runs the SVMs
+//! (`SVMClassifier`, `SVMRegressor`: [`super::svm`]), the linear models
+//! (`LinearClassifier`, which tract types wrongly for string labels and
+//! one-score binary models: [`super::linear_classifier`]; `LinearRegressor`:
+//! [`super::linear_regressor`]) and the preprocessing operators
+//! (`Binarizer`, `Imputer`, `OneHotEncoder`, `LabelEncoder`,
+//! `FeatureVectorizer`: [`super::encoders`]).
 
 use std::sync::Arc;
 
@@ -11,11 +19,54 @@ use tract_onnx::model::{OnnxOpRegister, ParsingContext};
 use tract_onnx::pb::NodeProto;
 use tract_onnx::tract_hir::internal::*;
 
+use super::encoders::{Binarizer, FeatureVectorizer, Imputer, LabelEncoder, OneHotEncoder};
+use super::linear_classifier::LinearClassifier;
+use super::linear_regressor::LinearRegressor;
+use super::row_op::{BerthOp, RowOp};
+use super::svm::{SvmClassifier, SvmRegressor};
 use super::tree_ensemble::{Labels, TreeEnsemble};
 
 pub fn register(ops: &mut OnnxOpRegister) {
     ops.insert("TreeEnsembleRegressor", regressor);
     ops.insert("TreeEnsembleClassifier", classifier);
+    ops.insert("SVMClassifier", |_, n| row_op(n, SvmClassifier::from_node));
+    ops.insert("SVMRegressor", |_, n| row_op(n, SvmRegressor::from_node));
+    ops.insert("LinearClassifier", |_, n| row_op(n, LinearClassifier::from_node));
+    ops.insert("LinearRegressor", |_, n| row_op(n, LinearRegressor::from_node));
+    ops.insert("FeatureVectorizer", |_, n| row_op(n, FeatureVectorizer::from_node));
+    ops.insert("Binarizer", |_, n| row_op(n, Binarizer::from_node));
+    ops.insert("Imputer", |_, n| row_op(n, Imputer::from_node));
+    ops.insert("OneHotEncoder", |_, n| row_op(n, OneHotEncoder::from_node));
+    ops.insert("LabelEncoder", |_, n| row_op(n, LabelEncoder::from_node));
+}
+
+/// Builds one of berth's [`RowOp`]s from its node.
+fn row_op<T: RowOp>(
+    node: &NodeProto,
+    from_node: fn(&NodeProto) -> Result<T, String>,
+) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
+    let op = from_node(node).map_err(|e| format_err!("{} node {:?}: {e}", node.op_type, node.name))?;
+    Ok((BerthOp::inference(op), vec![]))
+}
+
+/// Checks the attributes of a node whose operator [`register`] binds
+/// (`None` for any other operator): an error says, in berth's words, why
+/// berth cannot run it.
+pub fn validate(node: &NodeProto) -> Option<Result<(), String>> {
+    Some(match node.op_type.as_str() {
+        "TreeEnsembleRegressor" => TreeEnsemble::from_node(node, false).map(drop),
+        "TreeEnsembleClassifier" => TreeEnsemble::from_node(node, true).map(drop),
+        "SVMClassifier" => SvmClassifier::from_node(node).map(drop),
+        "SVMRegressor" => SvmRegressor::from_node(node).map(drop),
+        "LinearClassifier" => LinearClassifier::from_node(node).map(drop),
+        "LinearRegressor" => LinearRegressor::from_node(node).map(drop),
+        "FeatureVectorizer" => FeatureVectorizer::from_node(node).map(drop),
+        "Binarizer" => Binarizer::from_node(node).map(drop),
+        "Imputer" => Imputer::from_node(node).map(drop),
+        "OneHotEncoder" => OneHotEncoder::from_node(node).map(drop),
+        "LabelEncoder" => LabelEncoder::from_node(node).map(drop),
+        _ => return None,
+    })
 }
 
 fn build(node: &NodeProto, classifier: bool) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {

@@ -3,15 +3,35 @@
 //! Before tract sees a graph, berth rewrites what tract lacks or gets wrong
 //! for classic ML exports: `ZipMap` (skl2onnx's default classifier output, a
 //! sequence of maps) is removed and the probability tensor it wrapped becomes
-//! the output; class labels are taken from the model's attributes and the
-//! label of each row is the most probable class (tract's own label output is
-//! wrong for some binary tree ensembles); `Scaler` becomes `Sub` and `Mul`.
-//! The tree ensembles (`TreeEnsembleRegressor`, `TreeEnsembleClassifier`)
-//! are berth's own operators ([`tree_ensemble`], registered by [`ml_ops`]).
-//! An operator neither tract nor berth implements is refused at load time
-//! with its name and node.
+//! the output; `Scaler` becomes `Sub` and `Mul`; constant
+//! `ArrayFeatureExtractor` indices are made one-dimensional
+//! ([`feature_extractor`]). Many ONNX-ML operators are berth's own
+//! ([`ml_ops`] registers them): the tree ensembles ([`tree_ensemble`]), the
+//! SVMs ([`svm`]), the linear models ([`linear_classifier`],
+//! [`linear_regressor`]) and the preprocessing operators ([`encoders`]).
+//! Their attributes are checked before tract runs, and an operator neither
+//! tract nor berth implements is refused at load time with its name and
+//! node; tract's own failures are retold with the node they concern
+//! ([`errors`]).
+//!
+//! Labels: for SVMs and linear classifiers, the model's own label output
+//! is reported (an SVM votes one-vs-one, and its scores do not always show
+//! the winner); for every other classifier the label of a row is its most
+//! probable class, taken from the probabilities (tract's own label output is
+//! wrong for some binary tree ensembles). Ties go to the class listed first,
+//! as scikit-learn's `predict` does: a binary random forest whose trees split
+//! 0.5/0.5 predicts the first class, where onnxruntime's label output gives
+//! the second. The probabilities are the same in both.
 
+mod attrs;
+mod encoders;
+mod errors;
+mod feature_extractor;
+mod linear_classifier;
+mod linear_regressor;
 mod ml_ops;
+mod row_op;
+mod svm;
 mod tree_ensemble;
 
 use std::sync::Arc;
@@ -30,6 +50,34 @@ pub struct OnnxModel {
     pub classes: Option<Vec<String>>,
     /// Which output holds probabilities (classifiers) or values (regressors).
     output: usize,
+    /// Which output holds the labels, when the model's own labels are the
+    /// ones to report (see [`label_output`]).
+    label_output: Option<usize>,
+    /// The graph's nodes, to name the one that fails at run time.
+    nodes: Vec<pb::NodeProto>,
+}
+
+fn op_name(n: &pb::NodeProto) -> String {
+    if n.domain.is_empty() { n.op_type.clone() } else { format!("{}.{}", n.domain, n.op_type) }
+}
+
+/// The graph output carrying the labels of a classifier berth computes
+/// itself and whose scores do not always show its label (`SVMClassifier`,
+/// `LinearClassifier`), through any `Cast` or `Identity`. An SVM's label is
+/// its one-vs-one vote: a two-class SVM's scores are `[-d, d]` for a
+/// decision value `d` that votes for the *first* class when positive. A
+/// binary linear model may output its one margin alone.
+fn label_output(graph: &pb::GraphProto) -> Option<usize> {
+    let svm = graph.node.iter().find(|n| matches!(n.op_type.as_str(), "SVMClassifier" | "LinearClassifier"))?;
+    let mut tensor = svm.output.first()?.clone();
+    while let Some(next) = graph
+        .node
+        .iter()
+        .find(|n| matches!(n.op_type.as_str(), "Cast" | "Identity") && n.input.first() == Some(&tensor))
+    {
+        tensor = next.output.first()?.clone();
+    }
+    graph.output.iter().position(|o| o.name == tensor)
 }
 
 fn attr_labels(node: &pb::NodeProto) -> Option<Vec<String>> {
@@ -55,6 +103,12 @@ fn last_dim(v: &pb::ValueInfoProto) -> Option<usize> {
         Value::DimValue(n) if *n > 0 => Some(*n as usize),
         _ => None,
     }
+}
+
+/// Whether an input is declared as something other than a tensor (a map or
+/// a sequence: the ONNX schema berth reads keeps tensor types only).
+fn not_a_tensor(v: &pb::ValueInfoProto) -> bool {
+    v.r#type.as_ref().and_then(|t| t.value.as_ref()).is_none()
 }
 
 fn floats_attr(node: &pb::NodeProto, name: &str) -> Vec<f32> {
@@ -118,6 +172,14 @@ impl OnnxModel {
             return Err(MlError::BadOnnx(format!("berth runs models with one input matrix; this one has {names:?}")));
         }
         let input_name = graph.input[0].name.clone();
+        if not_a_tensor(&graph.input[0]) {
+            let reader = graph.node.iter().find(|n| n.input.contains(&input_name));
+            let by = reader.map(|n| format!(" read by node '{}' ({})", n.name, op_name(n))).unwrap_or_default();
+            return Err(MlError::BadOnnx(format!(
+                "input {input_name:?} is not a tensor (a map or a sequence){by}; berth runs models whose input is one \
+                 float matrix"
+            )));
+        }
         let n_features = last_dim(&graph.input[0])
             .ok_or_else(|| MlError::BadOnnx(format!("input {input_name:?} has no fixed feature count")))?;
 
@@ -136,7 +198,7 @@ impl OnnxModel {
             .node
             .iter()
             .filter(|n| n.op_type == "ZipMap")
-            .map(|n| (n.input[0].clone(), n.output[0].clone()))
+            .filter_map(|n| Some((n.input.first()?.clone(), n.output.first()?.clone())))
             .collect();
         graph.node.retain(|n| n.op_type != "ZipMap");
         for (tensor, seq) in &zipmaps {
@@ -146,26 +208,28 @@ impl OnnxModel {
             }
         }
         rewrite_scalers(graph);
+        feature_extractor::flatten_constant_indices(graph);
         let known = &onnx.op_register.0;
         if let Some(n) = graph.node.iter().find(|n| !known.contains_key(&n.op_type)) {
-            return Err(MlError::UnsupportedOperator {
-                op: format!(
-                    "{}{}",
-                    if n.domain.is_empty() { String::new() } else { format!("{}.", n.domain) },
-                    n.op_type
-                ),
-                node: n.name.clone(),
-            });
+            return Err(MlError::UnsupportedOperator { op: op_name(n), node: n.name.clone() });
         }
+        for n in &graph.node {
+            if let Some(Err(e)) = ml_ops::validate(n) {
+                return Err(MlError::BadOnnx(format!("node '{}' ({}): {e}", n.name, op_name(n))));
+            }
+        }
+        let label_output = label_output(graph);
         // Regressors: the float output; classifiers: the probabilities (the
         // last float output, after the label).
         let output = if classes.is_some() { graph.output.len().saturating_sub(1) } else { 0 };
 
-        let mut model = onnx.model_for_proto_model(&proto).map_err(bad)?;
+        let nodes = graph.node.clone();
+        let in_words = |e: TractError| MlError::BadOnnx(errors::in_words(&e, &nodes));
+        let mut model = onnx.model_for_proto_model(&proto).map_err(in_words)?;
         let rows = model.symbols.sym("rows");
-        model = model.with_input_fact(0, f32::fact([rows.to_dim(), n_features.to_dim()]).into()).map_err(bad)?;
-        let plan = model.into_optimized().map_err(bad)?.into_runnable().map_err(bad)?;
-        Ok(OnnxModel { plan, input_name, n_features, classes, output })
+        model = model.with_input_fact(0, f32::fact([rows.to_dim(), n_features.to_dim()]).into()).map_err(in_words)?;
+        let plan = model.into_optimized().map_err(in_words)?.into_runnable().map_err(in_words)?;
+        Ok(OnnxModel { plan, input_name, n_features, classes, output, label_output, nodes })
     }
 
     /// Scores a row-major `[rows, n_features]` matrix.
@@ -178,25 +242,40 @@ impl OnnxModel {
             )));
         }
         let input = Tensor::from_shape(&[rows, self.n_features], &data).map_err(bad)?;
-        let out = self.plan.run(tvec!(input.into())).map_err(bad)?;
+        let out =
+            self.plan.run(tvec!(input.into())).map_err(|e| MlError::BadOnnx(errors::in_words(&e, &self.nodes)))?;
         let t = out.get(self.output).ok_or_else(|| MlError::BadOnnx("the model produced no output".into()))?;
         let t = t.cast_to::<f32>().map_err(bad)?;
         let values: Vec<f64> = t.to_plain_array_view::<f32>().map_err(bad)?.iter().map(|v| f64::from(*v)).collect();
         match &self.classes {
             None => Ok(Prediction { values: Some(values), labels: None, probabilities: None, classes: None }),
             Some(classes) => {
-                let k = classes.len();
-                if values.len() != rows * k {
+                // One column per class, unless the model's own labels are
+                // read: then its scores are reported as they are (a binary
+                // decision value may be one column).
+                let k = match self.label_output {
+                    Some(_) if rows > 0 && values.len().is_multiple_of(rows) => values.len() / rows,
+                    _ => classes.len(),
+                };
+                if values.len() != rows * k || k == 0 {
                     return Err(MlError::BadOnnx(format!(
                         "{} probabilities for {rows} rows and {k} classes",
                         values.len()
                     )));
                 }
                 let probs: Vec<Vec<f64>> = values.chunks(k).map(<[f64]>::to_vec).collect();
-                let labels = probs
-                    .iter()
-                    .map(|p| classes[p.iter().enumerate().fold(0, |b, (i, v)| if *v > p[b] { i } else { b })].clone())
-                    .collect();
+                let labels = match self.label_output.and_then(|i| out.get(i)) {
+                    Some(l) => {
+                        let l = l.cast_to::<String>().map_err(bad)?;
+                        l.to_plain_array_view::<String>().map_err(bad)?.iter().cloned().collect()
+                    }
+                    None => probs
+                        .iter()
+                        .map(|p| {
+                            classes[p.iter().enumerate().fold(0, |b, (i, v)| if *v > p[b] { i } else { b })].clone()
+                        })
+                        .collect(),
+                };
                 Ok(Prediction {
                     values: None,
                     labels: Some(labels),

@@ -20,6 +20,9 @@ use std::collections::HashMap;
 
 use tract_onnx::pb;
 
+use super::attrs::Attrs;
+pub use super::attrs::Labels;
+
 /// A branch's comparison, or a leaf.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -80,22 +83,6 @@ pub enum PostTransform {
     SoftmaxZero,
 }
 
-/// Class labels of a classifier, as the model declares them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Labels {
-    Ints(Vec<i64>),
-    Strings(Vec<String>),
-}
-
-impl Labels {
-    pub fn len(&self) -> usize {
-        match self {
-            Labels::Ints(v) => v.len(),
-            Labels::Strings(v) => v.len(),
-        }
-    }
-}
-
 /// How a two-class model is scored by a single column (see the module doc).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Binary {
@@ -120,46 +107,6 @@ pub struct TreeEnsemble {
     /// Classifiers only.
     pub labels: Option<Labels>,
     binary: Binary,
-}
-
-/// Reads typed attributes of one node, naming the node in every error.
-struct Attrs<'a>(&'a pb::NodeProto);
-
-impl Attrs<'_> {
-    fn get(&self, name: &str) -> Option<&pb::AttributeProto> {
-        self.0.attribute.iter().find(|a| a.name == name)
-    }
-
-    fn ints(&self, name: &str) -> Vec<i64> {
-        self.get(name).map(|a| a.ints.clone()).unwrap_or_default()
-    }
-
-    fn strings(&self, name: &str) -> Vec<Vec<u8>> {
-        self.get(name).map(|a| a.strings.clone()).unwrap_or_default()
-    }
-
-    fn string(&self, name: &str, default: &str) -> String {
-        self.get(name).map(|a| String::from_utf8_lossy(&a.s).into_owned()).unwrap_or_else(|| default.to_string())
-    }
-
-    /// A float list, or its `<name>_as_tensor` double variant.
-    fn reals(&self, name: &str) -> Result<Vec<f64>, String> {
-        if let Some(a) = self.get(name) {
-            return Ok(a.floats.iter().map(|v| f64::from(*v)).collect());
-        }
-        let Some(t) = self.get(&format!("{name}_as_tensor")).and_then(|a| a.t.as_ref()) else { return Ok(vec![]) };
-        if !t.double_data.is_empty() {
-            return Ok(t.double_data.clone());
-        }
-        if !t.float_data.is_empty() {
-            return Ok(t.float_data.iter().map(|v| f64::from(*v)).collect());
-        }
-        match t.data_type {
-            11 => Ok(t.raw_data.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap())).collect()),
-            1 => Ok(t.raw_data.chunks_exact(4).map(|c| f64::from(f32::from_le_bytes(c.try_into().unwrap()))).collect()),
-            other => Err(format!("{name}_as_tensor has element type {other}; expected float or double")),
-        }
-    }
 }
 
 fn index(v: i64, what: &str) -> Result<u32, String> {
