@@ -635,8 +635,9 @@ pub struct TrainArgs {
     /// The model's task.
     #[arg(long, value_enum)]
     pub model_type: Option<TaskArg>,
-    /// logistic_regression, random_forest, gradient_boosting, naive_bayes (classification);
-    /// ridge, random_forest, gradient_boosting (regression); isolation_forest (anomaly).
+    /// logistic_regression, random_forest, gradient_boosting, hist_gradient_boosting, naive_bayes
+    /// (classification); ridge, random_forest, gradient_boosting, hist_gradient_boosting (regression);
+    /// isolation_forest (anomaly).
     /// LightGBM and XGBoost models come in as ONNX: export them with onnxmltools.
     #[arg(long)]
     pub algorithm: Option<AlgorithmName>,

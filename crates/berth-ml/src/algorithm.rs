@@ -21,6 +21,7 @@ pub enum AlgorithmName {
     LogisticRegression,
     RandomForest,
     GradientBoosting,
+    HistGradientBoosting,
     NaiveBayes,
     IsolationForest,
 }
@@ -29,11 +30,12 @@ pub enum AlgorithmName {
 const TASKS: [Task; 3] = [Task::Classification, Task::Regression, Task::Anomaly];
 
 impl AlgorithmName {
-    pub const ALL: [AlgorithmName; 6] = [
+    pub const ALL: [AlgorithmName; 7] = [
         AlgorithmName::Ridge,
         AlgorithmName::LogisticRegression,
         AlgorithmName::RandomForest,
         AlgorithmName::GradientBoosting,
+        AlgorithmName::HistGradientBoosting,
         AlgorithmName::NaiveBayes,
         AlgorithmName::IsolationForest,
     ];
@@ -44,6 +46,7 @@ impl AlgorithmName {
             AlgorithmName::LogisticRegression => "logistic_regression",
             AlgorithmName::RandomForest => "random_forest",
             AlgorithmName::GradientBoosting => "gradient_boosting",
+            AlgorithmName::HistGradientBoosting => "hist_gradient_boosting",
             AlgorithmName::NaiveBayes => "naive_bayes",
             AlgorithmName::IsolationForest => "isolation_forest",
         }
@@ -58,9 +61,15 @@ impl AlgorithmName {
                 AlgorithmName::LogisticRegression,
                 AlgorithmName::RandomForest,
                 AlgorithmName::GradientBoosting,
+                AlgorithmName::HistGradientBoosting,
                 AlgorithmName::NaiveBayes,
             ],
-            Task::Regression => &[AlgorithmName::Ridge, AlgorithmName::RandomForest, AlgorithmName::GradientBoosting],
+            Task::Regression => &[
+                AlgorithmName::Ridge,
+                AlgorithmName::RandomForest,
+                AlgorithmName::GradientBoosting,
+                AlgorithmName::HistGradientBoosting,
+            ],
             Task::Anomaly => &[AlgorithmName::IsolationForest],
         }
     }
@@ -93,6 +102,7 @@ impl AlgorithmName {
             AlgorithmName::LogisticRegression => LogisticRegressionParams::NAMES,
             AlgorithmName::RandomForest => RandomForestParams::NAMES,
             AlgorithmName::GradientBoosting => GradientBoostingParams::NAMES,
+            AlgorithmName::HistGradientBoosting => HistGradientBoostingParams::NAMES,
             AlgorithmName::NaiveBayes => NaiveBayesParams::NAMES,
             AlgorithmName::IsolationForest => IsolationForestParams::NAMES,
         }
@@ -189,6 +199,52 @@ impl Value for usize {
     }
     fn to_number(self) -> f64 {
         self as f64
+    }
+}
+
+/// Early stopping is on, off, or on for large training sets only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EarlyStopping {
+    /// On when the training rows number more than [`EarlyStopping::AUTO_ROWS`]
+    /// (scikit-learn's "auto"); written -1.
+    Auto,
+    /// Written 1.
+    On,
+    /// Written 0.
+    Off,
+}
+
+impl EarlyStopping {
+    pub const AUTO_ROWS: usize = 10_000;
+
+    /// Whether it applies to a fit on `rows` training rows.
+    pub fn applies(self, rows: usize) -> bool {
+        match self {
+            EarlyStopping::Auto => rows > EarlyStopping::AUTO_ROWS,
+            EarlyStopping::On => true,
+            EarlyStopping::Off => false,
+        }
+    }
+}
+
+impl Value for EarlyStopping {
+    fn from_number(x: f64) -> std::result::Result<EarlyStopping, &'static str> {
+        if x == -1.0 {
+            Ok(EarlyStopping::Auto)
+        } else if x == 1.0 {
+            Ok(EarlyStopping::On)
+        } else if x == 0.0 {
+            Ok(EarlyStopping::Off)
+        } else {
+            Err("must be 1 (on), 0 (off) or -1 (auto: on above 10000 training rows)")
+        }
+    }
+    fn to_number(self) -> f64 {
+        match self {
+            EarlyStopping::Auto => -1.0,
+            EarlyStopping::On => 1.0,
+            EarlyStopping::Off => 0.0,
+        }
     }
 }
 
@@ -310,6 +366,37 @@ hyperparameters! {
 }
 
 hyperparameters! {
+    /// Histogram gradient boosting (scikit-learn's `HistGradientBoosting*`,
+    /// LightGBM's algorithm): binned features, trees grown best first,
+    /// missing values and text categories handled natively. The defaults are
+    /// scikit-learn's.
+    HistGradientBoostingParams {
+        /// Boosting iterations (one tree per class per iteration for more
+        /// than two classes).
+        max_iter: usize = 100 => "max_iter",
+        learning_rate: f64 = 0.1 => "learning_rate",
+        /// The most leaves a tree has; 0 means unlimited.
+        max_leaf_nodes: usize = 31 => "max_leaf_nodes",
+        /// 0 means unlimited.
+        max_depth: usize = 0 => "max_depth",
+        min_samples_leaf: usize = 20 => "min_samples_leaf",
+        /// The L2 penalty on leaf values.
+        l2_regularization: f64 = 0.0 => "l2_regularization",
+        /// Bins per numeric feature, 2 to 255 (missing values get one more).
+        max_bins: usize = 255 => "max_bins",
+        /// Stop when the loss on a held-out share of the training rows stops
+        /// improving: 1 on, 0 off, -1 (auto) on above 10000 training rows.
+        early_stopping: EarlyStopping = EarlyStopping::Auto => "early_stopping",
+        /// The share of training rows early stopping holds out.
+        validation_fraction: f64 = 0.1 => "validation_fraction",
+        /// Iterations without improvement before stopping.
+        n_iter_no_change: usize = 10 => "n_iter_no_change",
+        /// The improvement in held-out loss that counts.
+        tol: f64 = 1e-7 => "tol",
+    }
+}
+
+hyperparameters! {
     /// Multinomial naive Bayes over one text column's TF-IDF.
     NaiveBayesParams {
         /// Additive smoothing.
@@ -338,6 +425,7 @@ pub enum Algorithm {
     LogisticRegression(LogisticRegressionParams),
     RandomForest(RandomForestParams),
     GradientBoosting(GradientBoostingParams),
+    HistGradientBoosting(HistGradientBoostingParams),
     NaiveBayes(NaiveBayesParams),
     IsolationForest(IsolationForestParams),
 }
@@ -364,6 +452,9 @@ impl Algorithm {
             AlgorithmName::GradientBoosting => {
                 Algorithm::GradientBoosting(GradientBoostingParams::from_numbers(given)?)
             }
+            AlgorithmName::HistGradientBoosting => {
+                Algorithm::HistGradientBoosting(HistGradientBoostingParams::from_numbers(given)?)
+            }
             AlgorithmName::NaiveBayes => Algorithm::NaiveBayes(NaiveBayesParams::from_numbers(given)?),
             AlgorithmName::IsolationForest => Algorithm::IsolationForest(IsolationForestParams::from_numbers(given)?),
         };
@@ -378,6 +469,9 @@ impl Algorithm {
             AlgorithmName::LogisticRegression => Algorithm::LogisticRegression(LogisticRegressionParams::default()),
             AlgorithmName::RandomForest => Algorithm::RandomForest(RandomForestParams::default()),
             AlgorithmName::GradientBoosting => Algorithm::GradientBoosting(GradientBoostingParams::default()),
+            AlgorithmName::HistGradientBoosting => {
+                Algorithm::HistGradientBoosting(HistGradientBoostingParams::default())
+            }
             AlgorithmName::NaiveBayes => Algorithm::NaiveBayes(NaiveBayesParams::default()),
             AlgorithmName::IsolationForest => Algorithm::IsolationForest(IsolationForestParams::default()),
         }
@@ -389,6 +483,7 @@ impl Algorithm {
             Algorithm::LogisticRegression(_) => AlgorithmName::LogisticRegression,
             Algorithm::RandomForest(_) => AlgorithmName::RandomForest,
             Algorithm::GradientBoosting(_) => AlgorithmName::GradientBoosting,
+            Algorithm::HistGradientBoosting(_) => AlgorithmName::HistGradientBoosting,
             Algorithm::NaiveBayes(_) => AlgorithmName::NaiveBayes,
             Algorithm::IsolationForest(_) => AlgorithmName::IsolationForest,
         }
@@ -402,6 +497,7 @@ impl Algorithm {
             Algorithm::LogisticRegression(p) => p.numbers(),
             Algorithm::RandomForest(p) => p.numbers(),
             Algorithm::GradientBoosting(p) => p.numbers(),
+            Algorithm::HistGradientBoosting(p) => p.numbers(),
             Algorithm::NaiveBayes(p) => p.numbers(),
             Algorithm::IsolationForest(p) => p.numbers(),
         }
@@ -438,6 +534,22 @@ impl Algorithm {
                 let lr = p.learning_rate;
                 require("learning_rate", lr, lr > 0.0 && lr.is_finite(), "must be above 0")?;
                 share("subsample", p.subsample, false)
+            }
+            Algorithm::HistGradientBoosting(p) => {
+                at_least_one("max_iter", p.max_iter)?;
+                let lr = p.learning_rate;
+                require("learning_rate", lr, lr > 0.0 && lr.is_finite(), "must be above 0")?;
+                let leaves = p.max_leaf_nodes;
+                require("max_leaf_nodes", leaves as f64, leaves != 1, "must be 2 or more (or 0 for unlimited)")?;
+                at_least_one("min_samples_leaf", p.min_samples_leaf)?;
+                let l2 = p.l2_regularization;
+                require("l2_regularization", l2, l2 >= 0.0 && l2.is_finite(), "must be 0 or more")?;
+                let bins = p.max_bins;
+                require("max_bins", bins as f64, (2..=crate::hist::MAX_BINS).contains(&bins), "must be from 2 to 255")?;
+                let vf = p.validation_fraction;
+                require("validation_fraction", vf, vf > 0.0 && vf < 1.0, "must be above 0 and below 1")?;
+                at_least_one("n_iter_no_change", p.n_iter_no_change)?;
+                require("tol", p.tol, p.tol >= 0.0 && p.tol.is_finite(), "must be 0 or more")
             }
             Algorithm::NaiveBayes(p) => {
                 require("alpha", p.alpha, p.alpha >= 0.0 && p.alpha.is_finite(), "must be 0 or more")
@@ -507,6 +619,22 @@ mod tests {
                 ("subsample", 1.0),
             ])
         );
+        assert_eq!(
+            defaults(AlgorithmName::HistGradientBoosting),
+            given(&[
+                ("max_iter", 100.0),
+                ("learning_rate", 0.1),
+                ("max_leaf_nodes", 31.0),
+                ("max_depth", 0.0),
+                ("min_samples_leaf", 20.0),
+                ("l2_regularization", 0.0),
+                ("max_bins", 255.0),
+                ("early_stopping", -1.0),
+                ("validation_fraction", 0.1),
+                ("n_iter_no_change", 10.0),
+                ("tol", 1e-7),
+            ])
+        );
         assert_eq!(defaults(AlgorithmName::NaiveBayes), given(&[("alpha", 1.0), ("max_features", 0.0)]));
         assert_eq!(
             defaults(AlgorithmName::IsolationForest),
@@ -534,13 +662,15 @@ mod tests {
         assert!(e.contains("did you mean random_forest?"), "{e}");
         let e = Algorithm::new(AlgorithmName::LogisticRegression, &given(&[("depth", 3.0)])).unwrap_err().to_string();
         assert!(e.contains("\"depth\"") && e.contains("valid: C, max_iter, tol"), "{e}");
-        let cases: [(AlgorithmName, &str, f64, &str); 7] = [
+        let cases: [(AlgorithmName, &str, f64, &str); 9] = [
             (AlgorithmName::LogisticRegression, "C", -1.0, "must be above 0"),
             (AlgorithmName::LogisticRegression, "max_iter", 0.0, "1 or more"),
             (AlgorithmName::RandomForest, "n_estimators", 10.5, "whole number"),
             (AlgorithmName::RandomForest, "bootstrap", 2.0, "1 (on) or 0 (off)"),
             (AlgorithmName::GradientBoosting, "subsample", 0.0, "above 0 and at most 1"),
             (AlgorithmName::IsolationForest, "contamination", 0.7, "from 0 to 0.5"),
+            (AlgorithmName::HistGradientBoosting, "early_stopping", 2.0, "-1 (auto"),
+            (AlgorithmName::HistGradientBoosting, "max_bins", 256.0, "from 2 to 255"),
             (AlgorithmName::Ridge, "alpha", f64::NAN, "0 or more"),
         ];
         for (a, k, v, needle) in cases {
@@ -569,7 +699,7 @@ mod tests {
         for (name, library) in [("lgbm", "LightGBM"), ("LightGBM", "LightGBM"), ("xgboost", "XGBoost")] {
             let e = name.parse::<AlgorithmName>().unwrap_err().to_string();
             assert!(e.contains(library) && e.contains("onnxmltools") && e.contains("berth predict model.onnx"), "{e}");
-            assert!(e.contains("gradient_boosting"), "{e}");
+            assert!(e.contains("hist_gradient_boosting"), "{e}");
         }
     }
 }

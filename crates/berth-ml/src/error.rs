@@ -8,8 +8,9 @@ pub enum MlError {
     UnknownAlgorithm { found: String, suggestion: String, valid: String },
     /// A library's boosted trees berth runs from ONNX but does not train.
     #[error(
-        "berth does not train {library} models (algorithm {found:?}); its own boosted trees are gradient_boosting, \
-         and it offers {valid}. To run {library} models, export them to ONNX with onnxmltools ({converter}), then \
+        "berth does not train {library} models (algorithm {found:?}); its own boosted trees are \
+         hist_gradient_boosting (the histogram algorithm {library} uses) and gradient_boosting, and it offers \
+         {valid}. To run {library} models, export them to ONNX with onnxmltools ({converter}), then \
          `berth predict model.onnx --data FILE`, or `berth push model.onnx --model NAME` to version one"
     )]
     ForeignAlgorithm { found: String, library: &'static str, converter: &'static str, valid: String },
@@ -46,9 +47,11 @@ impl Exit for MlError {
     fn hint(&self) -> Option<String> {
         match self {
             MlError::Data(e) => e.hint(),
-            MlError::BadValues { .. } => {
-                Some("features may not be null, NaN or infinite: drop or impute those rows first".into())
-            }
+            MlError::BadValues { .. } => Some(
+                "features may not be null, NaN or infinite: drop or impute those rows first, or train \
+                     hist_gradient_boosting, which handles missing (null or NaN) values itself"
+                    .into(),
+            ),
             MlError::SingleClass { .. } => Some("check the target column and the data's rows".into()),
             MlError::UnknownHyperparameter { .. } => Some(
                 "remove it, or give one of those: [hyperparameters] in the training config, --set NAME=VALUE on the \

@@ -6,6 +6,11 @@
 //! training encodes as all zeros). Nulls, NaN and infinities in a feature
 //! are refused, at training and at prediction, with the column, the count and
 //! the first row: berth never guesses a value for the user.
+//!
+//! Models that handle missing values and categories themselves (histogram
+//! gradient boosting) use the native encoding instead: numeric columns as
+//! they are, text columns as one column of level codes, and nulls, NaN and
+//! unseen levels as NaN (missing); only infinities are refused.
 
 use berth_data::{ColumnType, Table};
 use serde::{Deserialize, Serialize};
@@ -15,8 +20,18 @@ use crate::{MlError, Result};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum FeatureKind {
-    Numeric { mean: f64, scale: f64 },
-    Categorical { levels: Vec<String> },
+    Numeric {
+        mean: f64,
+        scale: f64,
+    },
+    Categorical {
+        levels: Vec<String>,
+    },
+    /// One column holding the level's position in `levels`; a null or a
+    /// level unseen in training encodes as NaN (missing).
+    Category {
+        levels: Vec<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -31,6 +46,14 @@ pub struct Feature {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FeatureEncoder {
     pub features: Vec<Feature>,
+    /// Whether nulls and NaN encode as NaN (the model handles missing values)
+    /// rather than being refused.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub missing: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// A dense row-major matrix.
@@ -47,17 +70,19 @@ impl Encoded {
     }
 }
 
-fn check_values(table: &Table, name: &str) -> Result<()> {
+/// Refuses nulls, NaN and infinities in column `name` (only infinities when
+/// `missing_ok`).
+fn check_values(table: &Table, name: &str, missing_ok: bool) -> Result<()> {
     let c = table.column(name).expect("caller checked");
     let mut bad = 0;
     let mut first = None;
     let mut what = "null";
     for i in 0..c.len() {
         let problem = if c.is_null(i) {
-            Some("null")
+            (!missing_ok).then_some("null")
         } else {
             match c.as_f64(i) {
-                Some(x) if x.is_nan() => Some("NaN"),
+                Some(x) if x.is_nan() => (!missing_ok).then_some("NaN"),
                 Some(x) if x.is_infinite() => Some("infinite"),
                 _ => None,
             }
@@ -96,7 +121,7 @@ impl FeatureEncoder {
         require(table, names)?;
         let mut features = Vec::with_capacity(names.len());
         for name in names {
-            check_values(table, name)?;
+            check_values(table, name, false)?;
             let c = table.column(name).expect("checked");
             let kind = if c.ty() == ColumnType::Str {
                 let mut levels: Vec<String> = rows.iter().filter_map(|&i| c.str_at(i)).map(str::to_string).collect();
@@ -112,7 +137,43 @@ impl FeatureEncoder {
             };
             features.push(Feature { name: name.clone(), input: c.ty(), kind });
         }
-        Ok(FeatureEncoder { features })
+        Ok(FeatureEncoder { features, missing: false })
+    }
+
+    /// Learns the native encoding of `names` from the training rows `rows`:
+    /// numeric columns unchanged, text columns as level codes, missing
+    /// values kept as NaN.
+    pub fn fit_native(table: &Table, names: &[String], rows: &[usize]) -> Result<FeatureEncoder> {
+        require(table, names)?;
+        let mut features = Vec::with_capacity(names.len());
+        for name in names {
+            check_values(table, name, true)?;
+            let c = table.column(name).expect("checked");
+            let kind = if c.ty() == ColumnType::Str {
+                let mut levels: Vec<String> = rows.iter().filter_map(|&i| c.str_at(i)).map(str::to_string).collect();
+                levels.sort();
+                levels.dedup();
+                FeatureKind::Category { levels }
+            } else {
+                FeatureKind::Numeric { mean: 0.0, scale: 1.0 }
+            };
+            features.push(Feature { name: name.clone(), input: c.ty(), kind });
+        }
+        Ok(FeatureEncoder { features, missing: true })
+    }
+
+    /// For each encoded column, the number of levels when it holds category
+    /// codes, else `None`.
+    pub fn category_levels(&self) -> Vec<Option<usize>> {
+        let mut out = Vec::with_capacity(self.width());
+        for f in &self.features {
+            match &f.kind {
+                FeatureKind::Numeric { .. } => out.push(None),
+                FeatureKind::Categorical { levels } => out.extend(std::iter::repeat_n(None, levels.len())),
+                FeatureKind::Category { levels } => out.push(Some(levels.len())),
+            }
+        }
+        out
     }
 
     pub fn width(&self) -> usize {
@@ -121,6 +182,7 @@ impl FeatureEncoder {
             .map(|f| match &f.kind {
                 FeatureKind::Numeric { .. } => 1,
                 FeatureKind::Categorical { levels } => levels.len(),
+                FeatureKind::Category { .. } => 1,
             })
             .sum()
     }
@@ -145,7 +207,7 @@ impl FeatureEncoder {
         let mut offset = 0;
         for f in &self.features {
             let c = table.column(&f.name).expect("checked");
-            check_values(table, &f.name)?;
+            check_values(table, &f.name, self.missing)?;
             match &f.kind {
                 FeatureKind::Numeric { mean, scale } => {
                     if c.ty() == ColumnType::Str {
@@ -156,7 +218,22 @@ impl FeatureEncoder {
                         });
                     }
                     for (r, &i) in rows.iter().enumerate() {
-                        data[r * cols + offset] = (c.as_f64(i).expect("checked") - mean) / scale;
+                        let x = if c.is_null(i) { f64::NAN } else { c.as_f64(i).unwrap_or(f64::NAN) };
+                        data[r * cols + offset] = (x - mean) / scale;
+                    }
+                    offset += 1;
+                }
+                FeatureKind::Category { levels } => {
+                    if c.ty() != ColumnType::Str {
+                        return Err(MlError::WrongType {
+                            column: f.name.clone(),
+                            expected: "the model expects text (categorical)".into(),
+                            found: c.ty().to_string(),
+                        });
+                    }
+                    for (r, &i) in rows.iter().enumerate() {
+                        let code = c.str_at(i).and_then(|s| levels.binary_search_by(|l| l.as_str().cmp(s)).ok());
+                        data[r * cols + offset] = code.map_or(f64::NAN, |k| k as f64);
                     }
                     offset += 1;
                 }
@@ -203,6 +280,23 @@ mod tests {
         assert!(e.contains("\"x\" has 1 NaN value(s) (first at row 1)"), "{e}");
         let t = Table::new(vec![Column::float("x", vec![1.0, 0.0]).with_valid(vec![true, false])]).unwrap();
         assert!(FeatureEncoder::fit(&t, &["x".into()], &[0, 1]).unwrap_err().to_string().contains("null"));
+    }
+
+    #[test]
+    fn the_native_encoding_keeps_missing_values_and_codes_text() {
+        let t = Table::new(vec![
+            Column::float("x", vec![1.0, f64::NAN, 2.0, 0.0]).with_valid(vec![true, true, true, false]),
+            Column::strings("s", &["b", "a", "b", "c"]),
+        ])
+        .unwrap();
+        let enc = FeatureEncoder::fit_native(&t, &["x".into(), "s".into()], &[0, 1, 2]).unwrap();
+        assert_eq!(enc.category_levels(), [None, Some(2)]);
+        let e = enc.encode(&t, None).unwrap();
+        assert_eq!(e.row(0), [1.0, 1.0]);
+        assert!(e.row(1)[0].is_nan() && e.row(1)[1] == 0.0);
+        assert!(e.row(3)[0].is_nan() && e.row(3)[1].is_nan(), "a null and an unseen level are missing");
+        let inf = Table::new(vec![Column::float("x", vec![f64::INFINITY])]).unwrap();
+        assert!(FeatureEncoder::fit_native(&inf, &["x".into()], &[0]).unwrap_err().to_string().contains("infinite"));
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod algorithm;
 mod ensemble;
 mod error;
 mod features;
+mod hist;
 mod iforest;
 mod linalg;
 mod model;
@@ -17,11 +18,12 @@ mod train;
 mod tree;
 
 pub use algorithm::{
-    Algorithm, AlgorithmName, GradientBoostingParams, IsolationForestParams, LogisticRegressionParams,
-    NaiveBayesParams, RandomForestParams, RidgeParams,
+    Algorithm, AlgorithmName, EarlyStopping, GradientBoostingParams, HistGradientBoostingParams, IsolationForestParams,
+    LogisticRegressionParams, NaiveBayesParams, RandomForestParams, RidgeParams,
 };
 pub use error::MlError;
 pub use features::{Encoded, FeatureEncoder, FeatureKind};
+pub use hist::HistTree;
 pub use model::{Estimator, MAX_MODEL_BYTES, Model, Prediction, Predictor, Signature, Task};
 pub use onnx::OnnxModel;
 pub use text::NaiveBayes;

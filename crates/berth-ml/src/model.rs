@@ -13,6 +13,7 @@ use berth_data::{Field, Table};
 use serde::{Deserialize, Serialize};
 
 use crate::features::FeatureEncoder;
+use crate::hist::HistTree;
 use crate::tree::Tree;
 use crate::{MlError, Result};
 
@@ -82,6 +83,19 @@ pub enum Estimator {
         learning_rate: f64,
         init: Vec<f64>,
         rounds: Vec<Vec<Tree>>,
+    },
+    /// Histogram gradient boosting: the value is `baseline` plus every
+    /// tree's leaf (the learning rate is in the leaves).
+    HistGradientBoostingRegressor {
+        baseline: f64,
+        trees: Vec<HistTree>,
+    },
+    /// Histogram gradient boosting: one tree per iteration for two classes
+    /// (log-odds of the second class), one per class per iteration
+    /// otherwise (softmax), added to `baseline`.
+    HistGradientBoostingClassifier {
+        baseline: Vec<f64>,
+        rounds: Vec<Vec<HistTree>>,
     },
     /// Isolation trees; a leaf holds the path length to it (depth plus the
     /// expected length below it). Rows scoring above `threshold` are anomalies.
@@ -239,6 +253,22 @@ impl Model {
                 }
                 Ok(())
             }
+            (Estimator::HistGradientBoostingRegressor { trees, .. }, Task::Regression)
+                if !trees.is_empty() && trees.iter().all(|t| t.is_well_formed(w)) =>
+            {
+                Ok(())
+            }
+            (Estimator::HistGradientBoostingClassifier { baseline, rounds }, Task::Classification) => {
+                let per_round = if k == 2 { 1 } else { k };
+                let ok = k >= 2
+                    && baseline.len() == per_round
+                    && !rounds.is_empty()
+                    && rounds.iter().all(|r| r.len() == per_round && r.iter().all(|t| t.is_well_formed(w)));
+                if !ok {
+                    return bad(format!("histogram gradient boosting shapes do not match {k} classes × {w} features"));
+                }
+                Ok(())
+            }
             (Estimator::NaiveBayes(nb), Task::Classification) if k >= 2 && nb.is_well_formed(k) => Ok(()),
             (Estimator::IsolationForest { trees, sample_size, .. }, Task::Anomaly)
                 if *sample_size >= 2 && trees_ok(trees, 1) =>
@@ -324,6 +354,19 @@ impl Predictor for Model {
             Estimator::GradientBoostingRegressor { learning_rate, init, trees } => {
                 regression(&|row| init + learning_rate * trees.iter().map(|t| t.output(row)[0]).sum::<f64>())
             }
+            Estimator::HistGradientBoostingRegressor { baseline, trees } => {
+                regression(&|row| baseline + trees.iter().map(|t| t.predict(row)).sum::<f64>())
+            }
+            Estimator::HistGradientBoostingClassifier { baseline, rounds } => classification(&|row| {
+                let mut z = crate::hist::raw_scores(baseline, rounds, row);
+                if z.len() == 1 {
+                    let p1 = crate::hist::sigmoid(z[0]);
+                    vec![1.0 - p1, p1]
+                } else {
+                    softmax_in_place(&mut z);
+                    z
+                }
+            }),
             Estimator::NaiveBayes(_) => unreachable!("handled above"),
             Estimator::IsolationForest { sample_size, threshold, trees } => {
                 let scores: Vec<f64> = par_rows(n, &|i| crate::iforest::score(trees, *sample_size, x.row(i)));

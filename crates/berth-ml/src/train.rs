@@ -9,7 +9,8 @@ use berth_data::{ColumnType, Field, Rng, Table};
 use serde::{Deserialize, Serialize};
 
 use crate::algorithm::{
-    Algorithm, AlgorithmName, GradientBoostingParams, IsolationForestParams, NaiveBayesParams, RandomForestParams,
+    Algorithm, AlgorithmName, GradientBoostingParams, HistGradientBoostingParams, IsolationForestParams,
+    NaiveBayesParams, RandomForestParams,
 };
 use crate::ensemble::{BoostParams, ForestParams};
 use crate::features::FeatureEncoder;
@@ -219,7 +220,10 @@ pub fn train(table: &Table, cfg: &TrainConfig) -> Result<Trained> {
     if let Algorithm::NaiveBayes(p) = &cfg.algorithm {
         return train_text(table, cfg, &features, p, train_rows, validation_rows);
     }
-    let encoder = FeatureEncoder::fit(table, &features, &train_rows)?;
+    let encoder = match &cfg.algorithm {
+        Algorithm::HistGradientBoosting(_) => FeatureEncoder::fit_native(table, &features, &train_rows)?,
+        _ => FeatureEncoder::fit(table, &features, &train_rows)?,
+    };
     let x = encoder.encode(table, Some(&train_rows))?;
     let inputs: Vec<Field> =
         features.iter().map(|f| Field { name: f.clone(), ty: table.column(f).expect("encoded").ty() }).collect();
@@ -262,11 +266,22 @@ pub fn train(table: &Table, cfg: &TrainConfig) -> Result<Trained> {
                     let (init, trees) = crate::ensemble::boost_regression(&x, &y, &boost_params(p, cfg.seed));
                     Estimator::GradientBoostingRegressor { learning_rate: p.learning_rate, init, trees }
                 }
+                Algorithm::HistGradientBoosting(p) => {
+                    let fitted = hist_fit(&x, &y, &encoder, crate::hist::Loss::SquaredError, p, cfg.seed)?;
+                    Estimator::HistGradientBoostingRegressor {
+                        baseline: fitted.baseline[0],
+                        trees: fitted.rounds.into_iter().flatten().collect(),
+                    }
+                }
                 Algorithm::LogisticRegression(_) | Algorithm::NaiveBayes(_) | Algorithm::IsolationForest(_) => {
                     return misfit();
                 }
             };
-            (est, None, 1)
+            let iterations = match &est {
+                Estimator::HistGradientBoostingRegressor { trees, .. } => trees.len(),
+                _ => 1,
+            };
+            (est, None, iterations)
         }
         Task::Classification => {
             let (classes, all_y) = classes_of(table, tname)?;
@@ -293,6 +308,17 @@ pub fn train(table: &Table, cfg: &TrainConfig) -> Result<Trained> {
                     let (init, rounds) = crate::ensemble::boost_classification(&x, &y, k, &boost_params(p, cfg.seed));
                     (Estimator::GradientBoostingClassifier { learning_rate: p.learning_rate, init, rounds }, 1)
                 }
+                Algorithm::HistGradientBoosting(p) => {
+                    let loss =
+                        if k == 2 { crate::hist::Loss::Binary } else { crate::hist::Loss::Softmax { classes: k } };
+                    let yf: Vec<f64> = y.iter().map(|c| *c as f64).collect();
+                    let fitted = hist_fit(&x, &yf, &encoder, loss, p, cfg.seed)?;
+                    let iterations = fitted.rounds.len();
+                    (
+                        Estimator::HistGradientBoostingClassifier { baseline: fitted.baseline, rounds: fitted.rounds },
+                        iterations,
+                    )
+                }
                 Algorithm::Ridge(_) | Algorithm::NaiveBayes(_) | Algorithm::IsolationForest(_) => return misfit(),
             };
             (est, Some(classes), iters)
@@ -303,6 +329,7 @@ pub fn train(table: &Table, cfg: &TrainConfig) -> Result<Trained> {
             | Algorithm::LogisticRegression(_)
             | Algorithm::RandomForest(_)
             | Algorithm::GradientBoosting(_)
+            | Algorithm::HistGradientBoosting(_)
             | Algorithm::NaiveBayes(_) => return misfit(),
         },
     };
@@ -372,7 +399,7 @@ fn train_text(
             classes: Some(classes),
         },
         hyperparameters: cfg.algorithm.hyperparameters(),
-        encoder: FeatureEncoder { features: Vec::new() },
+        encoder: FeatureEncoder { features: Vec::new(), missing: false },
         estimator: Estimator::NaiveBayes(nb),
     };
     Ok(Trained { model, train_rows, validation_rows, iterations: 1 })
@@ -406,6 +433,50 @@ fn boost_params(p: &GradientBoostingParams, seed: u64) -> BoostParams {
         seed,
     }
 }
+
+/// Histogram gradient boosting of `loss` on the natively encoded `x`.
+fn hist_fit(
+    x: &crate::Encoded,
+    y: &[f64],
+    encoder: &FeatureEncoder,
+    loss: crate::hist::Loss,
+    p: &HistGradientBoostingParams,
+    seed: u64,
+) -> Result<crate::hist::Fitted> {
+    let levels = encoder.category_levels();
+    for (f, n) in encoder.features.iter().zip(&levels) {
+        if let Some(n) = *n
+            && n > p.max_bins
+        {
+            return Err(MlError::Invalid(format!(
+                "column {:?} has {n} text levels; hist_gradient_boosting splits on at most max_bins = {} levels \
+                 (255 at most): group rare levels together, or leave the column out of the features",
+                f.name, p.max_bins
+            )));
+        }
+    }
+    let unlimited = |v: usize| if v == 0 { usize::MAX } else { v };
+    let params = crate::hist::Params {
+        max_iter: p.max_iter,
+        learning_rate: p.learning_rate,
+        max_leaf_nodes: unlimited(p.max_leaf_nodes),
+        max_depth: unlimited(p.max_depth),
+        min_samples_leaf: p.min_samples_leaf,
+        l2_regularization: p.l2_regularization,
+        max_bins: p.max_bins,
+        early_stopping: p.early_stopping.applies(x.rows),
+        validation_fraction: p.validation_fraction,
+        n_iter_no_change: p.n_iter_no_change,
+        tol: p.tol,
+        seed,
+        threads: berth_data::cores().min(HIST_THREADS),
+        parallel_cells: crate::hist::PARALLEL_CELLS,
+    };
+    Ok(crate::hist::fit(x, y, &levels, loss, &params))
+}
+
+/// The most workers histogram gradient boosting uses.
+const HIST_THREADS: usize = 8;
 
 /// Ridge regression with an unpenalised intercept (as scikit-learn's `Ridge`).
 fn ridge(x: &crate::Encoded, y: &[f64], alpha: f64) -> Result<Estimator> {
@@ -745,6 +816,51 @@ mod ensemble_tests {
         let b =
             run(Kind::Classification, Task::Classification, "random_forest", "target", &[("n_estimators", 10.0)], 2).0;
         assert_eq!(a.model.to_bytes(), b.model.to_bytes());
+    }
+
+    #[test]
+    fn hist_gradient_boosting_trains_on_missing_values_and_text_that_other_algorithms_refuse() {
+        let n = 400;
+        let x: Vec<f64> = (0..n).map(|i| if i % 7 == 0 { f64::NAN } else { (i % 40) as f64 }).collect();
+        let s: Vec<&str> = (0..n).map(|i| ["red", "green", "blue"][i % 3]).collect();
+        let y: Vec<i64> = (0..n).map(|i| i64::from((i % 40 > 20) != (i % 3 == 1))).collect();
+        let t = Table::new(vec![
+            berth_data::Column::float("x", x),
+            berth_data::Column::strings("s", &s),
+            berth_data::Column::int("y", y),
+        ])
+        .unwrap();
+        let mut c = TrainConfig {
+            model_type: Task::Classification,
+            algorithm: Algorithm::with_defaults(AlgorithmName::HistGradientBoosting),
+            features: None,
+            target: Some("y".into()),
+            validation_split: 0.25,
+            seed: 3,
+            data: None,
+        };
+        let trained = train(&t, &c).unwrap();
+        let bytes = trained.model.to_bytes();
+        assert_eq!(Model::from_bytes(&bytes).unwrap(), trained.model);
+        let text = String::from_utf8(bytes).unwrap();
+        assert!(text.contains("\"missing\":true") && text.contains("\"kind\":\"category\""), "{text:.300}");
+        let val = t.take(&trained.validation_rows);
+        let labels = trained.model.predict(&val).unwrap().labels.unwrap();
+        let correct = (0..val.rows()).filter(|&i| val.column("y").unwrap().display(i) == labels[i]).count();
+        // A seventh of the rows hide x, so about 93% is the best there is.
+        assert!(correct as f64 / val.rows() as f64 > 0.8, "{correct} of {}", val.rows());
+        c.algorithm = Algorithm::with_defaults(AlgorithmName::GradientBoosting);
+        let e = train(&t, &c).unwrap_err();
+        assert!(e.to_string().contains("NaN"), "{e}");
+        assert!(berth_core::Exit::hint(&e).unwrap().contains("hist_gradient_boosting"));
+    }
+
+    #[test]
+    fn models_of_the_other_algorithms_are_written_as_before() {
+        let (trained, _) =
+            run(Kind::Regression, Task::Regression, "gradient_boosting", "target", &[("n_estimators", 2.0)], 2);
+        let text = String::from_utf8(trained.model.to_bytes()).unwrap();
+        assert!(!text.contains("\"missing\""), "an encoder that refuses missing values does not say so");
     }
 
     #[test]

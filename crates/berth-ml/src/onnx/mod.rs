@@ -31,6 +31,7 @@ mod linear_classifier;
 mod linear_regressor;
 mod ml_ops;
 mod row_op;
+mod signature;
 mod svm;
 mod tree_ensemble;
 
@@ -38,6 +39,8 @@ use std::sync::Arc;
 
 use tract_onnx::pb;
 use tract_onnx::prelude::*;
+
+pub use signature::{GraphOutput, GraphTensor};
 
 use crate::{MlError, Prediction, Result};
 
@@ -48,6 +51,11 @@ pub struct OnnxModel {
     pub n_features: usize,
     /// Class labels in probability-column order (classifiers only).
     pub classes: Option<Vec<String>>,
+    /// The graph's inputs, as declared.
+    pub inputs: Vec<GraphTensor>,
+    /// The outputs berth computes, named and typed as the graph declares
+    /// them (a `ZipMap` as the probability matrix it wraps).
+    pub outputs: Vec<GraphOutput>,
     /// Which output holds probabilities (classifiers) or values (regressors).
     output: usize,
     /// Which output holds the labels, when the model's own labels are the
@@ -193,6 +201,8 @@ impl OnnxModel {
                 }
             }
         }
+        let declared_inputs: Vec<GraphTensor> = graph.input.iter().map(signature::tensor_of).collect();
+        let declared_outputs: Vec<GraphTensor> = graph.output.iter().map(signature::tensor_of).collect();
         // Remove ZipMap: its input tensor takes its place among the outputs.
         let zipmaps: Vec<(String, String)> = graph
             .node
@@ -222,6 +232,14 @@ impl OnnxModel {
         // Regressors: the float output; classifiers: the probabilities (the
         // last float output, after the label).
         let output = if classes.is_some() { graph.output.len().saturating_sub(1) } else { 0 };
+        let labels_at = match (&classes, label_output) {
+            (Some(_), Some(i)) => Some(i),
+            (Some(_), None) => (0..graph.output.len()).find(|i| *i != output),
+            (None, _) => None,
+        };
+        let zipmap_outputs: Vec<String> = zipmaps.iter().map(|(_, seq)| seq.clone()).collect();
+        let outputs =
+            signature::outputs(&declared_outputs, output, labels_at, &zipmap_outputs, classes.as_ref().map(Vec::len));
 
         let nodes = graph.node.clone();
         let in_words = |e: TractError| MlError::BadOnnx(errors::in_words(&e, &nodes));
@@ -229,7 +247,17 @@ impl OnnxModel {
         let rows = model.symbols.sym("rows");
         model = model.with_input_fact(0, f32::fact([rows.to_dim(), n_features.to_dim()]).into()).map_err(in_words)?;
         let plan = model.into_optimized().map_err(in_words)?.into_runnable().map_err(in_words)?;
-        Ok(OnnxModel { plan, input_name, n_features, classes, output, label_output, nodes })
+        Ok(OnnxModel {
+            plan,
+            input_name,
+            n_features,
+            classes,
+            inputs: declared_inputs,
+            outputs,
+            output,
+            label_output,
+            nodes,
+        })
     }
 
     /// Scores a row-major `[rows, n_features]` matrix.
