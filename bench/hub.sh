@@ -8,7 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/berth/target}"
-cargo build --release --locked -q -p berth-cli
+# BERTH_BIN=path runs that binary instead of building one.
+[ -n "${BERTH_BIN:-}" ] || cargo build --release --locked -q -p berth-cli
 if ! command -v wrk >/dev/null; then
   apt-get install -y -q wrk >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q wrk >/dev/null; }
 fi
@@ -20,4 +21,4 @@ if [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 cd bench
-"$venv/bin/python" hub.py "$CARGO_TARGET_DIR/release/berth" "${1:-10000}" "${2:-1000}"
+"$venv/bin/python" hub.py "${BERTH_BIN:-$CARGO_TARGET_DIR/release/berth}" "${1:-10000}" "${2:-1000}"

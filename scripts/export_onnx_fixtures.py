@@ -255,6 +255,36 @@ if wanted("svm_unknown_kernel"):
                     a.s = b"FOO"
     save_refused("svm_unknown_kernel", svc)
 
+if wanted("column_transformer_logistic"):
+    # A ColumnTransformer over named inputs: two numeric columns scaled, one
+    # string column one-hot encoded, then a logistic regression. One input
+    # per column, as skl2onnx exports a table; the reference batch is given
+    # per input ({"inputs": {name: [[value], ...]}}).
+    from sklearn.compose import ColumnTransformer
+    from sklearn.preprocessing import OneHotEncoder
+    from skl2onnx.common.data_types import FloatTensorType as SkFloat, StringTensorType
+    plans = np.array(["free", "pro", "team"])[np.digitize(X[:, 2], [-1.2, -0.8])]
+    table = np.empty((len(X), 3), dtype=object)
+    table[:, 0], table[:, 1], table[:, 2] = X[:, 0], X[:, 1], plans
+    ct = make_pipeline(ColumnTransformer([("num", StandardScaler(), [0, 1]), ("cat", OneHotEncoder(), [2])]),
+                       LogisticRegression())
+    ct.fit(table, y_bin)
+    types = [("a", SkFloat([None, 1])), ("b", SkFloat([None, 1])), ("plan", StringTensorType([None, 1]))]
+    onx = sort_opsets(to_onnx(ct, initial_types=types, target_opset={"": 17, "ai.onnx.ml": 3}))
+    path = out / "column_transformer_logistic.onnx"
+    path.write_bytes(onx.SerializeToString())
+    feeds = {"a": batch[:, 0:1], "b": batch[:, 1:2], "plan": plans[:200].reshape(-1, 1)}
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    label, probability = sess.run(None, feeds)
+    keys = sorted(probability[0].keys())
+    doc = {"versions": base, "input_names": ["a", "b", "plan"],
+           "inputs": {k: v.tolist() for k, v in feeds.items()},
+           "outputs": {"output_label": label.tolist(),
+                       "output_probability": {"classes": [str(k) for k in keys],
+                                              "values": [[float(d[k]) for k in keys] for d in probability]}}}
+    (out / "column_transformer_logistic.json").write_text(json.dumps(doc) + "\n")
+    print("column_transformer_logistic: outputs ['output_label', 'output_probability']")
+
 try:
     import lightgbm
     import onnxmltools

@@ -20,6 +20,7 @@ use berth_service::EndpointUrl;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub use crate::cli_hub::{HubArgs, HubCommand, PolicyCommand, TokenCommand};
+pub use crate::cli_lfs::LfsCommand;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -221,6 +222,9 @@ pub enum Command {
     /// The policy in force: each environment's requirements, kept in the registry, versioned.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Git LFS through the hub: `berth lfs install MODEL` points a repository's large files at it.
+    #[command(subcommand)]
+    Lfs(LfsCommand),
     /// Smoke-test a running server with real requests: health, each row of a sample, one batch,
     /// well-formed predictions, latency. Exit 0 passed, 1 failed, 2 bad input.
     Smoke {
@@ -288,6 +292,10 @@ pub struct PushArgs {
     /// (exit 0, "unchanged: NAME@N").
     #[arg(long)]
     pub if_changed: bool,
+    /// Take Git LFS pointer files as the objects they name, which must already be on the hub
+    /// (`git lfs push` to its /lfs/MODEL): the version is registered without sending them again.
+    #[arg(long)]
+    pub from_lfs: bool,
 }
 
 #[derive(Debug, Args)]

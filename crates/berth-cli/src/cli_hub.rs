@@ -23,6 +23,9 @@ pub struct HubArgs {
     /// The certificate's private key (PEM).
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// Close a connection whose request head has not arrived whole within this long.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    pub header_read_timeout: Duration,
 }
 
 #[derive(Debug, Subcommand)]

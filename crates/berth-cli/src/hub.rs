@@ -44,25 +44,32 @@ pub async fn hub(a: &HubArgs, dir: &Path, json: bool) -> Result<()> {
             ),
         ));
     }
+    if a.header_read_timeout.is_zero() {
+        return Err(ServiceError::input(
+            "--header-read-timeout 0s would close every connection before its request arrives",
+            Some("give a duration such as 30s".into()),
+        ));
+    }
     let config = Config::discover(dir, &env)?;
+    let config_state_dir = config.state_dir();
     let clock = Arc::new(SystemClock);
     let berth = Berth::open_as(config, Principal::local("hub"), clock.clone()).await?;
     berth.readiness().await?;
     let listener = tokio::net::TcpListener::bind(a.addr)
         .await
         .map_err(|e| ServiceError::input(format!("cannot listen on {}: {e}", a.addr), None))?;
+    // Uploads are spooled beside the project's store when there is a project,
+    // so a blob that arrived whole is moved into a local store, not copied.
     let hub = berth_hub::Hub::new(berth, clock);
+    let hub = match config_state_dir {
+        Some(d) => hub.with_uploads(berth_hub::Uploads { spool: d.join("hub-spool"), ..Default::default() }),
+        None => hub,
+    };
     let stopped = |e: std::io::Error| ServiceError::Infra { message: format!("the hub stopped: {e}"), hint: None };
-    match tls {
-        Some(tls) => {
-            let ready = |addr| eprintln!("berth hub listening on https://{addr}");
-            berth_hub::run_tls(listener, hub, tls, ready, shutdown()).await.map_err(stopped)
-        }
-        None => {
-            let ready = |addr| eprintln!("berth hub listening on http://{addr}");
-            berth_hub::run(listener, hub, ready, shutdown()).await.map_err(stopped)
-        }
-    }
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let ready = |addr| eprintln!("berth hub listening on {scheme}://{addr}");
+    let listen = berth_hub::Listen { tls, header_read_timeout: a.header_read_timeout };
+    berth_hub::serve(listener, hub, listen, ready, shutdown()).await.map_err(stopped)
 }
 
 async fn shutdown() {

@@ -3,9 +3,11 @@
 
 mod cli;
 mod cli_hub;
+mod cli_lfs;
 mod data;
 mod deploy;
 mod hub;
+mod lfs;
 mod progress;
 mod quickstart;
 mod render;

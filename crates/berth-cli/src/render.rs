@@ -270,6 +270,9 @@ pub fn gc(r: &GcReport) {
     if r.stale_leases_released > 0 {
         println!("released {} upload lease(s) of pushes that died", r.stale_leases_released);
     }
+    if r.lfs_objects > 0 {
+        println!("kept {} Git LFS object(s) the hub stored (no version needs to reference them)", r.lfs_objects);
+    }
 }
 
 pub fn fsck(r: &FsckReport) {
@@ -288,6 +291,9 @@ pub fn fsck(r: &FsckReport) {
     }
     for p in &r.partials {
         println!("partial  {p}");
+    }
+    if r.lfs_objects > 0 {
+        println!("{} blob(s) are Git LFS objects the hub stored", r.lfs_objects);
     }
     let verdict = if r.ok { "ok" } else { "DAMAGED" };
     let repaired = match r.repaired.len() {

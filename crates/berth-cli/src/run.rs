@@ -115,7 +115,8 @@ pub async fn run(cli: Cli) -> Result<u8> {
                 lineage,
             };
             let req = PushRequest { paths, model: Some(a.model.clone()), meta };
-            let opts = PushOptions { follow_symlinks: a.follow_symlinks, if_changed: a.if_changed };
+            let opts =
+                PushOptions { follow_symlinks: a.follow_symlinks, if_changed: a.if_changed, from_lfs: a.from_lfs };
             let r = b.push_files(req, &opts, &bars).await?;
             if json { render::json(&r) } else { render::push(&r, quiet) }
         }
@@ -248,6 +249,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::Hub(a) => crate::hub::hub(a, &dir, json).await?,
         Command::Token(cmd) => crate::hub::token(cmd, &dir, json).await?,
         Command::Policy(cmd) => crate::hub::policy(cmd, &dir, json).await?,
+        Command::Lfs(cmd) => crate::lfs::run(cmd, &dir, json).await?,
         Command::Smoke { endpoint, data, rows, max_latency_ms } => {
             let req = berth_service::SmokeRequest {
                 endpoint: endpoint.to_string(),

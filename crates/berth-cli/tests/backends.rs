@@ -6,16 +6,11 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use berth_testkit::{PgDatabase, closed_port, s3_bucket, s3_env};
+use berth_testkit::{PgDatabase, closed_port, s3_bucket};
 use support::{Project, noise};
 
 fn s3_project(bucket: &str) -> Project {
-    let mut p = Project::empty().with_env("BERTH_STORE_URL", &format!("s3://{bucket}/models"));
-    for (k, v) in s3_env() {
-        p = p.with_env(k, &v);
-    }
-    p.berth(&["init"]).ok();
-    p
+    Project::on_bucket(None, bucket)
 }
 
 #[test]

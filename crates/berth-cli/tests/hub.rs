@@ -7,7 +7,7 @@ mod support;
 
 use std::collections::BTreeSet;
 
-use berth_testkit::{PgDatabase, s3_bucket, s3_env};
+use berth_testkit::{PgDatabase, s3_bucket};
 use serde_json::{Value, json};
 use support::Project;
 use support::http::{Resp, Server, send};
@@ -23,9 +23,7 @@ promoters = ["carol", "ci"]
 /// An embedded project with [`POLICY`].
 fn policy_project() -> Project {
     let p = Project::new();
-    let mut cfg = std::fs::read_to_string(p.path().join("berth.toml")).unwrap();
-    cfg.push_str(POLICY);
-    p.write("berth.toml", cfg.as_bytes());
+    p.configure(POLICY);
     p
 }
 
@@ -240,16 +238,8 @@ fn the_hub_holds_every_caller_to_its_token_role_and_policy() {
 fn two_hub_replicas_on_one_postgres_and_bucket_act_as_one() {
     let db = PgDatabase::create();
     let bucket = s3_bucket();
-    let mut p = Project::empty()
-        .with_env("BERTH_REGISTRY_URL", &db.url)
-        .with_env("BERTH_STORE_URL", &format!("s3://{bucket}/models"));
-    for (k, v) in s3_env() {
-        p = p.with_env(k, &v);
-    }
-    p.berth(&["init"]).ok();
-    let mut cfg = std::fs::read_to_string(p.path().join("berth.toml")).unwrap();
-    cfg.push_str(POLICY);
-    p.write("berth.toml", cfg.as_bytes());
+    let p = Project::on_bucket(Some(&db.url), &bucket);
+    p.configure(POLICY);
     // A shared registry takes its policy only from `policy apply`.
     let shown = p.berth(&["policy", "show", "--json"]).ok().json();
     assert!(shown["record"].is_null(), "{shown}");
@@ -263,9 +253,7 @@ fn two_hub_replicas_on_one_postgres_and_bucket_act_as_one() {
     // A move says so when berth.toml is not the policy the registry enforces.
     let r = p.berth(&["alias", "set", "churn", "canary", "1"]).ok();
     assert!(!r.stderr.contains("warning"), "{}", r.stderr);
-    let mut cfg = std::fs::read_to_string(p.path().join("berth.toml")).unwrap();
-    cfg.push_str("\n[environments.qa]\n");
-    p.write("berth.toml", cfg.as_bytes());
+    p.configure("\n[environments.qa]\n");
     let r = p.berth(&["alias", "set", "churn", "canary", "2"]).ok();
     assert!(r.stderr.contains("differ from the policy in force (version 1"), "{}", r.stderr);
     let admin = p.berth(&["hub", "init"]).ok().stdout.trim().to_string();
@@ -501,4 +489,24 @@ fn a_hub_killed_during_an_upload_leaves_no_blob_and_the_push_succeeds_after() {
     let pushed = laptop.berth(&["push", "weights.bin", "--model", "churn", "--json"]).ok().json();
     assert_eq!((pushed["ref"].as_str(), pushed["blobs_written"].as_u64()), (Some("churn@1"), Some(1)), "{pushed}");
     assert!(std::fs::read(p.blob_path(&digest)).unwrap() == big, "the stored blob differs from the pushed bytes");
+}
+
+#[test]
+fn a_request_head_that_trickles_in_is_cut_off() {
+    use std::io::{Read, Write};
+    let p = Project::new();
+    let hub = Server::spawn(&p, &["hub", "--addr", "127.0.0.1:0", "--header-read-timeout", "1s"]);
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", hub.port)).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(20))).unwrap();
+    let started = std::time::Instant::now();
+    s.write_all(b"GET /livez HTTP/1.1\r\nHost: x\r\n").unwrap();
+    let mut got = Vec::new();
+    let _ = s.read_to_end(&mut got);
+    let waited = started.elapsed();
+    assert!(waited < std::time::Duration::from_secs(15), "the connection was held {waited:?}");
+    assert!(!String::from_utf8_lossy(&got).contains("200 OK"), "{}", String::from_utf8_lossy(&got));
+    // A whole request is still answered.
+    assert_eq!(api(hub.port, "GET", "/livez", None, &Value::Null).status, 200);
+    let r = p.berth(&["hub", "--addr", "127.0.0.1:0", "--header-read-timeout", "0s"]).fails(2);
+    assert!(r.stderr.contains("--header-read-timeout"), "{}", r.stderr);
 }

@@ -9,7 +9,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use berth_testkit::{PgDatabase, s3_bucket, s3_env};
+use berth_testkit::{PgDatabase, s3_bucket};
 use serde_json::{Value, json};
 use support::Project;
 use support::http::{Resp, Server, get, send};
@@ -46,16 +46,8 @@ fn token(port: u16, admin: &str, body: Value) -> String {
 
 /// The hub's project: the registry on PostgreSQL, the store in a bucket.
 fn hub_project(db: &PgDatabase, bucket: &str) -> Project {
-    let mut p = Project::empty()
-        .with_env("BERTH_REGISTRY_URL", &db.url)
-        .with_env("BERTH_STORE_URL", &format!("s3://{bucket}/models"));
-    for (k, v) in s3_env() {
-        p = p.with_env(k, &v);
-    }
-    p.berth(&["init"]).ok();
-    let mut cfg = std::fs::read_to_string(p.path().join("berth.toml")).unwrap();
-    cfg.push_str(POLICY);
-    p.write("berth.toml", cfg.as_bytes());
+    let p = Project::on_bucket(Some(&db.url), bucket);
+    p.configure(POLICY);
     p.berth(&["policy", "apply"]).ok();
     p
 }
@@ -128,6 +120,12 @@ fn the_core_flows_run_through_the_hub_on_postgres_and_s3() {
     let shown = carol.berth(&["show", "churn@1", "--json"]).ok().json();
     assert_eq!(shown["created_by"], "ci", "{shown}");
     assert_eq!(shown["params"]["algorithm"], "logistic_regression", "{shown}");
+    // What was pushed comes back byte for byte, from the bucket through the hub.
+    carol.berth(&["pull", "churn@2", "-o", "v2"]).ok();
+    for f in ["model.berth", "signature.json", "profile.json"] {
+        let (pushed, pulled) = (ci.path().join("out").join(f), carol.path().join("v2").join(f));
+        assert!(std::fs::read(&pulled).unwrap() == std::fs::read(&pushed).unwrap(), "{f} differs after the pull");
+    }
 
     // The gate: without its report the policy refuses; validate stores the
     // report through the hub (the reader token cannot), and then it holds.

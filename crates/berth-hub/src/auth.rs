@@ -57,7 +57,14 @@ fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
 impl Hub {
     /// The service acting as whoever the request's token names.
     pub(crate) async fn caller(&self, headers: &HeaderMap) -> Result<Berth, ApiError> {
-        let result = match bearer(headers) {
+        self.caller_with(bearer(headers)).await
+    }
+
+    /// The service acting as whoever `secret` names, or why the request
+    /// carried none (`Err`); every refusal with 401 is counted as an
+    /// authentication failure.
+    pub(crate) async fn caller_with(&self, secret: Result<&str, ApiError>) -> Result<Berth, ApiError> {
+        let result = match secret {
             Ok(secret) => self.berth.authenticate(secret).await.map_err(ApiError::from),
             Err(e) => Err(e),
         };

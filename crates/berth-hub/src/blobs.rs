@@ -64,12 +64,12 @@ impl Hub {
         self
     }
 
-    fn uploads(&self) -> &Uploads {
+    pub(crate) fn uploads(&self) -> &Uploads {
         self.uploads.get_or_init(Uploads::default)
     }
 
     /// The spool directory, created when missing.
-    async fn spool(&self) -> Result<PathBuf, ApiError> {
+    pub(crate) async fn spool(&self) -> Result<PathBuf, ApiError> {
         let dir = self.uploads().spool.clone();
         tokio::fs::create_dir_all(&dir).await.map_err(|e| spool_error(&dir, e))?;
         Ok(dir)
@@ -85,7 +85,7 @@ pub fn router() -> Router<Arc<Hub>> {
         .layer(DefaultBodyLimit::disable())
 }
 
-fn spool_error(dir: &std::path::Path, e: std::io::Error) -> ApiError {
+pub(crate) fn spool_error(dir: &std::path::Path, e: std::io::Error) -> ApiError {
     ApiError::new(
         StatusCode::SERVICE_UNAVAILABLE,
         "unavailable",
@@ -108,7 +108,7 @@ fn digest(s: &str) -> Result<Digest, ApiError> {
         .map_err(|e| ApiError::bad_input(e.to_string(), "name the blob as sha256:<64 lowercase hex digits>"))
 }
 
-fn too_large(limit: u64) -> ApiError {
+pub(crate) fn too_large(limit: u64) -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         "too_large",
@@ -159,7 +159,7 @@ async fn put_blob(
 }
 
 /// Writes the body to `spooled`, hashing it on the way; returns its digest.
-async fn receive(req: Body, spooled: &tempfile::NamedTempFile, limit: u64) -> Result<Digest, ApiError> {
+pub(crate) async fn receive(req: Body, spooled: &tempfile::NamedTempFile, limit: u64) -> Result<Digest, ApiError> {
     let path = spooled.path();
     let io = |e: std::io::Error| spool_error(path.parent().unwrap_or(path), e);
     let mut file = tokio::fs::File::from_std(spooled.as_file().try_clone().map_err(io)?);
@@ -238,7 +238,7 @@ fn reference(m: &str, v: &str) -> Result<(ModelName, Ref), ApiError> {
 
 /// Which bytes of a file of `size` bytes a request asks for.
 #[derive(Debug, PartialEq, Eq)]
-enum Span {
+pub(crate) enum Span {
     Whole,
     /// First and last byte, inclusive.
     Part(u64, u64),
@@ -249,7 +249,7 @@ enum Span {
 /// Reads `Range` (one `bytes=` range: `N-`, `N-M` or `-S`); anything else,
 /// several ranges included, is answered with the whole file, as HTTP allows.
 /// An `If-Range` that does not match the file's ETag asks for the whole file.
-fn span(headers: &HeaderMap, etag: &str, size: u64) -> Span {
+pub(crate) fn span(headers: &HeaderMap, etag: &str, size: u64) -> Span {
     let Some(value) = headers.get(header::RANGE).and_then(|v| v.to_str().ok()) else { return Span::Whole };
     if let Some(cond) = headers.get(header::IF_RANGE).and_then(|v| v.to_str().ok())
         && cond.trim() != etag
@@ -377,7 +377,7 @@ async fn download(
 
 /// `len` bytes of `file` from where it stands, in chunks; `spool` (the
 /// directory holding it) lives until the last chunk is sent.
-fn stream_file(
+pub(crate) fn stream_file(
     file: tokio::fs::File,
     len: u64,
     spool: tempfile::TempDir,

@@ -9,10 +9,12 @@
 //! Depends on `berth-service` (and `berth-core` for its vocabulary), never on
 //! the store or registry crates.
 
+mod accept;
 mod auth;
 mod blobs;
 mod body;
 mod error;
+mod lfs;
 mod metrics;
 mod openapi;
 mod rollouts;
@@ -33,6 +35,7 @@ use axum::routing::get;
 use berth_core::{Clock, Timestamp};
 use berth_service::Berth;
 
+pub use accept::Listen;
 pub use blobs::Uploads;
 pub use error::ApiError;
 use metrics::Metrics;
@@ -62,6 +65,7 @@ pub fn router(hub: Arc<Hub>) -> Router {
     Router::new()
         .nest("/api/v1", authenticated(&hub, routes::router().merge(blobs::router())))
         .merge(authenticated(&hub, seed::router()))
+        .merge(lfs::router(&hub))
         .route("/api/v1/openapi.json", get(openapi::serve))
         .route("/livez", get(livez))
         .route("/readyz", get(readyz))
@@ -112,28 +116,29 @@ async fn metrics(State(hub): State<Arc<Hub>>) -> Response {
     r
 }
 
-/// Serves until `shutdown` completes. `ready` is called with the bound address.
+/// Serves until `shutdown` completes, over plain HTTP with the default
+/// limits. `ready` is called with the bound address.
 pub async fn run(
     listener: tokio::net::TcpListener,
     hub: Arc<Hub>,
     ready: impl FnOnce(SocketAddr),
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let addr = listener.local_addr()?;
-    ready(addr);
-    axum::serve(listener, router(hub)).with_graceful_shutdown(shutdown).await
+    serve(listener, hub, Listen::default(), ready, shutdown).await
 }
 
-/// [`run`], over TLS only.
-pub async fn run_tls(
+/// Serves until `shutdown` completes, as `listen` says. `ready` is called with the bound address.
+pub async fn serve(
     listener: tokio::net::TcpListener,
     hub: Arc<Hub>,
-    tls: Tls,
+    listen: Listen,
     ready: impl FnOnce(SocketAddr),
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let addr = listener.local_addr()?;
     ready(addr);
-    tls::serve(listener, router(hub), tls, shutdown).await;
+    // Git LFS links point back at the hub, so they must know when it is https.
+    let app = if listen.tls.is_some() { router(hub).layer(axum::Extension(lfs::OverTls)) } else { router(hub) };
+    accept::serve(listener, app, listen, shutdown).await;
     Ok(())
 }

@@ -997,7 +997,9 @@ pub fn document() -> Value {
         "info": {
             "title": "berth hub",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "The team server: every request is the service acting as the token's principal.",
+            "description": "The team server: every request is the service acting as the token's principal. \
+                            A Git LFS server answers at /lfs/{model} in Git LFS's own protocol (its batch API \
+                            and basic transfers), which this document leaves to Git LFS's.",
         },
         "paths": paths,
         "components": {

@@ -127,6 +127,8 @@ fn concrete(route: &str) -> String {
             "{upload}" => "1",
             "{digest}" => "sha256:0000000000000000000000000000000000000000000000000000000000000000",
             "{*path}" => "model.txt",
+            "{repo}" => "churn",
+            "{oid}" => "0000000000000000000000000000000000000000000000000000000000000000",
             s => s,
         })
         .collect::<Vec<_>>()
@@ -171,6 +173,42 @@ async fn every_documented_operation_is_served_by_the_router() {
     let (status, text) = request(addr, "GET", "/api/v1/nothing-here").await;
     assert_eq!(status, 404);
     assert!(text.contains("no such route"), "{text}");
+}
+
+/// The Git LFS routes speak Git LFS's protocol (its media type, its error
+/// body, Basic credentials), which Git LFS's own API documents describe; the
+/// document describes berth's. They are kept out of it on purpose and
+/// listed in `lfs::ROUTES` instead, which must be exactly what the LFS
+/// router routes, and none of them may be in `OPERATIONS`.
+#[test]
+fn the_git_lfs_routes_are_listed_apart_from_the_document() {
+    let routed = routes_in(include_str!("lfs/mod.rs"), "");
+    let listed: BTreeSet<(String, String)> =
+        crate::lfs::ROUTES.iter().map(|(m, p)| (m.to_string(), p.to_string())).collect();
+    assert_eq!(routed, listed, "lfs::ROUTES against the LFS router");
+    let documented = documented();
+    assert!(routed.is_disjoint(&documented), "LFS routes in OPERATIONS: {:?}", routed.intersection(&documented));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_git_lfs_route_asks_for_credentials_in_git_lfs_terms() {
+    let dir = tempfile::tempdir().unwrap();
+    berth_service::init(dir.path(), None, None, &|_| None).unwrap();
+    let config = Config::discover(dir.path(), &|_| None).unwrap();
+    let berth = Berth::open(config, "hub".into()).await.unwrap();
+    let hub = crate::Hub::new(berth, Arc::new(SystemClock));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, crate::router(hub)).await });
+    for (method, route) in crate::lfs::ROUTES {
+        let path = concrete(route);
+        let (status, text) = request(addr, &method.to_uppercase(), &path).await;
+        assert_eq!(status, 401, "{method} {path}\n{text}");
+        let lower = text.to_ascii_lowercase();
+        assert!(lower.contains("lfs-authenticate: basic realm=\"berth\""), "{method} {path}\n{text}");
+        assert!(lower.contains("content-type: application/vnd.git-lfs+json"), "{method} {path}\n{text}");
+        assert!(text.contains("\"message\""), "{method} {path}\n{text}");
+    }
 }
 
 #[tokio::test]

@@ -38,11 +38,11 @@ struct EndBody {
     candidate: u64,
     reason: String,
     #[serde(default)]
-    record: serde_json::Value,
+    record: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 fn end(m: &str, req: EndBody) -> Result<RolloutEnd, crate::error::ApiError> {
-    let record = if req.record.is_null() { json!({}) } else { req.record };
+    let record = serde_json::Value::Object(req.record.unwrap_or_default());
     Ok(RolloutEnd { model: model(m)?, env: req.env, candidate: req.candidate, reason: req.reason, record })
 }
 

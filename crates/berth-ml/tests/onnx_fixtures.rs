@@ -179,7 +179,8 @@ fn every_fixture_is_checked() {
         let path = entry.unwrap().path();
         let name = path.file_stem().unwrap().to_str().unwrap().to_string();
         if path.extension().is_some_and(|e| e == "onnx") {
-            assert!(RUNS.contains(&name.as_str()) || REFUSED.contains(&name.as_str()), "{name} is not in RUNS");
+            let known = [RUNS, REFUSED, READ_COLUMNS].iter().any(|list| list.contains(&name.as_str()));
+            assert!(known, "{name} is not in RUNS");
         }
     }
 }
@@ -231,4 +232,85 @@ fn files_that_are_not_onnx_are_refused() {
     assert!(e.contains("not an ONNX model") || e.contains("cannot load"), "{e}");
     let e = OnnxModel::from_bytes(b"{\"format\": \"berth-model\"}").err().unwrap().to_string();
     assert!(e.contains("not an ONNX model"), "{e}");
+}
+
+/// Each fixture's inputs and outputs as its graph names and types them:
+/// what a server describes to clients written against the same file.
+#[test]
+fn the_graphs_inputs_and_outputs_are_described_as_declared() {
+    let described = |name: &str| {
+        let model = load(name).0.unwrap();
+        let tensors = |t: &berth_ml::OnnxModel| {
+            t.outputs
+                .iter()
+                .map(|o| (o.tensor.name.clone(), o.tensor.element, o.tensor.dims.clone(), o.labels, o.from_zipmap))
+                .collect::<Vec<_>>()
+        };
+        let input = &model.inputs[0];
+        ((input.name.clone(), input.element, input.dims.clone()), tensors(&model))
+    };
+    let (input, outputs) = described("logistic_binary");
+    assert_eq!(input, ("X".to_string(), "float", Some(vec![None, Some(4)])));
+    assert_eq!(
+        outputs,
+        vec![
+            ("output_label".to_string(), "int64", Some(vec![None]), true, false),
+            ("output_probability".to_string(), "float", Some(vec![None, Some(2)]), false, true),
+        ]
+    );
+    let (_, outputs) = described("ridge");
+    assert_eq!(outputs, vec![("variable".to_string(), "float", Some(vec![None, Some(1)]), false, false)]);
+    let (_, outputs) = described("random_forest_string_labels");
+    assert_eq!((outputs[0].1, outputs[0].3), ("string", true));
+}
+
+/// Fixtures with one input per column, scored from a table.
+const READ_COLUMNS: &[&str] = &["column_transformer_logistic"];
+
+/// A ColumnTransformer's export reads each column from the input of its
+/// name (numbers scaled, text one-hot encoded) and gives onnxruntime's
+/// outputs.
+#[test]
+fn a_column_transformer_reads_numeric_and_text_columns_by_name() {
+    use berth_data::{Column, Table};
+    let (model, reference) = load("column_transformer_logistic");
+    let model = model.unwrap();
+    assert!(model.reads_columns());
+    let names: Vec<(&str, &str)> = model.inputs.iter().map(|t| (t.name.as_str(), t.element)).collect();
+    assert_eq!(names, [("a", "float"), ("b", "float"), ("plan", "string")]);
+    assert_eq!(model.known_text("plan"), Some("free"), "the encoder's first category");
+    assert_eq!(model.known_text("a"), None);
+    let column = |name: &str| reference["inputs"][name].as_array().unwrap().iter().map(|r| r[0].clone());
+    let floats = |name: &str| column(name).map(|v| v.as_f64().unwrap()).collect::<Vec<_>>();
+    let plans: Vec<String> = column("plan").map(|v| v.as_str().unwrap().to_string()).collect();
+    // Columns in another order than the graph's inputs: matched by name.
+    let table = Table::new(vec![
+        Column::strings("plan", &plans),
+        Column::float("b", floats("b")),
+        Column::float("a", floats("a")),
+    ])
+    .unwrap();
+    let p = model.run_table(&table).unwrap();
+    let want_labels: Vec<String> =
+        reference["outputs"]["output_label"].as_array().unwrap().iter().map(|v| v.to_string()).collect();
+    assert_eq!(p.labels.unwrap(), want_labels);
+    let want = &reference["outputs"]["output_probability"]["values"];
+    for (i, row) in p.probabilities.unwrap().iter().enumerate() {
+        for (k, got) in row.iter().enumerate() {
+            let w = want[i][k].as_f64().unwrap();
+            assert!(error(*got, w) < 1e-5, "row {i} class {k}: {got} vs onnxruntime {w}");
+        }
+    }
+    let missing = Table::new(vec![Column::float("a", floats("a"))]).unwrap();
+    let e = model.run_table(&missing).unwrap_err().to_string();
+    assert!(e.contains("the model reads a column \"b\""), "{e}");
+    let wrong = Table::new(vec![
+        Column::float("a", floats("a")),
+        Column::float("b", floats("b")),
+        Column::float("plan", floats("a")),
+    ])
+    .unwrap();
+    let e = model.run_table(&wrong).unwrap_err().to_string();
+    assert!(e.contains("column \"plan\" holds"), "{e}");
+    assert!(model.run(vec![0.0; 3], 1).unwrap_err().to_string().contains("by name, not one matrix"));
 }

@@ -21,6 +21,7 @@ mod engine;
 mod error;
 mod gate_reports;
 mod leases;
+mod lfs;
 mod migrate;
 mod policies;
 mod postgres;
@@ -44,6 +45,7 @@ pub use access::{Access, NewToken, PolicyRecord, TokenRecord};
 pub use connect::{RegistryUrl, connect};
 pub use deploy::{ApprovalFilter, DeliveryUpdate, Deploy, DeployTarget, MoveFacts, MoveGuard, NewDelivery};
 pub use error::RegistryError;
+pub use lfs::LfsObject;
 pub use postgres::PgRegistry;
 pub use sqlite::SqliteRegistry;
 
@@ -199,6 +201,17 @@ pub trait Registry: Access + Send + Sync {
 
     /// Every blob some version references, with one referencing version each.
     async fn referenced_blobs(&self) -> Result<BTreeMap<Digest, (ModelName, u64)>>;
+
+    /// Records blob `oid` (`size` bytes) as stored through the Git LFS
+    /// repository `repo`, audited as `lfs.object`; true when it is new.
+    async fn record_lfs_object(&self, repo: &ModelName, oid: &Digest, size: u64, actor: &Actor) -> Result<bool>;
+
+    /// Object `oid` of Git LFS repository `repo`, when that repository recorded it.
+    async fn lfs_object(&self, repo: &ModelName, oid: &Digest) -> Result<Option<LfsObject>>;
+
+    /// Every blob stored through Git LFS, with one repository that recorded
+    /// it: live for garbage collection whether or not a version references it.
+    async fn lfs_blobs(&self) -> Result<BTreeMap<Digest, ModelName>>;
 
     /// Registers the blobs a push is about to reference. Fails with
     /// [`RegistryError::GcRunning`] if a garbage collection is running.

@@ -167,6 +167,17 @@ ALTER TABLE audit_log ADD COLUMN token TEXT;
     r#"
 CREATE INDEX versions_by_manifest ON versions (model, manifest);
 "#,
+    r#"
+CREATE TABLE lfs_objects (
+    repo TEXT NOT NULL,
+    oid TEXT NOT NULL,
+    size BIGINT NOT NULL,
+    created_by TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (repo, oid)
+);
+CREATE INDEX lfs_objects_by_oid ON lfs_objects (oid);
+"#,
 ];
 
 const SCHEMA_TABLE: &str =

@@ -134,6 +134,18 @@ impl<E> Registry for SqlRegistry<E> {
         self.db.referenced_blobs().await
     }
 
+    async fn record_lfs_object(&self, repo: &ModelName, oid: &Digest, size: u64, actor: &Actor) -> Result<bool> {
+        self.db.record_lfs_object(repo, oid, size, actor).await
+    }
+
+    async fn lfs_object(&self, repo: &ModelName, oid: &Digest) -> Result<Option<crate::LfsObject>> {
+        self.db.lfs_object(repo, oid).await
+    }
+
+    async fn lfs_blobs(&self) -> Result<BTreeMap<Digest, ModelName>> {
+        self.db.lfs_blobs().await
+    }
+
     async fn begin_upload(&self, blobs: &[Digest], ttl: Duration) -> Result<LeaseId> {
         self.db.begin_upload(blobs, ttl).await
     }

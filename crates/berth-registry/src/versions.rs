@@ -24,6 +24,12 @@ const INSERT_VERSION: &str = "INSERT INTO versions (model, version, manifest, si
 const SELECT_VERSION: &str = "SELECT model, version, manifest, size, format, signature, params, metrics, description, \
                               lineage, created_by, created_at, status \
                               FROM versions WHERE model = $1 AND version = $2";
+/// The version an alias points at, in one statement (an alias lookup is the
+/// hub's most frequent request).
+const SELECT_BY_ALIAS: &str = "SELECT v.model, v.version, v.manifest, v.size, v.format, v.signature, v.params, \
+                               v.metrics, v.description, v.lineage, v.created_by, v.created_at, v.status \
+                               FROM aliases a JOIN versions v ON v.model = a.model AND v.version = a.version \
+                               WHERE a.model = $1 AND a.alias = $2";
 const SELECT_VERSIONS: &str = "SELECT model, version, manifest, size, format, signature, params, metrics, description, \
                                lineage, created_by, created_at, status \
                                FROM versions WHERE model = $1 AND ($2 IS NULL OR version < $2) \
@@ -267,20 +273,28 @@ impl Db {
                     None => return Err(RegistryError::ModelNotFound(r.model.to_string())),
                 }
             }
-            Selector::Alias(a) => match self.current_alias(&mut conn, &r.model, a).await? {
-                Some(n) => n,
-                None => {
-                    let m = sqlx::query("SELECT name FROM models WHERE name = $1")
-                        .bind(r.model.as_str())
-                        .fetch_optional(&mut *conn)
-                        .await
-                        .map_err(self.err())?;
-                    return Err(match m {
-                        Some(_) => RegistryError::AliasNotFound { model: r.model.to_string(), alias: a.to_string() },
-                        None => RegistryError::ModelNotFound(r.model.to_string()),
-                    });
+            Selector::Alias(a) => {
+                let row = sqlx::query(SELECT_BY_ALIAS)
+                    .bind(r.model.as_str())
+                    .bind(a.as_str())
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(self.err())?;
+                if let Some(row) = row {
+                    let n: i64 = row.try_get("version").map_err(self.err())?;
+                    let tags = self.tags_of(&mut conn, &r.model, n as u64).await?;
+                    return self.ctx().version(&row, tags);
                 }
-            },
+                let m = sqlx::query("SELECT name FROM models WHERE name = $1")
+                    .bind(r.model.as_str())
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(self.err())?;
+                return Err(match m {
+                    Some(_) => RegistryError::AliasNotFound { model: r.model.to_string(), alias: a.to_string() },
+                    None => RegistryError::ModelNotFound(r.model.to_string()),
+                });
+            }
         };
         self.version_in(&mut conn, &r.model, n).await
     }

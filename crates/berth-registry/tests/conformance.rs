@@ -106,6 +106,7 @@ suite!(
     concurrent_policy_applies_keep_one_numbering,
     a_guard_judges_the_move_on_the_facts_read_in_its_transaction,
     versions_come_in_pages_newest_first,
+    lfs_objects_are_recorded_once_per_repository_and_audited,
 );
 
 fn name(s: &str) -> ModelName {
@@ -777,4 +778,23 @@ async fn versions_come_in_pages_newest_first(e: Engine) {
     assert_eq!(r.newest_with_manifest(&m, &third.manifest).await.unwrap().map(|v| v.version), Some(3));
     assert_eq!(r.newest_with_manifest(&m, &Digest::of(b"none")).await.unwrap(), None);
     assert_eq!(r.newest_with_manifest(&name("nosuch"), &third.manifest).await.unwrap(), None);
+}
+
+async fn lfs_objects_are_recorded_once_per_repository_and_audited(e: Engine) {
+    let r = e.registry().await;
+    let (oid, other) = (Digest::of(b"lfs object"), Digest::of(b"another"));
+    assert!(r.lfs_object(&name("churn"), &oid).await.unwrap().is_none());
+    assert!(r.record_lfs_object(&name("churn"), &oid, 10, &actor()).await.unwrap(), "new");
+    assert!(!r.record_lfs_object(&name("churn"), &oid, 10, &actor()).await.unwrap(), "recorded once");
+    assert!(r.record_lfs_object(&name("fraud"), &oid, 10, &actor()).await.unwrap(), "per repository");
+    r.record_lfs_object(&name("fraud"), &other, 7, &actor()).await.unwrap();
+    let o = r.lfs_object(&name("churn"), &oid).await.unwrap().unwrap();
+    assert_eq!((o.repo, o.oid, o.size, o.created_by.as_str()), (name("churn"), oid, 10, "bob"));
+    assert!(r.lfs_object(&name("churn"), &other).await.unwrap().is_none(), "only the repository that recorded it");
+    let blobs = r.lfs_blobs().await.unwrap();
+    assert_eq!(blobs.keys().copied().collect::<Vec<_>>().len(), 2);
+    assert!(blobs.contains_key(&oid) && blobs[&other] == name("fraud"));
+    let audit = r.audit(&AuditFilter { model: Some(name("churn")), limit: None }).await.unwrap();
+    assert_eq!(audit.iter().filter(|a| a.action == "lfs.object").count(), 1, "{audit:?}");
+    assert!(r.models().await.unwrap().is_empty(), "recording an object creates no model");
 }

@@ -13,7 +13,7 @@ use axum::extract::{Path, State as Extract};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::Response;
 use axum::routing::{get, post};
-use berth_data::{ColumnType, Table};
+use berth_data::Table;
 use berth_deploy::rollout::Side;
 use berth_ml::{Prediction, Task};
 use serde_json::{Value, json};
@@ -255,10 +255,23 @@ async fn score(served: Arc<Served>, table: Table) -> Result<(Table, Prediction),
 /// same for all of them ([`infer`]).
 struct Protocol<A> {
     endpoint: Endpoint,
-    /// Reads a request body against the served version's inputs.
-    parse: fn(&Served, &[u8]) -> Parsed<A>,
+    /// Reads a request body (and its headers) against the served version's inputs.
+    parse: fn(&Served, &[u8], &HeaderMap) -> Parsed<A>,
     /// The answer's body, from the prediction, `A` and the request id.
-    render: fn(&Served, &Prediction, A, &str) -> Vec<u8>,
+    render: fn(&Served, &Prediction, A, &str) -> Rendered,
+}
+
+/// An answer's body: JSON, or JSON followed by binary tensor data (the
+/// JSON's length then given, see [`crate::oip_binary`]).
+struct Rendered {
+    body: Vec<u8>,
+    json_length: Option<usize>,
+}
+
+impl Rendered {
+    fn json(body: Vec<u8>) -> Rendered {
+        Rendered { body, json_length: None }
+    }
 }
 
 /// A request's rows, and `A`: what its answer needs from it besides them.
@@ -388,7 +401,7 @@ async fn answer<A: Send>(
     let _in_flight = served.metrics.start();
     let work = async {
         let bytes = read_body(state, call.headers, body).await?;
-        let (table, asked) = (protocol.parse)(served, &bytes)?;
+        let (table, asked) = (protocol.parse)(served, &bytes, call.headers)?;
         let (table, p) = score(served.clone(), table).await?;
         Ok::<_, Refusal>((table, p, asked))
     };
@@ -403,7 +416,7 @@ async fn answer<A: Send>(
             return (call.refuse(&served.metrics, r.by(served)), None);
         }
     };
-    let body = (protocol.render)(served, &p, asked, &call.request_id);
+    let rendered = (protocol.render)(served, &p, asked, &call.request_id);
     served.metrics.predicted(&p);
     if let Some(log) = &state.log
         && log.sampled()
@@ -411,7 +424,12 @@ async fn answer<A: Send>(
         let dropped = log.record(&crate::state::now(), &call.request_id, (&served.name, &served.version), &table, &p);
         state.metrics.log_dropped.fetch_add(dropped, std::sync::atomic::Ordering::Relaxed);
     }
-    let mut resp = json_bytes(StatusCode::OK, body);
+    let mut resp = json_bytes(StatusCode::OK, rendered.body);
+    if let Some(n) = rendered.json_length {
+        let headers = resp.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+        headers.insert(crate::oip_binary::HEADER_LENGTH, HeaderValue::from(n));
+    }
     label(&mut resp, Some(&served.label()), Some(&call.request_id));
     served.metrics.finish(call.endpoint, 200, call.started.elapsed());
     (resp, keep.then_some((table, p)))
@@ -426,7 +444,7 @@ struct Instances<'a> {
 }
 
 /// `/predict` and KServe v1 read the same body.
-fn instances(served: &Served, bytes: &[u8]) -> Result<(Table, ()), Refusal> {
+fn instances(served: &Served, bytes: &[u8], _: &HeaderMap) -> Result<(Table, ()), Refusal> {
     let req: Instances = parse_json(bytes, "a JSON object {\"instances\": [...]}")?;
     Ok((served.inputs.from_instances(&req.instances)?, ()))
 }
@@ -504,7 +522,7 @@ const SIMPLE: Protocol<()> = Protocol {
             },
             scores: p.values.as_deref().filter(|_| served.task() == Task::Anomaly),
         };
-        serde_json::to_vec(&answer).unwrap_or_default()
+        Rendered::json(serde_json::to_vec(&answer).unwrap_or_default())
     },
 };
 
@@ -512,7 +530,9 @@ const SIMPLE: Protocol<()> = Protocol {
 const KSERVE_V1: Protocol<()> = Protocol {
     endpoint: Endpoint::KServeV1,
     parse: instances,
-    render: |_, p, (), _| serde_json::to_vec(&json!({ "predictions": predictions(p) })).unwrap_or_default(),
+    render: |_, p, (), _| {
+        Rendered::json(serde_json::to_vec(&json!({ "predictions": predictions(p) })).unwrap_or_default())
+    },
 };
 
 async fn predict(Extract(state): Extract<Shared>, headers: HeaderMap, body: Body) -> Response {
@@ -549,7 +569,10 @@ async fn v1_predict(
 // ---- Open Inference Protocol v2 --------------------------------------------
 
 async fn v2_server() -> Response {
-    json_response(StatusCode::OK, &json!({ "name": "berth", "version": env!("CARGO_PKG_VERSION"), "extensions": [] }))
+    json_response(
+        StatusCode::OK,
+        &json!({ "name": "berth", "version": env!("CARGO_PKG_VERSION"), "extensions": ["binary_tensor_data"] }),
+    )
 }
 
 /// Health in the protocol's shape: the status is the answer, the body empty.
@@ -574,39 +597,9 @@ fn served_as(state: &State, path: &ModelPath) -> Result<Arc<Served>, Refusal> {
     Ok(c)
 }
 
-fn datatype(ty: ColumnType) -> &'static str {
-    match ty {
-        ColumnType::Float => "FP64",
-        ColumnType::Int | ColumnType::Timestamp => "INT64",
-        ColumnType::Bool => "BOOL",
-        ColumnType::Str => "BYTES",
-    }
-}
-
-fn model_metadata(c: &Served) -> Value {
-    let inputs: Vec<Value> =
-        c.inputs.fields.iter().map(|f| json!({ "name": f.name, "datatype": datatype(f.ty), "shape": [-1] })).collect();
-    let outputs = match c.task() {
-        Task::Regression => json!([{ "name": "prediction", "datatype": "FP64", "shape": [-1] }]),
-        Task::Classification => {
-            let k = c.scorer.classes().map(|k| k.len() as i64).unwrap_or(-1);
-            json!([
-                { "name": "label", "datatype": "BYTES", "shape": [-1] },
-                { "name": "probabilities", "datatype": "FP64", "shape": [-1, k],
-                  "parameters": { "classes": c.scorer.classes().unwrap_or(&[]).join(",") } },
-            ])
-        }
-        Task::Anomaly => json!([
-            { "name": "label", "datatype": "BYTES", "shape": [-1] },
-            { "name": "score", "datatype": "FP64", "shape": [-1] },
-        ]),
-    };
-    json!({ "name": c.name, "versions": [c.version], "platform": c.platform(), "inputs": inputs, "outputs": outputs })
-}
-
 async fn v2_model(Extract(state): Extract<Shared>, Path(path): Path<ModelPath>) -> Response {
     match served_as(&state, &path) {
-        Ok(c) => json_response(StatusCode::OK, &model_metadata(&c)),
+        Ok(c) => json_response(StatusCode::OK, &crate::oip::metadata(&c)),
         Err(r) => r.render(Shape::OneString, None),
     }
 }
@@ -627,76 +620,101 @@ struct InferRequest {
     inputs: Vec<Tensor>,
     #[serde(default)]
     outputs: Option<Vec<RequestedOutput>>,
+    #[serde(default)]
+    parameters: Option<serde_json::Map<String, Value>>,
 }
 
 #[derive(serde::Deserialize)]
 struct RequestedOutput {
     name: String,
+    #[serde(default)]
+    parameters: Option<serde_json::Map<String, Value>>,
 }
 
 /// What an inference request asks of the answer besides predictions.
 struct Asked {
     id: Option<String>,
-    outputs: Option<Vec<String>>,
+    /// The outputs asked for (`None`: all).
+    outputs: Option<Vec<Wanted>>,
+    /// `binary_data_output`: every output as binary data unless it says otherwise.
+    binary: bool,
 }
 
-fn output_names(task: Task) -> &'static [&'static str] {
-    match task {
-        Task::Regression => &["prediction"],
-        Task::Classification => &["label", "probabilities"],
-        Task::Anomaly => &["label", "score"],
+/// One output a request asks for, and whether as binary data (`None`: as
+/// the request's `binary_data_output` says).
+struct Wanted {
+    name: String,
+    binary: Option<bool>,
+}
+
+/// A boolean parameter, if given; anything else is refused by name.
+fn flag(parameters: Option<&serde_json::Map<String, Value>>, key: &str, of: &str) -> Result<Option<bool>, Refusal> {
+    match parameters.and_then(|p| p.get(key)) {
+        None => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(v) => Err(Refusal::malformed(format!("{of} has {key} {v}; it must be true or false"))),
     }
 }
 
-/// The Open Inference Protocol v2: named tensors in, named outputs out
-/// (only those asked for), the request's id echoed.
-const OPEN_INFERENCE: Protocol<Asked> =
-    Protocol { endpoint: Endpoint::OpenInference, parse: v2_parse, render: v2_render };
-
-fn v2_parse(served: &Served, bytes: &[u8]) -> Result<(Table, Asked), Refusal> {
-    let req: InferRequest = parse_json(bytes, "an inference request {\"inputs\": [...]}")?;
-    let outputs = req.outputs.map(|o| o.into_iter().map(|o| o.name).collect::<Vec<_>>());
-    if let Some(names) = &outputs {
-        let known = output_names(served.task());
-        if let Some(bad) = names.iter().find(|n| !known.contains(&n.as_str())) {
+/// The outputs a request asks for, checked against the model's.
+fn requested(served: &Served, outputs: Option<Vec<RequestedOutput>>) -> Result<Option<Vec<Wanted>>, Refusal> {
+    let Some(outputs) = outputs else { return Ok(None) };
+    let known: Vec<String> = crate::oip::outputs(served).into_iter().map(|d| d.name).collect();
+    let mut asked = Vec::with_capacity(outputs.len());
+    for o in outputs {
+        if !known.contains(&o.name) {
             return Err(Refusal::malformed(format!(
-                "output {bad:?} is not an output of this model; its outputs are {}",
+                "output {:?} is not an output of this model; its outputs are {}",
+                o.name,
                 known.join(", ")
             )));
         }
+        let of = format!("output {:?}", o.name);
+        if let Some(n) = o.parameters.as_ref().and_then(|p| p.get("class_count")).filter(|n| n.as_u64() != Some(0)) {
+            return Err(Refusal::malformed(format!(
+                "{of} has class_count {n}; berth does not implement the classification extension: ask for the \
+                 probabilities and take the top classes from them"
+            )));
+        }
+        let binary = flag(o.parameters.as_ref(), "binary_data", &of)?;
+        asked.push(Wanted { name: o.name, binary });
     }
-    Ok((served.inputs.from_tensors(&req.inputs)?, Asked { id: req.id, outputs }))
+    Ok(Some(asked))
 }
 
-fn v2_render(served: &Served, p: &Prediction, asked: Asked, _: &str) -> Vec<u8> {
-    let n = p.len() as i64;
-    let mut outputs = Vec::new();
-    let wanted = |name: &str| asked.outputs.as_ref().is_none_or(|o| o.iter().any(|x| x == name));
-    if let Some(l) = &p.labels
-        && wanted("label")
-    {
-        outputs.push(json!({ "name": "label", "datatype": "BYTES", "shape": [n], "data": l }));
-    }
-    if let Some(v) = &p.values {
-        let name = if served.task() == Task::Anomaly { "score" } else { "prediction" };
-        if wanted(name) {
-            outputs.push(json!({ "name": name, "datatype": "FP64", "shape": [n], "data": v }));
-        }
-    }
-    if let (Some(probs), Some(classes)) = (&p.probabilities, &p.classes)
-        && wanted("probabilities")
-    {
-        let flat: Vec<f64> = probs.iter().flatten().copied().collect();
-        outputs.push(json!({
-            "name": "probabilities", "datatype": "FP64", "shape": [n, classes.len()],
-            "parameters": { "classes": classes.join(",") }, "data": flat,
-        }));
-    }
-    let mut out = json!({ "model_name": served.name, "model_version": served.version, "outputs": outputs });
+/// The Open Inference Protocol v2: named tensors in, named outputs out
+/// (only those asked for, each as JSON or binary data), the request's id
+/// echoed; with the binary tensor data extension ([`crate::oip_binary`]).
+const OPEN_INFERENCE: Protocol<Asked> =
+    Protocol { endpoint: Endpoint::OpenInference, parse: v2_parse, render: v2_render };
+
+fn v2_parse(served: &Served, bytes: &[u8], headers: &HeaderMap) -> Result<(Table, Asked), Refusal> {
+    let (head, binary) = crate::oip_binary::split(headers, bytes)?;
+    let mut req: InferRequest = parse_json(head, "an inference request {\"inputs\": [...]}")?;
+    let binary_all = flag(req.parameters.as_ref(), "binary_data_output", "the request")?.unwrap_or(false);
+    let outputs = requested(served, req.outputs)?;
+    crate::oip_binary::attach(&mut req.inputs, binary)?;
+    let table = crate::oip::table(served, &req.inputs)?;
+    Ok((table, Asked { id: req.id, outputs, binary: binary_all }))
+}
+
+fn v2_render(served: &Served, p: &Prediction, asked: Asked, _: &str) -> Rendered {
+    let chosen: Vec<(crate::oip::Output, bool)> = crate::oip::answer(served, p)
+        .into_iter()
+        .filter_map(|o| match &asked.outputs {
+            None => Some((o, asked.binary)),
+            Some(wanted) => {
+                let w = wanted.iter().find(|w| w.name == o.name)?;
+                Some((o, w.binary.unwrap_or(asked.binary)))
+            }
+        })
+        .collect();
+    let mut head = json!({ "model_name": served.name, "model_version": served.version });
     if let Some(id) = asked.id {
-        out["id"] = json!(id);
+        head["id"] = json!(id);
     }
-    serde_json::to_vec(&out).unwrap_or_default()
+    let (body, json_length) = crate::oip_binary::body(head, &chosen);
+    Rendered { body, json_length }
 }
 
 /// Both inference paths, with and without a version.
@@ -767,6 +785,249 @@ mod tests {
             headers: parts.headers,
             body: axum::body::to_bytes(body, 1 << 20).await.unwrap(),
         }
+    }
+
+    /// A server serving the ONNX export of a binary logistic regression
+    /// (input `X` float [N, 4], outputs `output_label` int64 and a ZipMap).
+    fn serving_onnx() -> (Shared, Value) {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../berth-ml/tests/data/onnx");
+        let scorer = berth_service::Scorer::open_file(&dir.join("logistic_binary.onnx"), None).unwrap();
+        let reference: Value =
+            serde_json::from_slice(&std::fs::read(dir.join("logistic_binary.json")).unwrap()).unwrap();
+        let state = empty_state();
+        let identity =
+            Identity { name: "churn".into(), version: "4".into(), digest: "d".into(), source: Source::Local };
+        state.install(finish(&state, identity, scorer, Instant::now()).unwrap(), None);
+        (state, reference)
+    }
+
+    async fn send_bytes(state: &Shared, path: &str, body: Vec<u8>, headers: &[(&str, String)]) -> Answer {
+        let app = hyper_util::service::TowerToHyperService::new(router(state.clone()));
+        let mut req = axum::http::Request::builder().method(Method::POST).uri(path);
+        for (k, v) in headers {
+            req = req.header(*k, v);
+        }
+        let resp = app.call(req.body(Body::from(body)).unwrap()).await.unwrap();
+        let (parts, body) = resp.into_parts();
+        Answer {
+            status: parts.status,
+            headers: parts.headers,
+            body: axum::body::to_bytes(body, 1 << 20).await.unwrap(),
+        }
+    }
+
+    /// The reference batch's first `n` rows, as little-endian FP32 bytes.
+    fn rows_f32(reference: &Value, n: usize) -> Vec<u8> {
+        let rows = reference["input"].as_array().unwrap()[..n].iter();
+        rows.flat_map(|r| {
+            r.as_array().unwrap().iter().flat_map(|v| (v.as_f64().unwrap() as f32).to_le_bytes()).collect::<Vec<_>>()
+        })
+        .collect()
+    }
+
+    #[tokio::test]
+    async fn an_onnx_model_is_described_in_its_graphs_terms() {
+        let (s, _) = serving_onnx();
+        let meta = send(&s, Method::GET, "/v2/models/churn", "").await.json();
+        assert_eq!(meta["platform"], "onnx");
+        assert_eq!(meta["inputs"], json!([{"name": "X", "datatype": "FP32", "shape": [-1, 4]}]));
+        assert_eq!(
+            meta["outputs"],
+            json!([
+                {"name": "output_label", "datatype": "INT64", "shape": [-1]},
+                {"name": "output_probability", "datatype": "FP32", "shape": [-1, 2], "parameters": {"classes": "0,1"}},
+            ])
+        );
+        let server = send(&s, Method::GET, "/v2", "").await.json();
+        assert_eq!(server["extensions"], json!(["binary_tensor_data"]));
+    }
+
+    #[tokio::test]
+    async fn an_onnx_model_answers_with_its_graphs_outputs_in_json() {
+        let (s, reference) = serving_onnx();
+        let rows = &reference["input"].as_array().unwrap()[..3];
+        for datatype in ["FP32", "FP64"] {
+            let body = json!({"inputs": [{"name": "X", "shape": [3, 4], "datatype": datatype, "data": rows}]});
+            let r = send(&s, Method::POST, "/v2/models/churn/infer", &body.to_string()).await;
+            assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+            let out = r.json()["outputs"].clone();
+            assert_eq!(out[0]["name"], "output_label");
+            assert_eq!(out[0]["datatype"], "INT64");
+            assert_eq!(
+                out[0]["data"].as_array().unwrap()[..],
+                reference["outputs"]["output_label"].as_array().unwrap()[..3]
+            );
+            assert_eq!(
+                (out[1]["name"].as_str(), out[1]["datatype"].as_str()),
+                (Some("output_probability"), Some("FP32"))
+            );
+            assert_eq!(out[1]["shape"], json!([3, 2]));
+            let want = reference["outputs"]["output_probability"]["values"][0][1].as_f64().unwrap();
+            assert!((out[1]["data"][1].as_f64().unwrap() - want).abs() < 1e-5);
+        }
+        let only = json!({"inputs": [{"name": "X", "shape": [1, 4], "datatype": "INT64", "data": [[1, 2, 3, 4]]}],
+                          "outputs": [{"name": "output_label"}]});
+        let r = send(&s, Method::POST, "/v2/models/churn/infer", &only.to_string()).await;
+        assert_eq!(r.json()["outputs"].as_array().unwrap().len(), 1, "{:?}", r.body);
+
+        let wrong = |body: Value| {
+            let s = s.clone();
+            async move {
+                let r = send(&s, Method::POST, "/v2/models/churn/infer", &body.to_string()).await;
+                assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.body);
+                r.json()["error"].as_str().unwrap().to_string()
+            }
+        };
+        let e = wrong(json!({"inputs": [{"name": "X", "shape": [1, 3], "datatype": "FP32", "data": [1, 2, 3]}]})).await;
+        assert!(e.contains("input \"X\" has shape [1, 3]; the model takes [rows, 4]"), "{e}");
+        let e =
+            wrong(json!({"inputs": [{"name": "input", "shape": [1, 4], "datatype": "FP32", "data": [1, 2, 3, 4]}]}))
+                .await;
+        assert!(e.contains("this model's input is \"X\" (FP32 [-1, 4]); the request sent [\"input\"]"), "{e}");
+        let e = wrong(
+            json!({"inputs": [{"name": "X", "shape": [1, 4], "datatype": "BYTES", "data": ["a", "b", "c", "d"]}]}),
+        )
+        .await;
+        assert!(e.contains("has datatype BYTES; the model takes numbers"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn binary_inputs_and_outputs_follow_the_json() {
+        let (s, reference) = serving_onnx();
+        let head = json!({"inputs": [{"name": "X", "shape": [2, 4], "datatype": "FP32", "parameters": {"binary_data_size": 32}}],
+                          "parameters": {"binary_data_output": true},
+                          "outputs": [{"name": "output_label"}, {"name": "output_probability", "parameters": {"binary_data": false}}]})
+        .to_string();
+        let mut body = head.clone().into_bytes();
+        body.extend(rows_f32(&reference, 2));
+        let r = send_bytes(
+            &s,
+            "/v2/models/churn/infer",
+            body,
+            &[("Inference-Header-Content-Length", head.len().to_string())],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        assert_eq!(r.headers[header::CONTENT_TYPE], "application/octet-stream");
+        let n: usize = r.headers["inference-header-content-length"].to_str().unwrap().parse().unwrap();
+        let json: Value = serde_json::from_slice(&r.body[..n]).unwrap();
+        assert_eq!(json["outputs"][0]["parameters"]["binary_data_size"], 16);
+        assert!(json["outputs"][0].get("data").is_none());
+        assert_eq!(json["outputs"][1]["data"].as_array().unwrap().len(), 4, "asked for in JSON: {json}");
+        let labels: Vec<i64> = r.body[n..].chunks(8).map(|c| i64::from_le_bytes(c.try_into().unwrap())).collect();
+        assert_eq!(
+            json!(labels).as_array().unwrap()[..],
+            reference["outputs"]["output_label"].as_array().unwrap()[..2]
+        );
+
+        // Sizes that do not add up: refused with the input and the numbers.
+        let mut short = head.clone().into_bytes();
+        short.extend(rows_f32(&reference, 1));
+        let r = send_bytes(
+            &s,
+            "/v2/models/churn/infer",
+            short,
+            &[("Inference-Header-Content-Length", head.len().to_string())],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST);
+        let e = r.json()["error"].as_str().unwrap().to_string();
+        assert!(
+            e.contains("input \"X\" has binary_data_size 32 from byte 0 of the binary data, which is 16 bytes"),
+            "{e}"
+        );
+        let r = send_bytes(
+            &s,
+            "/v2/models/churn/infer",
+            head.clone().into_bytes(),
+            &[("Inference-Header-Content-Length", "9999".into())],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST);
+        assert!(
+            r.json()["error"].as_str().unwrap().contains("Inference-Header-Content-Length is 9999 but the body is")
+        );
+        let without = json!({"inputs": [{"name": "X", "shape": [1, 4], "datatype": "FP32"}]}).to_string();
+        let r = send(&s, Method::POST, "/v2/models/churn/infer", &without).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST);
+        assert!(r.json()["error"].as_str().unwrap().contains("has no \"data\" and no binary_data_size"));
+    }
+
+    #[tokio::test]
+    async fn a_graph_with_an_input_per_column_takes_one_tensor_each_in_json_or_binary() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../berth-ml/tests/data/onnx");
+        let scorer = berth_service::Scorer::open_file(&dir.join("column_transformer_logistic.onnx"), None).unwrap();
+        let reference: Value =
+            serde_json::from_slice(&std::fs::read(dir.join("column_transformer_logistic.json")).unwrap()).unwrap();
+        let s = empty_state();
+        let identity =
+            Identity { name: "plans".into(), version: "1".into(), digest: "d".into(), source: Source::Local };
+        state_install(&s, identity, scorer);
+        let meta = send(&s, Method::GET, "/v2/models/plans", "").await.json();
+        assert_eq!(
+            meta["inputs"],
+            json!([
+                {"name": "a", "datatype": "FP32", "shape": [-1, 1]},
+                {"name": "b", "datatype": "FP32", "shape": [-1, 1]},
+                {"name": "plan", "datatype": "BYTES", "shape": [-1, 1]},
+            ])
+        );
+        let column = |name: &str| reference["inputs"][name].as_array().unwrap()[..3].to_vec();
+        let want = reference["outputs"]["output_label"].as_array().unwrap()[..3].to_vec();
+        let body = json!({"inputs": [
+            {"name": "plan", "shape": [3, 1], "datatype": "BYTES", "data": column("plan")},
+            {"name": "a", "shape": [3, 1], "datatype": "FP32", "data": column("a")},
+            {"name": "b", "shape": [3], "datatype": "FP64", "data": column("b")},
+        ]});
+        let r = send(&s, Method::POST, "/v2/models/plans/infer", &body.to_string()).await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        assert_eq!(r.json()["outputs"][0]["data"].as_array().unwrap()[..], want[..]);
+
+        // The same rows as binary data: FP32 columns and length-prefixed text.
+        let f32s = |name: &str| -> Vec<u8> {
+            column(name).iter().flat_map(|v| (v[0].as_f64().unwrap() as f32).to_le_bytes()).collect()
+        };
+        let mut text = Vec::new();
+        for v in column("plan") {
+            let p = v[0].as_str().unwrap();
+            text.extend((p.len() as u32).to_le_bytes());
+            text.extend(p.as_bytes());
+        }
+        let head = json!({"inputs": [
+            {"name": "a", "shape": [3, 1], "datatype": "FP32", "parameters": {"binary_data_size": 12}},
+            {"name": "b", "shape": [3, 1], "datatype": "FP32", "parameters": {"binary_data_size": 12}},
+            {"name": "plan", "shape": [3, 1], "datatype": "BYTES", "parameters": {"binary_data_size": text.len()}},
+        ]})
+        .to_string();
+        let mut body = head.clone().into_bytes();
+        body.extend(f32s("a"));
+        body.extend(f32s("b"));
+        body.extend(&text);
+        let headers = [("Inference-Header-Content-Length", head.len().to_string())];
+        let r = send_bytes(&s, "/v2/models/plans/infer", body, &headers).await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        assert_eq!(r.json()["outputs"][0]["data"].as_array().unwrap()[..], want[..]);
+    }
+
+    fn state_install(s: &Shared, identity: Identity, scorer: berth_service::Scorer) {
+        s.install(finish(s, identity, scorer, Instant::now()).unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_berth_model_answers_in_binary_when_asked() {
+        let s = serving();
+        let mut req: Value = serde_json::from_str(&tensors(json!(0.1))).unwrap();
+        req["parameters"] = json!({"binary_data_output": true});
+        let r = send(&s, Method::POST, "/v2/models/churn/infer", &req.to_string()).await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        let n: usize = r.headers["inference-header-content-length"].to_str().unwrap().parse().unwrap();
+        let json: Value = serde_json::from_slice(&r.body[..n]).unwrap();
+        assert_eq!(json["outputs"][0]["name"], "label");
+        let size = json["outputs"][0]["parameters"]["binary_data_size"].as_u64().unwrap() as usize;
+        let len = u32::from_le_bytes(r.body[n..n + 4].try_into().unwrap()) as usize;
+        assert_eq!(len + 4, size, "one length-prefixed label");
+        assert_eq!(json["outputs"][1]["parameters"]["binary_data_size"], 16, "two FP64 probabilities");
+        assert_eq!(r.body.len(), n + size + 16);
     }
 
     fn tensors(f0: Value) -> String {

@@ -328,11 +328,9 @@ impl Inputs {
                 "\"inputs\" is empty; send one tensor per model input or one [rows, inputs] tensor",
             ));
         }
-        let mut problems = Problems(Vec::new(), 0);
         if tensors.len() == 1 && tensors[0].shape.len() == 2 && self.fields.len() > 1 {
             let t = &tensors[0];
-            let k = t.shape[1];
-            if k != self.fields.len() as i64 {
+            if t.shape[1] != self.fields.len() as i64 {
                 return Err(Refusal::malformed(format!(
                     "input {:?} has shape {:?}: its second dimension must be {}, one column per model input ({})",
                     t.name,
@@ -341,24 +339,9 @@ impl Inputs {
                     self.names().join(", ")
                 )));
             }
-            let data = t.flat()?;
-            let k = k as usize;
-            let mut builders: Vec<Builder> = self.fields.iter().map(|f| Builder::new(f.ty, data.len() / k)).collect();
-            for (i, v) in data.iter().enumerate() {
-                let j = i % k;
-                let f = &self.fields[j];
-                if !t.datatype_fits(f.ty) {
-                    return Err(datatype_mismatch(t, f));
-                }
-                if builders[j].push(v).is_err() {
-                    problems.add(&f.name, Some(i / k), expected(f.ty), shown(v));
-                }
-            }
-            return problems.into_result(|| {
-                let cols = self.fields.iter().zip(builders).map(|(f, b)| b.finish(&f.name)).collect();
-                Table::new(cols).expect("columns built with one value per row")
-            });
+            return self.from_matrix(t);
         }
+        let mut problems = Problems(Vec::new(), 0);
         let names: BTreeSet<&str> = self.fields.iter().map(|f| f.name.as_str()).collect();
         for t in tensors {
             if !names.contains(t.name.as_str()) {
@@ -412,6 +395,32 @@ impl Inputs {
         }
         problems.into_result(|| Table::new(cols).expect("every tensor has the same number of rows"))
     }
+
+    /// One `[rows, inputs]` tensor holding every input, in order; the caller
+    /// has checked that its second dimension is the number of inputs.
+    pub fn from_matrix(&self, t: &Tensor) -> Result<Table, Refusal> {
+        let k = self.fields.len().max(1);
+        let data = t.flat()?;
+        let mut problems = Problems(Vec::new(), 0);
+        let mut builders: Vec<Builder> = self.fields.iter().map(|f| Builder::new(f.ty, data.len() / k)).collect();
+        for (i, v) in data.iter().enumerate() {
+            let j = i % k;
+            let f = &self.fields[j];
+            if !t.datatype_fits(f.ty) {
+                return Err(datatype_mismatch(t, f));
+            }
+            if builders[j].push(v).is_err() {
+                problems.add(&f.name, Some(i / k), expected(f.ty), shown(v));
+            }
+        }
+        if data.is_empty() {
+            return Err(Refusal::malformed(format!("input {:?} has no rows; send at least one", t.name)));
+        }
+        problems.into_result(|| {
+            let cols = self.fields.iter().zip(builders).map(|(f, b)| b.finish(&f.name)).collect();
+            Table::new(cols).expect("columns built with one value per row")
+        })
+    }
 }
 
 fn datatype_mismatch(t: &Tensor, f: &Field) -> Refusal {
@@ -435,6 +444,9 @@ pub struct Tensor {
     pub datatype: String,
     #[serde(default)]
     pub parameters: Option<serde_json::Map<String, Value>>,
+    /// The values, nested or flat; absent when they come as binary data
+    /// after the JSON (see `oip_binary`), which fills them in.
+    #[serde(default)]
     pub data: Value,
 }
 
@@ -442,7 +454,7 @@ pub const DATATYPES: [&str; 13] =
     ["BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64", "FP16", "FP32", "FP64", "BYTES"];
 
 impl Tensor {
-    fn datatype_fits(&self, ty: ColumnType) -> bool {
+    pub fn datatype_fits(&self, ty: ColumnType) -> bool {
         let d = self.datatype.as_str();
         match ty {
             ColumnType::Float => d.starts_with("FP") || d.starts_with("INT") || d.starts_with("UINT"),
@@ -455,7 +467,7 @@ impl Tensor {
 
     /// The data flattened row-major (nested arrays are allowed), checked
     /// against the shape.
-    fn flat(&self) -> Result<Vec<&Value>, Refusal> {
+    pub fn flat(&self) -> Result<Vec<&Value>, Refusal> {
         if !DATATYPES.contains(&self.datatype.as_str()) {
             return Err(Refusal::malformed(format!(
                 "input {:?} has datatype {:?}; the protocol's datatypes are {}",

@@ -18,6 +18,8 @@ mod input;
 mod loader;
 mod log;
 mod metrics;
+mod oip;
+mod oip_binary;
 mod reach;
 mod refusal;
 mod rollout;

@@ -70,10 +70,25 @@ impl Served {
 }
 
 /// The inputs a scorer reads: a berth model's signature; for an ONNX export
-/// the `features` it was given, or positional `x0..` floats.
+/// of one matrix the `features` it was given, or positional `x0..` floats;
+/// for one with an input per column, those inputs.
 pub fn inputs_of(scorer: &Scorer) -> Inputs {
     match scorer {
         Scorer::Native(m) => Inputs { fields: m.signature.inputs.clone() },
+        Scorer::Onnx { model, .. } if model.reads_columns() => Inputs {
+            fields: model
+                .inputs
+                .iter()
+                .map(|t| Field {
+                    name: t.name.clone(),
+                    ty: match t.element {
+                        "string" => ColumnType::Str,
+                        "int64" => ColumnType::Int,
+                        _ => ColumnType::Float,
+                    },
+                })
+                .collect(),
+        },
         Scorer::Onnx { model, features } => Inputs {
             fields: match features {
                 Some(f) => f.iter().map(|n| Field { name: n.clone(), ty: ColumnType::Float }).collect(),
@@ -85,7 +100,8 @@ pub fn inputs_of(scorer: &Scorer) -> Inputs {
 
 /// One plausible row from what the model knows about its inputs: the
 /// training mean of each numeric feature, the first level of each
-/// categorical one, neutral values otherwise.
+/// categorical one (for an ONNX export, the first category its encoder
+/// knows), neutral values otherwise.
 pub fn sample_row(scorer: &Scorer, inputs: &Inputs) -> Table {
     let features = match scorer {
         Scorer::Native(m) => m.encoder.features.as_slice(),
@@ -106,9 +122,13 @@ pub fn sample_row(scorer: &Scorer, inputs: &Inputs) -> Table {
                 ColumnType::Timestamp => Column::timestamp(&f.name, vec![mean.round() as i64]),
                 ColumnType::Bool => Column::new(&f.name, ColumnData::Bool(vec![mean >= 0.5])),
                 ColumnType::Str => {
+                    let encoded = match scorer {
+                        Scorer::Onnx { model, .. } => model.known_text(&f.name),
+                        Scorer::Native(_) => None,
+                    };
                     let level = match known {
                         Some(FeatureKind::Categorical { levels }) => levels.first().cloned().unwrap_or_default(),
-                        _ => "berth smoke test".to_string(),
+                        _ => encoded.unwrap_or("berth smoke test").to_string(),
                     };
                     Column::strings(&f.name, &[level])
                 }

@@ -217,6 +217,8 @@ impl Berth {
     /// A rollout dropped before it moved anything: the notifiers are told.
     pub async fn rollout_aborted(&self, end: &RolloutEnd) -> Result<()> {
         self.allow(Role::Deployer, Some(&end.model), Some(&end.env))?;
+        // An abort names a version that exists, as a start did.
+        self.registry.version(&end.model, end.candidate).await?;
         let strategy = end.record["strategy"].as_str().unwrap_or("rollout");
         let summary =
             format!("{strategy} rollout of {}@{} to {} aborted: {}", end.model, end.candidate, end.env, end.reason);

@@ -41,6 +41,8 @@ pub struct FsckReport {
     pub corrupt: Vec<FsckProblem>,
     /// Blobs no version references (removed by `berth gc`).
     pub orphaned: Vec<Digest>,
+    /// Blobs stored through Git LFS repositories (kept by `berth gc`, never orphaned).
+    pub lfs_objects: usize,
     /// Temporary files of interrupted writes (never visible as blobs; removed by `berth gc`).
     pub partials: Vec<String>,
     /// Blobs restored by `--repair` (verified in the store afterwards).
@@ -145,6 +147,10 @@ impl Berth {
         for d in referenced.keys().filter(|d| !listed_set.contains(d)) {
             missing.push((*d, "not in the store".into()));
         }
+        let lfs = self.registry.lfs_blobs().await?;
+        for (d, repo) in lfs.iter().filter(|(d, _)| !listed_set.contains(d) && !referenced.contains_key(d)) {
+            missing.push((*d, format!("not in the store (a Git LFS object of {repo})")));
+        }
         let damaged: BTreeSet<Digest> =
             missing.iter().chain(&corrupt).map(|(d, _)| *d).filter(|d| referenced.contains_key(d)).collect();
         let mut refs = self.referrers(&damaged).await?;
@@ -161,7 +167,8 @@ impl Berth {
         corrupt.sort_by_key(|p| p.digest);
         missing.sort_by_key(|p| p.digest);
         let orphaned =
-            listed_set.iter().filter(|d| !referenced.contains_key(d) && !leased.contains(d)).copied().collect();
+            listed_set.iter().filter(|d| !referenced.contains_key(d) && !leased.contains(d) && !lfs.contains_key(d));
+        let orphaned = orphaned.copied().collect();
         let partials = self.store.partials().await?.into_iter().map(|p| p.path).collect();
         let report = FsckReport {
             ok: missing.is_empty() && corrupt.is_empty(),
@@ -170,6 +177,7 @@ impl Berth {
             missing,
             corrupt,
             orphaned,
+            lfs_objects: lfs.len(),
             partials,
             repaired: Vec::new(),
         };

@@ -37,6 +37,9 @@ pub struct GcReport {
     pub partials_removed: usize,
     pub partial_bytes_removed: u64,
     pub stale_leases_released: usize,
+    /// Blobs kept because a Git LFS repository stored them (no version may
+    /// reference them yet).
+    pub lfs_objects: usize,
 }
 
 /// What can be known of the process behind a `host:pid` (a lease holder or
@@ -162,11 +165,12 @@ impl Berth {
         }
         let referenced = self.registry.referenced_blobs().await?;
         let leased: BTreeSet<Digest> = self.registry.leased_blobs().await?.into_iter().collect();
+        let lfs = self.registry.lfs_blobs().await?;
         let blobs = self.store.list().await?;
         let mut removed = Vec::new();
         let mut bytes_removed = 0;
         for b in &blobs {
-            if referenced.contains_key(&b.digest) || leased.contains(&b.digest) {
+            if referenced.contains_key(&b.digest) || leased.contains(&b.digest) || lfs.contains_key(&b.digest) {
                 continue;
             }
             if !dry_run {
@@ -189,6 +193,7 @@ impl Berth {
             partials_removed,
             partial_bytes_removed,
             stale_leases_released: released,
+            lfs_objects: lfs.len(),
         })
     }
 }

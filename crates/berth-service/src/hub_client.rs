@@ -98,7 +98,7 @@ impl HubClient {
     /// The stat cache of this machine's user, or one that remembers nothing.
     pub(crate) fn stat_cache(&self) -> StatCache {
         match &self.cache_dir {
-            Some(d) => StatCache::load(&d.join("stat.json")),
+            Some(d) => StatCache::load(d.join("stat.json")),
             None => StatCache::in_memory(),
         }
     }

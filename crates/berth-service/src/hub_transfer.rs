@@ -27,11 +27,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::hub_client::{HubClient, refusal, url_escape};
 use crate::predict::{cached_model, model_entry};
 use crate::pull::{Pulled, destination, plan};
-use crate::push::{LocalFile, Prepared, prepare, push_model};
+use crate::push::{LocalFile, PointerFile, Prepared, pointers_present, prepare, push_model, refuse_absent};
 use crate::seam::Operations;
 use crate::{
-    ModelFile, NoTransfer, PullReport, PushOptions, PushReport, PushRequest, Result, ServiceError, ShowFile, Transfer,
-    UploadId,
+    ErrorKind, ModelFile, NoTransfer, PullReport, PushOptions, PushReport, PushRequest, Result, ServiceError, ShowFile,
+    Transfer, UploadId,
 };
 
 /// Files sent or fetched at once.
@@ -106,9 +106,11 @@ pub(crate) async fn push(
     refuse_unless_publisher(hub, &model).await?;
     let mut stat = hub.stat_cache();
     let prepared = prepare(&model, &req.paths, opts, &stat, JOBS, transfer).await?;
-    let Prepared { files, manifest, total, hashes_cached, git_warnings } = prepared;
+    let Prepared { files, pointers, manifest, total, hashes_cached, git_warnings } = prepared;
+    pointers_on_hub(hub, &model, &pointers).await?;
     let begun: Begun =
         hub.call("POST", &format!("/models/{model}/uploads"), Some(json!({ "manifest": manifest }))).await?;
+    pointers_present(&pointers, &begun.missing, &format!("the hub {}", hub.url), &model)?;
     // One file for each blob the hub lacks: files with the same bytes go once.
     let mut sends: Vec<&LocalFile> = Vec::with_capacity(begun.missing.len());
     for d in &begun.missing {
@@ -141,10 +143,10 @@ pub(crate) async fn push(
     Ok(PushReport {
         reference: c.reference,
         version: c.version,
-        files: files.len(),
+        files: files.len() + pointers.len(),
         bytes: total,
         blobs_written: written,
-        blobs_skipped: files.len() - written,
+        blobs_skipped: files.len() + pointers.len() - written,
         blobs_repaired: repaired + usize::from(c.manifest_repaired),
         identical_to: c.identical_to,
         unchanged: c.unchanged,
@@ -152,6 +154,44 @@ pub(crate) async fn push(
         seconds: started.elapsed().as_secs_f64(),
         git_warnings,
     })
+}
+
+/// Refuses pointers whose objects the hub's Git LFS repository of `model`
+/// does not hold, asked through its batch API before an upload is begun
+/// (so a refused push leaves no upload open on the hub).
+async fn pointers_on_hub(hub: &HubClient, model: &ModelName, pointers: &[PointerFile]) -> Result<()> {
+    if pointers.is_empty() {
+        return Ok(());
+    }
+    let objects: Vec<Value> =
+        pointers.iter().map(|p| json!({"oid": p.pointer.oid.hex(), "size": p.pointer.size})).collect();
+    let body = json!({"operation": "download", "transfers": ["basic"], "objects": objects});
+    let path = format!("/lfs/{model}/objects/batch");
+    let (status, answer) = hub.endpoint.request("POST", &path, Some(&body)).await?;
+    if status >= 400 {
+        let kind = match status {
+            401 => ErrorKind::Unauthenticated,
+            403 => ErrorKind::Denied,
+            404 => ErrorKind::NotFound,
+            422 => ErrorKind::BadInput,
+            _ => ErrorKind::Unavailable,
+        };
+        let said = answer["message"].as_str().unwrap_or("no message");
+        return Err(ServiceError::Remote {
+            kind,
+            message: format!("{}{path} answered {status}: {said}", hub.url),
+            hint: Some("check that the hub serves Git LFS and that the token may read the model".into()),
+        });
+    }
+    let answered = answer["objects"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let absent: Vec<&PointerFile> = pointers
+        .iter()
+        .filter(|p| {
+            let hex = p.pointer.oid.hex();
+            !answered.iter().any(|o| o["oid"] == hex.as_str() && o.get("error").is_none() && o.get("actions").is_some())
+        })
+        .collect();
+    refuse_absent(&absent, &format!("the hub's Git LFS repository {}/lfs/{model}", hub.url), model)
 }
 
 /// Asks the hub who the token is and refuses a push it cannot make, before

@@ -16,6 +16,8 @@ mod gc;
 mod gitignore;
 mod hub_client;
 mod hub_transfer;
+mod lfs;
+mod lfs_pointer;
 mod lineage;
 mod metrics_file;
 mod policy;
@@ -41,6 +43,7 @@ pub use fsck::{FsckProblem, FsckReport, RepairedBlob};
 pub use gc::GcReport;
 pub use gitignore::GitWarning;
 pub use hub_client::HubClient;
+pub use lfs::{LfsObjectState, LfsOperation, LfsPut, lfs_oid, lfs_url};
 pub use lineage::{Env, detect_actor, detect_lineage};
 pub use metrics_file::read_metrics;
 pub use policy::{PolicyApplyReport, PolicyInForce, PolicySet, PolicyShowReport, read_policy_file};
@@ -57,7 +60,7 @@ pub use validate::{Subject, ValidateRequest, model_arg, needs_project, validate}
 // Values callers pass in or get back that the store and registry define:
 // re-exported so that callers depend on this crate alone.
 pub use berth_gate::Report as GateReport;
-pub use berth_registry::{ApprovalFilter, ModelSummary, PolicyRecord, RegistryUrl, TokenRecord};
+pub use berth_registry::{ApprovalFilter, LfsObject, ModelSummary, PolicyRecord, RegistryUrl, TokenRecord};
 pub use berth_store::{Progress, StoreUrl};
 
 pub type Result<T, E = ServiceError> = std::result::Result<T, E>;

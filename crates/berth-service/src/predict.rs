@@ -22,7 +22,8 @@ pub struct PredictReport {
 
 /// A model ready to score tables: one trained by berth, or an ONNX export
 /// whose single input matrix is filled from `features` (default: every
-/// numeric column of the data, in order).
+/// numeric column of the data, in order) — or, for an export with one input
+/// per column, each input from the column of its name.
 pub enum Scorer {
     Native(Box<Model>),
     Onnx { model: berth_ml::OnnxModel, features: Option<Vec<String>> },
@@ -73,6 +74,18 @@ impl Scorer {
     pub fn predict(&self, table: &Table) -> Result<berth_ml::Prediction> {
         match self {
             Scorer::Native(m) => m.predict(table).map_err(ml_error),
+            Scorer::Onnx { model, features } if model.reads_columns() => {
+                if let Some(f) = features {
+                    return Err(ServiceError::input(
+                        format!(
+                            "the model reads its columns by name ({} inputs); --features {f:?} was given",
+                            model.inputs.len()
+                        ),
+                        Some("leave out --features: each of the model's inputs is the column of its name".into()),
+                    ));
+                }
+                model.run_table(table).map_err(ml_error)
+            }
             Scorer::Onnx { model, features } => {
                 let names: Vec<String> = match features {
                     Some(f) => f.clone(),

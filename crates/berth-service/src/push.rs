@@ -42,7 +42,7 @@ impl LeaseGuard {
 
     /// Ends the lease. A failure is only logged: the lease expires with its
     /// TTL, and gc releases the leases of dead local processes before that.
-    async fn end(mut self) {
+    pub(crate) async fn end(mut self) {
         end_lease(&*self.registry, self.id).await;
         self.held = false;
     }
@@ -98,6 +98,10 @@ pub struct PushOptions {
     /// Create no version when the model's newest version already has the
     /// same manifest digest (the same files with the same bytes).
     pub if_changed: bool,
+    /// A Git LFS pointer file stands for the object it names, which the
+    /// store must already hold (pushed there with `git lfs push`): the
+    /// version gets the object and no byte is sent again.
+    pub from_lfs: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -163,9 +167,11 @@ impl Berth {
         self.allow(berth_core::Role::Publisher, Some(&model), None)?;
         let mut stat = self.stat_cache();
         let prepared = prepare(&model, &req.paths, opts, &stat, self.config.jobs, transfer).await?;
-        let Prepared { files: hashed, manifest, total, hashes_cached, git_warnings } = prepared;
+        let Prepared { files: hashed, pointers, manifest, total, hashes_cached, git_warnings } = prepared;
+        self.pointers_in_lfs(&model, &pointers).await?;
         let begun = self.push_begin(&model, &manifest).await?;
         self.under_lease(begun.upload.lease(), async |lease| {
+            pointers_present(&pointers, &begun.missing, &self.store.location(), &model)?;
             let (written, repaired) = self.put_files(&model, &hashed, total, transfer).await?;
             for f in &hashed {
                 stat.record(&f.path, f.digest);
@@ -174,7 +180,7 @@ impl Berth {
                 tracing::warn!("could not save the stat cache: {e}");
             }
             let c = self.commit_manifest(lease, &model, &manifest, req.meta, opts.if_changed).await?;
-            let n_files = hashed.len();
+            let n_files = hashed.len() + pointers.len();
             Ok(PushReport {
                 reference: c.reference,
                 version: c.version,
@@ -191,6 +197,19 @@ impl Berth {
             })
         })
         .await
+    }
+
+    /// Refuses pointers whose objects the Git LFS repository of `model`
+    /// does not hold (with their size), before any upload begins.
+    async fn pointers_in_lfs(&self, model: &ModelName, pointers: &[PointerFile]) -> Result<()> {
+        let mut absent = Vec::new();
+        for p in pointers {
+            let held = self.lfs_object(model, &p.pointer.oid).await?;
+            if held.is_none_or(|o| o.size != p.pointer.size) {
+                absent.push(p);
+            }
+        }
+        refuse_absent(&absent, &format!("the Git LFS repository {model}"), model)
     }
 
     /// [`Berth::under_lease`] with a lease taken first (waiting out a running gc).
@@ -267,7 +286,10 @@ pub(crate) fn push_model(req: &PushRequest) -> Result<ModelName> {
 /// The files of a push, hashed, and the manifest they make: what a push
 /// hands on, whether it goes to this machine's store or through a hub.
 pub(crate) struct Prepared {
+    /// The files whose bytes are the blob.
     pub(crate) files: Vec<LocalFile>,
+    /// With `from_lfs`: the Git LFS pointers, each standing for its object.
+    pub(crate) pointers: Vec<PointerFile>,
     pub(crate) manifest: Manifest,
     /// The bytes of every file, a file counted once per path.
     pub(crate) total: u64,
@@ -297,14 +319,62 @@ pub(crate) async fn prepare(
             (rel, path, d)
         })
         .collect();
+    let (known, pointers) = if opts.from_lfs { split_pointers(known)? } else { (known, Vec::new()) };
     let hashes_cached = known.iter().filter(|(_, _, d)| d.is_some()).count();
     let files = hash_files(model, known, jobs, transfer).await?;
-    let total: u64 = files.iter().map(|f| f.size).sum();
-    let manifest = Manifest::new(
-        files.iter().map(|f| (f.rel.clone(), ManifestEntry { digest: f.digest, size: f.size })).collect(),
-    )
-    .map_err(|e| ServiceError::input(e.to_string(), None))?;
-    Ok(Prepared { files, manifest, total, hashes_cached, git_warnings })
+    let total: u64 = files.iter().map(|f| f.size).chain(pointers.iter().map(|p| p.pointer.size)).sum();
+    let entries = files.iter().map(|f| (f.rel.clone(), ManifestEntry { digest: f.digest, size: f.size }));
+    let named = pointers.iter().map(|p| (p.rel.clone(), ManifestEntry { digest: p.pointer.oid, size: p.pointer.size }));
+    let manifest =
+        Manifest::new(entries.chain(named).collect()).map_err(|e| ServiceError::input(e.to_string(), None))?;
+    Ok(Prepared { files, pointers, manifest, total, hashes_cached, git_warnings })
+}
+
+/// A Git LFS pointer file of a push and the object it names.
+pub(crate) struct PointerFile {
+    pub(crate) rel: berth_core::RelPath,
+    pub(crate) pointer: crate::lfs_pointer::Pointer,
+}
+
+type Known = Vec<(berth_core::RelPath, PathBuf, Option<Digest>)>;
+
+/// Sets the Git LFS pointers among `files` apart from the files to hash.
+fn split_pointers(files: Known) -> Result<(Known, Vec<PointerFile>)> {
+    let (mut plain, mut pointers) = (Vec::new(), Vec::new());
+    for (rel, path, known) in files {
+        match crate::lfs_pointer::read_pointer(&path)? {
+            Some(pointer) => pointers.push(PointerFile { rel, pointer }),
+            None => plain.push((rel, path, known)),
+        }
+    }
+    Ok((plain, pointers))
+}
+
+/// Refuses a push whose Git LFS pointers name objects `store` (described
+/// so) lacks: `missing` is what the store said it lacks.
+pub(crate) fn pointers_present(
+    pointers: &[PointerFile],
+    missing: &[Digest],
+    store: &str,
+    model: &ModelName,
+) -> Result<()> {
+    let absent: Vec<&PointerFile> = pointers.iter().filter(|p| missing.contains(&p.pointer.oid)).collect();
+    refuse_absent(&absent, store, model)
+}
+
+/// Refuses a push with pointers to objects `store` (described so) does
+/// not hold; `Ok` when `absent` is empty.
+pub(crate) fn refuse_absent(absent: &[&PointerFile], store: &str, model: &ModelName) -> Result<()> {
+    if absent.is_empty() {
+        return Ok(());
+    }
+    let absent: Vec<String> = absent.iter().map(|p| format!("{} (object {})", p.rel, p.pointer.oid.hex())).collect();
+    Err(ServiceError::input(
+        format!("{store} does not hold the Git LFS object(s) these pointers name: {}", absent.join(", ")),
+        Some(format!(
+            "push them first with `git lfs push` to the hub's Git LFS repository (lfs.url = HUB/lfs/{model})"
+        )),
+    ))
 }
 
 /// Gives every file its digest and size: the stat cache's digest when

@@ -100,7 +100,8 @@ pub trait Operations: Send + Sync {
         Ok((Scorer::from_model_file(&file, features)?, v))
     }
     /// Pushes a training run's directory as a new version of `model`, with
-    /// its metrics, hyperparameters, signature and data digest.
+    /// its metrics, hyperparameters, signature and data digest: every caller
+    /// that trains and pushes, in-process or through a hub, records the same.
     async fn push_training(
         &self,
         report: &TrainReport,

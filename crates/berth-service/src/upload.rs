@@ -186,9 +186,11 @@ impl Berth {
     /// must hash to `expected`; otherwise nothing is stored. A store that
     /// already holds a sound copy of the right size keeps it without reading
     /// the file (a server that must refuse wrong bytes hashes them itself).
+    /// The file is the store's to take: it may be moved into place, not copied.
     pub async fn put_blob(&self, upload: UploadId, expected: &Digest, file: &Path) -> Result<BlobPut> {
         self.upload_accepts(upload, expected).await?;
-        match self.store.put_file(file, Some(*expected), &NoProgress).await {
+        // The file was written to be stored: the store may take it rather than copy it.
+        match self.store.adopt_file(file, expected, &NoProgress).await {
             Ok(out) => Ok(BlobPut { digest: out.digest, size: out.size, written: out.written, repaired: out.repaired }),
             Err(StoreError::Changed { expected, actual, .. }) => Err(ServiceError::input(
                 format!("the bytes sent as blob {expected} hash to {actual}; nothing was stored"),

@@ -216,10 +216,13 @@ impl Score for LoadedModel {
         self.profile_path.as_deref()
     }
 
-    /// An ONNX model without `--features` reads every numeric column but
-    /// the label.
+    /// An ONNX model of one input matrix without `--features` reads every
+    /// numeric column but the label (one with an input per column reads
+    /// those columns by name).
     fn fit_to(&mut self, table: &Table, target: &str) {
-        if let Scorer::Onnx { features: f @ None, .. } = &mut self.scorer {
+        if let Scorer::Onnx { model, features: f @ None } = &mut self.scorer
+            && !model.reads_columns()
+        {
             *f = Some(
                 table
                     .columns()

@@ -59,6 +59,10 @@ impl BlobStore for CachedStore {
         self.remote.put_bytes(bytes).await
     }
 
+    async fn adopt_file(&self, path: &Path, expected: &Digest, progress: &dyn Progress) -> Result<PutOutcome> {
+        self.remote.adopt_file(path, expected, progress).await
+    }
+
     async fn replace_file(&self, path: &Path, expected: &Digest, progress: &dyn Progress) -> Result<PutOutcome> {
         // A cached copy needs no attention: reads verify it and fetch it
         // again from the remote when it is damaged.

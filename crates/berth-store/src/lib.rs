@@ -99,6 +99,16 @@ pub trait BlobStore: Send + Sync {
     /// Writes are atomic: the blob is either absent or complete.
     async fn put_file(&self, path: &Path, known: Option<Digest>, progress: &dyn Progress) -> Result<PutOutcome>;
 
+    /// Stores the file at `path` as blob `expected`, taking the file itself
+    /// where the store can: a file the caller wrote to be stored (an upload
+    /// spooled by a server) is verified and moved into place rather than
+    /// copied; it may be gone afterwards. Fails with [`StoreError::Changed`]
+    /// (storing nothing) when the file does not hash to `expected`. Stores
+    /// that cannot take a file copy it, as [`BlobStore::put_file`] does.
+    async fn adopt_file(&self, path: &Path, expected: &Digest, progress: &dyn Progress) -> Result<PutOutcome> {
+        self.put_file(path, Some(*expected), progress).await
+    }
+
     /// Stores bytes held in memory (manifests, reports), with the same
     /// checks of an existing copy as [`BlobStore::put_file`].
     async fn put_bytes(&self, bytes: Bytes) -> Result<PutOutcome>;

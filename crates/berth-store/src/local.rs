@@ -159,6 +159,33 @@ impl LocalStore {
         Ok(PutOutcome { digest, size, written, repaired })
     }
 
+    /// [`BlobStore::adopt_file`]: the file is hashed where it lies (read
+    /// once, not copied), made durable and renamed into the store when both
+    /// are on one filesystem; copied otherwise.
+    fn adopt_file_blocking(&self, path: &Path, expected: &Digest, progress: &dyn Progress) -> Result<PutOutcome> {
+        let (src, size) = open_input(path)?;
+        if let Existing::Sound = self.existing(expected, size)? {
+            progress.advance(size);
+            return Ok(PutOutcome { digest: *expected, size, written: false, repaired: false });
+        }
+        let (digest, hashed) = hash_and_copy(&src, None, path, progress)?;
+        if digest != *expected || hashed != size {
+            return Err(StoreError::Changed { path: path.to_path_buf(), expected: *expected, actual: digest });
+        }
+        src.sync_all().map_err(StoreError::io("cannot sync", path.to_path_buf()))?;
+        drop(src);
+        let guard = TempGuard::new(self.temp_path());
+        if let Some(dir) = guard.path().parent() {
+            fs::create_dir_all(dir).map_err(StoreError::io("cannot create directory", dir))?;
+        }
+        if fs::rename(path, guard.path()).is_err() {
+            // Another filesystem (or a file berth may not move): copy it.
+            return self.put_file_blocking(path, Some(*expected), &crate::NoProgress);
+        }
+        let (written, repaired) = self.commit(guard, &digest, size)?;
+        Ok(PutOutcome { digest, size, written, repaired })
+    }
+
     fn replace_file_blocking(&self, path: &Path, expected: &Digest, progress: &dyn Progress) -> Result<PutOutcome> {
         let (src, _) = open_input(path)?;
         let guard = TempGuard::new(self.temp_path());
@@ -307,6 +334,10 @@ impl BlobStore for LocalStore {
     async fn put_bytes(&self, bytes: Bytes) -> Result<PutOutcome> {
         let s = self.clone();
         blocking(move || s.put_bytes_blocking(&bytes)).await
+    }
+
+    async fn adopt_file(&self, path: &Path, expected: &Digest, progress: &dyn Progress) -> Result<PutOutcome> {
+        crate::atomic::run_blocking(|| self.adopt_file_blocking(path, expected, progress))
     }
 
     async fn replace_file(&self, path: &Path, expected: &Digest, progress: &dyn Progress) -> Result<PutOutcome> {

@@ -159,6 +159,7 @@ suite!(
     a_put_replaces_a_copy_that_a_read_found_corrupt,
     a_put_replaces_a_copy_of_the_wrong_size,
     replace_file_restores_a_damaged_or_missing_blob,
+    adopt_file_stores_only_the_bytes_named,
 );
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -191,6 +192,24 @@ async fn put_names_a_blob_by_its_sha256_and_stores_it_once(b: Backend) {
     let mem = b.store.put_bytes(Bytes::from(bytes)).await.unwrap();
     assert_eq!((mem.digest, mem.written), (first.digest, false));
     assert_eq!(b.store.list().await.unwrap().len(), 1);
+    assert!(b.store.partials().await.unwrap().is_empty());
+}
+
+async fn adopt_file_stores_only_the_bytes_named(b: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = noise(31, 300_000);
+    let named: Digest = format!("sha256:{}", sha256_hex(&bytes)).parse().unwrap();
+    // Other bytes than the digest names: refused, nothing stored, the file left alone.
+    let wrong = file(dir.path(), "wrong.bin", &noise(32, 300_000));
+    let e = b.store.adopt_file(&wrong, &named, &NoProgress).await.unwrap_err();
+    assert!(matches!(e, StoreError::Changed { .. }), "{e}");
+    assert!(wrong.exists() && !b.store.exists(&named).await.unwrap());
+    let p = file(dir.path(), "m.bin", &bytes);
+    let out = b.store.adopt_file(&p, &named, &NoProgress).await.unwrap();
+    assert_eq!((out.digest, out.size, out.written), (named, 300_000, true));
+    let back = dir.path().join("back.bin");
+    b.store.get_to_file(&named, &back, &NoProgress).await.unwrap();
+    assert!(std::fs::read(&back).unwrap() == bytes);
     assert!(b.store.partials().await.unwrap().is_empty());
 }
 

@@ -65,6 +65,27 @@ impl Project {
         p
     }
 
+    /// An initialised project on a shared registry and store: PostgreSQL at
+    /// `registry` (or the embedded default) and the S3-protocol bucket `bucket`.
+    pub fn on_bucket(registry: Option<&str>, bucket: &str) -> Project {
+        let mut p = Project::empty().with_env("BERTH_STORE_URL", &format!("s3://{bucket}/models"));
+        if let Some(url) = registry {
+            p = p.with_env("BERTH_REGISTRY_URL", url);
+        }
+        for (k, v) in berth_testkit::s3_env() {
+            p = p.with_env(k, &v);
+        }
+        p.berth(&["init"]).ok();
+        p
+    }
+
+    /// Appends `text` to the project's berth.toml.
+    pub fn configure(&self, text: &str) {
+        let mut cfg = std::fs::read_to_string(self.path().join("berth.toml")).unwrap();
+        cfg.push_str(text);
+        self.write("berth.toml", cfg.as_bytes());
+    }
+
     pub fn with_env(mut self, k: &str, v: &str) -> Project {
         self.env.push((k.into(), v.into()));
         self

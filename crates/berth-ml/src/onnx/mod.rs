@@ -14,6 +14,11 @@
 //! node; tract's own failures are retold with the node they concern
 //! ([`errors`]).
 //!
+//! Inputs: one float matrix `[rows, features]`, or — as converters export a
+//! table — one `[rows, 1]` input per column, numbers or text, each filled
+//! from the column of its name ([`columns`]). What the graph declares about
+//! its inputs and outputs is kept ([`signature`]).
+//!
 //! Labels: for SVMs and linear classifiers, the model's own label output
 //! is reported (an SVM votes one-vs-one, and its scores do not always show
 //! the winner); for every other classifier the label of a row is its most
@@ -24,6 +29,7 @@
 //! the second. The probabilities are the same in both.
 
 mod attrs;
+mod columns;
 mod encoders;
 mod errors;
 mod feature_extractor;
@@ -44,10 +50,15 @@ pub use signature::{GraphOutput, GraphTensor};
 
 use crate::{MlError, Prediction, Result};
 
-/// A loaded, optimised ONNX model taking one float matrix `[rows, features]`.
+/// A loaded, optimised ONNX model taking one float matrix `[rows, features]`
+/// ([`OnnxModel::run`]), or one input per column of a table
+/// ([`OnnxModel::run_table`]).
 pub struct OnnxModel {
     plan: Arc<TypedRunnableModel>,
+    /// The (first) input's name.
     pub input_name: String,
+    /// Values per row: the input matrix's width, or the number of inputs
+    /// for a graph that reads one per column.
     pub n_features: usize,
     /// Class labels in probability-column order (classifiers only).
     pub classes: Option<Vec<String>>,
@@ -61,6 +72,9 @@ pub struct OnnxModel {
     /// Which output holds the labels, when the model's own labels are the
     /// ones to report (see [`label_output`]).
     label_output: Option<usize>,
+    /// For a graph with several inputs, one per column: what each is fed
+    /// with; `None` for one input matrix.
+    columns: Option<Box<columns::Columns>>,
     /// The graph's nodes, to name the one that fails at run time.
     nodes: Vec<pb::NodeProto>,
 }
@@ -175,10 +189,25 @@ impl OnnxModel {
             .proto_model_for_read(&mut &bytes[..])
             .map_err(|e| MlError::BadOnnx(format!("not an ONNX model ({e:#})")))?;
         let graph = proto.graph.as_mut().ok_or_else(|| MlError::BadOnnx("the file has no graph".into()))?;
-        if graph.input.len() != 1 {
-            let names: Vec<&str> = graph.input.iter().map(|i| i.name.as_str()).collect();
-            return Err(MlError::BadOnnx(format!("berth runs models with one input matrix; this one has {names:?}")));
+        if graph.input.is_empty() {
+            return Err(MlError::BadOnnx("the graph has no inputs".into()));
         }
+        // Several inputs: one per column, fed from a table by name.
+        let feeds = if graph.input.len() > 1 {
+            columns::check_tensors(graph)?;
+            let declared: Vec<GraphTensor> = graph.input.iter().map(signature::tensor_of).collect();
+            Some(columns::feeds(&declared)?)
+        } else {
+            None
+        };
+        let columns = feeds.map(|feeds| {
+            let known_text = graph
+                .input
+                .iter()
+                .filter_map(|i| Some((i.name.clone(), columns::known_text(graph, &i.name)?)))
+                .collect();
+            Box::new(columns::Columns { feeds, known_text })
+        });
         let input_name = graph.input[0].name.clone();
         if not_a_tensor(&graph.input[0]) {
             let reader = graph.node.iter().find(|n| n.input.contains(&input_name));
@@ -188,8 +217,11 @@ impl OnnxModel {
                  float matrix"
             )));
         }
-        let n_features = last_dim(&graph.input[0])
-            .ok_or_else(|| MlError::BadOnnx(format!("input {input_name:?} has no fixed feature count")))?;
+        let n_features = match &columns {
+            Some(c) => c.feeds.len(),
+            None => last_dim(&graph.input[0])
+                .ok_or_else(|| MlError::BadOnnx(format!("input {input_name:?} has no fixed feature count")))?,
+        };
 
         // Class labels: the ZipMap's, else any classifier node's.
         let mut classes = None;
@@ -245,7 +277,14 @@ impl OnnxModel {
         let in_words = |e: TractError| MlError::BadOnnx(errors::in_words(&e, &nodes));
         let mut model = onnx.model_for_proto_model(&proto).map_err(in_words)?;
         let rows = model.symbols.sym("rows");
-        model = model.with_input_fact(0, f32::fact([rows.to_dim(), n_features.to_dim()]).into()).map_err(in_words)?;
+        match &columns {
+            Some(c) => columns::declare(&mut model, &c.feeds).map_err(in_words)?,
+            None => {
+                model = model
+                    .with_input_fact(0, f32::fact([rows.to_dim(), n_features.to_dim()]).into())
+                    .map_err(in_words)?
+            }
+        }
         let plan = model.into_optimized().map_err(in_words)?.into_runnable().map_err(in_words)?;
         Ok(OnnxModel {
             plan,
@@ -254,14 +293,45 @@ impl OnnxModel {
             classes,
             inputs: declared_inputs,
             outputs,
+            columns,
             output,
             label_output,
             nodes,
         })
     }
 
+    /// Whether the graph has several inputs, one per column, to be scored
+    /// with [`OnnxModel::run_table`].
+    pub fn reads_columns(&self) -> bool {
+        self.columns.is_some()
+    }
+
+    /// A category the text input `input` is known to take, for a sample
+    /// row the model can score.
+    pub fn known_text(&self, input: &str) -> Option<&str> {
+        let known = &self.columns.as_ref()?.known_text;
+        known.iter().find(|(i, _)| i == input).map(|(_, t)| t.as_str())
+    }
+
+    /// Scores a table for a graph with one input per column: each input is
+    /// the column of its name, numbers or text.
+    pub fn run_table(&self, table: &berth_data::Table) -> Result<Prediction> {
+        let Some(columns) = &self.columns else {
+            return Err(MlError::Invalid(format!(
+                "the model takes one matrix {:?} of {} features, not named columns",
+                self.input_name, self.n_features
+            )));
+        };
+        let inputs = columns::tensors(&self.inputs, &columns.feeds, table)?;
+        self.score(inputs, table.rows())
+    }
+
     /// Scores a row-major `[rows, n_features]` matrix.
     pub fn run(&self, data: Vec<f32>, rows: usize) -> Result<Prediction> {
+        if self.columns.is_some() {
+            let names: Vec<&str> = self.inputs.iter().map(|t| t.name.as_str()).collect();
+            return Err(MlError::Invalid(format!("the model reads the columns {names:?} by name, not one matrix")));
+        }
         if data.len() != rows * self.n_features {
             return Err(MlError::Invalid(format!(
                 "the model takes {} features per row; got {} values for {rows} rows",
@@ -270,8 +340,12 @@ impl OnnxModel {
             )));
         }
         let input = Tensor::from_shape(&[rows, self.n_features], &data).map_err(bad)?;
-        let out =
-            self.plan.run(tvec!(input.into())).map_err(|e| MlError::BadOnnx(errors::in_words(&e, &self.nodes)))?;
+        self.score(tvec!(input.into()), rows)
+    }
+
+    /// Runs the graph and reads its labels, probabilities or values.
+    fn score(&self, inputs: TVec<TValue>, rows: usize) -> Result<Prediction> {
+        let out = self.plan.run(inputs).map_err(|e| MlError::BadOnnx(errors::in_words(&e, &self.nodes)))?;
         let t = out.get(self.output).ok_or_else(|| MlError::BadOnnx("the model produced no output".into()))?;
         let t = t.cast_to::<f32>().map_err(bad)?;
         let values: Vec<f64> = t.to_plain_array_view::<f32>().map_err(bad)?.iter().map(|v| f64::from(*v)).collect();

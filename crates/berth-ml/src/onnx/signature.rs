@@ -60,10 +60,7 @@ fn element_name(code: i32) -> &'static str {
 pub(super) fn tensor_of(v: &pb::ValueInfoProto) -> GraphTensor {
     use pb::tensor_shape_proto::dimension::Value;
     use pb::type_proto::Value as T;
-    let tensor = match v.r#type.as_ref().and_then(|t| t.value.as_ref()) {
-        Some(T::TensorType(t)) => Some(t),
-        None => None,
-    };
+    let tensor = v.r#type.as_ref().and_then(|t| t.value.as_ref()).map(|T::TensorType(t)| t);
     let dims = tensor.and_then(|t| t.shape.as_ref()).map(|s| {
         s.dim
             .iter()
