@@ -13,8 +13,9 @@ cd "$(dirname "$0")/.."
 SIZE=${1:-200}; RUNS=${2:-3}
 command -v git-lfs >/dev/null || { echo "git lfs is not installed: apt-get install -y git-lfs" >&2; exit 1; }
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/berth/target}"
-cargo build --release --locked -q -p berth-cli
-BERTH="$CARGO_TARGET_DIR/release/berth"
+# BERTH_BIN=path runs that binary instead of building one.
+[ -n "${BERTH_BIN:-}" ] || cargo build --release --locked -q -p berth-cli
+BERTH="${BERTH_BIN:-$CARGO_TARGET_DIR/release/berth}"
 work=$(mktemp -d -p "${BENCH_DIR:-/tmp}")
 hub_pid=
 trap '[ -n "$hub_pid" ] && kill "$hub_pid" 2>/dev/null; rm -rf "$work"' EXIT
