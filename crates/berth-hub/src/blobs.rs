@@ -158,11 +158,19 @@ async fn put_blob(
     Ok(body::json(status, &put))
 }
 
+/// How much of a body is gathered before it is written to the spool.
+const WRITE_BUFFER: usize = 1 << 20;
+
 /// Writes the body to `spooled`, hashing it on the way; returns its digest.
 pub(crate) async fn receive(req: Body, spooled: &tempfile::NamedTempFile, limit: u64) -> Result<Digest, ApiError> {
     let path = spooled.path();
     let io = |e: std::io::Error| spool_error(path.parent().unwrap_or(path), e);
-    let mut file = tokio::fs::File::from_std(spooled.as_file().try_clone().map_err(io)?);
+    // Writes of a megabyte at a time: each write of tokio's file is a trip to
+    // the blocking pool, and a body arrives in pieces of some kilobytes.
+    let mut file = tokio::io::BufWriter::with_capacity(
+        WRITE_BUFFER,
+        tokio::fs::File::from_std(spooled.as_file().try_clone().map_err(io)?),
+    );
     let mut hasher = berth_core::Sha256Hasher::new();
     let mut size = 0u64;
     let mut stream = req.into_data_stream();
@@ -382,7 +390,7 @@ pub(crate) fn stream_file(
     len: u64,
     spool: tempfile::TempDir,
 ) -> impl futures::Stream<Item = std::io::Result<Bytes>> + Send + 'static {
-    const CHUNK: u64 = 256 << 10;
+    const CHUNK: u64 = 1 << 20;
     futures::stream::unfold((file, len, Some(spool)), |(mut file, left, spool)| async move {
         if left == 0 {
             drop(spool);

@@ -511,12 +511,14 @@ async fn download_once(
         _ => None,
     };
     let (mut hasher, have) = resumed.unwrap_or_else(|| (Sha256Hasher::new(), 0));
-    let mut out = if have > 0 {
+    let file = if have > 0 {
         tokio::fs::OpenOptions::new().append(true).open(&partial).await
     } else {
         tokio::fs::File::create(&partial).await
     }
     .map_err(|err| local(&partial, err))?;
+    // A megabyte per write: each write of tokio's file is a trip to the blocking pool.
+    let mut out = tokio::io::BufWriter::with_capacity(1 << 20, file);
     progress.advance(have);
     let mut got = have;
     let mut body = resp.into_body();
@@ -575,7 +577,7 @@ async fn download_once(
             hint: Some("pull again; if it happens again, ask the hub's operator to run `berth fsck`".into()),
         });
     }
-    out.sync_all().await.map_err(|err| local(&partial, err))?;
+    out.get_ref().sync_all().await.map_err(|err| local(&partial, err))?;
     drop(out);
     tokio::fs::rename(&partial, dest).await.map_err(|err| local(dest, err))?;
     Ok(Fetched::Verified)
