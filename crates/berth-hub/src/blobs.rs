@@ -21,7 +21,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use berth_core::{Digest, Lineage, Manifest, ModelName, Ref, Selector, VersionMeta};
-use berth_service::{UploadId, VersionFile};
+use berth_service::{Hashed, UploadId, VersionFile};
 use bytes::Bytes;
 use futures::StreamExt;
 use serde::Deserialize;
@@ -153,7 +153,8 @@ async fn put_blob(
             "send the blob's exact bytes: the digest in the path must be the SHA-256 of the body",
         ));
     }
-    let put = b.put_blob(upload, &expected, spooled.path()).await?;
+    let size = spooled.as_file().metadata().map_err(|e| spool_error(&dir, e))?.len();
+    let put = b.put_received_blob(upload, Hashed { path: spooled.path(), digest: actual, size }).await?;
     let status = if put.written { StatusCode::CREATED } else { StatusCode::OK };
     Ok(body::json(status, &put))
 }

@@ -61,6 +61,6 @@ pub use validate::{Subject, ValidateRequest, model_arg, needs_project, validate}
 // re-exported so that callers depend on this crate alone.
 pub use berth_gate::Report as GateReport;
 pub use berth_registry::{ApprovalFilter, LfsObject, ModelSummary, PolicyRecord, RegistryUrl, TokenRecord};
-pub use berth_store::{Progress, StoreUrl};
+pub use berth_store::{Hashed, Progress, StoreUrl};
 
 pub type Result<T, E = ServiceError> = std::result::Result<T, E>;

@@ -15,7 +15,7 @@ use std::path::Path;
 use berth_core::manifest::MANIFEST_MEDIA_TYPE;
 use berth_core::{Digest, Manifest, ModelName, NewVersion, Ref, Role, Timestamp, VersionMeta, VersionRecord};
 use berth_registry::{LeaseId, RegistryError};
-use berth_store::{NoProgress, StoreError};
+use berth_store::{Hashed, NoProgress, StoreError};
 use bytes::Bytes;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -186,11 +186,9 @@ impl Berth {
     /// must hash to `expected`; otherwise nothing is stored. A store that
     /// already holds a sound copy of the right size keeps it without reading
     /// the file (a server that must refuse wrong bytes hashes them itself).
-    /// The file is the store's to take: it may be moved into place, not copied.
     pub async fn put_blob(&self, upload: UploadId, expected: &Digest, file: &Path) -> Result<BlobPut> {
         self.upload_accepts(upload, expected).await?;
-        // The file was written to be stored: the store may take it rather than copy it.
-        match self.store.adopt_file(file, expected, &NoProgress).await {
+        match self.store.put_file(file, Some(*expected), &NoProgress).await {
             Ok(out) => Ok(BlobPut { digest: out.digest, size: out.size, written: out.written, repaired: out.repaired }),
             Err(StoreError::Changed { expected, actual, .. }) => Err(ServiceError::input(
                 format!("the bytes sent as blob {expected} hash to {actual}; nothing was stored"),
@@ -198,6 +196,15 @@ impl Berth {
             )),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Stores a blob of `upload` that a server hashed as it received it
+    /// (`file`'s digest is the server's account of its bytes). The store may
+    /// take the file rather than copy it: a local store renames it into place.
+    pub async fn put_received_blob(&self, upload: UploadId, file: Hashed<'_>) -> Result<BlobPut> {
+        self.upload_accepts(upload, &file.digest).await?;
+        let out = self.store.adopt_file(file, &NoProgress).await?;
+        Ok(BlobPut { digest: out.digest, size: out.size, written: out.written, repaired: out.repaired })
     }
 
     /// Finishes `upload`: refuses (Conflict, listing them) while a blob of

@@ -10,8 +10,8 @@ use berth_core::Digest;
 use bytes::Bytes;
 
 use crate::{
-    BlobMeta, BlobStore, LocalStore, NoProgress, ObjectBlobStore, Partial, Progress, PutOutcome, Result, StoreError,
-    Verified,
+    BlobMeta, BlobStore, Hashed, LocalStore, NoProgress, ObjectBlobStore, Partial, Progress, PutOutcome, Result,
+    StoreError, Verified,
 };
 
 pub struct CachedStore {
@@ -59,8 +59,8 @@ impl BlobStore for CachedStore {
         self.remote.put_bytes(bytes).await
     }
 
-    async fn adopt_file(&self, path: &Path, expected: &Digest, progress: &dyn Progress) -> Result<PutOutcome> {
-        self.remote.adopt_file(path, expected, progress).await
+    async fn adopt_file(&self, file: Hashed<'_>, progress: &dyn Progress) -> Result<PutOutcome> {
+        self.remote.adopt_file(file, progress).await
     }
 
     async fn replace_file(&self, path: &Path, expected: &Digest, progress: &dyn Progress) -> Result<PutOutcome> {

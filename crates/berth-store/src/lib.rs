@@ -87,6 +87,15 @@ pub enum Verified {
     Corrupt { actual: Digest },
 }
 
+/// A file whose writer hashed its bytes as it wrote them: its digest and
+/// size are that writer's account of it, for [`BlobStore::adopt_file`].
+#[derive(Debug, Clone, Copy)]
+pub struct Hashed<'a> {
+    pub path: &'a Path,
+    pub digest: Digest,
+    pub size: u64,
+}
+
 #[async_trait]
 pub trait BlobStore: Send + Sync {
     /// Where the store lives, as a URL, for messages.
@@ -99,14 +108,22 @@ pub trait BlobStore: Send + Sync {
     /// Writes are atomic: the blob is either absent or complete.
     async fn put_file(&self, path: &Path, known: Option<Digest>, progress: &dyn Progress) -> Result<PutOutcome>;
 
-    /// Stores the file at `path` as blob `expected`, taking the file itself
-    /// where the store can: a file the caller wrote to be stored (an upload
-    /// spooled by a server) is verified and moved into place rather than
-    /// copied; it may be gone afterwards. Fails with [`StoreError::Changed`]
-    /// (storing nothing) when the file does not hash to `expected`. Stores
-    /// that cannot take a file copy it, as [`BlobStore::put_file`] does.
-    async fn adopt_file(&self, path: &Path, expected: &Digest, progress: &dyn Progress) -> Result<PutOutcome> {
-        self.put_file(path, Some(*expected), progress).await
+    /// Stores a file its writer hashed as it wrote it (a server's spooled
+    /// upload), taking the file itself where the store can: a local store
+    /// on the same filesystem renames it into place without reading it again
+    /// (the digest is the writer's account); the file may be gone afterwards.
+    /// Other stores copy it as [`BlobStore::put_file`] does, verifying it.
+    async fn adopt_file(&self, file: Hashed<'_>, progress: &dyn Progress) -> Result<PutOutcome> {
+        // (A file that cannot be read is put_file's to report.)
+        if let Ok(m) = std::fs::metadata(file.path)
+            && m.len() != file.size
+        {
+            return Err(StoreError::Input {
+                path: file.path.to_path_buf(),
+                reason: format!("is not the {} bytes its writer hashed", file.size),
+            });
+        }
+        self.put_file(file.path, Some(file.digest), progress).await
     }
 
     /// Stores bytes held in memory (manifests, reports), with the same

@@ -11,7 +11,7 @@ use futures::Stream;
 
 use crate::atomic::{TempGuard, hash_and_copy, open_input, owned_temp_name, owner_of, sync_dir, write_stream_verified};
 use crate::layout::{blob_key, digest_from_parts};
-use crate::{BlobMeta, BlobStore, Partial, Progress, PutOutcome, Result, StoreError, Verified};
+use crate::{BlobMeta, BlobStore, Hashed, Partial, Progress, PutOutcome, Result, StoreError, Verified};
 
 #[derive(Debug, Clone)]
 pub struct LocalStore {
@@ -159,31 +159,33 @@ impl LocalStore {
         Ok(PutOutcome { digest, size, written, repaired })
     }
 
-    /// [`BlobStore::adopt_file`]: the file is hashed where it lies (read
-    /// once, not copied), made durable and renamed into the store when both
-    /// are on one filesystem; copied otherwise.
-    fn adopt_file_blocking(&self, path: &Path, expected: &Digest, progress: &dyn Progress) -> Result<PutOutcome> {
-        let (src, size) = open_input(path)?;
-        if let Existing::Sound = self.existing(expected, size)? {
+    /// [`BlobStore::adopt_file`]: the file is made durable and renamed into
+    /// the store when both are on one filesystem; copied (and verified) otherwise.
+    fn adopt_file_blocking(&self, file: Hashed<'_>, progress: &dyn Progress) -> Result<PutOutcome> {
+        let (src, size) = open_input(file.path)?;
+        if size != file.size {
+            return Err(StoreError::Input {
+                path: file.path.to_path_buf(),
+                reason: format!("is {size} bytes, not the {} its writer hashed", file.size),
+            });
+        }
+        if let Existing::Sound = self.existing(&file.digest, size)? {
             progress.advance(size);
-            return Ok(PutOutcome { digest: *expected, size, written: false, repaired: false });
+            return Ok(PutOutcome { digest: file.digest, size, written: false, repaired: false });
         }
-        let (digest, hashed) = hash_and_copy(&src, None, path, progress)?;
-        if digest != *expected || hashed != size {
-            return Err(StoreError::Changed { path: path.to_path_buf(), expected: *expected, actual: digest });
-        }
-        src.sync_all().map_err(StoreError::io("cannot sync", path.to_path_buf()))?;
+        src.sync_all().map_err(StoreError::io("cannot sync", file.path.to_path_buf()))?;
         drop(src);
         let guard = TempGuard::new(self.temp_path());
         if let Some(dir) = guard.path().parent() {
             fs::create_dir_all(dir).map_err(StoreError::io("cannot create directory", dir))?;
         }
-        if fs::rename(path, guard.path()).is_err() {
+        if fs::rename(file.path, guard.path()).is_err() {
             // Another filesystem (or a file berth may not move): copy it.
-            return self.put_file_blocking(path, Some(*expected), &crate::NoProgress);
+            return self.put_file_blocking(file.path, Some(file.digest), progress);
         }
-        let (written, repaired) = self.commit(guard, &digest, size)?;
-        Ok(PutOutcome { digest, size, written, repaired })
+        progress.advance(size);
+        let (written, repaired) = self.commit(guard, &file.digest, size)?;
+        Ok(PutOutcome { digest: file.digest, size, written, repaired })
     }
 
     fn replace_file_blocking(&self, path: &Path, expected: &Digest, progress: &dyn Progress) -> Result<PutOutcome> {
@@ -336,8 +338,8 @@ impl BlobStore for LocalStore {
         blocking(move || s.put_bytes_blocking(&bytes)).await
     }
 
-    async fn adopt_file(&self, path: &Path, expected: &Digest, progress: &dyn Progress) -> Result<PutOutcome> {
-        crate::atomic::run_blocking(|| self.adopt_file_blocking(path, expected, progress))
+    async fn adopt_file(&self, file: Hashed<'_>, progress: &dyn Progress) -> Result<PutOutcome> {
+        crate::atomic::run_blocking(|| self.adopt_file_blocking(file, progress))
     }
 
     async fn replace_file(&self, path: &Path, expected: &Digest, progress: &dyn Progress) -> Result<PutOutcome> {

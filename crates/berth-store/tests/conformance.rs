@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use berth_core::Digest;
-use berth_store::{BlobStore, CachedStore, LocalStore, NoProgress, ObjectBlobStore, StoreError, Verified};
+use berth_store::{BlobStore, CachedStore, Hashed, LocalStore, NoProgress, ObjectBlobStore, StoreError, Verified};
 use berth_testkit::noise;
 use bytes::Bytes;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload, RetryConfig};
@@ -159,7 +159,7 @@ suite!(
     a_put_replaces_a_copy_that_a_read_found_corrupt,
     a_put_replaces_a_copy_of_the_wrong_size,
     replace_file_restores_a_damaged_or_missing_blob,
-    adopt_file_stores_only_the_bytes_named,
+    adopt_file_stores_a_hashed_file,
 );
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -195,20 +195,18 @@ async fn put_names_a_blob_by_its_sha256_and_stores_it_once(b: Backend) {
     assert!(b.store.partials().await.unwrap().is_empty());
 }
 
-async fn adopt_file_stores_only_the_bytes_named(b: Backend) {
+async fn adopt_file_stores_a_hashed_file(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let bytes = noise(31, 300_000);
-    let named: Digest = format!("sha256:{}", sha256_hex(&bytes)).parse().unwrap();
-    // Other bytes than the digest names: refused, nothing stored, the file left alone.
-    let wrong = file(dir.path(), "wrong.bin", &noise(32, 300_000));
-    let e = b.store.adopt_file(&wrong, &named, &NoProgress).await.unwrap_err();
-    assert!(matches!(e, StoreError::Changed { .. }), "{e}");
-    assert!(wrong.exists() && !b.store.exists(&named).await.unwrap());
+    let digest: Digest = format!("sha256:{}", sha256_hex(&bytes)).parse().unwrap();
     let p = file(dir.path(), "m.bin", &bytes);
-    let out = b.store.adopt_file(&p, &named, &NoProgress).await.unwrap();
-    assert_eq!((out.digest, out.size, out.written), (named, 300_000, true));
+    // A size other than the file's is refused, and nothing is stored.
+    assert!(b.store.adopt_file(Hashed { path: &p, digest, size: 7 }, &NoProgress).await.is_err());
+    assert!(!b.store.exists(&digest).await.unwrap());
+    let out = b.store.adopt_file(Hashed { path: &p, digest, size: 300_000 }, &NoProgress).await.unwrap();
+    assert_eq!((out.digest, out.size, out.written), (digest, 300_000, true));
     let back = dir.path().join("back.bin");
-    b.store.get_to_file(&named, &back, &NoProgress).await.unwrap();
+    b.store.get_to_file(&digest, &back, &NoProgress).await.unwrap();
     assert!(std::fs::read(&back).unwrap() == bytes);
     assert!(b.store.partials().await.unwrap().is_empty());
 }
