@@ -48,19 +48,5 @@ for run in $(seq 1 "$RUNS"); do
   rm -rf "$f" "$p" "$work/pulled-local$run" "$work/pulled-hub$run" "$work/cache"
 done
 
-python3 - "$times" "$SIZE" <<'PY'
-import sys, statistics
-rows = {}
-for line in open(sys.argv[1]):
-    label, secs = line.rsplit(" ", 1)
-    rows.setdefault(label, []).append(float(secs))
-mb = int(sys.argv[2]) * 1048576 / 1e6
-med = {k: statistics.median(v) for k, v in rows.items()}
-print(f"{mb / 1000:.2f} GB file, median of {len(next(iter(rows.values())))} runs, hub on loopback")
-print(f"{'operation':<24} {'seconds':>8} {'MB/s':>8} {'vs local':>9}")
-for op in ["push", "pull"]:
-    local = med[f"{op}, local store"]
-    for k in [f"{op}, local store", f"{op}, through the hub"]:
-        print(f"{k:<24} {med[k]:>8.2f} {mb / med[k]:>8.0f} {local / med[k]:>8.2f}x")
-print("(vs local: throughput relative to the same operation on the local store)")
-PY
+python3 bench/ratio_table.py "$times" "$SIZE" file "local store" "through the hub" \
+  "(vs local store: throughput relative to the same operation on the local store)" push pull

@@ -70,19 +70,5 @@ for run in $(seq 1 "$RUNS"); do
   rm -rf "$src" "$local" "$dst"
 done
 
-python3 - "$times" "$SIZE" <<'PY'
-import sys, statistics
-rows = {}
-for line in open(sys.argv[1]):
-    label, secs = line.rsplit(" ", 1)
-    rows.setdefault(label, []).append(float(secs))
-mb = int(sys.argv[2]) * 1048576 / 1e6
-med = {k: statistics.median(v) for k, v in rows.items()}
-print(f"{mb:.0f} MB object, median of {len(next(iter(rows.values())))} runs, hub on loopback")
-print(f"{'operation':<24} {'seconds':>8} {'MB/s':>8} {'vs local':>9}")
-for op in ["push", "fetch"]:
-    local = med[f"{op}, local bare repo"]
-    for k in [f"{op}, local bare repo", f"{op}, through the hub"]:
-        print(f"{k:<24} {med[k]:>8.2f} {mb / med[k]:>8.0f} {local / med[k]:>8.2f}x")
-print("(vs local: throughput relative to the same git lfs command into a local bare repository)")
-PY
+python3 bench/ratio_table.py "$times" "$SIZE" object "local bare repo" "through the hub" \
+  "(vs local bare repo: throughput relative to the same git lfs command into a local bare repository)" push fetch

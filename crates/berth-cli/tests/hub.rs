@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use berth_testkit::{PgDatabase, s3_bucket};
 use serde_json::{Value, json};
 use support::Project;
-use support::http::{Resp, Server, send};
+use support::http::{Server, api, make_token as token, send};
 
 const POLICY: &str = r#"
 [environments.staging]
@@ -25,24 +25,6 @@ fn policy_project() -> Project {
     let p = Project::new();
     p.configure(POLICY);
     p
-}
-
-fn api(port: u16, method: &str, path: &str, token: Option<&str>, body: &Value) -> Resp {
-    let auth = token.map(|t| format!("Bearer {t}"));
-    let mut headers = vec![("Content-Type", "application/json")];
-    if let Some(a) = &auth {
-        headers.push(("Authorization", a.as_str()));
-    }
-    let bytes = if body.is_null() { Vec::new() } else { body.to_string().into_bytes() };
-    send(port, method, path, &bytes, &headers)
-}
-
-/// Makes a token through the hub; returns its secret and id.
-fn token(port: u16, admin: &str, body: Value) -> (String, String) {
-    let r = api(port, "POST", "/api/v1/tokens", Some(admin), &body);
-    assert_eq!(r.status, 201, "{}", r.body);
-    let j = r.json();
-    (j["secret"].as_str().unwrap().to_string(), j["token"]["id"].as_str().unwrap().to_string())
 }
 
 fn push_as(p: &Project, user: &str, file: &str, bytes: &[u8]) {

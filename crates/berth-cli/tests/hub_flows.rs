@@ -32,16 +32,11 @@ data = "train.csv"
 "#;
 
 fn api(port: u16, method: &str, path: &str, token: &str, body: &Value) -> Resp {
-    let auth = format!("Bearer {token}");
-    let headers = [("Content-Type", "application/json"), ("Authorization", auth.as_str())];
-    let bytes = if body.is_null() { Vec::new() } else { body.to_string().into_bytes() };
-    send(port, method, path, &bytes, &headers)
+    support::http::api(port, method, path, Some(token), body)
 }
 
 fn token(port: u16, admin: &str, body: Value) -> String {
-    let r = api(port, "POST", "/api/v1/tokens", admin, &body);
-    assert_eq!(r.status, 201, "{}", r.body);
-    r.json()["secret"].as_str().unwrap().to_string()
+    support::http::make_token(port, admin, body).0
 }
 
 /// The hub's project: the registry on PostgreSQL, the store in a bucket.
@@ -57,23 +52,6 @@ fn machine(url: &str, token: &str) -> Project {
     let p = Project::empty().with_env("BERTH_HUB_URL", url).with_env("BERTH_TOKEN", token);
     let cache = p.path().join(".cache");
     p.with_env("XDG_CACHE_HOME", cache.to_str().unwrap())
-}
-
-fn rows(p: &Project, file: &str) -> Vec<Value> {
-    let text = std::fs::read_to_string(p.path().join(file)).unwrap();
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
-    lines
-        .map(|l| {
-            let mut m = serde_json::Map::new();
-            for (k, v) in header.iter().zip(l.split(',')) {
-                if *k != "target" {
-                    m.insert(k.to_string(), v.parse::<f64>().map(Value::from).unwrap_or_else(|_| Value::from(v)));
-                }
-            }
-            Value::Object(m)
-        })
-        .collect()
 }
 
 /// Sends one row; returns which version answered.
@@ -158,7 +136,7 @@ fn the_core_flows_run_through_the_hub_on_postgres_and_s3() {
     let server = machine(&url, &reader);
     let s = Server::start(&server, &["churn@production", "--poll", "1s"]);
     wait_version(&s, "1");
-    let data = rows(&ci, "test.csv");
+    let data = support::instances(&ci, "test.csv");
     assert_eq!(predict(&s, &data[0]), "churn@1");
     // It follows a promotion.
     bob.berth(&["approve", "churn@2", "--env", "production"]).ok();

@@ -96,20 +96,8 @@ impl Git {
     }
 }
 
-fn api(port: u16, method: &str, path: &str, token: Option<&str>, body: &Value) -> Resp {
-    let auth = token.map(|t| format!("Bearer {t}"));
-    let mut headers = vec![("Content-Type", "application/json")];
-    if let Some(a) = &auth {
-        headers.push(("Authorization", a.as_str()));
-    }
-    let bytes = if body.is_null() { Vec::new() } else { body.to_string().into_bytes() };
-    send(port, method, path, &bytes, &headers)
-}
-
 fn token(port: u16, admin: &str, body: Value) -> String {
-    let r = api(port, "POST", "/api/v1/tokens", Some(admin), &body);
-    assert_eq!(r.status, 201, "{}", r.body);
-    r.json()["secret"].as_str().unwrap().to_string()
+    support::http::make_token(port, admin, body).0
 }
 
 /// A Git LFS request with a bearer token.

@@ -45,26 +45,6 @@ fn project_in(p: Project) -> Project {
     p
 }
 
-/// The data's rows as request instances (without the label).
-fn rows(p: &Project) -> Vec<Value> {
-    let text = std::fs::read_to_string(p.path().join("train.csv")).unwrap();
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
-    lines
-        .map(|l| {
-            let mut m = serde_json::Map::new();
-            for (k, v) in header.iter().zip(l.split(',')) {
-                if *k == "target" {
-                    continue;
-                }
-                let value = v.parse::<f64>().map(Value::from).unwrap_or_else(|_| Value::from(v));
-                m.insert(k.to_string(), value);
-            }
-            Value::Object(m)
-        })
-        .collect()
-}
-
 fn serve(p: &Project) -> Server {
     let s = Server::start(p, &["churn@production", "--poll", "1s"]);
     s.wait_health("churn@1 loaded", |c, h| c == 200 && h["version"] == "1");
@@ -117,7 +97,7 @@ fn production(p: &Project) -> u64 {
 #[test]
 fn a_canary_aborts_on_a_bad_candidate_and_promotes_a_good_one() {
     let (p, inbox) = project_notifying();
-    let data = rows(&p);
+    let data = support::instances(&p, "train.csv");
     let s = serve(&p);
     let canary = ["start", "--strategy", "canary", "--steps", "50,100", "--pause", "1s", "--min-requests", "30"];
 
@@ -174,7 +154,7 @@ fn a_canary_aborts_on_a_bad_candidate_and_promotes_a_good_one() {
 #[test]
 fn a_rollout_survives_a_restart_of_the_server() {
     let p = project();
-    let data = rows(&p);
+    let data = support::instances(&p, "train.csv");
     let s = serve(&p);
     rollout(&p, &s, &["start", "--strategy", "canary", "--candidate", "3", "--steps", "10,100", "--pause", "1h"]);
     let before = status(&s)["rollout"].clone();
@@ -204,7 +184,7 @@ fn a_rollout_survives_a_restart_of_the_server() {
 #[test]
 fn blue_green_previews_switches_and_switches_back_instantly() {
     let p = project();
-    let data = rows(&p);
+    let data = support::instances(&p, "train.csv");
     let s = serve(&p);
     let st = rollout(&p, &s, &["start", "--strategy", "blue-green", "--candidate", "3"]);
     assert_eq!(st["rollout"]["phase"]["phase"], "preview");
@@ -289,7 +269,7 @@ fn a_rollout_into_a_governed_environment_is_held_to_its_policy_at_start_and_at_p
     p.write("gates/production.toml", b"[metrics]\naccuracy = { min = 0.999 }\n");
     let args = ["validate", "churn@1", "--data", "train.csv", "--gate", "gates/production.toml", "-q"];
     assert_eq!(p.berth(&args).code, 1);
-    let end = drive(&s, &rows(&p));
+    let end = drive(&s, &support::instances(&p, "train.csv"));
     let last = &end["last"]["state"];
     assert_eq!(last["phase"]["phase"], "aborted", "{end}");
     let reason = last["phase"]["reason"].as_str().unwrap();
@@ -300,7 +280,7 @@ fn a_rollout_into_a_governed_environment_is_held_to_its_policy_at_start_and_at_p
 #[test]
 fn shadow_traffic_is_answered_by_stable_and_compared() {
     let p = project();
-    let data = rows(&p);
+    let data = support::instances(&p, "train.csv");
     let s = serve(&p);
     rollout(&p, &s, &["start", "--strategy", "shadow", "--candidate", "2"]);
     for r in data.iter().take(100) {

@@ -169,3 +169,22 @@ pub fn receiver(failures: usize) -> (String, Inbox) {
     });
     (url, got)
 }
+
+/// A JSON request to a hub, with `token` as its bearer token when given.
+pub fn api(port: u16, method: &str, path: &str, token: Option<&str>, body: &Value) -> Resp {
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let mut headers = vec![("Content-Type", "application/json")];
+    if let Some(a) = &auth {
+        headers.push(("Authorization", a.as_str()));
+    }
+    let bytes = if body.is_null() { Vec::new() } else { body.to_string().into_bytes() };
+    send(port, method, path, &bytes, &headers)
+}
+
+/// Makes a token through a hub as `admin`; returns its secret and id.
+pub fn make_token(port: u16, admin: &str, body: Value) -> (String, String) {
+    let r = api(port, "POST", "/api/v1/tokens", Some(admin), &body);
+    assert_eq!(r.status, 201, "{}", r.body);
+    let j = r.json();
+    (j["secret"].as_str().unwrap().to_string(), j["token"]["id"].as_str().unwrap().to_string())
+}

@@ -144,3 +144,22 @@ pub fn flip_one_byte(path: &Path) {
     bytes[i] ^= 0x01;
     std::fs::write(path, bytes).unwrap();
 }
+
+/// The rows of the project's CSV `file` as JSON instances, without the `target` column.
+pub fn instances(p: &Project, file: &str) -> Vec<serde_json::Value> {
+    use serde_json::Value;
+    let text = std::fs::read_to_string(p.path().join(file)).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    lines
+        .map(|l| {
+            let mut m = serde_json::Map::new();
+            for (k, v) in header.iter().zip(l.split(',')) {
+                if *k != "target" {
+                    m.insert(k.to_string(), v.parse::<f64>().map(Value::from).unwrap_or_else(|_| Value::from(v)));
+                }
+            }
+            Value::Object(m)
+        })
+        .collect()
+}
