@@ -115,6 +115,14 @@ fn require(table: &Table, names: &[String]) -> Result<()> {
     }
 }
 
+/// The distinct values of a text column over `rows`, sorted.
+fn levels_of(c: &berth_data::Column, rows: &[usize]) -> Vec<String> {
+    let mut levels: Vec<String> = rows.iter().filter_map(|&i| c.str_at(i)).map(str::to_string).collect();
+    levels.sort();
+    levels.dedup();
+    levels
+}
+
 impl FeatureEncoder {
     /// Learns the encoding of `names` from the training rows `rows`.
     pub fn fit(table: &Table, names: &[String], rows: &[usize]) -> Result<FeatureEncoder> {
@@ -124,10 +132,7 @@ impl FeatureEncoder {
             check_values(table, name, false)?;
             let c = table.column(name).expect("checked");
             let kind = if c.ty() == ColumnType::Str {
-                let mut levels: Vec<String> = rows.iter().filter_map(|&i| c.str_at(i)).map(str::to_string).collect();
-                levels.sort();
-                levels.dedup();
-                FeatureKind::Categorical { levels }
+                FeatureKind::Categorical { levels: levels_of(c, rows) }
             } else {
                 let n = rows.len().max(1) as f64;
                 let mean = rows.iter().map(|&i| c.as_f64(i).unwrap_or(0.0)).sum::<f64>() / n;
@@ -150,10 +155,7 @@ impl FeatureEncoder {
             check_values(table, name, true)?;
             let c = table.column(name).expect("checked");
             let kind = if c.ty() == ColumnType::Str {
-                let mut levels: Vec<String> = rows.iter().filter_map(|&i| c.str_at(i)).map(str::to_string).collect();
-                levels.sort();
-                levels.dedup();
-                FeatureKind::Category { levels }
+                FeatureKind::Category { levels: levels_of(c, rows) }
             } else {
                 FeatureKind::Numeric { mean: 0.0, scale: 1.0 }
             };
