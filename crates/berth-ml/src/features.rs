@@ -115,6 +115,18 @@ fn require(table: &Table, names: &[String]) -> Result<()> {
     }
 }
 
+/// A categorical feature's column must be text.
+fn require_text(name: &str, c: &berth_data::Column) -> Result<()> {
+    if c.ty() == ColumnType::Str {
+        return Ok(());
+    }
+    Err(MlError::WrongType {
+        column: name.to_string(),
+        expected: "the model expects text (categorical)".into(),
+        found: c.ty().to_string(),
+    })
+}
+
 /// The distinct values of a text column over `rows`, sorted.
 fn levels_of(c: &berth_data::Column, rows: &[usize]) -> Vec<String> {
     let mut levels: Vec<String> = rows.iter().filter_map(|&i| c.str_at(i)).map(str::to_string).collect();
@@ -226,13 +238,7 @@ impl FeatureEncoder {
                     offset += 1;
                 }
                 FeatureKind::Category { levels } => {
-                    if c.ty() != ColumnType::Str {
-                        return Err(MlError::WrongType {
-                            column: f.name.clone(),
-                            expected: "the model expects text (categorical)".into(),
-                            found: c.ty().to_string(),
-                        });
-                    }
+                    require_text(&f.name, c)?;
                     for (r, &i) in rows.iter().enumerate() {
                         let code = c.str_at(i).and_then(|s| levels.binary_search_by(|l| l.as_str().cmp(s)).ok());
                         data[r * cols + offset] = code.map_or(f64::NAN, |k| k as f64);
@@ -240,13 +246,7 @@ impl FeatureEncoder {
                     offset += 1;
                 }
                 FeatureKind::Categorical { levels } => {
-                    if c.ty() != ColumnType::Str {
-                        return Err(MlError::WrongType {
-                            column: f.name.clone(),
-                            expected: "the model expects text (categorical)".into(),
-                            found: c.ty().to_string(),
-                        });
-                    }
+                    require_text(&f.name, c)?;
                     for (r, &i) in rows.iter().enumerate() {
                         if let Some(k) = c.str_at(i).and_then(|s| levels.binary_search_by(|l| l.as_str().cmp(s)).ok()) {
                             data[r * cols + offset + k] = 1.0;
