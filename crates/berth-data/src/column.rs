@@ -42,6 +42,12 @@ impl Dictionary {
         self.codes.push(code);
     }
 
+    /// A dictionary holding a text column's values (levels distinct).
+    pub(crate) fn from_parts(levels: Vec<String>, codes: Vec<u32>) -> Dictionary {
+        let index = levels.iter().enumerate().map(|(i, l)| (l.clone(), i as u32)).collect();
+        Dictionary { index, levels, codes }
+    }
+
     pub(crate) fn finish(self) -> ColumnData {
         ColumnData::Str { levels: self.levels, codes: self.codes }
     }

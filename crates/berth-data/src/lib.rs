@@ -5,6 +5,7 @@
 //! registries, and does no network I/O.
 
 mod column;
+mod concat;
 mod csv_io;
 mod error;
 mod io;
@@ -16,7 +17,7 @@ pub mod synth;
 
 pub use column::{Column, ColumnData, Table};
 pub use error::DataError;
-pub use io::{ReadOptions, read_table, write_table};
+pub use io::{ReadOptions, data_files, read_files, read_table, write_table};
 pub use profile::{CategoricalProfile, ColumnProfile, NumericProfile, Profile, quantile_sorted};
 pub use rng::Rng;
 pub use schema::{ColumnType, Field, Schema};
