@@ -28,10 +28,19 @@ pub enum EventKind {
     RolloutPromoted,
     #[serde(rename = "rollout.aborted")]
     RolloutAborted,
+    /// A monitor found live quality degraded, after a report that did not.
+    #[serde(rename = "monitor.degraded")]
+    MonitorDegraded,
+    /// A monitor found the live data drifted, after a report that did not.
+    #[serde(rename = "monitor.drift")]
+    MonitorDrift,
+    /// A monitor found nothing wrong, after a report that found something.
+    #[serde(rename = "monitor.recovered")]
+    MonitorRecovered,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 9] = [
+    pub const ALL: [EventKind; 12] = [
         EventKind::VersionPushed,
         EventKind::GatePassed,
         EventKind::GateFailed,
@@ -41,6 +50,9 @@ impl EventKind {
         EventKind::Rollback,
         EventKind::RolloutPromoted,
         EventKind::RolloutAborted,
+        EventKind::MonitorDegraded,
+        EventKind::MonitorDrift,
+        EventKind::MonitorRecovered,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -54,6 +66,9 @@ impl EventKind {
             EventKind::Rollback => "rollback",
             EventKind::RolloutPromoted => "rollout.promoted",
             EventKind::RolloutAborted => "rollout.aborted",
+            EventKind::MonitorDegraded => "monitor.degraded",
+            EventKind::MonitorDrift => "monitor.drift",
+            EventKind::MonitorRecovered => "monitor.recovered",
         }
     }
 
@@ -69,6 +84,9 @@ impl EventKind {
             EventKind::Rollback => "Rolled back",
             EventKind::RolloutPromoted => "Rollout promoted",
             EventKind::RolloutAborted => "Rollout aborted",
+            EventKind::MonitorDegraded => "Live quality degraded",
+            EventKind::MonitorDrift => "Live data drifted",
+            EventKind::MonitorRecovered => "Monitor recovered",
         }
     }
 
@@ -162,6 +180,14 @@ mod tests {
         assert!(!EventKind::Rollback.matches("rollout.*"));
         assert!(EventKind::valid_pattern("gate.*"));
         assert!(!EventKind::valid_pattern("deploy.*"));
+        assert!(EventKind::valid_pattern("monitor.*"));
+    }
+
+    #[test]
+    fn every_kind_serialises_as_its_name() {
+        for k in EventKind::ALL {
+            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
+        }
     }
 
     #[test]

@@ -1,11 +1,13 @@
 //! The road to production: environment policies and what a promotion still
 //! lacks ([`policy`]), the comparison of live metrics with a version's gate
 //! metrics that triggers an automatic rollback ([`degradation`]), and
-//! notifications of what happened ([`event`], [`notify`]). It decides and
+//! notifications of what happened ([`event`], [`notify`], [`email`]). It decides and
 //! delivers; the registry records. It must not depend on the store, the
 //! data or model crates, or the server.
 
 pub mod degradation;
+pub mod email;
+pub mod episode;
 pub mod event;
 pub mod notify;
 pub mod policy;

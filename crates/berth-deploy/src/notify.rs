@@ -1,9 +1,10 @@
 //! Notifiers (`[[notifiers]]` in `berth.toml`) and delivery: a Slack
-//! incoming webhook with blocks, or a generic JSON webhook signed with
-//! HMAC-SHA256. Each delivery is logged in the registry, retried with
-//! backoff on connection errors, 429 and 5xx, and never fails the operation
-//! that caused it: a broken receiver costs a few seconds and a `failed` line
-//! in `berth notifications`, nothing more.
+//! incoming webhook with blocks, a generic JSON webhook signed with
+//! HMAC-SHA256, or an email over SMTP ([`crate::email`]). Each delivery is
+//! logged in the registry, retried with backoff on connection errors, 429 and
+//! 5xx (4xx SMTP replies for email), and never fails the operation that
+//! caused it: a broken receiver costs a few seconds and a `failed` line in
+//! `berth notifications`, nothing more.
 
 use std::time::Duration;
 
@@ -12,6 +13,7 @@ use berth_registry::{DeliveryUpdate, NewDelivery, Registry};
 use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
 
+use crate::email::Mailer;
 use crate::event::{Event, EventKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -22,6 +24,9 @@ pub enum NotifierKind {
     /// The event as JSON, signed: `x-berth-signature: sha256=HEX` over
     /// `"{x-berth-timestamp}.{body}"` with the shared secret.
     Webhook,
+    /// A plain-text email over SMTP, STARTTLS or TLS required unless the URL
+    /// says `tls=none`: see [`crate::email`].
+    Email,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -38,6 +43,21 @@ pub struct NotifierConfig {
     /// The environment variable holding the webhook's signing secret.
     #[serde(default)]
     pub secret_env: Option<String>,
+    /// Email: the environment variable holding the server's URL with its
+    /// credentials, `smtp://user:password@host:587` (STARTTLS),
+    /// `smtps://user:password@host:465` or `smtp://127.0.0.1:2525?tls=none`.
+    #[serde(default)]
+    pub smtp_url_env: Option<String>,
+    /// Email: a PEM file of CA certificates trusted besides the system's,
+    /// for a relay with a private CA.
+    #[serde(default)]
+    pub smtp_ca_file: Option<String>,
+    /// Email: the sender, `berth@example.com` or `Berth <berth@example.com>`.
+    #[serde(default)]
+    pub from: Option<String>,
+    /// Email: the recipients.
+    #[serde(default)]
+    pub to: Vec<String>,
     /// Which events: names or patterns such as `promotion.*`; all by default.
     #[serde(default)]
     pub events: Vec<String>,
@@ -60,6 +80,24 @@ impl NotifierConfig {
         if n.trim().is_empty() {
             out.push("a notifier has an empty name".to_string());
         }
+        if self.kind == NotifierKind::Email {
+            out.extend(crate::email::problems(self));
+        } else {
+            out.extend(self.http_problems());
+        }
+        for p in &self.events {
+            if !EventKind::valid_pattern(p) {
+                let known: Vec<_> = EventKind::ALL.iter().map(|k| k.as_str()).collect();
+                out.push(format!("notifier {n:?}: event {p:?} matches nothing; events are {}", known.join(", ")));
+            }
+        }
+        out
+    }
+
+    /// The checks of the kinds that post to a URL.
+    fn http_problems(&self) -> Vec<String> {
+        let n = &self.name;
+        let mut out = Vec::new();
         match (&self.url, &self.url_env) {
             (None, None) => out.push(format!("notifier {n:?} needs `url` or `url_env`")),
             (Some(_), Some(_)) => out.push(format!("notifier {n:?} has both `url` and `url_env`; keep one")),
@@ -73,17 +111,30 @@ impl NotifierConfig {
                 "notifier {n:?} is a signed webhook and needs `secret_env`, the variable holding its secret"
             ));
         }
-        for p in &self.events {
-            if !EventKind::valid_pattern(p) {
-                let known: Vec<_> = EventKind::ALL.iter().map(|k| k.as_str()).collect();
-                out.push(format!("notifier {n:?}: event {p:?} matches nothing; events are {}", known.join(", ")));
-            }
+        let stray = crate::email::stray_fields(self);
+        if !stray.is_empty() {
+            let fields: Vec<_> = stray.iter().map(|f| format!("`{f}`")).collect();
+            out.push(format!(
+                "notifier {n:?} has {}, which only an email notifier takes; remove them or set kind = \"email\"",
+                fields.join(", ")
+            ));
         }
         out
     }
 
     pub fn wants(&self, kind: EventKind) -> bool {
         self.events.is_empty() || self.events.iter().any(|p| kind.matches(p))
+    }
+
+    /// Retries after the first attempt.
+    pub(crate) fn retry_count(&self) -> u32 {
+        self.retries.unwrap_or(3)
+    }
+
+    /// The wait before retry `attempt` (1 for the first retry): the backoff,
+    /// doubled for each retry after the first.
+    pub(crate) fn backoff(&self, attempt: u32) -> Duration {
+        Duration::from_millis(self.backoff_ms.unwrap_or(250)) * 2u32.saturating_pow(attempt.saturating_sub(1))
     }
 }
 
@@ -95,10 +146,42 @@ pub struct Notifiers {
     client: std::sync::OnceLock<Result<reqwest::Client, String>>,
 }
 
-#[derive(Debug, Clone)]
-struct Resolved {
-    url: String,
-    secret: Option<String>,
+/// A notifier with what it needs from the environment.
+enum Resolved {
+    Http { url: String, secret: Option<String> },
+    Email(Box<Mailer>),
+}
+
+impl Resolved {
+    fn new(c: &NotifierConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Resolved, String> {
+        let var = |name: &str| env(name).filter(|v| !v.is_empty()).ok_or_else(|| format!("${name} is not set"));
+        if c.kind == NotifierKind::Email {
+            let name = c.smtp_url_env.as_deref().ok_or("no smtp_url_env")?;
+            return Ok(Resolved::Email(Box::new(Mailer::new(c, name, &var(name)?)?)));
+        }
+        let url = match (&c.url, &c.url_env) {
+            (Some(u), _) => u.clone(),
+            (None, Some(v)) => var(v)?,
+            (None, None) => return Err("no url".to_string()),
+        };
+        let secret = c.secret_env.as_deref().map(var).transpose()?;
+        Ok(Resolved::Http { url, secret })
+    }
+
+    /// The receiver as the delivery log shows it, without secrets.
+    fn target(&self) -> String {
+        match self {
+            Resolved::Http { url, .. } => redact(url),
+            Resolved::Email(m) => m.target().to_string(),
+        }
+    }
+}
+
+/// The receiver as the delivery log shows it when it could not be resolved:
+/// the variable that should have named it.
+fn unresolved_target(c: &NotifierConfig) -> String {
+    let var = if c.kind == NotifierKind::Email { &c.smtp_url_env } else { &c.url_env };
+    var.as_deref().map(|v| format!("${v}")).unwrap_or_default()
 }
 
 /// How one delivery went.
@@ -113,7 +196,7 @@ pub struct Outcome {
 
 impl Outcome {
     /// Not delivered (yet): no attempt made, perhaps with the reason.
-    fn failed(notifier: &str, error: Option<String>) -> Outcome {
+    pub(crate) fn failed(notifier: &str, error: Option<String>) -> Outcome {
         Outcome {
             notifier: notifier.to_string(),
             status: DeliveryStatus::Failed,
@@ -126,20 +209,7 @@ impl Outcome {
 
 impl Notifiers {
     pub fn new(configs: &[NotifierConfig], env: &dyn Fn(&str) -> Option<String>) -> Notifiers {
-        let items = configs
-            .iter()
-            .map(|c| {
-                let var = |name: &str| env(name).filter(|v| !v.is_empty()).ok_or_else(|| format!("${name} is not set"));
-                let url = match (&c.url, &c.url_env) {
-                    (Some(u), _) => Ok(u.clone()),
-                    (None, Some(v)) => var(v),
-                    (None, None) => Err("no url".to_string()),
-                };
-                let secret = c.secret_env.as_deref().map(var).transpose();
-                let resolved = url.and_then(|url| Ok(Resolved { url, secret: secret? }));
-                (c.clone(), resolved)
-            })
-            .collect();
+        let items = configs.iter().map(|c| (c.clone(), Resolved::new(c, env))).collect();
         Notifiers { items, client: std::sync::OnceLock::new() }
     }
 
@@ -164,8 +234,8 @@ impl Notifiers {
                 continue;
             }
             let target = match resolved {
-                Ok(r) => redact(&r.url),
-                Err(_) => cfg.url_env.as_deref().map(|v| format!("${v}")).unwrap_or_default(),
+                Ok(r) => r.target(),
+                Err(_) => unresolved_target(cfg),
             };
             let new = NewDelivery {
                 event_id: &event.id,
@@ -181,11 +251,7 @@ impl Notifiers {
                     None
                 }
             };
-            let ready = resolved.as_ref().map_err(Clone::clone).and_then(|r| Ok((r, self.client()?)));
-            let outcome = match ready {
-                Ok((r, client)) => deliver(client, cfg, r, event).await,
-                Err(e) => Outcome::failed(&cfg.name, Some(e)),
-            };
+            let outcome = self.deliver(cfg, resolved, event).await;
             if outcome.status == DeliveryStatus::Failed {
                 tracing::warn!(notifier = %cfg.name, event = event.kind.as_str(), error = ?outcome.last_error, "notification not delivered");
             }
@@ -203,6 +269,17 @@ impl Notifiers {
             out.push(outcome);
         }
         out
+    }
+
+    async fn deliver(&self, cfg: &NotifierConfig, resolved: &Result<Resolved, String>, event: &Event) -> Outcome {
+        match resolved {
+            Err(e) => Outcome::failed(&cfg.name, Some(e.clone())),
+            Ok(Resolved::Email(mailer)) => mailer.deliver(cfg, event).await,
+            Ok(Resolved::Http { url, secret }) => match self.client() {
+                Ok(client) => deliver(client, cfg, url, secret.as_deref(), event).await,
+                Err(e) => Outcome::failed(&cfg.name, Some(e)),
+            },
+        }
     }
 }
 
@@ -228,7 +305,8 @@ pub fn request_for(
 ) -> (Vec<u8>, Vec<(String, String)>) {
     match kind {
         NotifierKind::Slack => (serde_json::to_vec(&slack_payload(event)).expect("JSON values serialise"), Vec::new()),
-        NotifierKind::Webhook => {
+        // Email is not an HTTP request; the webhook's JSON is its nearest form.
+        NotifierKind::Webhook | NotifierKind::Email => {
             let body = serde_json::to_vec(event).expect("events serialise");
             let ts = unix_secs.to_string();
             let mut headers = vec![
@@ -300,24 +378,25 @@ pub fn slack_payload(e: &Event) -> serde_json::Value {
     })
 }
 
-async fn deliver(client: &reqwest::Client, cfg: &NotifierConfig, r: &Resolved, event: &Event) -> Outcome {
-    let retries = cfg.retries.unwrap_or(3);
-    let backoff = Duration::from_millis(cfg.backoff_ms.unwrap_or(250));
+async fn deliver(
+    client: &reqwest::Client,
+    cfg: &NotifierConfig,
+    url: &str,
+    secret: Option<&str>,
+    event: &Event,
+) -> Outcome {
     let timeout = Duration::from_millis(cfg.timeout_ms.unwrap_or(3000));
     let mut out = Outcome::failed(&cfg.name, None);
-    for attempt in 0..=retries {
+    for attempt in 0..=cfg.retry_count() {
         if attempt > 0 {
-            tokio::time::sleep(backoff * 2u32.saturating_pow(attempt - 1)).await;
+            tokio::time::sleep(cfg.backoff(attempt)).await;
         }
         out.attempts = attempt + 1;
         // Each attempt is signed afresh, so its timestamp is current.
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-        let (body, headers) = request_for(cfg.kind, event, r.secret.as_deref(), now);
-        let mut req = client
-            .post(&r.url)
-            .timeout(timeout)
-            .header("content-type", "application/json")
-            .header("user-agent", "berth");
+        let (body, headers) = request_for(cfg.kind, event, secret, now);
+        let mut req =
+            client.post(url).timeout(timeout).header("content-type", "application/json").header("user-agent", "berth");
         for (k, v) in headers {
             req = req.header(k, v);
         }
@@ -345,12 +424,16 @@ async fn deliver(client: &reqwest::Client, cfg: &NotifierConfig, r: &Resolved, e
     out
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
     while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
+        // Some errors repeat their source in their own text; say it once.
+        let text = c.to_string();
+        if !s.ends_with(&text) {
+            s.push_str(": ");
+            s.push_str(&text);
+        }
         cur = c.source();
     }
     s
@@ -422,6 +505,10 @@ mod tests {
             url: Some("ftp://x".into()),
             url_env: None,
             secret_env: None,
+            smtp_url_env: None,
+            smtp_ca_file: None,
+            from: None,
+            to: vec![],
             events: vec!["deploy.*".into()],
             retries: None,
             backoff_ms: None,
