@@ -158,6 +158,13 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Judge the live traffic of the version in ENV from the prediction log: live metrics of the
+    /// labelled rows, input and prediction drift, data quality, volume, latency. Records the report
+    /// on the version, alerts when degradation or drift starts or ends, and rolls back when the
+    /// metrics dropped beyond the policy (exit 1 when degraded or drifted).
+    Monitor(MonitorArgs),
+    /// Record labels that arrived later, for predictions in the prediction log.
+    Feedback(FeedbackArgs),
     /// Roll a new version out through a running `berth serve NAME@ENV`: canary, blue-green or shadow.
     #[command(subcommand)]
     Rollout(RolloutCommand),
@@ -533,7 +540,9 @@ pub struct ServeArgs {
     /// Inference requests answered at once; more get 503 with Retry-After.
     #[arg(long, default_value_t = 256)]
     pub max_in_flight: usize,
-    /// Log predictions (one JSON line per row) into this directory.
+    /// Log predictions into this directory: Parquet segments of one row per predicted row (request
+    /// id, time, version, latency, inputs, prediction, probabilities), which `berth monitor` and
+    /// `berth data drift --data DIR` read; also takes labels at POST /feedback.
     #[arg(long)]
     pub prediction_log: Option<PathBuf>,
     /// The share of requests logged, in (0, 1].
@@ -542,6 +551,10 @@ pub struct ServeArgs {
     /// The log directory's budget in MiB; the oldest segments are deleted beyond it.
     #[arg(long, default_value_t = 1024, requires = "prediction_log")]
     pub prediction_log_max_mib: u64,
+    /// A segment is written once it is this old (or about 64 MiB), so the monitor sees traffic
+    /// at most this late.
+    #[arg(long, default_value = "60s", value_parser = nonzero_duration, requires = "prediction_log")]
+    pub prediction_log_rotate: Duration,
     /// How long a shutdown waits for requests in flight.
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     pub drain: Duration,
@@ -838,4 +851,44 @@ mod tests {
             assert!(text.contains(arg) && text.contains(needle), "{args:?}: expected {arg} and {needle:?} in\n{text}");
         }
     }
+}
+
+#[derive(Args, Debug)]
+pub struct MonitorArgs {
+    pub model: ModelName,
+    #[arg(long, value_name = "ENV")]
+    pub env: AliasName,
+    /// The prediction log directory (default: `[monitors.MODEL] log` in berth.toml).
+    #[arg(long, value_name = "DIR")]
+    pub log: Option<PathBuf>,
+    /// How far back to look: 7d, 12h, 30m (default: `[monitors.MODEL] window`, else 7d).
+    #[arg(long, value_name = "DURATION", conflicts_with = "last")]
+    pub window: Option<String>,
+    /// Look at the newest N predictions instead of a time window.
+    #[arg(long, value_name = "N")]
+    pub last: Option<u64>,
+    /// Keep running: look again this long after each look (6h, 30m).
+    #[arg(long, value_name = "DURATION")]
+    pub every: Option<String>,
+    /// Judge and print; record nothing, roll nothing back.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct FeedbackArgs {
+    /// A CSV or Parquet file with a request id column and the true label or value.
+    #[arg(long, value_name = "FILE")]
+    pub data: PathBuf,
+    /// The prediction log directory the labels are for.
+    #[arg(long, value_name = "DIR")]
+    pub log: PathBuf,
+    #[arg(long, value_name = "COLUMN", default_value = "request_id")]
+    pub id_column: String,
+    /// The column of true labels (text or whole numbers) or values (numbers).
+    #[arg(long, value_name = "COLUMN")]
+    pub target: String,
+    /// The column of row numbers within a request (default: every label is for row 0).
+    #[arg(long, value_name = "COLUMN")]
+    pub row_column: Option<String>,
 }

@@ -13,7 +13,7 @@ fn version(v: Option<u64>) -> String {
 
 /// Deliveries that worked; a failed one has been warned about by the
 /// notifier already, as for every event.
-fn notified(outcomes: &[Outcome]) {
+pub(crate) fn notified(outcomes: &[Outcome]) {
     for o in outcomes.iter().filter(|o| o.last_error.is_none()) {
         println!("  notified {} ({} attempt{})", o.notifier, o.attempts, if o.attempts == 1 { "" } else { "s" })
     }

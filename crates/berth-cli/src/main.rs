@@ -8,6 +8,7 @@ mod data;
 mod deploy;
 mod hub;
 mod lfs;
+mod monitor;
 mod progress;
 mod quickstart;
 mod render;

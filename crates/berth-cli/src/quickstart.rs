@@ -332,7 +332,15 @@ pub async fn run(dir: Option<PathBuf>, json: bool) -> Result<()> {
     let live_file = dir.join("live.json");
     std::fs::write(&live_file, serde_json::to_string_pretty(&live_metrics).unwrap_or_default()).map_err(io)?;
     cmd("berth check churn --env production --metrics live.json");
-    let c = b.check(&model, &production, &live_metrics, None, false).await?;
+    let ask = berth_service::CheckRequest {
+        model: model.clone(),
+        env: production.clone(),
+        live: live_metrics,
+        max_degradation: None,
+        dry_run: false,
+        evidence: None,
+    };
+    let c = b.check(&ask).await?;
     for d in &c.comparison.compared {
         say!("    {}", d.describe(c.comparison.allowed));
     }

@@ -200,7 +200,15 @@ pub async fn run(cli: Cli) -> Result<u8> {
             if !skipped.is_empty() && !quiet {
                 render::warn(&format!("{}: not numbers, ignored: {}", metrics.display(), skipped.join(", ")), None);
             }
-            let report = open(&dir).await?.check(model, env, &live, *max_degradation, *dry_run).await?;
+            let req = berth_service::CheckRequest {
+                model: model.clone(),
+                env: env.clone(),
+                live,
+                max_degradation: *max_degradation,
+                dry_run: *dry_run,
+                evidence: None,
+            };
+            let report = open_to_move(&dir).await?.check(&req).await?;
             if json {
                 render::json(&report)
             } else {
@@ -208,6 +216,8 @@ pub async fn run(cli: Cli) -> Result<u8> {
             }
             return Ok(if report.degraded { 1 } else { 0 });
         }
+        Command::Monitor(a) => return crate::monitor::run(&dir, a, json).await,
+        Command::Feedback(a) => return crate::monitor::feedback(&dir, a, json),
         Command::Rollout(cmd) => return crate::rollout::run(cmd, json).await,
         Command::Notifications { limit } => {
             let list = ops(&dir).await?.notifications(Some(*limit)).await?;

@@ -65,6 +65,7 @@ pub async fn run(a: &ServeArgs, dir: &Path) -> Result<()> {
     let log = a.prediction_log.as_ref().map(|d| LogOptions {
         sample: a.prediction_log_sample,
         max_bytes: a.prediction_log_max_mib << 20,
+        segment_age: a.prediction_log_rotate,
         ..LogOptions::new(dir.join(d))
     });
     let o = ServeOptions {

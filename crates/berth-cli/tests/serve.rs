@@ -509,7 +509,8 @@ fn in_ci_a_synthetic_stand_in_is_served_only_when_allowed_and_says_so() {
 fn the_prediction_log_samples_requests_and_shutdown_drains_them() {
     let p = Project::new();
     let s = model_file_server(&p, &["--prediction-log", "plog", "--prediction-log-sample", "0.5"]);
-    for i in 0..10 {
+    // Eleven small requests: the 2nd, 4th, …, 10th are logged, and the 12th (the batch) is.
+    for i in 0..11 {
         let r = send(
             s.port,
             "POST",
@@ -542,18 +543,27 @@ fn the_prediction_log_samples_requests_and_shutdown_drains_them() {
     let status = s.child.wait().unwrap();
     assert!(status.success(), "a clean exit: {status:?}\n{}", s.log());
 
-    let mut lines = Vec::new();
-    for e in std::fs::read_dir(p.path().join("plog")).unwrap() {
-        let text = std::fs::read_to_string(e.unwrap().path()).unwrap();
-        lines.extend(text.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()));
-    }
-    let small: Vec<&Value> = lines.iter().filter(|l| l["request_id"].as_str().unwrap().starts_with("req-")).collect();
-    assert_eq!(small.len(), 5, "one request in two of the first ten");
-    let l = small[0];
-    assert_eq!(l["model"], "churn");
-    assert!(l["version"].is_string() && l["ts"].is_string());
-    assert_eq!(l["inputs"]["segment"], "b");
-    assert!(l["label"].is_string() && l["probabilities"].is_object(), "{l}");
+    // Every segment was written by the time the server exited: one Parquet
+    // table of one row per predicted row.
+    let log = berth_data::read_table(&p.path().join("plog"), &Default::default()).unwrap();
+    let ids = log.column("request_id").unwrap();
+    let small: Vec<usize> = (0..log.rows()).filter(|&i| ids.str_at(i).unwrap().starts_with("req-")).collect();
+    assert_eq!(small.len(), 5, "one request in two of the first eleven");
+    assert_eq!(log.rows(), 5 + 20000, "the batch in flight at SIGTERM is in the log, every row");
+    let at = |c: &str| log.column(c).unwrap_or_else(|| panic!("no column {c}: {:?}", log.names()));
+    let i = small[0];
+    assert_eq!(at("model").str_at(i), Some("churn"));
+    assert!(at("version").str_at(i).is_some() && at("ts").as_f64(i).unwrap() > 1.7e9);
+    assert_eq!(at("segment").str_at(i), Some("b"));
+    assert!(at("prediction").str_at(i).is_some(), "a label");
+    let probabilities: Vec<String> = log.names().into_iter().filter(|n| n.starts_with("proba_")).collect();
+    assert_eq!(probabilities.len(), 2, "one probability column per class: {:?}", log.names());
+    let sum: f64 = probabilities.iter().map(|c| at(c).as_f64(i).unwrap()).sum();
+    assert!((sum - 1.0).abs() < 1e-9, "{sum}");
+    assert!(at("latency_ms").as_f64(i).unwrap() >= 0.0);
+    // berth reads its own log back.
+    let profile = p.berth(&["data", "profile", "plog"]).ok();
+    assert!(profile.stdout.contains("segment") && profile.stdout.contains("20005"), "{}", profile.stdout);
 }
 
 #[test]

@@ -26,4 +26,6 @@ pub use manifest::{Manifest, ManifestEntry, ManifestError, RelPath};
 pub use model_arg::{ModelArg, ModelArgError};
 pub use name::{AliasName, ModelName, NameError};
 pub use reference::{Ref, RefError, Selector};
-pub use version::{AliasEvent, AuditEntry, GateRecord, Lineage, NewVersion, VersionMeta, VersionRecord, VersionStatus};
+pub use version::{
+    AliasEvent, AuditEntry, GateRecord, Lineage, MonitorRecord, NewVersion, VersionMeta, VersionRecord, VersionStatus,
+};

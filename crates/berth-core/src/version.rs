@@ -151,6 +151,21 @@ pub struct GateRecord {
     pub report: serde_json::Value,
 }
 
+/// A monitor report stored on a version for one environment: whether live
+/// quality was degraded and the data drifted, and the full report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MonitorRecord {
+    pub id: i64,
+    pub model: ModelName,
+    pub version: u64,
+    pub env: AliasName,
+    pub degraded: bool,
+    pub drift: bool,
+    pub created_by: String,
+    pub created_at: Timestamp,
+    pub report: serde_json::Value,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

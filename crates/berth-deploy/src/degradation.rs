@@ -14,7 +14,7 @@ fn direction(metric: &str) -> Direction {
 }
 
 /// One metric compared.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Degradation {
     pub metric: String,
     /// The value the version's gate measured.
@@ -44,7 +44,7 @@ impl Degradation {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct DegradationReport {
     pub allowed: f64,
     pub compared: Vec<Degradation>,

@@ -2,7 +2,8 @@
 //! [`GATE_REFERENCE`]), metrics equal to scikit-learn's ([`metrics`]; MAPE in
 //! percent; [`Metric`] is the closed set a gate names), statistical tests
 //! equal to SciPy's ([`stats`]), drift ([`drift`]), the checks and their
-//! verdict ([`evaluate`]) and the report in its four renderings ([`report`]). Works on
+//! verdict ([`evaluate`]), the report in its four renderings ([`report`]) and the
+//! judgment of a window of live traffic ([`monitor`]). Works on
 //! in-memory columns only: no I/O, no network, nothing from the store or the
 //! registry; the caller loads, scores and times, the gate computes and decides.
 
@@ -10,6 +11,7 @@ pub mod drift;
 pub mod evaluate;
 pub mod gate;
 pub mod metrics;
+pub mod monitor;
 pub mod report;
 pub mod stats;
 

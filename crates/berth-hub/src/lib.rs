@@ -16,6 +16,7 @@ mod body;
 mod error;
 mod lfs;
 mod metrics;
+mod monitor;
 mod openapi;
 mod rollouts;
 mod routes;
@@ -65,6 +66,8 @@ pub fn router(hub: Arc<Hub>) -> Router {
     Router::new()
         .nest("/api/v1", authenticated(&hub, routes::router().merge(blobs::router())))
         .merge(authenticated(&hub, seed::router()))
+        // The seeds' dashboards read live performance at their own path too.
+        .merge(authenticated(&hub, Router::new().route("/models/{model}/performance", get(monitor::performance))))
         .merge(lfs::router(&hub))
         .route("/api/v1/openapi.json", get(openapi::serve))
         .route("/livez", get(livez))

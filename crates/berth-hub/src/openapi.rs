@@ -301,6 +301,17 @@ pub const OPERATIONS: &[Operation] = &[
         errors: &[413],
     },
     Operation {
+        method: "post",
+        path: "/api/v1/models/{model}/check",
+        id: "checkLive",
+        summary: "Holds live metrics against the gate metrics of the version live in an environment; rolls back beyond the allowed drop",
+        role: Some("deployer"),
+        query: &[],
+        body: Some(check_body),
+        ok: &[(200, "the comparison, and the rollback if there was one", Body::Json(object))],
+        errors: &[413],
+    },
+    Operation {
         method: "get",
         path: "/api/v1/models/{model}/deployments",
         id: "listDeployments",
@@ -343,6 +354,28 @@ pub const OPERATIONS: &[Operation] = &[
         body: Some(rollout_end_body),
         ok: &[(200, "recorded", Body::Json(object))],
         errors: &[413],
+    },
+    Operation {
+        method: "post",
+        path: "/api/v1/models/{model}/monitor-reports",
+        id: "recordMonitorReport",
+        summary: "Records what `berth monitor` found live for a version in an environment; alerts on changes of state",
+        role: Some("deployer"),
+        query: &[],
+        body: Some(monitor_report_body),
+        ok: &[(201, "the report as stored, the events fired and their deliveries", Body::Json(monitor_recorded))],
+        errors: &[413],
+    },
+    Operation {
+        method: "get",
+        path: "/api/v1/models/{model}/monitor-reports",
+        id: "listMonitorReports",
+        summary: "A model's monitor reports, newest first",
+        role: Some("reader"),
+        query: &[ENV_Q, LIMIT],
+        body: None,
+        ok: &[(200, "the monitor reports", Body::Json(monitor_reports_list))],
+        errors: &[],
     },
     Operation {
         method: "get",
@@ -507,6 +540,21 @@ pub const OPERATIONS: &[Operation] = &[
         query: &[],
         body: None,
         ok: &[(200, "the versions", Body::Json(object))],
+        errors: &[],
+    },
+    Operation {
+        method: "get",
+        path: "/models/{model}/performance",
+        id: "seedPerformance",
+        summary: "Older scripts' path: the newest monitor report whose window ends in the range, its metrics flattened",
+        role: Some("reader"),
+        query: &[
+            q("env", "only this environment's (the newest of any without it)", alias_name),
+            q("start_date", "only windows ending at or after this date or time", date_or_time),
+            q("end_date", "only windows ending at or before this date (the whole day) or time", date_or_time),
+        ],
+        body: None,
+        ok: &[(200, "the newest report, flat", Body::Json(performance))],
         errors: &[],
     },
     Operation {
@@ -732,6 +780,92 @@ fn rollout_end_body() -> Value {
     )
 }
 
+/// `monitor::RecordBody`: the report as `berth monitor` writes it; the
+/// fields the hub reads are described, the rest is the report's own.
+fn monitor_report_body() -> Value {
+    let report = json!({
+        "type": "object",
+        "required": ["version", "env", "degraded"],
+        "properties": {
+            "version": version_number(),
+            "env": alias_name(),
+            "degraded": {"type": "boolean"},
+            "data_drift_detected": {"type": "boolean"},
+            "metrics": {"type": "object", "additionalProperties": {"type": "number"}},
+            "window": {"type": "object", "properties": {"to": date_time()}},
+            "summary": text(),
+            "reasons": {"type": "array", "items": text()},
+        },
+    });
+    strict(&["version", "env", "report"], json!({"version": version_number(), "env": alias_name(), "report": report}))
+}
+
+fn monitor_record() -> Value {
+    json!({
+        "type": "object",
+        "required": ["id", "model", "version", "env", "degraded", "drift", "created_by", "created_at", "report"],
+        "properties": {
+            "id": {"type": "integer"},
+            "model": model_name(),
+            "version": version_number(),
+            "env": alias_name(),
+            "degraded": {"type": "boolean"},
+            "drift": {"type": "boolean"},
+            "created_by": text(),
+            "created_at": text(),
+            "report": object(),
+        },
+    })
+}
+
+fn monitor_recorded() -> Value {
+    json!({
+        "type": "object",
+        "required": ["record", "events", "notified"],
+        "properties": {
+            "record": monitor_record(),
+            "events": {"type": "array", "items": {"enum": ["monitor.degraded", "monitor.drift", "monitor.recovered"]}},
+            "notified": {"type": "array", "items": {"type": "object"}},
+        },
+    })
+}
+
+fn monitor_reports_list() -> Value {
+    json!({
+        "type": "object",
+        "required": ["monitor_reports"],
+        "properties": {"monitor_reports": {"type": "array", "items": monitor_record()}},
+    })
+}
+
+/// `monitor::flat`: what the report is about, and every metric beside it.
+fn performance() -> Value {
+    json!({
+        "type": "object",
+        "required": ["model", "version", "env", "created_at", "report_id", "window", "data_drift_detected", "degraded"],
+        "properties": {
+            "model": model_name(),
+            "version": version_number(),
+            "env": alias_name(),
+            "created_at": text(),
+            "report_id": {"type": "integer"},
+            "window": object(),
+            "data_drift_detected": {"type": "boolean"},
+            "degraded": {"type": "boolean"},
+        },
+        "additionalProperties": {"type": "number"},
+    })
+}
+
+fn date_time() -> Value {
+    json!({"type": "string", "format": "date-time"})
+}
+
+/// A bound of a range: a date (a whole day) or an RFC 3339 time.
+fn date_or_time() -> Value {
+    json!({"anyOf": [{"type": "string", "format": "date"}, date_time()]})
+}
+
 /// `routes::ApproveBody`.
 fn approve_body() -> Value {
     strict(&["env"], json!({"env": alias_name(), "comment": optional(text())}))
@@ -764,6 +898,20 @@ fn rollback_body() -> Value {
             "to": optional(version_target()),
             "reason": optional(text()),
             "target_version": optional(version_target()),
+        }),
+    )
+}
+
+/// `routes::CheckBody`.
+fn check_body() -> Value {
+    strict(
+        &["env", "live"],
+        json!({
+            "env": alias_name(),
+            "live": {"type": "object", "additionalProperties": {"type": "number"}},
+            "max_degradation": optional(json!({"type": "number", "exclusiveMinimum": 0})),
+            "dry_run": optional(json!({"type": "boolean"})),
+            "evidence": optional(object()),
         }),
     )
 }

@@ -15,7 +15,7 @@ use axum::routing::{get, post, put};
 use berth_core::{AliasName, Grant, ModelName, ModelPattern, Ref, Role};
 use berth_service::{ApprovalFilter, GateReport, PolicySet, TokenRequest};
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::Hub;
 use crate::auth::Caller;
@@ -39,10 +39,12 @@ pub fn router() -> Router<Arc<Hub>> {
         .route("/models/{model}/history", get(history))
         .route("/models/{model}/promote", post(promote))
         .route("/models/{model}/rollback", post(rollback))
+        .route("/models/{model}/check", post(check))
         .route("/models/{model}/deployments", get(deployments))
         .route("/models/{model}/rollouts/allowed", post(crate::rollouts::allowed))
         .route("/models/{model}/rollouts/promoted", post(crate::rollouts::promoted))
         .route("/models/{model}/rollouts/aborted", post(crate::rollouts::aborted))
+        .route("/models/{model}/monitor-reports", get(crate::monitor::list).post(crate::monitor::record))
         .route("/approvals", get(approvals))
         .route("/audit", get(audit))
         .route("/notifications", get(notifications))
@@ -307,6 +309,26 @@ async fn rollback(Extension(Caller(b)): Extension<Caller>, Path(m): Path<String>
     let m = model(&m)?;
     let req: RollbackBody = body::parse(body).await?;
     rollback_to(&b, &m, &req.env, req.to.as_ref().or(req.target_version.as_ref()), req.reason.as_deref()).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckBody {
+    env: AliasName,
+    live: BTreeMap<String, f64>,
+    #[serde(default)]
+    max_degradation: Option<f64>,
+    #[serde(default)]
+    dry_run: bool,
+    #[serde(default)]
+    evidence: Option<Value>,
+}
+
+async fn check(Extension(Caller(b)): Extension<Caller>, Path(m): Path<String>, body: Body) -> Answer {
+    let model = model(&m)?;
+    let CheckBody { env, live, max_degradation, dry_run, evidence } = body::parse(body).await?;
+    let req = berth_service::CheckRequest { model, env, live, max_degradation, dry_run, evidence };
+    Ok(ok(&b.check(&req).await?))
 }
 
 async fn deployments(Extension(Caller(b)): Extension<Caller>, Path(m): Path<String>, RawQuery(q): RawQuery) -> Answer {

@@ -20,6 +20,8 @@ const POLICY: &str = "\n[environments.production]\napprovals = 1\n";
 struct Side {
     publisher: Box<dyn Operations>,
     approver: Box<dyn Operations>,
+    /// A caller with the reader role only.
+    reader: Box<dyn Operations>,
     berth: Berth,
     dir: tempfile::TempDir,
 }
@@ -55,6 +57,10 @@ fn r(s: &str) -> Ref {
     Ref::parse(s).unwrap()
 }
 
+fn reader_grant() -> Grant {
+    Grant { role: Role::Reader, models: ModelPattern::any(), envs: Vec::new() }
+}
+
 fn approver_grant() -> Grant {
     Grant { role: Role::Approver, models: ModelPattern::any(), envs: Vec::new() }
 }
@@ -62,7 +68,14 @@ fn approver_grant() -> Grant {
 async fn in_process() -> Side {
     let (dir, berth) = project().await;
     let bob = Principal { name: "bob".into(), token: None, grant: approver_grant() };
-    Side { publisher: Box::new(berth.clone()), approver: Box::new(berth.acting_as(bob)), berth, dir }
+    let carol = Principal { name: "carol".into(), token: None, grant: reader_grant() };
+    Side {
+        publisher: Box::new(berth.clone()),
+        approver: Box::new(berth.acting_as(bob)),
+        reader: Box::new(berth.acting_as(carol)),
+        berth,
+        dir,
+    }
 }
 
 async fn through_hub() -> Side {
@@ -72,6 +85,7 @@ async fn through_hub() -> Side {
     };
     let alice = mint("alice", Grant::everything()).await;
     let bob = mint("bob", approver_grant()).await;
+    let carol = mint("carol", reader_grant()).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(berth_hub::run(
@@ -83,6 +97,7 @@ async fn through_hub() -> Side {
     Side {
         publisher: Box::new(HubClient::new(&url, alice, false).unwrap()),
         approver: Box::new(HubClient::new(&url, bob, false).unwrap()),
+        reader: Box::new(HubClient::new(&url, carol, false).unwrap()),
         berth,
         dir,
     }
@@ -119,6 +134,7 @@ suite!(
     aliases_move_and_keep_their_history,
     the_road_to_production_holds_the_policy_and_four_eyes,
     tokens_and_policies_are_for_admins,
+    monitor_reports_alert_on_changes_of_state_only,
 );
 
 async fn reads_agree_and_unknown_names_are_not_found(s: Side) {
@@ -224,4 +240,49 @@ async fn tokens_and_policies_are_for_admins(s: Side) {
     let refused = s.publisher.promote_into(&r("churn@2"), &env("production"), None, false).await.unwrap();
     assert!(!refused.promoted);
     let _ = (&s.berth, s.dir.path());
+}
+
+fn monitor_report(version: u64, env: &str, degraded: bool) -> serde_json::Value {
+    serde_json::json!({
+        "version": version,
+        "env": env,
+        "degraded": degraded,
+        "data_drift_detected": false,
+        "metrics": {"mae": if degraded { 9.5 } else { 3.1 }},
+        "window": {"from": "2026-01-01T00:00:00Z", "to": "2026-01-02T00:00:00Z", "rows": 1000, "labelled": 800},
+        "summary": if degraded { "mae 9.5 is over 4.0" } else { "all well" },
+        "reasons": if degraded { vec!["mae 9.5 > 4.0"] } else { vec![] },
+    })
+}
+
+async fn monitor_reports_alert_on_changes_of_state_only(s: Side) {
+    let (m, prod) = (name("churn"), env("production"));
+    let v = s.publisher.resolve(&r("churn@2")).await.unwrap();
+    let record = async |degraded| {
+        s.publisher.record_monitor_report(&v, &prod, &monitor_report(2, "production", degraded)).await.unwrap()
+    };
+    let ok = record(false).await;
+    assert!(ok.events.is_empty(), "a first report with nothing wrong is silent: {:?}", ok.events);
+    assert_eq!((ok.record.version, ok.record.env.as_str(), ok.record.degraded), (2, "production", false));
+    assert_eq!(record(true).await.events, ["monitor.degraded"]);
+    assert!(record(true).await.events.is_empty(), "a degradation that continues is silent");
+    assert_eq!(record(false).await.events, ["monitor.recovered"]);
+
+    let listed = s.reader.monitor_reports(&m, Some(&prod), None).await.unwrap();
+    assert_eq!(listed.iter().map(|r| r.degraded).collect::<Vec<_>>(), [false, true, true, false], "newest first");
+    assert_eq!(listed[0].report["metrics"]["mae"], 3.1);
+    assert_eq!(s.reader.monitor_reports(&m, None, Some(1)).await.unwrap()[0].id, listed[0].id);
+    assert!(s.reader.monitor_reports(&m, Some(&env("staging")), None).await.unwrap().is_empty());
+    assert_eq!(kind(s.reader.monitor_reports(&name("nosuch"), None, None).await), ErrorKind::NotFound);
+
+    // Recording needs the deployer role; a report must be about what it is recorded on.
+    let report = monitor_report(2, "production", true);
+    assert_eq!(kind(s.reader.record_monitor_report(&v, &prod, &report).await), ErrorKind::Denied);
+    assert_eq!(kind(s.approver.record_monitor_report(&v, &prod, &report).await), ErrorKind::Denied);
+    let other = monitor_report(1, "production", true);
+    assert_eq!(kind(s.publisher.record_monitor_report(&v, &prod, &other).await), ErrorKind::BadInput);
+    let no_flag = serde_json::json!({"version": 2, "env": "production"});
+    assert_eq!(kind(s.publisher.record_monitor_report(&v, &prod, &no_flag).await), ErrorKind::BadInput);
+    let log = s.publisher.log(Some(m.clone()), Some(1)).await.unwrap();
+    assert_eq!((log[0].action.as_str(), log[0].actor.as_str()), ("version.monitor", "alice"));
 }

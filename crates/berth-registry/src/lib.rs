@@ -4,7 +4,7 @@
 //! (`registry.rs`) over `sqlx::Any` for SQLite (the embedded default) and
 //! PostgreSQL with the same SQL; one test suite runs against both. The SQL
 //! is split by aggregate (`versions.rs`, `aliases.rs`, `gate_reports.rs`,
-//! `audit.rs`, `leases.rs`, `approvals.rs`, `deliveries.rs`, `tokens.rs`,
+//! `monitor_reports.rs`, `audit.rs`, `leases.rs`, `approvals.rs`, `deliveries.rs`, `tokens.rs`,
 //! `policies.rs`, `migrate.rs`); what differs between the engines is in
 //! `engine.rs`, and how each is opened in `sqlite.rs` and `postgres.rs`. The registry stores digests,
 //! never bytes: it must not depend on the blob store.
@@ -23,6 +23,7 @@ mod gate_reports;
 mod leases;
 mod lfs;
 mod migrate;
+mod monitor_reports;
 mod policies;
 mod postgres;
 mod registry;
@@ -36,8 +37,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use berth_core::{
-    AliasEvent, AliasName, Approval, AuditEntry, Delivery, Digest, GateRecord, ModelName, NewVersion, Ref, Timestamp,
-    VersionRecord,
+    AliasEvent, AliasName, Approval, AuditEntry, Delivery, Digest, GateRecord, ModelName, MonitorRecord, NewVersion,
+    Ref, Timestamp, VersionRecord,
 };
 use serde::{Deserialize, Serialize};
 
@@ -120,6 +121,33 @@ pub struct NewGateReport<'a> {
     pub report: &'a serde_json::Value,
 }
 
+/// What `add_monitor_report` stores: the report and the two flags alerts
+/// follow, pulled out of it by the caller.
+#[derive(Debug, Clone)]
+pub struct NewMonitorReport<'a> {
+    pub model: &'a ModelName,
+    pub version: u64,
+    pub env: &'a AliasName,
+    pub degraded: bool,
+    pub drift: bool,
+    /// Where the report's window ends, so reports can be found by the time they cover.
+    pub window_end: Option<Timestamp>,
+    pub report: &'a serde_json::Value,
+}
+
+/// Which of a model's monitor reports `monitor_reports` returns.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MonitorFilter<'a> {
+    /// Only this environment's; every environment's when `None`.
+    pub env: Option<&'a AliasName>,
+    /// Only reports whose window ends at or after this.
+    pub window_ends_from: Option<Timestamp>,
+    /// Only reports whose window ends at or before this.
+    pub window_ends_to: Option<Timestamp>,
+    /// At most this many; all when `None`.
+    pub limit: Option<u32>,
+}
+
 #[async_trait]
 pub trait Registry: Access + Send + Sync {
     /// The registry's URL with any password hidden, for messages.
@@ -192,6 +220,19 @@ pub trait Registry: Access + Send + Sync {
 
     /// The gate reports stored on a version, oldest first.
     async fn gate_reports(&self, model: &ModelName, n: u64) -> Result<Vec<GateRecord>>;
+
+    /// Stores a monitor report on a version for an environment (audited as
+    /// `version.monitor`) and returns, with it, the report stored before it
+    /// for the same model and environment, read in the same transaction, so
+    /// that what changed between the two is decided once.
+    async fn add_monitor_report(
+        &self,
+        report: NewMonitorReport<'_>,
+        actor: &Actor,
+    ) -> Result<(Option<MonitorRecord>, MonitorRecord)>;
+
+    /// A model's monitor reports as `filter` narrows them, newest first.
+    async fn monitor_reports(&self, model: &ModelName, filter: &MonitorFilter<'_>) -> Result<Vec<MonitorRecord>>;
 
     /// The audit log, newest first.
     async fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>>;

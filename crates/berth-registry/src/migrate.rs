@@ -178,6 +178,22 @@ CREATE TABLE lfs_objects (
 );
 CREATE INDEX lfs_objects_by_oid ON lfs_objects (oid);
 "#,
+    r#"
+CREATE TABLE monitor_reports (
+    id {ID},
+    model TEXT NOT NULL,
+    version BIGINT NOT NULL,
+    env TEXT NOT NULL,
+    degraded BIGINT NOT NULL,
+    drift BIGINT NOT NULL,
+    window_end BIGINT,
+    created_by TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    report TEXT NOT NULL,
+    FOREIGN KEY (model, version) REFERENCES versions(model, version)
+);
+CREATE INDEX monitor_reports_by_env ON monitor_reports (model, env, id);
+"#,
 ];
 
 const SCHEMA_TABLE: &str =

@@ -1,6 +1,6 @@
 //! The one [`Registry`] implementation, the same for both engines. Each method
 //! hands off to the module that holds its aggregate's SQL: `versions.rs`,
-//! `aliases.rs`, `gate_reports.rs`, `audit.rs`, `leases.rs`, `approvals.rs`
+//! `aliases.rs`, `gate_reports.rs`, `monitor_reports.rs`, `audit.rs`, `leases.rs`, `approvals.rs`
 //! and `deliveries.rs`.
 
 use std::collections::BTreeMap;
@@ -9,14 +9,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use berth_core::{
-    AliasEvent, AliasName, Approval, AuditEntry, Delivery, Digest, GateRecord, ModelName, NewVersion, Ref,
-    VersionRecord,
+    AliasEvent, AliasName, Approval, AuditEntry, Delivery, Digest, GateRecord, ModelName, MonitorRecord, NewVersion,
+    Ref, VersionRecord,
 };
 
 use crate::db::Db;
 use crate::{
-    Actor, ApprovalFilter, AuditFilter, DeliveryUpdate, Deploy, GcRunId, Lease, LeaseId, ModelSummary, NewDelivery,
-    NewGateReport, Registry, Result,
+    Actor, ApprovalFilter, AuditFilter, DeliveryUpdate, Deploy, GcRunId, Lease, LeaseId, ModelSummary, MonitorFilter,
+    NewDelivery, NewGateReport, NewMonitorReport, Registry, Result,
 };
 
 /// A registry on one engine. `E` only tells the engines apart at the type
@@ -120,6 +120,18 @@ impl<E> Registry for SqlRegistry<E> {
 
     async fn gate_reports(&self, model: &ModelName, n: u64) -> Result<Vec<GateRecord>> {
         self.db.gate_reports(model, n).await
+    }
+
+    async fn add_monitor_report(
+        &self,
+        report: NewMonitorReport<'_>,
+        actor: &Actor,
+    ) -> Result<(Option<MonitorRecord>, MonitorRecord)> {
+        self.db.add_monitor_report(report, actor).await
+    }
+
+    async fn monitor_reports(&self, model: &ModelName, filter: &MonitorFilter<'_>) -> Result<Vec<MonitorRecord>> {
+        self.db.monitor_reports(model, filter).await
     }
 
     async fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>> {

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use berth_core::{
     AliasEvent, AliasName, Approval, AuditEntry, Delivery, DeliveryStatus, Digest, GateRecord, Grant, Lineage,
-    ModelName, ModelPattern, MoveKind, Role, Timestamp, VersionMeta, VersionRecord, VersionStatus,
+    ModelName, ModelPattern, MonitorRecord, MoveKind, Role, Timestamp, VersionMeta, VersionRecord, VersionStatus,
 };
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row};
@@ -129,6 +129,23 @@ impl Ctx<'_> {
             created_by: self.get(row, "created_by")?,
             created_at: Timestamp::from_millis(self.get(row, "created_at")?),
             report: serde_json::from_str(&report).map_err(|e| self.bad("report", e))?,
+        })
+    }
+
+    pub fn monitor_record(&self, row: &AnyRow) -> Result<MonitorRecord> {
+        let model: String = self.get(row, "model")?;
+        let env: String = self.get(row, "env")?;
+        let report: String = self.get(row, "report")?;
+        Ok(MonitorRecord {
+            id: self.get(row, "id")?,
+            model: self.model(&model)?,
+            version: self.get::<i64>(row, "version")? as u64,
+            env: AliasName::parse(&env).map_err(|e| self.bad("env", e))?,
+            degraded: self.get::<i64>(row, "degraded")? != 0,
+            drift: self.get::<i64>(row, "drift")? != 0,
+            created_by: self.get(row, "created_by")?,
+            created_at: Timestamp::from_millis(self.get(row, "created_at")?),
+            report: self.json("report", &report)?,
         })
     }
 

@@ -10,8 +10,8 @@ use berth_core::{
     NewVersion, Ref, Role, SystemClock, Timestamp, VersionMeta,
 };
 use berth_registry::{
-    Actor, ApprovalFilter, AuditFilter, DeliveryUpdate, Deploy, DeployTarget, MoveFacts, MoveGuard, NewDelivery,
-    NewGateReport, NewToken, PgRegistry, Registry, RegistryError, SqliteRegistry,
+    Actor, ApprovalFilter, AuditFilter, DeliveryUpdate, Deploy, DeployTarget, MonitorFilter, MoveFacts, MoveGuard,
+    NewDelivery, NewGateReport, NewMonitorReport, NewToken, PgRegistry, Registry, RegistryError, SqliteRegistry,
 };
 use berth_testkit::PgDatabase;
 
@@ -107,6 +107,7 @@ suite!(
     a_guard_judges_the_move_on_the_facts_read_in_its_transaction,
     versions_come_in_pages_newest_first,
     lfs_objects_are_recorded_once_per_repository_and_audited,
+    monitor_reports_return_their_predecessor_and_list_newest_first,
 );
 
 fn name(s: &str) -> ModelName {
@@ -797,4 +798,57 @@ async fn lfs_objects_are_recorded_once_per_repository_and_audited(e: Engine) {
     let audit = r.audit(&AuditFilter { model: Some(name("churn")), limit: None }).await.unwrap();
     assert_eq!(audit.iter().filter(|a| a.action == "lfs.object").count(), 1, "{audit:?}");
     assert!(r.models().await.unwrap().is_empty(), "recording an object creates no model");
+}
+
+async fn monitor_reports_return_their_predecessor_and_list_newest_first(e: Engine) {
+    let r = e.registry().await;
+    r.create_version(new_version("churn", 0), &[], None).await.unwrap();
+    r.create_version(new_version("churn", 1), &[], None).await.unwrap();
+    let (churn, prod, staging) = (name("churn"), alias("production"), alias("staging"));
+    let at = |s: &str| Timestamp::parse_rfc3339(s).unwrap();
+    let report = serde_json::json!({"version": 2, "metrics": {"mae": 3.1}});
+    let m = |env, degraded, drift, window_end| NewMonitorReport {
+        model: &churn,
+        version: 2,
+        env,
+        degraded,
+        drift,
+        window_end,
+        report: &report,
+    };
+    let (before, first) =
+        r.add_monitor_report(m(&prod, false, false, Some(at("2026-01-01T00:00:00Z"))), &actor()).await.unwrap();
+    assert!(before.is_none(), "the first report follows none");
+    assert_eq!(
+        (first.env.as_str(), first.degraded, first.drift, first.created_by.as_str()),
+        ("production", false, false, "bob")
+    );
+    assert_eq!(first.report, report);
+    // Another environment's reports are not this one's predecessors.
+    let (before, _) = r.add_monitor_report(m(&staging, true, true, None), &actor()).await.unwrap();
+    assert!(before.is_none());
+    let (before, second) =
+        r.add_monitor_report(m(&prod, true, false, Some(at("2026-01-02T00:00:00Z"))), &actor()).await.unwrap();
+    assert_eq!(before.as_ref().map(|b| b.id), Some(first.id));
+
+    let all = r.monitor_reports(&churn, &MonitorFilter::default()).await.unwrap();
+    assert_eq!(all.len(), 3);
+    assert!(all.windows(2).all(|w| w[0].id > w[1].id), "newest first");
+    let f = MonitorFilter { env: Some(&prod), limit: Some(1), ..Default::default() };
+    assert_eq!(r.monitor_reports(&churn, &f).await.unwrap().iter().map(|x| x.id).collect::<Vec<_>>(), [second.id]);
+    let f = MonitorFilter { window_ends_to: Some(at("2026-01-01T12:00:00Z")), ..Default::default() };
+    let early: Vec<_> = r.monitor_reports(&churn, &f).await.unwrap().iter().map(|x| x.id).collect();
+    assert_eq!(early, [first.id], "a bound leaves out later windows and reports without one");
+    let f = MonitorFilter { window_ends_from: Some(at("2026-01-03T00:00:00Z")), ..Default::default() };
+    assert!(r.monitor_reports(&churn, &f).await.unwrap().is_empty());
+
+    let log = r.audit(&AuditFilter { model: Some(churn.clone()), limit: Some(1) }).await.unwrap();
+    assert_eq!((log[0].action.as_str(), log[0].version), ("version.monitor", Some(2)));
+    assert_eq!(log[0].after.as_ref().unwrap()["degraded"], true);
+    // Only existing versions of existing models take reports.
+    let bad = NewMonitorReport { version: 9, ..m(&prod, false, false, None) };
+    assert!(matches!(r.add_monitor_report(bad, &actor()).await, Err(RegistryError::VersionNotFound { .. })));
+    let ghost = name("ghost");
+    let bad = NewMonitorReport { model: &ghost, ..m(&prod, false, false, None) };
+    assert!(matches!(r.add_monitor_report(bad, &actor()).await, Err(RegistryError::ModelNotFound(_))));
 }

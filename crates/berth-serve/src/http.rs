@@ -25,7 +25,7 @@ use crate::rollout::Action;
 use crate::served::{Served, check_prediction};
 use crate::state::State;
 
-type Shared = Arc<State>;
+pub(crate) type Shared = Arc<State>;
 
 pub fn router(state: Shared) -> Router {
     let admin = Router::new()
@@ -40,6 +40,7 @@ pub fn router(state: Shared) -> Router {
         .route("/metrics", get(metrics))
         .merge(admin)
         .route("/predict", post(predict))
+        .route("/feedback", post(crate::feedback::post))
         .route("/v1/models/{model}", get(v1_status).post(v1_predict))
         .route("/v2", get(v2_server))
         .route("/v2/health/live", get(v2_live))
@@ -47,6 +48,7 @@ pub fn router(state: Shared) -> Router {
         .route("/v2/models/{model}", get(v2_model))
         .route("/v2/models/{model}/ready", get(v2_model_ready))
         .route("/v2/models/{model}/infer", post(v2_infer))
+        .route("/v2/models/{model}/feedback", post(crate::feedback::post_for_model))
         .route("/v2/models/{model}/versions/{version}", get(v2_model))
         .route("/v2/models/{model}/versions/{version}/ready", get(v2_model_ready))
         .route("/v2/models/{model}/versions/{version}/infer", post(v2_infer))
@@ -178,7 +180,7 @@ async fn rollout_act(Extract(state): Extract<Shared>, Path(action): Path<String>
 
 async fn not_found(method: Method, uri: Uri) -> Response {
     Refusal::not_found(format!(
-        "no endpoint {method} {}; berth serves /predict, /v1/models/NAME:predict, /v2/models/NAME/infer, /health, /readyz, /livez, /metrics",
+        "no endpoint {method} {}; berth serves /predict, /v1/models/NAME:predict, /v2/models/NAME/infer, /feedback, /health, /readyz, /livez, /metrics",
         uri.path()
     ))
     .render(Shape::Listed, None)
@@ -192,7 +194,7 @@ async fn method_not_allowed(method: Method, uri: Uri) -> Response {
 // ---- inference ------------------------------------------------------------
 
 /// Reads the body up to the limit.
-async fn read_body(state: &State, headers: &HeaderMap, body: Body) -> Result<Bytes, Refusal> {
+pub(crate) async fn read_body(state: &State, headers: &HeaderMap, body: Body) -> Result<Bytes, Refusal> {
     let limit = state.limits.max_body_bytes;
     let too_large = || {
         Refusal::new(
@@ -217,7 +219,7 @@ async fn read_body(state: &State, headers: &HeaderMap, body: Body) -> Result<Byt
     })
 }
 
-fn parse_json<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8], what: &str) -> Result<T, Refusal> {
+pub(crate) fn parse_json<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8], what: &str) -> Result<T, Refusal> {
     if bytes.is_empty() {
         return Err(Refusal::malformed(format!("the request body is empty; send {what}")));
     }
@@ -418,11 +420,24 @@ async fn answer<A: Send>(
     };
     let rendered = (protocol.render)(served, &p, asked, &call.request_id);
     served.metrics.predicted(&p);
-    if let Some(log) = &state.log
-        && log.sampled()
-    {
-        let dropped = log.record(&crate::state::now(), &call.request_id, (&served.name, &served.version), &table, &p);
-        state.metrics.log_dropped.fetch_add(dropped, std::sync::atomic::Ordering::Relaxed);
+    let logging = state.log.as_ref().filter(|log| log.sampled());
+    // The rows and the prediction go to the log, to a rollout's records, or both (one copy).
+    let (kept, logged) = match (keep, logging.is_some()) {
+        (true, true) => (Some((table.clone(), p.clone())), Some((table, p))),
+        (true, false) => (Some((table, p)), None),
+        (false, true) => (None, Some((table, p))),
+        (false, false) => (None, None),
+    };
+    if let (Some(log), Some((inputs, prediction))) = (logging, logged) {
+        log.record(crate::log::segment::Logged {
+            at: crate::log::epoch_seconds(),
+            request_id: call.request_id.clone(),
+            model: served.name.clone(),
+            version: served.version.clone(),
+            latency_ms: call.started.elapsed().as_secs_f64() * 1000.0,
+            inputs,
+            prediction,
+        });
     }
     let mut resp = json_bytes(StatusCode::OK, rendered.body);
     if let Some(n) = rendered.json_length {
@@ -432,7 +447,7 @@ async fn answer<A: Send>(
     }
     label(&mut resp, Some(&served.label()), Some(&call.request_id));
     served.metrics.finish(call.endpoint, 200, call.started.elapsed());
-    (resp, keep.then_some((table, p)))
+    (resp, kept)
 }
 
 // ---- /predict and KServe v1: JSON records ---------------------------------

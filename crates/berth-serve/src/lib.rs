@@ -13,6 +13,7 @@
 
 mod admin;
 mod conn;
+mod feedback;
 mod http;
 mod input;
 mod loader;
@@ -117,6 +118,13 @@ pub async fn run_until(
     ready(addr);
     let app = http::router(state.clone());
     conn::serve(listener, app, state.metrics.clone(), &state.limits, o.drain, shutdown).await;
+    if state.log.is_some() {
+        // What the log holds in memory goes to disk before the process ends.
+        let s = state.clone();
+        let _ =
+            tokio::task::spawn_blocking(move || s.log.as_ref().map(|l| l.finish(std::time::Duration::from_secs(10))))
+                .await;
+    }
     loader.abort();
     rollouts.abort();
     hangups.abort();

@@ -266,6 +266,8 @@ pub struct Metrics {
     loads: Mutex<Vec<Load>>,
     pub log_dropped: AtomicU64,
     pub log_written: AtomicU64,
+    /// Labels taken by `POST /feedback`.
+    pub feedback_received: AtomicU64,
     pub connections: Connections,
     /// Admin requests refused for a missing or wrong token.
     pub admin_refused: AtomicU64,
@@ -279,6 +281,7 @@ impl Default for Metrics {
             loads: Mutex::new(Vec::new()),
             log_dropped: AtomicU64::new(0),
             log_written: AtomicU64::new(0),
+            feedback_received: AtomicU64::new(0),
             connections: Connections::default(),
             admin_refused: AtomicU64::new(0),
         }
@@ -344,7 +347,7 @@ impl Metrics {
         out.push_str("# HELP berth_model_ready 1 when a model is loaded and answering.\n");
         out.push_str("# TYPE berth_model_ready gauge\n");
         let _ = writeln!(out, "berth_model_ready {}", u8::from(ready));
-        out.push_str("# HELP berth_prediction_log_records_total Prediction log records written.\n");
+        out.push_str("# HELP berth_prediction_log_records_total Prediction log rows written to segments.\n");
         out.push_str("# TYPE berth_prediction_log_records_total counter\n");
         let _ = writeln!(out, "berth_prediction_log_records_total {}", self.log_written.load(Ordering::Relaxed));
         out.push_str(
@@ -352,6 +355,9 @@ impl Metrics {
         );
         out.push_str("# TYPE berth_prediction_log_dropped_total counter\n");
         let _ = writeln!(out, "berth_prediction_log_dropped_total {}", self.log_dropped.load(Ordering::Relaxed));
+        out.push_str("# HELP berth_feedback_received_total Labels taken by POST /feedback.\n");
+        out.push_str("# TYPE berth_feedback_received_total counter\n");
+        let _ = writeln!(out, "berth_feedback_received_total {}", self.feedback_received.load(Ordering::Relaxed));
         self.connections.render(&mut out);
         out.push_str("# HELP berth_admin_refused_total Admin requests refused for a missing or wrong admin token.\n");
         out.push_str("# TYPE berth_admin_refused_total counter\n");

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use berth_core::AliasName;
 use berth_deploy::{NotifierConfig, Policy};
+use berth_gate::monitor::MonitorSpec;
 use serde::{Deserialize, Serialize};
 
 use crate::{Result, ServiceError};
@@ -35,6 +36,9 @@ pub struct FileConfig {
     /// Where events are sent: `[[notifiers]]`.
     #[serde(default)]
     pub notifiers: Vec<NotifierConfig>,
+    /// What `berth monitor MODEL` holds live traffic to: `[monitors.MODEL]`.
+    #[serde(default)]
+    pub monitors: BTreeMap<String, MonitorSpec>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -79,6 +83,7 @@ pub struct Config {
     pub hub_url: Option<String>,
     pub environments: BTreeMap<String, Policy>,
     pub notifiers: Vec<NotifierConfig>,
+    pub monitors: BTreeMap<String, MonitorSpec>,
 }
 
 pub const DEFAULT_REGISTRY: &str = "sqlite://.berth/registry.db";
@@ -138,7 +143,7 @@ impl Config {
             env("BERTH_USER").filter(|v| !v.is_empty()).or_else(|| env_var(env, "user", "name")).or(file.user.name);
         let store_url = if store_url.contains("://") { store_url } else { base.join(store_url).display().to_string() };
         let hub_url = env("BERTH_HUB_URL").filter(|v| !v.is_empty()).or(file.hub.url);
-        let (environments, notifiers) = (file.environments, file.notifiers);
+        let (environments, notifiers, monitors) = (file.environments, file.notifiers, file.monitors);
         Ok(Config {
             root,
             registry_url,
@@ -150,6 +155,7 @@ impl Config {
             hub_url,
             environments,
             notifiers,
+            monitors,
         })
     }
 
@@ -181,12 +187,18 @@ fn check_deploy_sections(file: &FileConfig) -> Result<()> {
         }
         problems.extend(n.problems());
     }
+    for (model, m) in &file.monitors {
+        if let Err(e) = berth_core::ModelName::parse(model) {
+            problems.push(format!("[monitors.{model}]: {e}"));
+        }
+        problems.extend(m.problems().into_iter().map(|p| format!("[monitors.{model}]: {p}")));
+    }
     if problems.is_empty() {
         return Ok(());
     }
     Err(ServiceError::Config {
         message: format!("{CONFIG_FILE}: {}", problems.join("; ")),
-        hint: Some("see the [environments.NAME] and [[notifiers]] examples in the README".into()),
+        hint: Some("see the [environments.NAME], [[notifiers]] and [monitors.MODEL] examples in the README".into()),
     })
 }
 
@@ -205,7 +217,7 @@ fn read_file_config(path: &Path) -> Result<FileConfig> {
         message: format!("{} is not valid: {}", path.display(), e.message()),
         hint: Some(
             "see the keys `berth init` writes: [registry] url, busy_timeout_ms; [store] url, cache_dir, jobs; \
-             [user] name; [hub] url; [environments.NAME]; [[notifiers]]"
+             [user] name; [hub] url; [environments.NAME]; [[notifiers]]; [monitors.MODEL]"
                 .into(),
         ),
     })

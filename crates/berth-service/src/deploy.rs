@@ -63,8 +63,26 @@ pub struct RollbackReport {
     pub notified: Vec<Outcome>,
 }
 
+/// `berth check`: what to hold against the version live in an environment.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CheckRequest {
+    pub model: ModelName,
+    pub env: AliasName,
+    /// Live metrics by the gate's names.
+    pub live: BTreeMap<String, f64>,
+    /// The largest drop allowed (a fraction); default: the environment's policy.
+    #[serde(default)]
+    pub max_degradation: Option<f64>,
+    /// Compare only; never roll back.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// Kept with a rollback beside the comparison (`berth monitor` names its report).
+    #[serde(default)]
+    pub evidence: Option<serde_json::Value>,
+}
+
 /// `berth check`: live metrics against the gate metrics of the live version.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CheckReport {
     pub model: ModelName,
     pub env: AliasName,
@@ -332,14 +350,9 @@ impl Berth {
 
     /// Compares live metrics with the metrics the live version passed its
     /// gate with, and rolls back when any is worse than the policy allows.
-    pub async fn check(
-        &self,
-        model: &ModelName,
-        env: &AliasName,
-        live: &BTreeMap<String, f64>,
-        max_degradation: Option<f64>,
-        dry_run: bool,
-    ) -> Result<CheckReport> {
+    pub async fn check(&self, req: &CheckRequest) -> Result<CheckReport> {
+        let CheckRequest { model, env, live, max_degradation, dry_run, evidence } = req;
+        let (max_degradation, dry_run) = (*max_degradation, *dry_run);
         self.allow(Role::Deployer, Some(model), Some(env))?;
         self.known_environment(model, env, false).await?;
         let r = Ref { model: model.clone(), selector: berth_core::Selector::Alias(env.clone()) };
@@ -387,9 +400,14 @@ impl Berth {
                 to: DeployTarget::PreviousHealthy,
                 kind: MoveKind::AutoRollback,
                 reason: Some(&reason),
-                evidence: Some(
-                    serde_json::json!({"against": report.against, "live": live, "comparison": report.comparison}),
-                ),
+                evidence: Some({
+                    let mut e =
+                        serde_json::json!({"against": report.against, "live": live, "comparison": report.comparison});
+                    if let (Some(extra), Some(e)) = (evidence.as_ref().and_then(|x| x.as_object()), e.as_object_mut()) {
+                        e.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
+                    }
+                    e
+                }),
                 // A rollback on degraded live metrics is the safety net: no policy holds it back.
                 guard: None,
             };

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use berth_core::{
-    AliasEvent, AliasName, Approval, AuditEntry, Clock, Delivery, Digest, GateRecord, ModelName, Ref, Selector,
-    SystemClock, Timestamp, VersionRecord,
+    AliasEvent, AliasName, Approval, AuditEntry, Clock, Delivery, Digest, GateRecord, ModelName, MonitorRecord, Ref,
+    Selector, SystemClock, Timestamp, VersionRecord,
 };
 use berth_store::StatCache;
 use serde::de::DeserializeOwned;
@@ -18,10 +18,10 @@ use serde_json::{Value, json};
 
 use crate::seam::{Operations, RolloutEnd};
 use crate::{
-    ApprovalFilter, ApproveReport, DeploymentRecord, Endpoint, EndpointUrl, ErrorKind, Lack, ModelFile, ModelSummary,
-    NewTokenReport, PolicyApplyReport, PolicyRecord, PolicySet, PolicyShowReport, Principal, PromoteReport, PullReport,
-    PushOptions, PushReport, PushRequest, Result, RollbackReport, ServiceError, ShowReport, TokenRecord, TokenRequest,
-    Transfer, VersionsReport,
+    ApprovalFilter, ApproveReport, CheckReport, CheckRequest, DeploymentRecord, Endpoint, EndpointUrl, ErrorKind, Lack,
+    ModelFile, ModelSummary, MonitorRecorded, NewTokenReport, PolicyApplyReport, PolicyRecord, PolicySet,
+    PolicyShowReport, Principal, PromoteReport, PullReport, PushOptions, PushReport, PushRequest, Result,
+    RollbackReport, ServiceError, ShowReport, TokenRecord, TokenRequest, Transfer, VersionsReport,
 };
 
 pub struct HubClient {
@@ -304,6 +304,9 @@ impl Operations for HubClient {
         let body = json!({"env": env, "to": to, "reason": reason});
         self.call("POST", &format!("/models/{model}/rollback"), Some(body)).await
     }
+    async fn check(&self, req: &CheckRequest) -> Result<CheckReport> {
+        self.call("POST", &format!("/models/{}/check", req.model), Some(json!(req))).await
+    }
     async fn deployments(&self, model: &ModelName, env: Option<&AliasName>) -> Result<Vec<DeploymentRecord>> {
         let q = query(&[("env", env.map(|e| e.to_string()))]);
         self.list(&format!("/models/{model}/deployments{q}"), "deployments").await
@@ -366,6 +369,24 @@ impl Operations for HubClient {
     ) -> Result<GateRecord> {
         let path = format!("/models/{}/versions/{}/gate-reports", v.model, v.version);
         self.call("POST", &path, Some(json!({"gate": gate, "report": report}))).await
+    }
+    async fn record_monitor_report(
+        &self,
+        v: &VersionRecord,
+        env: &AliasName,
+        report: &Value,
+    ) -> Result<MonitorRecorded> {
+        let body = json!({"version": v.version, "env": env, "report": report});
+        self.call("POST", &format!("/models/{}/monitor-reports", v.model), Some(body)).await
+    }
+    async fn monitor_reports(
+        &self,
+        model: &ModelName,
+        env: Option<&AliasName>,
+        limit: Option<u32>,
+    ) -> Result<Vec<MonitorRecord>> {
+        let q = query(&[("env", env.map(|e| e.to_string())), ("limit", limit.map(|l| l.to_string()))]);
+        self.list(&format!("/models/{model}/monitor-reports{q}"), "monitor_reports").await
     }
     async fn check_servable(&self, r: &Ref) -> Result<Option<String>> {
         let mut v: Value =

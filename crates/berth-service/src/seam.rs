@@ -9,16 +9,16 @@ use std::path::PathBuf;
 
 use async_trait::async_trait;
 use berth_core::{
-    AliasEvent, AliasName, Approval, AuditEntry, Delivery, Digest, GateRecord, Lineage, ModelName, Ref, Timestamp,
-    VersionRecord,
+    AliasEvent, AliasName, Approval, AuditEntry, Delivery, Digest, GateRecord, Lineage, ModelName, MonitorRecord, Ref,
+    Timestamp, VersionRecord,
 };
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    ApprovalFilter, ApproveReport, Berth, DeploymentRecord, ModelFile, ModelSummary, NewTokenReport, PolicyApplyReport,
-    PolicyRecord, PolicySet, PolicyShowReport, Principal, PromoteReport, PullReport, PushOptions, PushReport,
-    PushRequest, Result, RollbackReport, Scorer, ShowReport, TokenRecord, TokenRequest, TrainReport, Transfer,
-    VersionsReport,
+    ApprovalFilter, ApproveReport, Berth, CheckReport, CheckRequest, DeploymentRecord, ModelFile, ModelSummary,
+    MonitorRecorded, NewTokenReport, PolicyApplyReport, PolicyRecord, PolicySet, PolicyShowReport, Principal,
+    PromoteReport, PullReport, PushOptions, PushReport, PushRequest, Result, RollbackReport, Scorer, ShowReport,
+    TokenRecord, TokenRequest, TrainReport, Transfer, VersionsReport,
 };
 
 #[async_trait]
@@ -55,6 +55,9 @@ pub trait Operations: Send + Sync {
         to: Option<u64>,
         reason: Option<&str>,
     ) -> Result<RollbackReport>;
+    /// Live metrics against the ones the version live in an environment
+    /// passed its gate with; rolls back beyond the allowed drop.
+    async fn check(&self, req: &CheckRequest) -> Result<CheckReport>;
     async fn deployments(&self, model: &ModelName, env: Option<&AliasName>) -> Result<Vec<DeploymentRecord>>;
     async fn log(&self, model: Option<ModelName>, limit: Option<u32>) -> Result<Vec<AuditEntry>>;
     async fn notifications(&self, limit: Option<u32>) -> Result<Vec<Delivery>>;
@@ -84,6 +87,21 @@ pub trait Operations: Send + Sync {
     /// Records a gate's report on a version (and tells the notifiers).
     async fn store_gate_report(&self, v: &VersionRecord, gate: &str, report: &berth_gate::Report)
     -> Result<GateRecord>;
+    /// Records a monitor report on a version for an environment and tells
+    /// the notifiers what changed since the previous one (deployer role).
+    async fn record_monitor_report(
+        &self,
+        v: &VersionRecord,
+        env: &AliasName,
+        report: &serde_json::Value,
+    ) -> Result<MonitorRecorded>;
+    /// A model's monitor reports (of one environment, or all), newest first.
+    async fn monitor_reports(
+        &self,
+        model: &ModelName,
+        env: Option<&AliasName>,
+        limit: Option<u32>,
+    ) -> Result<Vec<MonitorRecord>>;
     /// Whether a server can follow `r`: an error for a mistake that waiting
     /// would never fix, else what the server will wait for, if anything.
     async fn check_servable(&self, r: &Ref) -> Result<Option<String>>;
@@ -184,6 +202,9 @@ impl Operations for Berth {
     ) -> Result<RollbackReport> {
         Berth::rollback(self, model, env, to, reason).await
     }
+    async fn check(&self, req: &CheckRequest) -> Result<CheckReport> {
+        Berth::check(self, req).await
+    }
     async fn deployments(&self, model: &ModelName, env: Option<&AliasName>) -> Result<Vec<DeploymentRecord>> {
         Berth::deployments(self, model, env).await
     }
@@ -236,6 +257,22 @@ impl Operations for Berth {
         report: &berth_gate::Report,
     ) -> Result<GateRecord> {
         Berth::store_gate_report(self, v, gate, report).await
+    }
+    async fn record_monitor_report(
+        &self,
+        v: &VersionRecord,
+        env: &AliasName,
+        report: &serde_json::Value,
+    ) -> Result<MonitorRecorded> {
+        Berth::record_monitor_report(self, v, env, report).await
+    }
+    async fn monitor_reports(
+        &self,
+        model: &ModelName,
+        env: Option<&AliasName>,
+        limit: Option<u32>,
+    ) -> Result<Vec<MonitorRecord>> {
+        Berth::monitor_reports(self, model, env, limit).await
     }
     async fn check_servable(&self, r: &Ref) -> Result<Option<String>> {
         Berth::check_servable(self, r).await
