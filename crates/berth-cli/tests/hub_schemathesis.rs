@@ -44,7 +44,8 @@ fn schemathesis() -> PathBuf {
 ///   the run itself applies), a blob or manifest the upload did not begin
 ///   with, a model a server cannot follow, a gate report that is an object
 ///   but not a report (its schema is the gate's own, described loosely), a
-///   monitor report about another version, a time range that ends before
+///   monitor report about another version, live metrics the gate never
+///   measured, a time range that ends before
 ///   it starts; for these operations 422 counts as an answer, not a rejection of
 ///   valid data.
 const CONFIG: &str = r#"
@@ -53,7 +54,7 @@ include-operation-id = "revokeToken"
 enabled = false
 
 [[operations]]
-include-operation-id = ["promote", "rollback", "seedRollback", "approveVersion", "listDeployments", "putBlob", "commitUpload", "storeGateReport", "checkServable", "rolloutAllowed", "rolloutPromoted", "rolloutAborted", "recordMonitorReport", "seedPerformance", "listMonitorReports"]
+include-operation-id = ["promote", "rollback", "seedRollback", "approveVersion", "listDeployments", "putBlob", "commitUpload", "storeGateReport", "checkServable", "rolloutAllowed", "rolloutPromoted", "rolloutAborted", "recordMonitorReport", "seedPerformance", "listMonitorReports", "checkLive"]
 checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404", "409", "422"]
 "#;
 

@@ -319,7 +319,7 @@ struct CheckBody {
     #[serde(default)]
     max_degradation: Option<f64>,
     #[serde(default)]
-    dry_run: bool,
+    dry_run: Option<bool>,
     #[serde(default)]
     evidence: Option<Value>,
 }
@@ -327,6 +327,7 @@ struct CheckBody {
 async fn check(Extension(Caller(b)): Extension<Caller>, Path(m): Path<String>, body: Body) -> Answer {
     let model = model(&m)?;
     let CheckBody { env, live, max_degradation, dry_run, evidence } = body::parse(body).await?;
+    let dry_run = dry_run.unwrap_or(false);
     let req = berth_service::CheckRequest { model, env, live, max_degradation, dry_run, evidence };
     Ok(ok(&b.check(&req).await?))
 }

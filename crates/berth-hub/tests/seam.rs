@@ -135,6 +135,7 @@ suite!(
     the_road_to_production_holds_the_policy_and_four_eyes,
     tokens_and_policies_are_for_admins,
     monitor_reports_alert_on_changes_of_state_only,
+    live_checks_roll_back_with_the_callers_evidence,
 );
 
 async fn reads_agree_and_unknown_names_are_not_found(s: Side) {
@@ -285,4 +286,35 @@ async fn monitor_reports_alert_on_changes_of_state_only(s: Side) {
     assert_eq!(kind(s.publisher.record_monitor_report(&v, &prod, &no_flag).await), ErrorKind::BadInput);
     let log = s.publisher.log(Some(m.clone()), Some(1)).await.unwrap();
     assert_eq!((log[0].action.as_str(), log[0].actor.as_str()), ("version.monitor", "alice"));
+}
+
+async fn live_checks_roll_back_with_the_callers_evidence(s: Side) {
+    let (m, canary) = (name("churn"), env("canary"));
+    let file = s.dir.path().join("m3.txt");
+    std::fs::write(&file, [3; 32]).unwrap();
+    let mut meta = berth_core::VersionMeta::default();
+    meta.metrics.insert("accuracy".into(), 0.9);
+    s.berth.push(PushRequest { paths: vec![file], model: Some(m.clone()), meta }, &NoTransfer).await.unwrap();
+    s.publisher.alias_set(&m, &canary, 2, None).await.unwrap();
+    s.publisher.alias_set(&m, &canary, 3, None).await.unwrap();
+    let ask = |accuracy: f64, dry_run: bool| berth_service::CheckRequest {
+        model: m.clone(),
+        env: canary.clone(),
+        live: [("accuracy".to_string(), accuracy)].into(),
+        max_degradation: None,
+        dry_run,
+        evidence: Some(serde_json::json!({"monitor_report": 7})),
+    };
+    let fine = s.publisher.check(&ask(0.88, false)).await.unwrap();
+    assert!(!fine.degraded && fine.rollback.is_none(), "{fine:?}");
+    let would = s.publisher.check(&ask(0.5, true)).await.unwrap();
+    assert!(would.degraded && would.rollback.is_none(), "a dry run moves nothing");
+    assert_eq!(kind(s.reader.check(&ask(0.5, false)).await), ErrorKind::Denied);
+    let back = s.publisher.check(&ask(0.5, false)).await.unwrap();
+    let ev = back.rollback.expect("rolled back");
+    assert_eq!((ev.from, ev.to), (Some(3), Some(2)));
+    assert_eq!(ev.evidence.as_ref().unwrap()["monitor_report"], 7, "the caller's evidence is kept");
+    assert_eq!(ev.evidence.as_ref().unwrap()["live"]["accuracy"], 0.5);
+    let unmeasured = berth_service::CheckRequest { live: [("mae".to_string(), 1.0)].into(), ..ask(0.5, true) };
+    assert_eq!(kind(s.publisher.check(&unmeasured).await), ErrorKind::BadInput);
 }

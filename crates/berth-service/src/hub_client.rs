@@ -305,7 +305,11 @@ impl Operations for HubClient {
         self.call("POST", &format!("/models/{model}/rollback"), Some(body)).await
     }
     async fn check(&self, req: &CheckRequest) -> Result<CheckReport> {
-        self.call("POST", &format!("/models/{}/check", req.model), Some(json!(req))).await
+        let body = json!({
+            "env": req.env, "live": req.live, "max_degradation": req.max_degradation,
+            "dry_run": req.dry_run, "evidence": req.evidence,
+        });
+        self.call("POST", &format!("/models/{}/check", req.model), Some(body)).await
     }
     async fn deployments(&self, model: &ModelName, env: Option<&AliasName>) -> Result<Vec<DeploymentRecord>> {
         let q = query(&[("env", env.map(|e| e.to_string()))]);
