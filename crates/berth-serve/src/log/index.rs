@@ -4,6 +4,7 @@
 //! or a number). The newest `capacity` requests are kept.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 
 use super::segment::Feedback;
 
@@ -16,10 +17,18 @@ pub enum Kind {
     Value,
 }
 
-struct Entry {
+/// What many logged requests share: the model that answered and its kind.
+#[derive(PartialEq)]
+struct Answerer {
     model: String,
-    rows: u32,
     kind: Kind,
+}
+
+struct Entry {
+    /// Shared by every request the same model answered, so a million
+    /// remembered requests hold one copy of its classes, not a million.
+    by: Arc<Answerer>,
+    rows: u32,
 }
 
 /// A label or value as the request sent it.
@@ -100,15 +109,21 @@ pub struct Index {
     map: HashMap<String, Entry>,
     order: VecDeque<String>,
     capacity: usize,
+    /// The answerer of the request remembered last, reused while it stays the same.
+    last: Option<Arc<Answerer>>,
 }
 
 impl Index {
     pub fn new(capacity: usize) -> Index {
-        Index { map: HashMap::new(), order: VecDeque::new(), capacity: capacity.max(1) }
+        Index { map: HashMap::new(), order: VecDeque::new(), capacity: capacity.max(1), last: None }
     }
 
     pub fn remember(&mut self, id: &str, model: &str, rows: u32, kind: Kind) {
-        let entry = Entry { model: model.to_string(), rows, kind };
+        if self.last.as_ref().is_none_or(|a| a.model != model || a.kind != kind) {
+            self.last = Some(Arc::new(Answerer { model: model.to_string(), kind }));
+        }
+        let by = self.last.clone().expect("set above");
+        let entry = Entry { by, rows };
         if self.map.insert(id.to_string(), entry).is_none() {
             self.order.push_back(id.to_string());
         }
@@ -127,16 +142,16 @@ impl Index {
             return Err(FeedbackError::UnknownRequest { id, remembered: self.capacity });
         };
         if let Some(asked) = model
-            && asked != e.model
+            && asked != e.by.model
         {
-            return Err(FeedbackError::OtherModel { id, asked, answered: e.model.clone() });
+            return Err(FeedbackError::OtherModel { id, asked, answered: e.by.model.clone() });
         }
         let row = match row {
             Some(r) if r < e.rows => r,
             None if e.rows == 1 => 0,
             _ => return Err(FeedbackError::Row { id, row, rows: e.rows }),
         };
-        let (label, value) = match (&e.kind, truth) {
+        let (label, value) = match (&e.by.kind, truth) {
             (Kind::Value, Truth::Number(v, _)) => (None, Some(v)),
             (Kind::Value, other) => {
                 return Err(FeedbackError::Wrong(format!(
