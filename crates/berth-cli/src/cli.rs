@@ -555,6 +555,12 @@ pub struct ServeArgs {
     /// at most this late.
     #[arg(long, default_value = "60s", value_parser = nonzero_duration, requires = "prediction_log")]
     pub prediction_log_rotate: Duration,
+    /// Rows in each served version's live drift window: /metrics reports, over the last this many
+    /// rows answered, each input column's PSI against the version's reference profile (its
+    /// profile.json; for a model file, the one beside it), the missing share, and the predictions'
+    /// classes, quantiles and PSI against the training target. 0 turns the window off.
+    #[arg(long, default_value_t = 10_000, value_name = "ROWS")]
+    pub drift_window: usize,
     /// How long a shutdown waits for requests in flight.
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     pub drain: Duration,

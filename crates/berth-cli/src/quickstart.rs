@@ -180,6 +180,7 @@ async fn start_server(
         follow: berth_serve::Follow { poll: Duration::from_secs(1), synthetic: false, signature: None },
         limits: berth_serve::Limits::default(),
         log: None,
+        drift_window: 10_000,
         drain: Duration::from_secs(5),
         admin: None,
     };

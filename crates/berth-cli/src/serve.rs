@@ -80,6 +80,7 @@ pub async fn run(a: &ServeArgs, dir: &Path) -> Result<()> {
             max_connections: a.max_connections,
         },
         log,
+        drift_window: a.drift_window,
         drain: a.drain,
         admin,
     };

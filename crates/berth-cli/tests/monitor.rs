@@ -349,3 +349,70 @@ fn two_replicas_logging_to_one_directory_add_up_for_one_monitor() {
         "{w}"
     );
 }
+
+/// The value of the series `name{…}` whose labels include `labels`.
+fn gauge(metrics: &str, name: &str, labels: &str) -> Option<f64> {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with(&format!("{name}{{")) && l.contains(labels))
+        .find_map(|l| l.rsplit_once(' ').and_then(|(_, v)| v.parse().ok()))
+}
+
+#[test]
+fn live_drift_gauges_follow_the_window_and_equal_the_gates_psi() {
+    let (p, _inbox) = project();
+    let s = Server::start(&p, &["churn@production", "--drift-window", "2000"]);
+    s.wait_health("the version in production", |c, h| c == 200 && h["version"] == "2");
+    let (live, _) = rows(&p, "live.csv");
+    predict_all(&s, "same", &live[..3000]);
+    let m = get(s.port, "/metrics").body;
+    assert_eq!(gauge(&m, "berth_live_window_rows", "version=\"2\""), Some(2000.0), "{m}");
+    let mut features: Vec<String> = (0..10).map(|j| format!("f{j}")).collect();
+    features.push("segment".into());
+    for f in &features {
+        let psi = gauge(&m, "berth_live_drift_psi", &format!("column=\"{f}\""));
+        assert!(psi.is_some_and(|x| x < 0.05), "{f}: {psi:?} on traffic like the training data\n{m}");
+    }
+    let prediction = gauge(&m, "berth_live_prediction_psi", "version=\"2\"");
+    assert!(prediction.is_some_and(f64::is_finite), "prediction PSI {prediction:?}\n{m}");
+    let classes: f64 = ["0", "1"]
+        .iter()
+        .map(|c| gauge(&m, "berth_live_predicted_class_ratio", &format!("class=\"{c}\"")).unwrap())
+        .sum();
+    assert!((classes - 1.0).abs() < 1e-12, "{m}");
+
+    // Two thousand rows with f0 moved: the window holds only them.
+    let args = ["data", "synth", "--kind", "classification", "--rows", "28000", "--seed", "3"];
+    let mut args = args.to_vec();
+    args.extend_from_slice(&["--drift", "shift:f0=1.0", "-o", "all-drifted.csv"]);
+    p.berth(&args).ok();
+    split(&p, "all-drifted.csv", "drifted.csv", 23000..25000);
+    let (drifted, _) = rows(&p, "drifted.csv");
+    predict_all(&s, "moved", &drifted);
+    let m = get(s.port, "/metrics").body;
+    let f0 = gauge(&m, "berth_live_drift_psi", "column=\"f0\"").unwrap();
+    assert!(f0 > 0.2, "f0 moved by a standard deviation: PSI {f0}\n{m}");
+    for f in &features[1..] {
+        let psi = gauge(&m, "berth_live_drift_psi", &format!("column=\"{f}\"")).unwrap();
+        assert!(psi < 0.05, "{f} did not move: PSI {psi}\n{m}");
+    }
+    // The gate's PSI of the same rows against the same profile.
+    p.write("drift-gate.toml", b"[drift]\n");
+    let args = ["validate", "churn@2", "--data", "drifted.csv", "--target", "target", "--gate", "drift-gate.toml"];
+    let mut args = args.to_vec();
+    args.extend_from_slice(&["--report-json", "gate.json", "--no-store"]);
+    p.berth(&args);
+    let gate: Value = serde_json::from_str(&std::fs::read_to_string(p.path().join("gate.json")).unwrap()).unwrap();
+    let mut compared = 0;
+    for c in gate["drift"]["columns"].as_array().unwrap() {
+        let column = c["column"].as_str().unwrap();
+        if !features.iter().any(|f| f == column) {
+            continue;
+        }
+        let expected = c["psi"].as_f64().unwrap();
+        let live = gauge(&m, "berth_live_drift_psi", &format!("column=\"{column}\"")).unwrap();
+        assert!((live - expected).abs() <= 1e-12 * expected.max(1.0), "{column}: live {live}, gate {expected}");
+        compared += 1;
+    }
+    assert_eq!(compared, features.len(), "{:#}", gate["drift"]);
+}

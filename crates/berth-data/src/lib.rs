@@ -18,7 +18,7 @@ pub mod synth;
 pub use column::{Column, ColumnData, Table};
 pub use error::DataError;
 pub use io::{ReadOptions, data_files, read_files, read_table, write_table};
-pub use profile::{CategoricalProfile, ColumnProfile, NumericProfile, Profile, quantile_sorted};
+pub use profile::{CategoricalProfile, ColumnProfile, MAX_CATEGORIES, NumericProfile, OTHER, Profile, quantile_sorted};
 pub use rng::Rng;
 pub use schema::{ColumnType, Field, Schema};
 

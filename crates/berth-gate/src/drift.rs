@@ -40,6 +40,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::bins::{bin_counts, decile_edges, proportions};
 use crate::gate::{Correction, DriftSpec, NumericTest};
 use crate::stats;
 
@@ -200,25 +201,6 @@ struct Raw {
     jensen_shannon: Option<f64>,
 }
 
-fn proportions(counts: &[f64]) -> Vec<f64> {
-    let total: f64 = counts.iter().sum();
-    counts.iter().map(|c| if total > 0.0 { c / total } else { 0.0 }).collect()
-}
-
-/// Counts of `sorted` values in the bins cut at `edges` (a value equal to an
-/// edge falls in the bin above it).
-fn bin_counts(sorted: &[f64], edges: &[f64]) -> Vec<f64> {
-    let mut counts = Vec::with_capacity(edges.len() + 1);
-    let mut start = 0;
-    for e in edges {
-        let end = sorted.partition_point(|v| v < e);
-        counts.push((end - start) as f64);
-        start = end;
-    }
-    counts.push((sorted.len() - start) as f64);
-    counts
-}
-
 /// Sorts ascending with `-0.0` folded into `0.0`, as the statistics expect.
 fn sort_folded(v: &mut [f64]) {
     v.iter_mut().for_each(|x| *x += 0.0);
@@ -266,9 +248,7 @@ fn numeric(
         NumericTest::Z => vec![z()],
         NumericTest::Levene => vec![levene()?],
     };
-    // Deciles of the reference as PSI bins.
-    let mut edges: Vec<f64> = (1..10).map(|q| berth_data::quantile_sorted(reference, q as f64 / 10.0)).collect();
-    edges.dedup();
+    let edges = decile_edges(reference);
     let psi = stats::psi(&proportions(&bin_counts(reference, &edges)), &proportions(&bin_counts(&current, &edges)))
         .map_err(|e| e.to_string())?;
     let w = stats::wasserstein_sorted(reference, &current);
@@ -534,6 +514,16 @@ impl Current {
                 }
                 Current::Categorical(levels.iter().cloned().zip(by_code).filter(|(_, n)| *n > 0).collect())
             }
+            // As the profile counts them: categories "true" and "false".
+            berth_data::ColumnData::Bool(v) => {
+                let mut counts = BTreeMap::new();
+                for (i, b) in v.iter().enumerate() {
+                    if !c.is_null(i) {
+                        *counts.entry(b.to_string()).or_insert(0) += 1;
+                    }
+                }
+                Current::Categorical(counts)
+            }
             berth_data::ColumnData::Float(v) if c.valid.is_none() => {
                 Current::Numeric(v.iter().copied().filter(|x| x.is_finite()).collect())
             }
@@ -583,6 +573,19 @@ mod tests {
         let included = DriftSpec { include: vec!["timestamp".into()], ..spec() };
         let r = drift(columns(&[&ts_ref, &t_ref], &[&ts_now, &t_now]), &included);
         assert_eq!((r.tested, r.columns[0].drifted), (2, true), "{r:?}");
+    }
+
+    #[test]
+    fn a_flag_column_is_tested_as_the_profile_counts_it_true_and_false() {
+        let flags = |trues: usize| {
+            let v: Vec<bool> = (0..400).map(|i| i < trues).collect();
+            Column::new("member", berth_data::ColumnData::Bool(v))
+        };
+        let reference = Reference::from_profile(&berth_data::ColumnProfile::of(&flags(200)));
+        let r = drift(vec![("member".into(), reference, Current::from_column(&flags(380)))], &spec());
+        let c = &r.columns[0];
+        assert_eq!((c.kind, c.test, c.skipped.as_deref()), ("categorical", "chi2", None), "{c:?}");
+        assert!(c.drifted, "{c:?}");
     }
 
     #[test]

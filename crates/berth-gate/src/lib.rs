@@ -1,12 +1,14 @@
 //! The validation gate: the gate file ([`gate`], its reference in
 //! [`GATE_REFERENCE`]), metrics equal to scikit-learn's ([`metrics`]; MAPE in
 //! percent; [`Metric`] is the closed set a gate names), statistical tests
-//! equal to SciPy's ([`stats`]), drift ([`drift`]), the checks and their
+//! equal to SciPy's ([`stats`]), drift ([`drift`]; the bins PSI counts in,
+//! shared with live counters, in [`bins`]), the checks and their
 //! verdict ([`evaluate`]), the report in its four renderings ([`report`]) and the
 //! judgment of a window of live traffic ([`monitor`]). Works on
 //! in-memory columns only: no I/O, no network, nothing from the store or the
 //! registry; the caller loads, scores and times, the gate computes and decides.
 
+pub mod bins;
 pub mod drift;
 pub mod evaluate;
 pub mod gate;

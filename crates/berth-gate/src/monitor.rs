@@ -366,7 +366,7 @@ fn input_drift(spec: &MonitorSpec, inputs: &Table, profile: &Profile, r: &mut Li
 
 fn prediction_drift(spec: &MonitorSpec, predicted: &Column, profile: &Profile, target: &str, r: &mut LiveReport) {
     let Some(p) = profile.column(target) else { return };
-    let mut named = predicted.clone();
+    let mut named = as_profiled(predicted, p);
     named.name = target.to_string();
     let one = drift::drift(vec![(target.to_string(), Reference::from_profile(p), Current::from_column(&named))], &{
         let mut s = spec.drift.clone();
@@ -383,6 +383,20 @@ fn prediction_drift(spec: &MonitorSpec, predicted: &Column, profile: &Profile, t
         ));
     }
     r.prediction_drift = Some(PredictionDrift { psi: c.psi, max_psi: spec.max_prediction_psi, drifted });
+}
+
+/// Predicted labels as the training target was profiled: a classifier of
+/// 0/1 labels predicts the text "0" and "1", while its target column was
+/// profiled as numbers.
+fn as_profiled(predicted: &Column, reference: &ColumnProfile) -> Column {
+    if let (ColumnProfile::Numeric(_), berth_data::ColumnData::Str { .. }) = (reference, &predicted.data) {
+        let parsed: Option<Vec<f64>> =
+            (0..predicted.len()).map(|i| predicted.str_at(i).and_then(|s| s.trim().parse().ok())).collect();
+        if let Some(v) = parsed {
+            return Column::float(&predicted.name, v);
+        }
+    }
+    predicted.clone()
 }
 
 fn quality(spec: &MonitorSpec, inputs: &Table, profile: &Profile, r: &mut LiveReport) {
@@ -535,5 +549,23 @@ mod tests {
         let p = Prediction { values: Some(vec![1.0, 2.0, 3.0, 4.0]), labels: None, probabilities: None, classes: None };
         let bad = assess(&spec, live(Some((Truth::Values(vec![1.0, 2.0, 3.0, 5.0]), p))), &none);
         assert!(bad.degraded() && bad.degraded_because[0].starts_with("mae is"), "{:?}", bad.degraded_because);
+    }
+
+    #[test]
+    fn labels_of_a_target_profiled_as_numbers_are_compared_as_numbers() {
+        let target: Vec<f64> = (0..200).map(|i| f64::from(i % 2)).collect();
+        let reference = Profile::of(&Table::new(vec![Column::float("churned", target)]).unwrap());
+        let inputs = Table::new(vec![Column::float("x", vec![0.0; 100])]).unwrap();
+        let judge = |labels: Vec<&str>| {
+            let predicted = Column::strings("prediction", &labels);
+            let live =
+                Live { inputs: &inputs, predicted: Some(&predicted), latency_ms: &[], requests: 1, labelled: None };
+            assess(&MonitorSpec::default(), live, &Baseline { profile: Some(&reference), target: Some("churned") })
+        };
+        let same = judge((0..100).map(|i| if i % 2 == 0 { "0" } else { "1" }).collect());
+        assert_eq!(same.prediction_drift.as_ref().map(|d| d.psi), Some(0.0));
+        let all_ones = judge(vec!["1"; 100]);
+        let d = all_ones.prediction_drift.expect("judged");
+        assert!(d.drifted && d.psi > 1.0, "{d:?}");
     }
 }

@@ -69,3 +69,53 @@ fn mismatched_lengths_and_empty_input_are_errors() {
     let a = vec!["a".to_string()];
     assert!(classification(&a, &[], None).is_err());
 }
+
+/// `berth monitor` judges its labelled rows through the same metrics: each
+/// reference case as a window of live traffic, every labelled row joined.
+#[test]
+fn the_monitor_reports_scikit_learns_values_for_its_labelled_rows() {
+    use berth_gate::evaluate::Truth;
+    use berth_gate::monitor::{Baseline, Live, MonitorSpec, assess};
+    use berth_ml::Prediction;
+
+    let doc: Value = serde_json::from_str(REFERENCE).unwrap();
+    let spec = MonitorSpec { min_labelled: 1, ..MonitorSpec::default() };
+    let mut checked = 0;
+    for case in doc["cases"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        let floats = |v: &Value| v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect::<Vec<f64>>();
+        let (truth, prediction) = if case["kind"] == "classification" {
+            let proba: Option<Vec<Vec<f64>>> =
+                case.get("proba").map(|rows| rows.as_array().unwrap().iter().map(floats).collect());
+            let p = Prediction {
+                values: None,
+                labels: Some(strings(&case["y_pred"])),
+                probabilities: proba,
+                classes: case.get("labels").map(strings),
+            };
+            (Truth::Labels(strings(&case["y_true"])), p)
+        } else {
+            let p =
+                Prediction { values: Some(floats(&case["y_pred"])), labels: None, probabilities: None, classes: None };
+            (Truth::Values(floats(&case["y_true"])), p)
+        };
+        let rows = prediction.len();
+        let inputs = berth_data::Table::new(vec![berth_data::Column::float("x", vec![0.0; rows])]).unwrap();
+        let live = Live {
+            inputs: &inputs,
+            predicted: None,
+            latency_ms: &[],
+            requests: 1,
+            labelled: Some((truth, prediction)),
+        };
+        let r = assess(&spec, live, &Baseline { profile: None, target: None });
+        assert_eq!(r.labelled, rows as u64, "{name}");
+        for (metric, want) in case["expected"].as_object().unwrap() {
+            let got = r.metrics.get(metric).unwrap_or_else(|| panic!("{name}: the monitor does not report {metric}"));
+            let want = want.as_f64().unwrap();
+            close(name, metric, *got, if metric == "mape" { want * 100.0 } else { want });
+            checked += 1;
+        }
+    }
+    assert!(checked >= 160, "only {checked} values compared");
+}

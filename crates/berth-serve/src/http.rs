@@ -105,7 +105,17 @@ async fn readyz(Extract(state): Extract<Shared>) -> Response {
 }
 
 async fn metrics(Extract(state): Extract<Shared>) -> Response {
-    let mut r = Response::new(Body::from(state.metrics.render(state.current().is_some())));
+    let current = state.current();
+    let mut text = state.metrics.render(current.is_some());
+    // Live drift of what serves now: the stable version and a rollout's candidate.
+    let candidate = state.rollout().map(|r| r.candidate.clone());
+    let windows: Vec<_> = current
+        .iter()
+        .chain(candidate.iter())
+        .filter_map(|s| s.live.as_ref().map(|w| (s.name.as_str(), s.version.as_str(), w.snapshot())))
+        .collect();
+    crate::live::render(&mut text, &windows);
+    let mut r = Response::new(Body::from(text));
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
     r
 }
@@ -242,6 +252,9 @@ async fn score(served: Arc<Served>, table: Table) -> Result<(Table, Prediction),
                 format!("{e}: check that the inputs are in the range the model was trained on"),
             )
         })?;
+        if let Some(live) = &served.live {
+            live.observe(table, &p);
+        }
         Ok(p)
     }
     if table.rows() <= 64 {
@@ -754,7 +767,7 @@ mod tests {
     const ROW: &str = r#"{"f0":0.1,"f1":-0.2,"f2":0.3,"f3":0.0,"f4":1.2,"f5":-1.0,"f6":0.5,"f7":0.0,"f8":0.2,"f9":-0.4,"segment":"b"}"#;
 
     fn empty_state() -> Shared {
-        Arc::new(State::new("churn@production".into(), Limits::default(), None, None, None).unwrap())
+        Arc::new(State::new("churn@production".into(), Limits::default(), None, None, None, 10_000).unwrap())
     }
 
     /// A server serving churn@4: the CI stand-in, which has the inputs of
@@ -765,7 +778,7 @@ mod tests {
         let digest = berth_core::Digest::of(&model.to_bytes()).to_string();
         let identity = Identity { name: "churn".into(), version: "4".into(), digest, source: Source::Store };
         let scorer = berth_service::Scorer::Native(Box::new(model));
-        state.install(finish(&state, identity, scorer, Instant::now()).unwrap(), None);
+        state.install(finish(&state, identity, scorer, None, Instant::now()).unwrap(), None);
         state
     }
 
@@ -812,7 +825,7 @@ mod tests {
         let state = empty_state();
         let identity =
             Identity { name: "churn".into(), version: "4".into(), digest: "d".into(), source: Source::Local };
-        state.install(finish(&state, identity, scorer, Instant::now()).unwrap(), None);
+        state.install(finish(&state, identity, scorer, None, Instant::now()).unwrap(), None);
         (state, reference)
     }
 
@@ -1025,7 +1038,7 @@ mod tests {
     }
 
     fn state_install(s: &Shared, identity: Identity, scorer: berth_service::Scorer) {
-        s.install(finish(s, identity, scorer, Instant::now()).unwrap(), None);
+        s.install(finish(s, identity, scorer, None, Instant::now()).unwrap(), None);
     }
 
     #[tokio::test]

@@ -2,7 +2,8 @@
 //! health that tells the truth, the load chain (local file → store, verified
 //! → last verified cached copy → CI-only synthetic stand-in → 503 while
 //! retrying), hot swap that never drops a request, the Open Inference
-//! Protocol v2, KServe v1, Prometheus metrics and an opt-in prediction log.
+//! Protocol v2, KServe v1, Prometheus metrics with live drift against the
+//! version's reference profile, and an opt-in prediction log.
 //!
 //! The HTTP server answers as soon as it is bound; loading runs beside it.
 //! Models come through `berth-service` (registry resolution, verified
@@ -16,11 +17,13 @@ mod conn;
 mod feedback;
 mod http;
 mod input;
+mod live;
 mod loader;
 mod log;
 mod metrics;
 mod oip;
 mod oip_binary;
+mod profile;
 mod reach;
 mod refusal;
 mod rollout;
@@ -51,6 +54,8 @@ pub struct ServeOptions {
     /// The token `/admin/*` requires; `None` leaves them open, which only a
     /// loopback listener allows.
     pub admin: Option<AdminToken>,
+    /// Rows in the live drift window of each served version (0: no window).
+    pub drift_window: usize,
 }
 
 /// Whether only this machine can reach `ip`: 127.0.0.0/8 and ::1 (also as
@@ -100,7 +105,7 @@ pub async fn run_until(
         }
         Target::File { .. } => None,
     };
-    let state = Arc::new(state::State::new(o.target.describe(), o.limits, o.log, control, o.admin)?);
+    let state = Arc::new(state::State::new(o.target.describe(), o.limits, o.log, control, o.admin, o.drift_window)?);
     let loader = tokio::spawn(loader::run(state.clone(), o.target, o.follow));
     let rollouts = tokio::spawn(rollout::drive(state.clone()));
     let hup = state.clone();

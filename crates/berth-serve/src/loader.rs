@@ -13,10 +13,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use berth_core::{Ref, Selector};
+use berth_data::Profile;
 use berth_ml::Signature;
 use berth_service::{ErrorKind, Operations, Scorer, ServiceError};
 use serde::{Deserialize, Serialize};
 
+use crate::live::LiveWindow;
 use crate::reach::Reach;
 use crate::served::{Served, Source, inputs_of, smoke_test};
 use crate::state::{State, now};
@@ -92,19 +94,29 @@ pub(crate) fn open_checked(
     identity: Identity,
     file: PathBuf,
     features: Option<Vec<String>>,
+    profile: Option<Profile>,
     started: Instant,
 ) -> Result<Served, String> {
     let scorer =
         Scorer::open_file(&file, features).map_err(|e| format!("{}@{}: {e}", identity.name, identity.version))?;
-    finish(state, identity, scorer, started)
+    finish(state, identity, scorer, profile, started)
 }
 
-/// Smoke-tests an opened scorer and makes it a version ready to serve.
-pub(crate) fn finish(state: &State, identity: Identity, scorer: Scorer, started: Instant) -> Result<Served, String> {
+/// Smoke-tests an opened scorer and makes it a version ready to serve,
+/// its live traffic compared with `profile` (what it was trained on).
+pub(crate) fn finish(
+    state: &State,
+    identity: Identity,
+    scorer: Scorer,
+    profile: Option<Profile>,
+    started: Instant,
+) -> Result<Served, String> {
     let Identity { name, version, digest, source } = identity;
     let inputs = inputs_of(&scorer);
     smoke_test(&scorer, &inputs).map_err(|e| format!("{name}@{version} failed its smoke test: {e}"))?;
     let metrics = state.metrics.version(&name, &version, scorer.classes().unwrap_or(&[]));
+    let target = scorer.signature().and_then(|s| s.target.as_deref());
+    let live = LiveWindow::new(state.drift_window, profile.as_ref(), &inputs, target, scorer.classes());
     Ok(Served {
         name,
         version,
@@ -115,6 +127,7 @@ pub(crate) fn finish(state: &State, identity: Identity, scorer: Scorer, started:
         load_duration: started.elapsed(),
         loaded_at: SystemTime::now(),
         metrics,
+        live,
     })
 }
 
@@ -189,7 +202,8 @@ impl Round<'_> {
                     });
                     let version = digest.trim_start_matches("sha256:")[..12].to_string();
                     let identity = Identity { name, version, digest, source: Source::Local };
-                    open_checked(&state, identity, path, features, started).map(Some)
+                    let profile = crate::profile::beside(&path);
+                    open_checked(&state, identity, path, features, profile, started).map(Some)
                 })
                 .await
                 .map_err(Failure::Refused)?;
@@ -208,12 +222,13 @@ impl Round<'_> {
                 }
                 let pinned = Ref { model: v.model.clone(), selector: Selector::Version(v.version) };
                 let (file, digest, _) = berth.fetch_model(&pinned).await.map_err(|e| Failure::of(&e))?;
+                let profile = crate::profile::of_version(berth.as_ref(), &v, reach, &digest.to_string()).await;
                 let path = file.path().to_path_buf();
                 let (name, features, state) = (v.model.to_string(), features.clone(), self.state.clone());
                 let record_at = cache_record_path(reach, reference);
                 let served = blocking(move || {
                     let identity = Identity { name, version, digest: digest.to_string(), source: Source::Store };
-                    let served = open_checked(&state, identity, path.clone(), features, started)?;
+                    let served = open_checked(&state, identity, path.clone(), features, profile, started)?;
                     write_record(&record_at, &served, path);
                     Ok(served)
                 })
@@ -228,7 +243,7 @@ impl Round<'_> {
     async fn cached(&self) -> Option<Served> {
         let Target::Registry { reach, reference, features } = self.target else { return None };
         let at = cache_record_path(reach, reference);
-        let (features, state) = (features.clone(), self.state.clone());
+        let (features, state, reach) = (features.clone(), self.state.clone(), reach.clone());
         let started = Instant::now();
         blocking(move || {
             let text = std::fs::read_to_string(&at).map_err(|e| e.to_string())?;
@@ -236,8 +251,9 @@ impl Round<'_> {
             if digest_of(&r.file)? != r.digest {
                 return Err(format!("the cached copy {} no longer matches {}", r.file.display(), r.digest));
             }
+            let profile = crate::profile::kept(&reach, &r.digest);
             let identity = Identity { name: r.model, version: r.version, digest: r.digest, source: Source::Cache };
-            open_checked(&state, identity, r.file, features, started)
+            open_checked(&state, identity, r.file, features, profile, started)
         })
         .await
         .map_err(|e| tracing::warn!("no usable cached copy: {e}"))
@@ -375,7 +391,7 @@ pub async fn run(state: Arc<State>, target: Target, follow: Follow) {
                                     digest,
                                     source: Source::Synthetic,
                                 };
-                                finish(&st, identity, scorer, started)
+                                finish(&st, identity, scorer, None, started)
                             })
                             .await;
                             match stand_in {

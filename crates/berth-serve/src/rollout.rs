@@ -181,6 +181,9 @@ impl Rollout {
             let started = Instant::now();
             let answer = me.candidate.scorer.predict(&table);
             let took = started.elapsed();
+            if let (Ok(c), Some(live)) = (&answer, &me.candidate.live) {
+                live.observe(&table, c);
+            }
             let mut s = lock(&me.shadow);
             s.requests += 1;
             s.stable_ms_sum += stable_took.as_secs_f64() * 1e3;
@@ -242,7 +245,8 @@ async fn load_candidate(state: &Arc<State>, control: &Control, version: u64) -> 
     let berth = control.berth().await?;
     let pinned = Ref { model: control.model.clone(), selector: Selector::Version(version) };
     let started = Instant::now();
-    let (file, digest, _) = berth.fetch_model(&pinned).await.map_err(|e| e.to_string())?;
+    let (file, digest, v) = berth.fetch_model(&pinned).await.map_err(|e| e.to_string())?;
+    let profile = crate::profile::of_version(berth.as_ref(), &v, &control.reach, &digest.to_string()).await;
     let path = file.path().to_path_buf();
     let identity = Identity {
         name: control.model.to_string(),
@@ -252,10 +256,11 @@ async fn load_candidate(state: &Arc<State>, control: &Control, version: u64) -> 
     };
     let (st, features) = (state.clone(), control.features.clone());
     let file = path.clone();
-    let served =
-        tokio::task::spawn_blocking(move || crate::loader::open_checked(&st, identity, path, features, started))
-            .await
-            .map_err(|e| format!("the load was interrupted: {e}"))??;
+    let served = tokio::task::spawn_blocking(move || {
+        crate::loader::open_checked(&st, identity, path, features, profile, started)
+    })
+    .await
+    .map_err(|e| format!("the load was interrupted: {e}"))??;
     Ok((served, file))
 }
 

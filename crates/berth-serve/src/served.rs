@@ -11,6 +11,7 @@ use berth_service::Scorer;
 use serde::Serialize;
 
 use crate::input::Inputs;
+use crate::live::LiveWindow;
 use crate::metrics::VersionMetrics;
 
 /// Where the served model came from, as `/health` and every log line say.
@@ -49,6 +50,8 @@ pub struct Served {
     pub load_duration: Duration,
     pub loaded_at: SystemTime,
     pub metrics: Arc<VersionMetrics>,
+    /// The last rows it answered, against its reference profile.
+    pub live: Option<LiveWindow>,
 }
 
 impl Served {

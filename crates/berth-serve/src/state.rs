@@ -83,6 +83,8 @@ pub struct State {
     pub control: Option<Control>,
     /// Required of `/admin/*` callers when set.
     pub admin: Option<AdminToken>,
+    /// Rows in each served version's live drift window (0: none).
+    pub drift_window: usize,
     current: RwLock<Option<Arc<Served>>>,
     rollout: RwLock<Option<Arc<Rollout>>>,
     status: Mutex<LoadStatus>,
@@ -116,6 +118,7 @@ impl State {
         log: Option<LogOptions>,
         control: Option<Control>,
         admin: Option<AdminToken>,
+        drift_window: usize,
     ) -> std::io::Result<State> {
         let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
         let metrics = Arc::new(Metrics::default());
@@ -129,6 +132,7 @@ impl State {
             log,
             control,
             admin,
+            drift_window,
             current: RwLock::new(None),
             rollout: RwLock::new(None),
             status: Mutex::new(LoadStatus::default()),
