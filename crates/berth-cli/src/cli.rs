@@ -555,6 +555,12 @@ pub struct ServeArgs {
     /// at most this late.
     #[arg(long, default_value = "60s", value_parser = nonzero_duration, requires = "prediction_log")]
     pub prediction_log_rotate: Duration,
+    /// Also send every segment the log writes to the store (by name, each once; a round every
+    /// --prediction-log-rotate and one at shutdown), so `berth monitor --log-from-store` on any
+    /// machine sees every replica's traffic. Needs a ref to serve; the token a hub is reached
+    /// with needs the publisher role on the model.
+    #[arg(long, requires = "prediction_log", conflicts_with = "model")]
+    pub prediction_log_to_store: bool,
     /// Rows in each served version's live drift window: /metrics reports, over the last this many
     /// rows answered, each input column's PSI against the version's reference profile (its
     /// profile.json; for a model file, the one beside it), the missing share, and the predictions'
@@ -867,6 +873,10 @@ pub struct MonitorArgs {
     /// The prediction log directory (default: `[monitors.MODEL] log` in berth.toml).
     #[arg(long, value_name = "DIR")]
     pub log: Option<PathBuf>,
+    /// Read the log from the store: the segments every replica with --prediction-log-to-store
+    /// sent, mirrored before each look into --log (default `.berth/plog/MODEL`).
+    #[arg(long)]
+    pub log_from_store: bool,
     /// How far back to look: 7d, 12h, 30m (default: `[monitors.MODEL] window`, else 7d).
     #[arg(long, value_name = "DURATION", conflicts_with = "last")]
     pub window: Option<String>,
@@ -897,4 +907,8 @@ pub struct FeedbackArgs {
     /// The column of row numbers within a request (default: every label is for row 0).
     #[arg(long, value_name = "COLUMN")]
     pub row_column: Option<String>,
+    /// Also send the labels to the store as a segment of MODEL's log, for `berth monitor
+    /// --log-from-store` (the publisher role on MODEL).
+    #[arg(long, value_name = "MODEL")]
+    pub to_store: Option<berth_core::ModelName>,
 }

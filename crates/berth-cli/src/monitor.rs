@@ -36,9 +36,11 @@ pub async fn run(dir: &Path, a: &MonitorArgs, json: bool) -> Result<u8> {
     let (root, monitors) = project(dir);
     let spec = monitors.get(a.model.as_str()).cloned().unwrap_or_default();
     let base = root.unwrap_or_else(|| dir.to_path_buf());
+    let from_store = a.log_from_store || spec.log_from_store;
     let log = match (&a.log, &spec.log) {
         (Some(l), _) => l.clone(),
         (None, Some(l)) => base.join(l),
+        (None, None) if from_store => base.join(".berth").join("plog").join(a.model.as_str()),
         (None, None) => {
             return Err(ServiceError::input(
                 format!("no prediction log to read for {}", a.model),
@@ -65,7 +67,19 @@ pub async fn run(dir: &Path, a: &MonitorArgs, json: bool) -> Result<u8> {
     let ops = crate::run::ops(dir).await?;
     let mut first = true;
     loop {
-        let code = match monitor(ops.as_ref(), &req).await {
+        let looked = async {
+            if from_store {
+                let s = berth_service::download_segments(ops.as_ref(), &req.model, &req.log).await?;
+                tracing::info!(
+                    segments = s.moved.len(),
+                    bytes = s.bytes,
+                    already = s.already,
+                    "log mirrored from the store"
+                );
+            }
+            monitor(ops.as_ref(), &req).await
+        };
+        let code = match looked.await {
             Ok(o) => {
                 if json {
                     render::json(&o)
@@ -191,7 +205,7 @@ fn show(o: &MonitorOutcome) {
     }
 }
 
-pub fn feedback(dir: &Path, a: &FeedbackArgs, json: bool) -> Result<u8> {
+pub async fn feedback(dir: &Path, a: &FeedbackArgs, json: bool) -> Result<u8> {
     let batch = FeedbackBatch {
         data: a.data.clone(),
         id_column: a.id_column.clone(),
@@ -200,8 +214,19 @@ pub fn feedback(dir: &Path, a: &FeedbackArgs, json: bool) -> Result<u8> {
     };
     let log = if a.log.is_absolute() { a.log.clone() } else { dir.join(&a.log) };
     let r = record_feedback(&log, &batch)?;
+    let stored = match &a.to_store {
+        Some(model) => {
+            let ops = crate::run::ops(dir).await?;
+            Some(berth_service::upload_segments(ops.as_ref(), model, &log).await?)
+        }
+        None => None,
+    };
     if json {
-        render::json(&r);
+        let mut out = serde_json::to_value(&r).unwrap_or_default();
+        if let Some(s) = &stored {
+            out["stored"] = serde_json::to_value(s).unwrap_or_default();
+        }
+        render::json(&out);
     } else {
         println!(
             "{} labels from {} written to {} ({} match logged predictions, {} do not yet)",
@@ -211,6 +236,9 @@ pub fn feedback(dir: &Path, a: &FeedbackArgs, json: bool) -> Result<u8> {
             r.matched,
             r.unmatched
         );
+        if let (Some(s), Some(model)) = (&stored, &a.to_store) {
+            println!("{} segments sent to the store as {model}'s log ({} already there)", s.moved.len(), s.already);
+        }
         if r.unmatched > 0 {
             render::warn(
                 &format!("{} labels name request ids the log does not hold (yet)", r.unmatched),

@@ -273,6 +273,9 @@ pub fn gc(r: &GcReport) {
     if r.lfs_objects > 0 {
         println!("kept {} Git LFS object(s) the hub stored (no version needs to reference them)", r.lfs_objects);
     }
+    if r.log_segments > 0 {
+        println!("kept {} prediction-log segment(s) in the store", r.log_segments);
+    }
 }
 
 pub fn fsck(r: &FsckReport) {
@@ -294,6 +297,9 @@ pub fn fsck(r: &FsckReport) {
     }
     if r.lfs_objects > 0 {
         println!("{} blob(s) are Git LFS objects the hub stored", r.lfs_objects);
+    }
+    if r.log_segments > 0 {
+        println!("{} blob(s) are prediction-log segments", r.log_segments);
     }
     let verdict = if r.ok { "ok" } else { "DAMAGED" };
     let repaired = match r.repaired.len() {

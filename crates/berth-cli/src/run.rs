@@ -217,7 +217,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
             return Ok(if report.degraded { 1 } else { 0 });
         }
         Command::Monitor(a) => return crate::monitor::run(&dir, a, json).await,
-        Command::Feedback(a) => return crate::monitor::feedback(&dir, a, json),
+        Command::Feedback(a) => return crate::monitor::feedback(&dir, a, json).await,
         Command::Rollout(cmd) => return crate::rollout::run(cmd, json).await,
         Command::Notifications { limit } => {
             let list = ops(&dir).await?.notifications(Some(*limit)).await?;

@@ -66,6 +66,7 @@ pub async fn run(a: &ServeArgs, dir: &Path) -> Result<()> {
         sample: a.prediction_log_sample,
         max_bytes: a.prediction_log_max_mib << 20,
         segment_age: a.prediction_log_rotate,
+        to_store: a.prediction_log_to_store,
         ..LogOptions::new(dir.join(d))
     });
     let o = ServeOptions {

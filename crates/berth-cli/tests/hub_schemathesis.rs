@@ -46,7 +46,7 @@ fn schemathesis() -> PathBuf {
 ///   but not a report (its schema is the gate's own, described loosely), a
 ///   monitor report about another version, live metrics the gate never
 ///   measured, a time range that ends before
-///   it starts; for these operations 422 counts as an answer, not a rejection of
+///   it starts, a log segment whose bytes are not a Parquet file; for these operations 422 counts as an answer, not a rejection of
 ///   valid data.
 const CONFIG: &str = r#"
 [[operations]]
@@ -54,7 +54,7 @@ include-operation-id = "revokeToken"
 enabled = false
 
 [[operations]]
-include-operation-id = ["promote", "rollback", "seedRollback", "approveVersion", "listDeployments", "putBlob", "commitUpload", "storeGateReport", "checkServable", "rolloutAllowed", "rolloutPromoted", "rolloutAborted", "recordMonitorReport", "seedPerformance", "listMonitorReports", "checkLive"]
+include-operation-id = ["promote", "rollback", "seedRollback", "approveVersion", "listDeployments", "putBlob", "commitUpload", "storeGateReport", "checkServable", "rolloutAllowed", "rolloutPromoted", "rolloutAborted", "recordMonitorReport", "seedPerformance", "listMonitorReports", "checkLive", "putLogSegment"]
 checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404", "409", "422"]
 "#;
 

@@ -354,7 +354,7 @@ fn two_replicas_logging_to_one_directory_add_up_for_one_monitor() {
 fn gauge(metrics: &str, name: &str, labels: &str) -> Option<f64> {
     metrics
         .lines()
-        .filter(|l| l.starts_with(&format!("{name}{{")) && l.contains(labels))
+        .filter(|l| (l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} "))) && l.contains(labels))
         .find_map(|l| l.rsplit_once(' ').and_then(|(_, v)| v.parse().ok()))
 }
 
@@ -415,4 +415,71 @@ fn live_drift_gauges_follow_the_window_and_equal_the_gates_psi() {
         compared += 1;
     }
     assert_eq!(compared, features.len(), "{:#}", gate["drift"]);
+}
+
+#[test]
+fn replicas_send_their_logs_to_the_store_and_a_monitor_anywhere_reads_them_all() {
+    let (p, _) = project();
+    let start = |dir: &str| {
+        let args = ["churn@production", "--poll", "1s", "--prediction-log", dir, "--prediction-log-rotate", "1s"];
+        let mut args = args.to_vec();
+        args.push("--prediction-log-to-store");
+        let s = Server::start(&p, &args);
+        s.wait_health("the version in production", |c, h| c == 200 && h["version"] == "2");
+        s
+    };
+    let (a, b) = (start("plog-a"), start("plog-b"));
+    let (instances, truth) = rows(&p, "live.csv");
+    predict_all(&a, "a", &instances[..1200]);
+    predict_all(&b, "b", &instances[1200..2000]);
+    for (s, prefix, from, to) in [(&a, "a", 0, 200), (&b, "b", 1200, 1300)] {
+        for (local, label) in truth[from..to].iter().enumerate() {
+            let id = format!("{prefix}-{}", local / BATCH);
+            let body = json!({"request_id": id, "row": local % BATCH, "label": label.parse::<i64>().unwrap()});
+            assert_eq!(feedback(s, "/feedback", &body).status, 202);
+        }
+    }
+    // Rounds run every second; a stop sends what the shutdown wrote.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let m = get(a.port, "/metrics").body;
+        if gauge(&m, "berth_prediction_log_uploaded_total", "").is_some_and(|n| n > 0.0) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no segment sent while serving:\n{m}\nserver log:\n{}", a.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(a.terminate().success() && b.terminate().success());
+    // Labels that come later in a batch, sent to the store from where they were written.
+    label_file(&p, "late.csv", "a", 200, &truth[200..500]);
+    let args = ["feedback", "--data", "late.csv", "--log", "plog-a", "--target", "y", "--row-column", "row"];
+    let mut args = args.to_vec();
+    args.extend_from_slice(&["--to-store", "churn", "--json"]);
+    let sent = p.berth(&args).ok().json();
+    assert_eq!(sent["stored"]["moved"].as_array().map(Vec::len), Some(1), "only the new segment: {sent:#}");
+
+    // The monitor reads neither replica's directory: only what the store holds.
+    let look = |mirror: &str| {
+        let args = ["monitor", "churn", "--env", "production", "--log-from-store", "--log", mirror];
+        let mut args = args.to_vec();
+        args.extend_from_slice(&["--window", "1h", "--dry-run", "--json"]);
+        let out = p.berth(&args);
+        assert!(out.code == 0 || out.code == 1, "monitor failed ({}): {}", out.code, out.stderr);
+        out.json()["report"]["window"].clone()
+    };
+    let counts = |w: &Value| (w["predictions"].as_u64(), w["requests"].as_u64(), w["labelled"].as_u64());
+    let w = look("mirror");
+    assert_eq!(counts(&w), (Some(2000), Some(20), Some(600)), "{w}");
+    let mirrored: Vec<String> = std::fs::read_dir(p.path().join("mirror"))
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with("predictions-"))
+        .collect();
+    let replicas: std::collections::BTreeSet<&str> =
+        mirrored.iter().map(|n| n.split('-').nth(3).unwrap_or_default()).collect();
+    assert_eq!(replicas.len(), 2, "both replicas' segments: {mirrored:?}");
+    assert_eq!(counts(&look("mirror")), counts(&w), "a second look downloads nothing new and counts the same");
+    // gc keeps every segment: a fresh mirror after it sees the same traffic.
+    p.berth(&["gc"]).ok();
+    assert_eq!(counts(&look("mirror-after-gc")), counts(&w));
 }

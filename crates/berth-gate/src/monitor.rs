@@ -30,6 +30,11 @@ pub struct MonitorSpec {
     /// The prediction log directory (`berth serve --prediction-log DIR`),
     /// relative to the project root.
     pub log: Option<String>,
+    /// Read the log from the store (the segments servers with
+    /// `--prediction-log-to-store` sent), mirrored into `log` (default
+    /// `.berth/plog/MODEL`), instead of from the directory alone.
+    #[serde(default)]
+    pub log_from_store: bool,
     /// How far back the window reaches: `7d`, `12h`, `30m`, `90s`.
     pub window: Option<String>,
     /// The window is the last this many predictions instead.
@@ -142,6 +147,7 @@ impl Default for MonitorSpec {
     fn default() -> Self {
         MonitorSpec {
             log: None,
+            log_from_store: false,
             window: None,
             last: None,
             min_labelled: default_min_labelled(),

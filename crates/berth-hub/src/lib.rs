@@ -15,6 +15,7 @@ mod blobs;
 mod body;
 mod error;
 mod lfs;
+mod log_segments;
 mod metrics;
 mod monitor;
 mod openapi;

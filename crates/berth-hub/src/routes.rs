@@ -45,6 +45,8 @@ pub fn router() -> Router<Arc<Hub>> {
         .route("/models/{model}/rollouts/promoted", post(crate::rollouts::promoted))
         .route("/models/{model}/rollouts/aborted", post(crate::rollouts::aborted))
         .route("/models/{model}/monitor-reports", get(crate::monitor::list).post(crate::monitor::record))
+        .route("/models/{model}/log-segments", get(crate::log_segments::list))
+        .route("/models/{model}/log-segments/{name}", get(crate::log_segments::get).put(crate::log_segments::put))
         .route("/approvals", get(approvals))
         .route("/audit", get(audit))
         .route("/notifications", get(notifications))

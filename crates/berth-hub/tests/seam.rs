@@ -136,6 +136,7 @@ suite!(
     tokens_and_policies_are_for_admins,
     monitor_reports_alert_on_changes_of_state_only,
     live_checks_roll_back_with_the_callers_evidence,
+    log_segments_are_stored_once_by_name_listed_and_read_back,
 );
 
 async fn reads_agree_and_unknown_names_are_not_found(s: Side) {
@@ -317,4 +318,50 @@ async fn live_checks_roll_back_with_the_callers_evidence(s: Side) {
     assert_eq!(ev.evidence.as_ref().unwrap()["live"]["accuracy"], 0.5);
     let unmeasured = berth_service::CheckRequest { live: [("mae".to_string(), 1.0)].into(), ..ask(0.5, true) };
     assert_eq!(kind(s.publisher.check(&unmeasured).await), ErrorKind::BadInput);
+}
+
+/// A small Parquet file, as a server's log segment would be.
+fn parquet(rows: i64) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let at = dir.path().join("s.parquet");
+    let t = berth_data::Table::new(vec![berth_data::Column::int("row", (0..rows).collect())]).unwrap();
+    berth_data::write_table(&t, &at).unwrap();
+    std::fs::read(at).unwrap()
+}
+
+async fn log_segments_are_stored_once_by_name_listed_and_read_back(s: Side) {
+    let m = name("churn");
+    let (seg, bytes) = ("predictions-churn-v2-host.1-000000000001-000000000001-000001.parquet", parquet(3));
+    let put = s.publisher.put_log_segment(&m, seg, bytes.clone()).await.unwrap();
+    assert!(put.recorded);
+    assert_eq!((put.segment.size, put.segment.created_by.as_str()), (bytes.len() as u64, "alice"));
+    let again = s.publisher.put_log_segment(&m, seg, bytes.clone()).await.unwrap();
+    assert!(!again.recorded, "the same bytes again change nothing");
+    assert_eq!(kind(s.publisher.put_log_segment(&m, seg, parquet(4)).await), ErrorKind::Conflict);
+    s.publisher.put_log_segment(&m, "feedback-batch-1-2.parquet", parquet(1)).await.unwrap();
+
+    let listed = s.reader.log_segments(&m).await.unwrap();
+    let names: Vec<&str> = listed.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(names, ["feedback-batch-1-2.parquet", seg]);
+    assert_eq!(s.reader.log_segment(&listed[1]).await.unwrap(), bytes, "read back byte for byte");
+    let mut gone = listed[1].clone();
+    gone.name = "feedback-never-sent.parquet".into();
+    assert_eq!(kind(s.reader.log_segment(&gone).await), ErrorKind::NotFound);
+
+    // Storing needs the publisher role; a name must be one of the model's segments, the bytes Parquet.
+    assert_eq!(kind(s.reader.put_log_segment(&m, "feedback-x.parquet", parquet(1)).await), ErrorKind::Denied);
+    for bad in ["predictions-fraud-v1-x.parquet", "feedback-../x.parquet", "notes.txt", "feedback-x.csv"] {
+        assert_eq!(kind(s.publisher.put_log_segment(&m, bad, parquet(1)).await), ErrorKind::BadInput, "{bad}");
+    }
+    let not_parquet = s.publisher.put_log_segment(&m, "feedback-y.parquet", b"id,label\n1,0\n".to_vec()).await;
+    assert_eq!(kind(not_parquet), ErrorKind::BadInput);
+    let log = s.publisher.log(Some(m.clone()), None).await.unwrap();
+    assert_eq!(log.iter().filter(|a| a.action == "log.segment").count(), 2, "each new segment audited once");
+
+    // A segment is kept by gc and counted by fsck, version or not.
+    let gc = s.berth.gc(false, std::time::Duration::from_secs(5)).await.unwrap();
+    assert!(!gc.removed.contains(&listed[1].digest) && gc.log_segments == 2, "{gc:?}");
+    assert_eq!(s.reader.log_segment(&listed[1]).await.unwrap(), bytes);
+    let fsck = s.berth.fsck().await.unwrap();
+    assert!(fsck.ok && fsck.log_segments == 2 && fsck.orphaned.is_empty(), "{fsck:?}");
 }

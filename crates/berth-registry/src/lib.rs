@@ -22,6 +22,7 @@ mod error;
 mod gate_reports;
 mod leases;
 mod lfs;
+mod log_segments;
 mod migrate;
 mod monitor_reports;
 mod policies;
@@ -47,6 +48,7 @@ pub use connect::{RegistryUrl, connect};
 pub use deploy::{ApprovalFilter, DeliveryUpdate, Deploy, DeployTarget, MoveFacts, MoveGuard, NewDelivery};
 pub use error::RegistryError;
 pub use lfs::LfsObject;
+pub use log_segments::LogSegment;
 pub use postgres::PgRegistry;
 pub use sqlite::SqliteRegistry;
 
@@ -253,6 +255,25 @@ pub trait Registry: Access + Send + Sync {
     /// Every blob stored through Git LFS, with one repository that recorded
     /// it: live for garbage collection whether or not a version references it.
     async fn lfs_blobs(&self) -> Result<BTreeMap<Digest, ModelName>>;
+
+    /// Records segment `name` of `model`'s prediction log as blob `digest`
+    /// (`size` bytes), audited as `log.segment`; a name already recorded
+    /// keeps what it holds. Returns the name's record and whether it is new.
+    async fn record_log_segment(
+        &self,
+        model: &ModelName,
+        name: &str,
+        digest: &Digest,
+        size: u64,
+        actor: &Actor,
+    ) -> Result<(LogSegment, bool)>;
+
+    /// The prediction-log segments recorded for `model`, in name order.
+    async fn log_segments(&self, model: &ModelName) -> Result<Vec<LogSegment>>;
+
+    /// Every prediction-log segment's blob, with one model that recorded it:
+    /// live for garbage collection.
+    async fn log_segment_blobs(&self) -> Result<BTreeMap<Digest, ModelName>>;
 
     /// Registers the blobs a push is about to reference. Fails with
     /// [`RegistryError::GcRunning`] if a garbage collection is running.

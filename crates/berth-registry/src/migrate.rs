@@ -194,6 +194,18 @@ CREATE TABLE monitor_reports (
 );
 CREATE INDEX monitor_reports_by_env ON monitor_reports (model, env, id);
 "#,
+    r#"
+CREATE TABLE log_segments (
+    model TEXT NOT NULL,
+    name TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    size BIGINT NOT NULL,
+    created_by TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (model, name)
+);
+CREATE INDEX log_segments_by_digest ON log_segments (digest);
+"#,
 ];
 
 const SCHEMA_TABLE: &str =

@@ -158,6 +158,25 @@ impl<E> Registry for SqlRegistry<E> {
         self.db.lfs_blobs().await
     }
 
+    async fn record_log_segment(
+        &self,
+        model: &ModelName,
+        name: &str,
+        digest: &Digest,
+        size: u64,
+        actor: &Actor,
+    ) -> Result<(crate::LogSegment, bool)> {
+        self.db.record_log_segment(model, name, digest, size, actor).await
+    }
+
+    async fn log_segments(&self, model: &ModelName) -> Result<Vec<crate::LogSegment>> {
+        self.db.log_segments(model).await
+    }
+
+    async fn log_segment_blobs(&self) -> Result<BTreeMap<Digest, ModelName>> {
+        self.db.log_segment_blobs().await
+    }
+
     async fn begin_upload(&self, blobs: &[Digest], ttl: Duration) -> Result<LeaseId> {
         self.db.begin_upload(blobs, ttl).await
     }

@@ -108,6 +108,7 @@ suite!(
     versions_come_in_pages_newest_first,
     lfs_objects_are_recorded_once_per_repository_and_audited,
     monitor_reports_return_their_predecessor_and_list_newest_first,
+    log_segments_are_recorded_once_per_name_and_listed_in_name_order,
 );
 
 fn name(s: &str) -> ModelName {
@@ -798,6 +799,27 @@ async fn lfs_objects_are_recorded_once_per_repository_and_audited(e: Engine) {
     let audit = r.audit(&AuditFilter { model: Some(name("churn")), limit: None }).await.unwrap();
     assert_eq!(audit.iter().filter(|a| a.action == "lfs.object").count(), 1, "{audit:?}");
     assert!(r.models().await.unwrap().is_empty(), "recording an object creates no model");
+}
+
+async fn log_segments_are_recorded_once_per_name_and_listed_in_name_order(e: Engine) {
+    let r = e.registry().await;
+    let (a, b) = (Digest::of(b"segment a"), Digest::of(b"segment b"));
+    let churn = name("churn");
+    let (first, new) = r.record_log_segment(&churn, "predictions-churn-v1-x-2.parquet", &a, 9, &actor()).await.unwrap();
+    assert!(new);
+    assert_eq!((first.digest, first.size, first.created_by.as_str()), (a, 9, "bob"));
+    r.record_log_segment(&churn, "feedback-x-1.parquet", &b, 9, &actor()).await.unwrap();
+    let (kept, new) = r.record_log_segment(&churn, "predictions-churn-v1-x-2.parquet", &b, 9, &actor()).await.unwrap();
+    assert!(!new, "a name is recorded once");
+    assert_eq!(kept.digest, a, "and keeps what it holds");
+    r.record_log_segment(&name("fraud"), "feedback-y-1.parquet", &a, 9, &actor()).await.unwrap();
+    let names: Vec<String> = r.log_segments(&churn).await.unwrap().into_iter().map(|s| s.name).collect();
+    assert_eq!(names, ["feedback-x-1.parquet", "predictions-churn-v1-x-2.parquet"]);
+    let blobs = r.log_segment_blobs().await.unwrap();
+    assert_eq!((blobs.len(), blobs[&b].clone()), (2, churn.clone()));
+    let audit = r.audit(&AuditFilter { model: Some(churn), limit: None }).await.unwrap();
+    assert_eq!(audit.iter().filter(|a| a.action == "log.segment").count(), 2, "{audit:?}");
+    assert!(r.models().await.unwrap().is_empty(), "recording a segment creates no model");
 }
 
 async fn monitor_reports_return_their_predecessor_and_list_newest_first(e: Engine) {

@@ -99,6 +99,19 @@ pub async fn run_until(
             format!("{addr} is reachable from other machines and the admin endpoints have no token"),
         ));
     }
+    // The log's segments go to the store of the ref followed, if asked.
+    let upload_to = match (&o.log, &o.target) {
+        (Some(l), Target::Registry { reach, reference, .. }) if l.to_store => {
+            Some((reach.clone(), reference.model.clone(), l.dir.clone(), l.segment_age))
+        }
+        (Some(l), Target::File { .. }) if l.to_store => {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "--prediction-log-to-store sends the log to the store of the ref served: serve NAME@ENV, not --model",
+            ));
+        }
+        _ => None,
+    };
     let control = match &o.target {
         Target::Registry { reach, reference, features } => {
             rollout::Control::new(reach.clone(), reference, features.clone())
@@ -106,6 +119,10 @@ pub async fn run_until(
         Target::File { .. } => None,
     };
     let state = Arc::new(state::State::new(o.target.describe(), o.limits, o.log, control, o.admin, o.drift_window)?);
+    let uploader = upload_to.map(|(reach, model, dir, every)| {
+        let u = Arc::new(log::upload::Uploader::new(reach, model, dir, state.metrics.clone()));
+        (u.clone(), tokio::spawn(u.run(every)))
+    });
     let loader = tokio::spawn(loader::run(state.clone(), o.target, o.follow));
     let rollouts = tokio::spawn(rollout::drive(state.clone()));
     let hup = state.clone();
@@ -129,6 +146,15 @@ pub async fn run_until(
         let _ =
             tokio::task::spawn_blocking(move || s.log.as_ref().map(|l| l.finish(std::time::Duration::from_secs(10))))
                 .await;
+    }
+    if let Some((u, rounds)) = uploader {
+        // What the shutdown wrote goes to the store too, if it can within the drain.
+        rounds.abort();
+        if tokio::time::timeout(o.drain.max(std::time::Duration::from_secs(5)), u.once()).await.is_err() {
+            tracing::warn!(
+                "the last prediction log segments were not sent to the store in time; the next start sends them"
+            );
+        }
     }
     loader.abort();
     rollouts.abort();

@@ -266,6 +266,9 @@ pub struct Metrics {
     loads: Mutex<Vec<Load>>,
     pub log_dropped: AtomicU64,
     pub log_written: AtomicU64,
+    /// Segments sent to the store (`--prediction-log-to-store`), and rounds that could not send.
+    pub log_uploaded: AtomicU64,
+    pub log_upload_failures: AtomicU64,
     /// Labels taken by `POST /feedback`.
     pub feedback_received: AtomicU64,
     pub connections: Connections,
@@ -281,6 +284,8 @@ impl Default for Metrics {
             loads: Mutex::new(Vec::new()),
             log_dropped: AtomicU64::new(0),
             log_written: AtomicU64::new(0),
+            log_uploaded: AtomicU64::new(0),
+            log_upload_failures: AtomicU64::new(0),
             feedback_received: AtomicU64::new(0),
             connections: Connections::default(),
             admin_refused: AtomicU64::new(0),
@@ -355,6 +360,18 @@ impl Metrics {
         );
         out.push_str("# TYPE berth_prediction_log_dropped_total counter\n");
         let _ = writeln!(out, "berth_prediction_log_dropped_total {}", self.log_dropped.load(Ordering::Relaxed));
+        out.push_str("# HELP berth_prediction_log_uploaded_total Prediction log segments sent to the store.\n");
+        out.push_str("# TYPE berth_prediction_log_uploaded_total counter\n");
+        let _ = writeln!(out, "berth_prediction_log_uploaded_total {}", self.log_uploaded.load(Ordering::Relaxed));
+        out.push_str(
+            "# HELP berth_prediction_log_upload_failures_total Rounds that could not send the log to the store.\n",
+        );
+        out.push_str("# TYPE berth_prediction_log_upload_failures_total counter\n");
+        let _ = writeln!(
+            out,
+            "berth_prediction_log_upload_failures_total {}",
+            self.log_upload_failures.load(Ordering::Relaxed)
+        );
         out.push_str("# HELP berth_feedback_received_total Labels taken by POST /feedback.\n");
         out.push_str("# TYPE berth_feedback_received_total counter\n");
         let _ = writeln!(out, "berth_feedback_received_total {}", self.feedback_received.load(Ordering::Relaxed));

@@ -26,6 +26,10 @@ pub enum ServiceError {
     /// The current state forbids the act; it may succeed once that changes.
     #[error("{message}")]
     Conflict { message: String, hint: Option<String> },
+    /// What the call names is not there (beyond models, versions and aliases,
+    /// which the registry's own errors say).
+    #[error("{message}")]
+    NotFound { message: String, hint: Option<String> },
     /// A hub refused, with a kind of its own choosing.
     #[error("{message}")]
     Remote { kind: ErrorKind, message: String, hint: Option<String> },
@@ -103,6 +107,7 @@ impl ServiceError {
             ServiceError::Denied { .. } => ErrorKind::Denied,
             ServiceError::Unauthenticated { .. } => ErrorKind::Unauthenticated,
             ServiceError::Conflict { .. } => ErrorKind::Conflict,
+            ServiceError::NotFound { .. } => ErrorKind::NotFound,
             ServiceError::Remote { kind, .. } => *kind,
             ServiceError::Infra { .. } => ErrorKind::Unavailable,
             ServiceError::Corrupt { .. } => ErrorKind::Corrupt,
@@ -173,9 +178,10 @@ impl Exit for ServiceError {
             ServiceError::Store(e) => e.class(),
             ServiceError::Registry(e) => e.class(),
             ServiceError::Data(e) => e.class(),
-            ServiceError::Input { .. } | ServiceError::Config { .. } | ServiceError::Conflict { .. } => {
-                ErrorClass::Input
-            }
+            ServiceError::Input { .. }
+            | ServiceError::Config { .. }
+            | ServiceError::Conflict { .. }
+            | ServiceError::NotFound { .. } => ErrorClass::Input,
             ServiceError::Infra { .. } | ServiceError::Corrupt { .. } => ErrorClass::Infra,
             ServiceError::Denied { .. } | ServiceError::Unauthenticated { .. } => ErrorClass::Failed,
             ServiceError::Remote { kind, .. } => match kind {
@@ -197,6 +203,7 @@ impl Exit for ServiceError {
             | ServiceError::Corrupt { hint, .. }
             | ServiceError::Unauthenticated { hint, .. }
             | ServiceError::Conflict { hint, .. }
+            | ServiceError::NotFound { hint, .. }
             | ServiceError::Remote { hint, .. }
             | ServiceError::Denied { hint, .. } => hint.clone(),
         }
@@ -297,6 +304,8 @@ mod tests {
         assert_eq!(ServiceError::Infra { message, hint }.kind(), ErrorKind::Unavailable);
         let (message, hint) = said("manifest unreadable");
         assert_eq!(ServiceError::Corrupt { message, hint }.kind(), ErrorKind::Corrupt);
+        let (message, hint) = said("no such segment");
+        assert_eq!(ServiceError::NotFound { message, hint }.kind(), ErrorKind::NotFound);
         let path = PathBuf::from("data.csv");
         let missing = DataError::Io { path: path.clone(), source: io(std::io::ErrorKind::NotFound) };
         assert_eq!(kind_of(missing), ErrorKind::BadInput, "a data file is named by the caller");

@@ -43,6 +43,8 @@ pub struct FsckReport {
     pub orphaned: Vec<Digest>,
     /// Blobs stored through Git LFS repositories (kept by `berth gc`, never orphaned).
     pub lfs_objects: usize,
+    /// Prediction-log segments kept in the store (kept by `berth gc`, never orphaned).
+    pub log_segments: usize,
     /// Temporary files of interrupted writes (never visible as blobs; removed by `berth gc`).
     pub partials: Vec<String>,
     /// Blobs restored by `--repair` (verified in the store afterwards).
@@ -151,6 +153,12 @@ impl Berth {
         for (d, repo) in lfs.iter().filter(|(d, _)| !listed_set.contains(d) && !referenced.contains_key(d)) {
             missing.push((*d, format!("not in the store (a Git LFS object of {repo})")));
         }
+        let segments = self.registry.log_segment_blobs().await?;
+        for (d, model) in segments.iter().filter(|(d, _)| !listed_set.contains(d) && !referenced.contains_key(d)) {
+            if !lfs.contains_key(d) {
+                missing.push((*d, format!("not in the store (a prediction-log segment of {model})")));
+            }
+        }
         let damaged: BTreeSet<Digest> =
             missing.iter().chain(&corrupt).map(|(d, _)| *d).filter(|d| referenced.contains_key(d)).collect();
         let mut refs = self.referrers(&damaged).await?;
@@ -166,8 +174,8 @@ impl Berth {
         let mut missing: Vec<FsckProblem> = missing.into_iter().map(problem).collect();
         corrupt.sort_by_key(|p| p.digest);
         missing.sort_by_key(|p| p.digest);
-        let orphaned =
-            listed_set.iter().filter(|d| !referenced.contains_key(d) && !leased.contains(d) && !lfs.contains_key(d));
+        let kept = |d: &Digest| lfs.contains_key(d) || segments.contains_key(d);
+        let orphaned = listed_set.iter().filter(|d| !referenced.contains_key(d) && !leased.contains(d) && !kept(d));
         let orphaned = orphaned.copied().collect();
         let partials = self.store.partials().await?.into_iter().map(|p| p.path).collect();
         let report = FsckReport {
@@ -178,6 +186,7 @@ impl Berth {
             corrupt,
             orphaned,
             lfs_objects: lfs.len(),
+            log_segments: segments.len(),
             partials,
             repaired: Vec::new(),
         };

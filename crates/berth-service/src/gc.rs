@@ -40,6 +40,8 @@ pub struct GcReport {
     /// Blobs kept because a Git LFS repository stored them (no version may
     /// reference them yet).
     pub lfs_objects: usize,
+    /// Blobs kept because they hold prediction-log segments in the store.
+    pub log_segments: usize,
 }
 
 /// What can be known of the process behind a `host:pid` (a lease holder or
@@ -166,11 +168,13 @@ impl Berth {
         let referenced = self.registry.referenced_blobs().await?;
         let leased: BTreeSet<Digest> = self.registry.leased_blobs().await?.into_iter().collect();
         let lfs = self.registry.lfs_blobs().await?;
+        let segments = self.registry.log_segment_blobs().await?;
         let blobs = self.store.list().await?;
         let mut removed = Vec::new();
         let mut bytes_removed = 0;
         for b in &blobs {
-            if referenced.contains_key(&b.digest) || leased.contains(&b.digest) || lfs.contains_key(&b.digest) {
+            let live = referenced.contains_key(&b.digest) || leased.contains(&b.digest);
+            if live || lfs.contains_key(&b.digest) || segments.contains_key(&b.digest) {
                 continue;
             }
             if !dry_run {
@@ -194,6 +198,7 @@ impl Berth {
             partial_bytes_removed,
             stale_leases_released: released,
             lfs_objects: lfs.len(),
+            log_segments: segments.len(),
         })
     }
 }

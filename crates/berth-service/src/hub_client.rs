@@ -19,9 +19,9 @@ use serde_json::{Value, json};
 use crate::seam::{Operations, RolloutEnd};
 use crate::{
     ApprovalFilter, ApproveReport, CheckReport, CheckRequest, DeploymentRecord, Endpoint, EndpointUrl, ErrorKind, Lack,
-    ModelFile, ModelSummary, MonitorRecorded, NewTokenReport, PolicyApplyReport, PolicyRecord, PolicySet,
-    PolicyShowReport, Principal, PromoteReport, PullReport, PushOptions, PushReport, PushRequest, Result,
-    RollbackReport, ServiceError, ShowReport, TokenRecord, TokenRequest, Transfer, VersionsReport,
+    LogSegment, LogSegmentPut, ModelFile, ModelSummary, MonitorRecorded, NewTokenReport, PolicyApplyReport,
+    PolicyRecord, PolicySet, PolicyShowReport, Principal, PromoteReport, PullReport, PushOptions, PushReport,
+    PushRequest, Result, RollbackReport, ServiceError, ShowReport, TokenRecord, TokenRequest, Transfer, VersionsReport,
 };
 
 pub struct HubClient {
@@ -410,6 +410,15 @@ impl Operations for HubClient {
     async fn rollout_aborted(&self, end: &RolloutEnd) -> Result<()> {
         let _: Value = self.call("POST", &format!("/models/{}/rollouts/aborted", end.model), Some(ended(end))).await?;
         Ok(())
+    }
+    async fn put_log_segment(&self, model: &ModelName, name: &str, bytes: Vec<u8>) -> Result<LogSegmentPut> {
+        crate::hub_log::put(self, model, name, bytes).await
+    }
+    async fn log_segments(&self, model: &ModelName) -> Result<Vec<LogSegment>> {
+        self.list(&format!("/models/{model}/log-segments"), "log_segments").await
+    }
+    async fn log_segment(&self, segment: &LogSegment) -> Result<Vec<u8>> {
+        crate::hub_log::get(self, segment).await
     }
 }
 

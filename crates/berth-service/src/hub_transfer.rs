@@ -68,7 +68,7 @@ struct Committed {
     manifest_repaired: bool,
 }
 
-fn unreadable(url: &str, path: &str, e: impl std::fmt::Display) -> ServiceError {
+pub(crate) fn unreadable(url: &str, path: &str, e: impl std::fmt::Display) -> ServiceError {
     ServiceError::Infra {
         message: format!("{url}{path} answered something this berth cannot read: {e}"),
         hint: Some("run the same berth version as the hub".into()),
@@ -76,7 +76,7 @@ fn unreadable(url: &str, path: &str, e: impl std::fmt::Display) -> ServiceError 
 }
 
 /// An answer's body as JSON (null when empty, a string when it is not JSON).
-async fn answer_json(resp: hyper::Response<Incoming>, url: &str, path: &str) -> Result<Value> {
+pub(crate) async fn answer_json(resp: hyper::Response<Incoming>, url: &str, path: &str) -> Result<Value> {
     let body = tokio::time::timeout(IDLE, resp.into_body().collect())
         .await
         .map_err(|_| ServiceError::Infra {

@@ -15,10 +15,12 @@ mod fsck;
 mod gc;
 mod gitignore;
 mod hub_client;
+mod hub_log;
 mod hub_transfer;
 mod lfs;
 mod lfs_pointer;
 mod lineage;
+pub mod log_store;
 mod metrics_file;
 pub mod monitor;
 mod monitor_reports;
@@ -48,6 +50,7 @@ pub use gitignore::GitWarning;
 pub use hub_client::HubClient;
 pub use lfs::{LfsObjectState, LfsOperation, LfsPut, lfs_oid, lfs_url};
 pub use lineage::{Env, detect_actor, detect_lineage};
+pub use log_store::{LogSegmentPut, SegmentSync, download_segments, upload_segments};
 pub use metrics_file::read_metrics;
 pub use monitor_reports::{MonitorRecorded, parse_time_bound};
 pub use policy::{PolicyApplyReport, PolicyInForce, PolicySet, PolicyShowReport, read_policy_file};
@@ -64,7 +67,7 @@ pub use validate::{Subject, ValidateRequest, model_arg, needs_project, validate}
 // Values callers pass in or get back that the store and registry define:
 // re-exported so that callers depend on this crate alone.
 pub use berth_gate::Report as GateReport;
-pub use berth_registry::{ApprovalFilter, LfsObject, ModelSummary, PolicyRecord, RegistryUrl, TokenRecord};
+pub use berth_registry::{ApprovalFilter, LfsObject, LogSegment, ModelSummary, PolicyRecord, RegistryUrl, TokenRecord};
 pub use berth_store::{Hashed, Progress, StoreUrl};
 
 pub type Result<T, E = ServiceError> = std::result::Result<T, E>;

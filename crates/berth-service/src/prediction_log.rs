@@ -79,6 +79,17 @@ pub fn write_segment(dir: &Path, name: &str, table: &Table) -> berth_data::Resul
     Ok(at)
 }
 
+/// Writes the bytes of a segment read elsewhere (the store) as `dir/name`,
+/// through a hidden temporary file and a rename, creating `dir`.
+pub fn write_segment_bytes(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    let at = dir.join(name);
+    let tmp = dir.join(format!(".{name}.partial.parquet"));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, &at)?;
+    Ok(at)
+}
+
 fn log_error(dir: &Path, e: impl std::fmt::Display) -> ServiceError {
     ServiceError::input(
         format!("the prediction log {}: {e}", dir.display()),

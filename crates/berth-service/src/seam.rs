@@ -15,10 +15,10 @@ use berth_core::{
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    ApprovalFilter, ApproveReport, Berth, CheckReport, CheckRequest, DeploymentRecord, ModelFile, ModelSummary,
-    MonitorRecorded, NewTokenReport, PolicyApplyReport, PolicyRecord, PolicySet, PolicyShowReport, Principal,
-    PromoteReport, PullReport, PushOptions, PushReport, PushRequest, Result, RollbackReport, Scorer, ShowReport,
-    TokenRecord, TokenRequest, TrainReport, Transfer, VersionsReport,
+    ApprovalFilter, ApproveReport, Berth, CheckReport, CheckRequest, DeploymentRecord, LogSegment, LogSegmentPut,
+    ModelFile, ModelSummary, MonitorRecorded, NewTokenReport, PolicyApplyReport, PolicyRecord, PolicySet,
+    PolicyShowReport, Principal, PromoteReport, PullReport, PushOptions, PushReport, PushRequest, Result,
+    RollbackReport, Scorer, ShowReport, TokenRecord, TokenRequest, TrainReport, Transfer, VersionsReport,
 };
 
 #[async_trait]
@@ -111,6 +111,12 @@ pub trait Operations: Send + Sync {
     async fn rollout_promote(&self, end: &RolloutEnd) -> Result<Option<AliasEvent>>;
     /// A rollout dropped: nothing moves; the notifiers are told.
     async fn rollout_aborted(&self, end: &RolloutEnd) -> Result<()>;
+    /// Stores `bytes` as segment `name` of `model`'s prediction log (publisher role).
+    async fn put_log_segment(&self, model: &ModelName, name: &str, bytes: Vec<u8>) -> Result<LogSegmentPut>;
+    /// The segments of `model`'s prediction log in the store, in name order.
+    async fn log_segments(&self, model: &ModelName) -> Result<Vec<LogSegment>>;
+    /// The bytes of a segment a listing named, verified against its digest.
+    async fn log_segment(&self, segment: &LogSegment) -> Result<Vec<u8>>;
 
     /// A version's model, fetched and opened for scoring.
     async fn open_scorer(&self, r: &Ref, features: Option<Vec<String>>) -> Result<(Scorer, VersionRecord)> {
@@ -285,5 +291,21 @@ impl Operations for Berth {
     }
     async fn rollout_aborted(&self, end: &RolloutEnd) -> Result<()> {
         Berth::rollout_aborted(self, end).await
+    }
+    async fn put_log_segment(&self, model: &ModelName, name: &str, bytes: Vec<u8>) -> Result<LogSegmentPut> {
+        Berth::put_log_segment(self, model, name, bytes).await
+    }
+    async fn log_segments(&self, model: &ModelName) -> Result<Vec<LogSegment>> {
+        Berth::log_segments(self, model).await
+    }
+    async fn log_segment(&self, segment: &LogSegment) -> Result<Vec<u8>> {
+        match Berth::log_segment(self, &segment.model, &segment.name).await? {
+            Some((s, bytes)) if s.digest == segment.digest => Ok(bytes),
+            Some((s, _)) => Err(crate::ServiceError::Conflict {
+                message: format!("segment {} of {} is {}, not {}", s.name, s.model, s.digest, segment.digest),
+                hint: Some("list the segments again".into()),
+            }),
+            None => Err(crate::log_store::no_segment(&segment.model, &segment.name)),
+        }
     }
 }

@@ -121,6 +121,12 @@ impl Server {
         }
     }
 
+    /// SIGTERM, then waits for the process to end (it drains and finishes its work first).
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        self.signal("TERM");
+        self.child.wait().expect("wait for the server")
+    }
+
     pub fn signal(&self, sig: &str) {
         let ok = std::process::Command::new("kill").args(["-s", sig, &self.child.id().to_string()]).status().unwrap();
         assert!(ok.success());

@@ -10,6 +10,7 @@
 
 pub mod index;
 pub mod segment;
+pub mod upload;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -43,6 +44,9 @@ pub struct LogOptions {
     /// This server's name in segment names: replicas that share a
     /// directory never write the same file.
     pub replica: String,
+    /// Also send every segment written to the store, through the registry
+    /// or hub the server follows its ref with (see [`upload`]).
+    pub to_store: bool,
 }
 
 impl LogOptions {
@@ -56,6 +60,7 @@ impl LogOptions {
             queue: 10_000,
             remember: 1_000_000,
             replica: default_replica(),
+            to_store: false,
         }
     }
 }
