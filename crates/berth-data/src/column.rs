@@ -1,8 +1,7 @@
 //! Typed columns with nulls, and tables of equal-length columns.
 
-use std::collections::HashMap;
-
 use crate::schema::{ColumnType, Field, Schema};
+use crate::text_index::TextIndex;
 use crate::{DataError, Result};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -23,33 +22,23 @@ pub enum ColumnData {
 /// becomes a level, in order of first appearance.
 #[derive(Debug, Default)]
 pub(crate) struct Dictionary {
-    index: HashMap<String, u32>,
-    levels: Vec<String>,
+    levels: TextIndex,
     codes: Vec<u32>,
 }
 
 impl Dictionary {
     pub(crate) fn push(&mut self, s: &str) {
-        let code = match self.index.get(s) {
-            Some(c) => *c,
-            None => {
-                self.levels.push(s.to_string());
-                let c = (self.levels.len() - 1) as u32;
-                self.index.insert(s.to_string(), c);
-                c
-            }
-        };
+        let code = self.levels.code(s);
         self.codes.push(code);
     }
 
     /// A dictionary holding a text column's values (levels distinct).
     pub(crate) fn from_parts(levels: Vec<String>, codes: Vec<u32>) -> Dictionary {
-        let index = levels.iter().enumerate().map(|(i, l)| (l.clone(), i as u32)).collect();
-        Dictionary { index, levels, codes }
+        Dictionary { levels: TextIndex::from_levels(levels), codes }
     }
 
     pub(crate) fn finish(self) -> ColumnData {
-        ColumnData::Str { levels: self.levels, codes: self.codes }
+        ColumnData::Str { levels: self.levels.into_levels(), codes: self.codes }
     }
 
     /// Appends `other`'s values after this one's; its levels that are new
@@ -66,17 +55,9 @@ impl Dictionary {
         }
         let mut order: Vec<usize> = (0..other.levels.len()).collect();
         order.sort_by_key(|c| first_seen[*c]);
+        let levels = other.levels.levels();
         for c in order {
-            let s = &other.levels[c];
-            map[c] = match self.index.get(s) {
-                Some(code) => *code,
-                None => {
-                    self.levels.push(s.clone());
-                    let code = (self.levels.len() - 1) as u32;
-                    self.index.insert(s.clone(), code);
-                    code
-                }
-            };
+            map[c] = self.levels.code(&levels[c]);
         }
         self.codes.extend(other.codes.iter().map(|c| map[*c as usize]));
     }

@@ -14,6 +14,7 @@ mod profile;
 mod rng;
 mod schema;
 pub mod synth;
+mod text_index;
 
 pub use column::{Column, ColumnData, Table};
 pub use error::DataError;
@@ -21,6 +22,7 @@ pub use io::{ReadOptions, data_files, read_files, read_table, write_table};
 pub use profile::{CategoricalProfile, ColumnProfile, MAX_CATEGORIES, NumericProfile, OTHER, Profile, quantile_sorted};
 pub use rng::Rng;
 pub use schema::{ColumnType, Field, Schema};
+pub use text_index::TextIndex;
 
 pub type Result<T, E = DataError> = std::result::Result<T, E>;
 

@@ -28,9 +28,9 @@ pub fn ok<T: Serialize + ?Sized>(value: &T) -> Response {
     json(StatusCode::OK, value)
 }
 
-/// Reads and parses a JSON body.
-pub async fn parse<T: DeserializeOwned>(body: Body) -> Result<T, ApiError> {
-    let bytes = axum::body::to_bytes(body, MAX_JSON).await.map_err(|e| {
+/// Reads a whole body of at most `limit` bytes: 413 with `hint` beyond it.
+pub async fn read(body: Body, limit: usize, hint: &str) -> Result<axum::body::Bytes, ApiError> {
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
         // axum reports the limit as an error whose source says "length limit exceeded".
         let mut cause: Option<&dyn std::error::Error> = Some(&e);
         let mut too_large = false;
@@ -42,13 +42,18 @@ pub async fn parse<T: DeserializeOwned>(body: Body) -> Result<T, ApiError> {
             ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "too_large",
-                format!("the request body is over {} bytes", MAX_JSON),
-                Some("send a smaller body".into()),
+                format!("the request body is over {limit} bytes"),
+                Some(hint.into()),
             )
         } else {
             ApiError::malformed(format!("the request body could not be read: {e}"), "send the whole body")
         }
-    })?;
+    })
+}
+
+/// Reads and parses a JSON body.
+pub async fn parse<T: DeserializeOwned>(body: Body) -> Result<T, ApiError> {
+    let bytes = read(body, MAX_JSON, "send a smaller body").await?;
     let bytes = if bytes.is_empty() { &b"{}"[..] } else { &bytes[..] };
     serde_json::from_slice(bytes).or_else(|e| match e.classify() {
         serde_json::error::Category::Data => {

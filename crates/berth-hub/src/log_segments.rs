@@ -33,24 +33,9 @@ pub(crate) async fn put(
     if let Some(why) = segment_name_problem(&m, &name) {
         return Err(ApiError::bad_input(why, "send the segment under the file name the server gave it"));
     }
-    let bytes = axum::body::to_bytes(body, MAX_SEGMENT_BYTES as usize).await.map_err(|e| {
-        let mut cause: Option<&dyn std::error::Error> = Some(&e);
-        let mut too_large = false;
-        while let Some(c) = cause {
-            too_large |= c.to_string().contains("length limit");
-            cause = c.source();
-        }
-        if too_large {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "too_large",
-                format!("the segment is over {MAX_SEGMENT_BYTES} bytes"),
-                Some("rotate the prediction log more often (--prediction-log-rotate)".into()),
-            )
-        } else {
-            ApiError::malformed(format!("the segment could not be read: {e}"), "send the whole segment")
-        }
-    })?;
+    let bytes =
+        body::read(body, MAX_SEGMENT_BYTES as usize, "rotate the prediction log more often (--prediction-log-rotate)")
+            .await?;
     let put = b.put_log_segment(&m, &name, bytes.to_vec()).await?;
     let status = if put.recorded { StatusCode::CREATED } else { StatusCode::OK };
     Ok(body::json(status, &put))

@@ -185,11 +185,19 @@ fn in_window(t: Table, window: Window, now: Timestamp) -> Result<Rows> {
     }
     let (from, to) = (rows.first().map(|&i| at[i]), rows.last().map(|&i| at[i]));
     let table = if rows.len() == t.rows() && rows.windows(2).all(|w| w[0] < w[1]) { t } else { t.take(&rows) };
-    let requests = table.column("request_id").map_or(0, |c| {
-        let mut ids: Vec<&str> = (0..c.len()).filter_map(|i| c.str_at(i)).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        ids.len() as u64
+    // Distinct request ids: a text column's levels are distinct, so count the codes in use.
+    let requests = table.column("request_id").map_or(0, |c| match &c.data {
+        berth_data::ColumnData::Str { levels, codes } => {
+            let mut seen = vec![false; levels.len()];
+            (0..c.len()).filter(|&i| !c.is_null(i) && !std::mem::replace(&mut seen[codes[i] as usize], true)).count()
+                as u64
+        }
+        _ => {
+            let mut ids: Vec<&str> = (0..c.len()).filter_map(|i| c.str_at(i)).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            ids.len() as u64
+        }
     });
     Ok(Rows { table, requests, from, to })
 }

@@ -116,14 +116,37 @@ pub fn read_predictions(dir: &Path, model: &str, version: u64) -> Result<Option<
 }
 
 /// One labelled row of a request: its row, when the label came, the label
-/// (text) or value (number).
-type Labelled = (u32, i64, Option<String>, Option<f64>);
+/// (its code among the label texts) or value (number).
+type Labelled = (u32, i64, Option<u32>, Option<f64>);
+
+/// The labelled rows of one request: most requests are one row.
+#[derive(Debug, Default)]
+enum Slot {
+    #[default]
+    Empty,
+    One(Labelled),
+    Many(Vec<Labelled>),
+}
+
+impl Slot {
+    fn rows(&self) -> &[Labelled] {
+        match self {
+            Slot::Empty => &[],
+            Slot::One(l) => std::slice::from_ref(l),
+            Slot::Many(v) => v,
+        }
+    }
+}
 
 /// What the feedback says about each logged row, the newest label winning.
+/// Request ids and label texts are kept once each, as the feedback
+/// segments' dictionaries hold them.
 #[derive(Debug, Default)]
 pub struct Labels {
-    /// request id → its labelled rows.
-    by_id: HashMap<String, Vec<Labelled>>,
+    /// request id → its code, the position of its slot.
+    ids: berth_data::TextIndex,
+    slots: Vec<Slot>,
+    texts: Vec<String>,
     rows: usize,
     /// Labels received in all.
     pub received: u64,
@@ -134,8 +157,9 @@ pub struct Labels {
 impl Labels {
     /// The label (text) and value (number) for one row, if it has any.
     pub fn get(&self, request_id: &str, row: u32) -> Option<(Option<&str>, Option<f64>)> {
-        let (_, _, l, v) = self.by_id.get(request_id)?.iter().find(|e| e.0 == row)?;
-        Some((l.as_deref(), *v))
+        let code = self.ids.lookup(request_id)?;
+        let (_, _, l, v) = self.slots.get(code as usize)?.rows().iter().find(|e| e.0 == row)?;
+        Some((l.map(|c| self.texts[c as usize].as_str()), *v))
     }
 
     /// Labelled rows.
@@ -147,23 +171,33 @@ impl Labels {
         self.rows == 0
     }
 
-    fn add(&mut self, id: &str, row: u32, at: i64, label: Option<String>, value: Option<f64>) {
+    fn add(&mut self, id: u32, e: Labelled) {
         self.received += 1;
-        let rows = match self.by_id.get_mut(id) {
-            Some(rows) => rows,
-            None => self.by_id.entry(id.to_string()).or_default(),
+        let slot = &mut self.slots[id as usize];
+        let existing = match slot {
+            Slot::Empty => None,
+            Slot::One(l) if l.0 == e.0 => Some(l),
+            Slot::One(_) => None,
+            Slot::Many(v) => v.iter_mut().find(|l| l.0 == e.0),
         };
-        match rows.iter_mut().find(|e| e.0 == row) {
-            None => {
-                rows.push((row, at, label, value));
-                self.rows += 1;
-            }
-            Some(e) => {
+        match existing {
+            Some(l) => {
                 self.replaced += 1;
                 // Last write wins: the later label, or at the same second the one read later.
-                if at >= e.1 {
-                    *e = (row, at, label, value);
+                if e.1 >= l.1 {
+                    *l = e;
                 }
+            }
+            None => {
+                *slot = match std::mem::take(slot) {
+                    Slot::Empty => Slot::One(e),
+                    Slot::One(first) => Slot::Many(vec![first, e]),
+                    Slot::Many(mut v) => {
+                        v.push(e);
+                        Slot::Many(v)
+                    }
+                };
+                self.rows += 1;
             }
         }
     }
@@ -181,16 +215,37 @@ pub fn read_labels(dir: &Path) -> Result<Labels> {
         return Ok(labels);
     }
     let t = berth_data::read_files(&files, &ReadOptions::default()).map_err(|e| log_error(&fdir, e))?;
-    let col = |n: &str| t.column(n).ok_or_else(|| log_error(&fdir, format!("a feedback segment has no {n:?} column")));
-    let (ids, rows, ts) = (col("request_id")?, col("row")?, col("ts")?);
-    let (label, value) = (t.column("label"), t.column("value"));
-    for i in 0..t.rows() {
-        let (Some(id), Some(row)) = (ids.str_at(i), rows.as_f64(i)) else { continue };
+    let n = t.rows();
+    let mut columns: HashMap<String, Column> = t.into_columns().into_iter().map(|c| (c.name.clone(), c)).collect();
+    let mut take = |name: &str| {
+        columns.remove(name).ok_or_else(|| log_error(&fdir, format!("a feedback segment has no {name:?} column")))
+    };
+    let (ids, rows, ts) = (take("request_id")?, take("row")?, take("ts")?);
+    let (label, value) = (take("label").ok(), take("value").ok());
+    let id_valid: Vec<bool> = (0..n).map(|i| !ids.is_null(i)).collect();
+    let berth_data::ColumnData::Str { levels, codes: id_codes } = ids.data else {
+        return Err(log_error(&fdir, "a feedback segment's request_id column is not text"));
+    };
+    labels.slots = std::iter::repeat_with(Slot::default).take(levels.len()).collect();
+    labels.ids = berth_data::TextIndex::from_levels(levels).ready();
+    // A label is text; a segment whose label column is not has values only.
+    let label_codes: Option<(Vec<u32>, Vec<bool>)> = label.and_then(|c| {
+        let valid = (0..n).map(|i| !c.is_null(i)).collect();
+        match c.data {
+            berth_data::ColumnData::Str { levels, codes } => {
+                labels.texts = levels;
+                Some((codes, valid))
+            }
+            _ => None,
+        }
+    });
+    for i in 0..n {
+        let (true, Some(row)) = (id_valid[i], rows.as_f64(i)) else { continue };
         let at = ts.as_f64(i).unwrap_or(0.0) as i64;
-        let l = label.and_then(|c| c.str_at(i)).map(str::to_string);
-        let v = value.and_then(|c| c.as_f64(i)).filter(|v| !v.is_nan());
+        let l = label_codes.as_ref().and_then(|(codes, valid)| valid[i].then_some(codes[i]));
+        let v = value.as_ref().and_then(|c| c.as_f64(i)).filter(|v| !v.is_nan());
         if l.is_some() || v.is_some() {
-            labels.add(id, row as u32, at, l, v);
+            labels.add(id_codes[i], (row as u32, at, l, v));
         }
     }
     Ok(labels)
