@@ -135,46 +135,104 @@ impl VersionMetrics {
         }
     }
 
-    fn render(&self, out: &mut String) {
-        let mv = format!("model=\"{}\",version=\"{}\"", escape(&self.model), escape(&self.version));
+    fn labels(&self) -> String {
+        format!("model=\"{}\",version=\"{}\"", escape(&self.model), escape(&self.version))
+    }
+
+    /// This version's lines of one metric family.
+    fn render(&self, family: Family, out: &mut String) {
+        let mv = self.labels();
         for endpoint in Endpoint::ALL {
             let e = endpoint as usize;
-            let mut errors = 0;
-            for (i, n) in self.requests[e * (CODES.len() + 1)..(e + 1) * (CODES.len() + 1)].iter().enumerate() {
-                let n = n.load(Ordering::Relaxed);
-                if n == 0 {
-                    continue;
+            let seen = self.latency[e].count.load(Ordering::Relaxed) > 0;
+            let codes = &self.requests[e * (CODES.len() + 1)..(e + 1) * (CODES.len() + 1)];
+            match family {
+                Family::Requests => {
+                    for (i, n) in codes.iter().enumerate() {
+                        let n = n.load(Ordering::Relaxed);
+                        if n > 0 {
+                            let code = CODES.get(i).map(|c| c.to_string()).unwrap_or_else(|| "other".into());
+                            let _ = writeln!(
+                                out,
+                                "berth_requests_total{{{mv},endpoint=\"{}\",code=\"{code}\"}} {n}",
+                                endpoint.label()
+                            );
+                        }
+                    }
                 }
-                let code = CODES.get(i).map(|c| c.to_string()).unwrap_or_else(|| "other".into());
-                if !code.starts_with('2') {
-                    errors += n;
+                Family::Errors if seen => {
+                    let errors: u64 = codes
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| CODES.get(*i).is_none_or(|c| !(200..300).contains(c)))
+                        .map(|(_, n)| n.load(Ordering::Relaxed))
+                        .sum();
+                    let _ =
+                        writeln!(out, "berth_request_errors_total{{{mv},endpoint=\"{}\"}} {errors}", endpoint.label());
                 }
-                let _ =
-                    writeln!(out, "berth_requests_total{{{mv},endpoint=\"{}\",code=\"{code}\"}} {n}", endpoint.label());
-            }
-            if self.latency[e].count.load(Ordering::Relaxed) > 0 {
-                let _ = writeln!(out, "berth_request_errors_total{{{mv},endpoint=\"{}\"}} {errors}", endpoint.label());
-                self.latency[e].render(
+                Family::Latency if seen => self.latency[e].render(
                     out,
                     "berth_request_duration_seconds",
                     &format!("{mv},endpoint=\"{}\"", endpoint.label()),
                     &LATENCY_BUCKETS,
-                );
+                ),
+                _ => {}
             }
         }
-        let _ = writeln!(out, "berth_requests_in_flight{{{mv}}} {}", self.in_flight.load(Ordering::Relaxed));
-        for (c, n) in self.classes.iter().zip(&self.class_counts) {
-            let _ = writeln!(
-                out,
-                "berth_predicted_class_total{{{mv},class=\"{}\"}} {}",
-                escape(c),
-                n.load(Ordering::Relaxed)
-            );
-        }
-        if self.values.count.load(Ordering::Relaxed) > 0 {
-            self.values.render(out, "berth_predicted_value", &mv, &VALUE_BUCKETS);
+        match family {
+            Family::InFlight => {
+                let _ = writeln!(out, "berth_requests_in_flight{{{mv}}} {}", self.in_flight.load(Ordering::Relaxed));
+            }
+            Family::Classes => {
+                for (c, n) in self.classes.iter().zip(&self.class_counts) {
+                    let _ = writeln!(
+                        out,
+                        "berth_predicted_class_total{{{mv},class=\"{}\"}} {}",
+                        escape(c),
+                        n.load(Ordering::Relaxed)
+                    );
+                }
+            }
+            Family::Values if self.values.count.load(Ordering::Relaxed) > 0 => {
+                self.values.render(out, "berth_predicted_value", &mv, &VALUE_BUCKETS);
+            }
+            _ => {}
         }
     }
+}
+
+/// The metric families every version has, in the order they are written:
+/// each family's lines come together, whatever the number of versions, as
+/// the exposition format requires.
+#[derive(Clone, Copy)]
+enum Family {
+    Requests,
+    Errors,
+    Latency,
+    InFlight,
+    Classes,
+    Values,
+}
+
+impl Family {
+    const ALL: [(Family, &'static str, &'static str, &'static str); 6] = [
+        (
+            Family::Requests,
+            "berth_requests_total",
+            "counter",
+            "Inference requests by model version, endpoint and status code.",
+        ),
+        (Family::Errors, "berth_request_errors_total", "counter", "Inference requests answered with a non-2xx status."),
+        (
+            Family::Latency,
+            "berth_request_duration_seconds",
+            "histogram",
+            "Inference request latency, body read to response.",
+        ),
+        (Family::InFlight, "berth_requests_in_flight", "gauge", "Inference requests being answered now."),
+        (Family::Classes, "berth_predicted_class_total", "counter", "Predicted labels by class."),
+        (Family::Values, "berth_predicted_value", "histogram", "Predicted values and anomaly scores."),
+    ];
 }
 
 pub struct InFlight(Arc<VersionMetrics>);
@@ -319,21 +377,14 @@ impl Metrics {
     /// The Prometheus text exposition format (version 0.0.4).
     pub fn render(&self, ready: bool) -> String {
         let mut out = String::with_capacity(4096);
-        out.push_str("# HELP berth_requests_total Inference requests by model version, endpoint and status code.\n");
-        out.push_str("# TYPE berth_requests_total counter\n");
-        out.push_str("# HELP berth_request_errors_total Inference requests answered with a non-2xx status.\n");
-        out.push_str("# TYPE berth_request_errors_total counter\n");
-        out.push_str("# HELP berth_request_duration_seconds Inference request latency, body read to response.\n");
-        out.push_str("# TYPE berth_request_duration_seconds histogram\n");
-        out.push_str("# HELP berth_requests_in_flight Inference requests being answered now.\n");
-        out.push_str("# TYPE berth_requests_in_flight gauge\n");
-        out.push_str("# HELP berth_predicted_class_total Predicted labels by class.\n");
-        out.push_str("# TYPE berth_predicted_class_total counter\n");
-        out.push_str("# HELP berth_predicted_value Predicted values and anomaly scores.\n");
-        out.push_str("# TYPE berth_predicted_value histogram\n");
-        self.unloaded.render(&mut out);
-        for v in self.versions.lock().unwrap_or_else(|e| e.into_inner()).iter() {
-            v.render(&mut out);
+        let versions = self.versions.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        for (family, name, kind, help) in Family::ALL {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} {kind}");
+            self.unloaded.render(family, &mut out);
+            for v in &versions {
+                v.render(family, &mut out);
+            }
         }
         out.push_str(
             "# HELP berth_model_load_seconds Time to load (fetch, verify, open, smoke-test) a model version.\n",
@@ -413,6 +464,30 @@ mod tests {
         assert!(text.contains(r#"endpoint="predict",le="0.005"} 3"#), "{text}");
         assert!(text.contains(r#"berth_predicted_class_total{model="churn",version="1",class="yes"} 2"#));
         assert!(text.contains("berth_model_ready 1"));
+    }
+
+    #[test]
+    fn each_family_comes_in_one_group_however_many_versions() {
+        let m = Metrics::default();
+        for v in ["1", "2"] {
+            let s = m.version("churn", v, &["no".into(), "yes".into()]);
+            s.finish(Endpoint::Predict, 200, Duration::from_micros(300));
+            s.finish(Endpoint::OpenInference, 422, Duration::from_micros(30));
+        }
+        let text = m.render(true);
+        let families: Vec<&str> = text
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(|l| l.split(['{', ' ']).next().unwrap())
+            .map(|n| n.trim_end_matches("_bucket").trim_end_matches("_sum").trim_end_matches("_count"))
+            .collect();
+        let mut groups = families.clone();
+        groups.dedup();
+        let mut distinct = groups.clone();
+        distinct.sort();
+        distinct.dedup();
+        assert_eq!(groups.len(), distinct.len(), "a family split in two: {groups:?}\n{text}");
+        assert!(text.contains(r#"berth_request_errors_total{model="churn",version="2",endpoint="v2"} 1"#), "{text}");
     }
 
     #[test]
