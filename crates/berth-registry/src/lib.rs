@@ -268,6 +268,9 @@ pub trait Registry: Access + Send + Sync {
         actor: &Actor,
     ) -> Result<(LogSegment, bool)>;
 
+    /// Segment `name` of `model`'s prediction log, if it is recorded.
+    async fn log_segment(&self, model: &ModelName, name: &str) -> Result<Option<LogSegment>>;
+
     /// The prediction-log segments recorded for `model`, in name order.
     async fn log_segments(&self, model: &ModelName) -> Result<Vec<LogSegment>>;
 

@@ -81,6 +81,19 @@ impl Db {
         Ok((record, inserted))
     }
 
+    /// Segment `name` of `model`, if it is recorded.
+    pub(crate) async fn log_segment(&self, model: &ModelName, name: &str) -> Result<Option<LogSegment>> {
+        let row = sqlx::query(
+            "SELECT model, name, digest, size, created_by, created_at FROM log_segments WHERE model = $1 AND name = $2",
+        )
+        .bind(model.as_str())
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(self.err())?;
+        row.map(|r| self.log_segment_row(&r)).transpose()
+    }
+
     /// The segments of `model`, in name order.
     pub(crate) async fn log_segments(&self, model: &ModelName) -> Result<Vec<LogSegment>> {
         let rows = sqlx::query(

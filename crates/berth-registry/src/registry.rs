@@ -169,6 +169,10 @@ impl<E> Registry for SqlRegistry<E> {
         self.db.record_log_segment(model, name, digest, size, actor).await
     }
 
+    async fn log_segment(&self, model: &ModelName, name: &str) -> Result<Option<crate::LogSegment>> {
+        self.db.log_segment(model, name).await
+    }
+
     async fn log_segments(&self, model: &ModelName) -> Result<Vec<crate::LogSegment>> {
         self.db.log_segments(model).await
     }

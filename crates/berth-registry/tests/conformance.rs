@@ -813,6 +813,9 @@ async fn log_segments_are_recorded_once_per_name_and_listed_in_name_order(e: Eng
     assert!(!new, "a name is recorded once");
     assert_eq!(kept.digest, a, "and keeps what it holds");
     r.record_log_segment(&name("fraud"), "feedback-y-1.parquet", &a, 9, &actor()).await.unwrap();
+    let one = r.log_segment(&churn, "predictions-churn-v1-x-2.parquet").await.unwrap();
+    assert_eq!(one.map(|s| s.digest), Some(a), "one segment by name");
+    assert_eq!(r.log_segment(&name("fraud"), "predictions-churn-v1-x-2.parquet").await.unwrap(), None, "per model");
     let names: Vec<String> = r.log_segments(&churn).await.unwrap().into_iter().map(|s| s.name).collect();
     assert_eq!(names, ["feedback-x-1.parquet", "predictions-churn-v1-x-2.parquet"]);
     let blobs = r.log_segment_blobs().await.unwrap();

@@ -118,9 +118,7 @@ impl Berth {
     /// store keeps no segment of that name.
     pub async fn log_segment(&self, model: &ModelName, name: &str) -> Result<Option<(LogSegment, Vec<u8>)>> {
         self.allow(Role::Reader, Some(model), None)?;
-        let Some(s) = self.registry.log_segments(model).await?.into_iter().find(|s| s.name == name) else {
-            return Ok(None);
-        };
+        let Some(s) = self.registry.log_segment(model, name).await? else { return Ok(None) };
         let bytes = self.store.get_bytes(&s.digest, MAX_SEGMENT_BYTES).await?;
         Ok(Some((s, bytes.to_vec())))
     }
