@@ -36,7 +36,7 @@ pub(crate) async fn put(
     let bytes =
         body::read(body, MAX_SEGMENT_BYTES as usize, "rotate the prediction log more often (--prediction-log-rotate)")
             .await?;
-    let put = b.put_log_segment(&m, &name, bytes.to_vec()).await?;
+    let put = b.put_log_segment(&m, &name, Vec::from(bytes)).await?;
     let status = if put.recorded { StatusCode::CREATED } else { StatusCode::OK };
     Ok(body::json(status, &put))
 }

@@ -121,6 +121,18 @@ impl Track {
         }
     }
 
+    /// The bin of each of `rows` of what was predicted: labels as the
+    /// target's categories (or, for a target profiled as numbers, as the
+    /// numbers they spell), values as numbers.
+    fn bins_of_predictions(&mut self, p: &Prediction, rows: std::ops::Range<usize>) -> Vec<u32> {
+        match (&self.bins, &p.labels, &p.values) {
+            (Bins::Categorical { .. }, Some(l), _) => l[rows].iter().map(|x| self.category(x)).collect(),
+            (Bins::Numeric { .. }, Some(l), _) => l[rows].iter().map(|x| self.number(x.trim().parse().ok())).collect(),
+            (Bins::Numeric { .. }, None, Some(v)) => v[rows].iter().map(|x| self.number(Some(*x))).collect(),
+            _ => rows.map(|_| MISSING).collect(),
+        }
+    }
+
     fn psi(&self) -> Option<f64> {
         self.bins.psi(&self.counts.per_bin)
     }
@@ -226,15 +238,7 @@ impl LiveWindow {
                 None => rows.clone().map(|_| MISSING).collect(),
             })
             .collect();
-        let predicted = match (&p.labels, &p.values) {
-            (Some(l), _) => Some(Column::strings("prediction", &l[rows.clone()])),
-            (None, Some(v)) => Some(Column::float("prediction", v[rows.clone()].to_vec())),
-            (None, None) => None,
-        };
-        let target: Option<Vec<u32>> = match (&mut w.target, &predicted) {
-            (Some(t), Some(c)) => Some(t.bins_of(c, 0..rows.len())),
-            _ => None,
-        };
+        let target: Option<Vec<u32>> = w.target.as_mut().map(|t| t.bins_of_predictions(p, rows.clone()));
         let classes: Option<Vec<u32>> = match (&w.classes, &p.labels) {
             (Some((names, _)), Some(l)) => Some(
                 l[rows.clone()]

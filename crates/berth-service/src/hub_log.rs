@@ -51,5 +51,5 @@ pub(crate) async fn get(hub: &HubClient, s: &LogSegment) -> Result<Vec<u8>> {
             hint: Some("ask the hub's operator to run `berth fsck` where the registry is".into()),
         });
     }
-    Ok(bytes.to_vec())
+    Ok(Vec::from(bytes))
 }

@@ -120,7 +120,7 @@ impl Berth {
         self.allow(Role::Reader, Some(model), None)?;
         let Some(s) = self.registry.log_segment(model, name).await? else { return Ok(None) };
         let bytes = self.store.get_bytes(&s.digest, MAX_SEGMENT_BYTES).await?;
-        Ok(Some((s, bytes.to_vec())))
+        Ok(Some((s, Vec::from(bytes))))
     }
 }
 

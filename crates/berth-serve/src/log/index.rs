@@ -119,10 +119,14 @@ impl Index {
     }
 
     pub fn remember(&mut self, id: &str, model: &str, rows: u32, kind: Kind) {
-        if self.last.as_ref().is_none_or(|a| a.model != model || a.kind != kind) {
-            self.last = Some(Arc::new(Answerer { model: model.to_string(), kind }));
-        }
-        let by = self.last.clone().expect("set above");
+        let by = match &self.last {
+            Some(a) if a.model == model && a.kind == kind => a.clone(),
+            _ => {
+                let a = Arc::new(Answerer { model: model.to_string(), kind });
+                self.last = Some(a.clone());
+                a
+            }
+        };
         let entry = Entry { by, rows };
         if self.map.insert(id.to_string(), entry).is_none() {
             self.order.push_back(id.to_string());
