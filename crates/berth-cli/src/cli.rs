@@ -655,6 +655,8 @@ pub enum TaskArg {
     Classification,
     Regression,
     Anomaly,
+    /// A regression over time, validated on its latest rows (a forecast model is a regression model).
+    Forecast,
 }
 
 #[derive(Debug, Args)]

@@ -82,13 +82,14 @@ async fn train_and_push(
 ) -> Result<u64> {
     let given = hyper.iter().map(|(k, v)| (k.to_string(), *v)).collect();
     let config = TrainConfig {
-        model_type: Task::Classification,
+        model_type: Task::Classification.into(),
         algorithm: Algorithm::new(algorithm, &given).map_err(|e| failed(&e.to_string()))?,
         features: None,
         target: Some("target".into()),
         validation_split: 0.2,
         seed: 42,
         data: None,
+        time_column: None,
     };
     let sets: String = hyper.iter().map(|(k, v)| format!(" --set {k}={v}")).collect();
     cmd(&format!(

@@ -4,10 +4,21 @@
 use std::path::Path;
 
 use berth_core::{Exit, ModelArg, Ref};
-use berth_ml::{TrainConfig, TrainConfigDraft};
+use berth_ml::{ModelType, TrainConfig, TrainConfigDraft};
 use berth_service::{Result, Scorer, ServiceError, TrainRequest, detect_lineage};
 
 use crate::cli::{TaskArg, TrainArgs};
+
+impl From<TaskArg> for ModelType {
+    fn from(t: TaskArg) -> ModelType {
+        match t {
+            TaskArg::Classification => ModelType::Classification,
+            TaskArg::Regression => ModelType::Regression,
+            TaskArg::Anomaly => ModelType::Anomaly,
+            TaskArg::Forecast => ModelType::Forecast,
+        }
+    }
+}
 use crate::progress::Bars;
 use crate::render;
 

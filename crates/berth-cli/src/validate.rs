@@ -20,7 +20,7 @@ impl From<TaskArg> for Task {
     fn from(t: TaskArg) -> Task {
         match t {
             TaskArg::Classification => Task::Classification,
-            TaskArg::Regression => Task::Regression,
+            TaskArg::Regression | TaskArg::Forecast => Task::Regression,
             TaskArg::Anomaly => Task::Anomaly,
         }
     }

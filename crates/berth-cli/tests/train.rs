@@ -293,3 +293,94 @@ fn a_path_is_taken_for_a_file_and_pickles_are_never_loaded() {
     let r = p.berth(&["validate", "out/model.berth", "--data", "train.csv"]).fails(2);
     assert!(r.stderr.contains("out/model.berth: no such model file"), "{}", r.stderr);
 }
+
+/// The seeds' forecast: hourly temperature and humidity to load, with a
+/// daily cycle. Its thresholds are met at every regression algorithm's
+/// defaults, on the latest hours of training data and on hours the model
+/// never saw, because the timestamp reaches the model as its calendar.
+#[test]
+fn a_forecast_sees_the_hour_of_day_and_meets_the_seeds_thresholds_at_defaults() {
+    let p = Project::new();
+    p.berth(&["data", "synth", "--kind", "forecast", "--rows", "6000", "--seed", "42", "-o", "train.csv"]).ok();
+    p.berth(&["data", "synth", "--kind", "forecast", "--rows", "1000", "--seed", "7", "-o", "later.csv"]).ok();
+    p.write(
+        "gate.toml",
+        b"[metrics]\nmae = { max = 50.0 }\nrmse = { max = 75.0 }\nmape = { max = 10.0 }\nr2 = { min = 0.7 }\n",
+    );
+    for algorithm in ["ridge", "hist_gradient_boosting", "random_forest", "gradient_boosting"] {
+        let out = format!("out-{algorithm}");
+        let r = p
+            .berth(&[
+                "train",
+                "--data",
+                "train.csv",
+                "--model-type",
+                "forecast",
+                "--algorithm",
+                algorithm,
+                "--target",
+                "load",
+                "-o",
+                &out,
+                "--json",
+            ])
+            .ok()
+            .json();
+        let m = &r["train"]["metrics"];
+        assert!(m["r2"].as_f64().unwrap() >= 0.85 && m["mape"].as_f64().unwrap() <= 4.0, "{algorithm}: {m}");
+        assert_eq!(r["train"]["validation_rows"], 1200);
+        let summary: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(p.path().join(&out).join("training_summary.json")).unwrap()).unwrap();
+        assert_eq!(summary["config"]["model_type"], "forecast", "{summary}");
+        let model = format!("{out}/model.berth");
+        p.berth(&["validate", &model, "--data", "later.csv", "--gate", "gate.toml"]).ok();
+    }
+    // The same data as a plain regression on temperature and humidity alone
+    // cannot see the cycle, and the seeds' R² floor fails it.
+    p.berth(&[
+        "train",
+        "--data",
+        "train.csv",
+        "--model-type",
+        "regression",
+        "--algorithm",
+        "ridge",
+        "--target",
+        "load",
+        "--features",
+        "temperature,humidity",
+        "-o",
+        "blind",
+    ])
+    .ok();
+    let r = p.berth(&["validate", "blind/model.berth", "--data", "later.csv", "--gate", "gate.toml", "--json"]);
+    let j = r.fails(1).json();
+    assert!(j["metrics"]["r2"].as_f64().unwrap() < 0.7, "{}", j["metrics"]);
+
+    // A forecast without a timestamp, or with time_column on another model type, is refused with the fix.
+    let e = p
+        .berth(&[
+            "train",
+            "--data",
+            "train.csv",
+            "--model-type",
+            "forecast",
+            "--algorithm",
+            "ridge",
+            "--target",
+            "load",
+            "--features",
+            "temperature,humidity",
+            "-o",
+            "x",
+        ])
+        .fails(2)
+        .stderr;
+    assert!(e.contains("needs a timestamp column") && e.contains("time_column"), "{e}");
+    p.write(
+        "bad.toml",
+        b"model_type = \"regression\"\nalgorithm = \"ridge\"\ntarget = \"load\"\ntime_column = \"timestamp\"\n",
+    );
+    let e = p.berth(&["train", "--config", "bad.toml", "--data", "train.csv", "-o", "y"]).fails(2).stderr;
+    assert!(e.contains("model_type = \"forecast\""), "{e}");
+}

@@ -4,6 +4,7 @@
 //! Depends only on `berth-core`; it knows nothing of models, stores or
 //! registries, and does no network I/O.
 
+mod calendar;
 mod column;
 mod concat;
 mod csv_io;
@@ -16,6 +17,7 @@ mod schema;
 pub mod synth;
 mod text_index;
 
+pub use calendar::Calendar;
 pub use column::{Column, ColumnData, Table};
 pub use error::DataError;
 pub use io::{ReadOptions, data_files, read_files, read_table, write_table};

@@ -8,6 +8,7 @@ mod algorithm;
 mod ensemble;
 mod error;
 mod features;
+mod forecast;
 mod hist;
 mod iforest;
 mod linalg;
@@ -22,7 +23,8 @@ pub use algorithm::{
     LogisticRegressionParams, NaiveBayesParams, RandomForestParams, RidgeParams,
 };
 pub use error::MlError;
-pub use features::{Encoded, FeatureEncoder, FeatureKind};
+pub use features::{Encoded, FeatureEncoder, FeatureKind, TimePart};
+pub use forecast::ModelType;
 pub use hist::HistTree;
 pub use model::{Estimator, MAX_MODEL_BYTES, Model, Prediction, Predictor, Signature, Task};
 pub use onnx::OnnxModel;

@@ -14,6 +14,7 @@ use crate::algorithm::{
 };
 use crate::ensemble::{BoostParams, ForestParams};
 use crate::features::FeatureEncoder;
+use crate::forecast::ModelType;
 use crate::linalg::{cholesky_solve, lbfgs};
 use crate::model::{Estimator, FORMAT, FORMAT_VERSION, Model, Signature, Task};
 use crate::tree::{Target, TreeParams};
@@ -26,7 +27,7 @@ use crate::{MlError, Result};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "TrainConfigDraft", into = "TrainConfigDraft")]
 pub struct TrainConfig {
-    pub model_type: Task,
+    pub model_type: ModelType,
     pub algorithm: Algorithm,
     /// Feature columns; every column but the target when absent.
     pub features: Option<Vec<String>>,
@@ -37,6 +38,15 @@ pub struct TrainConfig {
     pub seed: u64,
     /// The training data file, if the config names it.
     pub data: Option<String>,
+    /// A forecast's time column; the one timestamp feature when absent.
+    pub time_column: Option<String>,
+}
+
+impl TrainConfig {
+    /// The task of the model it trains.
+    pub fn task(&self) -> Task {
+        self.model_type.task()
+    }
 }
 
 /// A training config as written: the algorithm by name and its
@@ -46,7 +56,7 @@ pub struct TrainConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrainConfigDraft {
-    pub model_type: Task,
+    pub model_type: ModelType,
     pub algorithm: AlgorithmName,
     #[serde(default)]
     pub hyperparameters: BTreeMap<String, f64>,
@@ -60,11 +70,13 @@ pub struct TrainConfigDraft {
     pub seed: u64,
     #[serde(default)]
     pub data: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_column: Option<String>,
 }
 
 impl TrainConfigDraft {
     /// A draft of `algorithm` for `model_type` with every other key at its default.
-    pub fn new(model_type: Task, algorithm: AlgorithmName) -> TrainConfigDraft {
+    pub fn new(model_type: ModelType, algorithm: AlgorithmName) -> TrainConfigDraft {
         TrainConfigDraft {
             model_type,
             algorithm,
@@ -74,6 +86,7 @@ impl TrainConfigDraft {
             validation_split: default_split(),
             seed: default_seed(),
             data: None,
+            time_column: None,
         }
     }
 }
@@ -82,7 +95,14 @@ impl TryFrom<TrainConfigDraft> for TrainConfig {
     type Error = MlError;
 
     fn try_from(d: TrainConfigDraft) -> Result<TrainConfig> {
-        d.algorithm.check_task(d.model_type)?;
+        d.algorithm.check_task(d.model_type.task())?;
+        if d.time_column.is_some() && d.model_type != ModelType::Forecast {
+            return Err(MlError::Invalid(format!(
+                "time_column orders a forecast's rows, and this is a {} model; \
+                 set model_type = \"forecast\", or remove time_column",
+                d.model_type
+            )));
+        }
         Ok(TrainConfig {
             model_type: d.model_type,
             algorithm: Algorithm::new(d.algorithm, &d.hyperparameters)?,
@@ -91,6 +111,7 @@ impl TryFrom<TrainConfigDraft> for TrainConfig {
             validation_split: d.validation_split,
             seed: d.seed,
             data: d.data,
+            time_column: d.time_column,
         })
     }
 }
@@ -108,6 +129,7 @@ impl From<TrainConfig> for TrainConfigDraft {
             validation_split: c.validation_split,
             seed: c.seed,
             data: c.data,
+            time_column: c.time_column,
         }
     }
 }
@@ -192,10 +214,11 @@ fn classes_of(table: &Table, target: &str) -> Result<(Vec<String>, Vec<usize>)> 
 /// Trains the model `cfg` describes. The config's algorithm decides the
 /// trainer; one that does not fit the model type is refused, never replaced.
 pub fn train(table: &Table, cfg: &TrainConfig) -> Result<Trained> {
-    cfg.algorithm.check_task(cfg.model_type)?;
+    let task = cfg.task();
+    cfg.algorithm.check_task(task)?;
     cfg.algorithm.check()?;
     let target = cfg.target.as_deref().filter(|t| !t.is_empty());
-    if target.is_none() && cfg.model_type != Task::Anomaly {
+    if target.is_none() && task != Task::Anomaly {
         return Err(MlError::Invalid(format!("a {} model needs a target column (set `target`)", cfg.model_type)));
     }
     if let Some(t) = target
@@ -216,7 +239,13 @@ pub fn train(table: &Table, cfg: &TrainConfig) -> Result<Trained> {
     {
         return Err(MlError::Invalid(format!("the target {t:?} is also listed as a feature")));
     }
-    let (train_rows, validation_rows) = split(table.rows(), cfg.validation_split, cfg.seed)?;
+    let in_time_order = cfg.model_type == ModelType::Forecast;
+    let (train_rows, validation_rows) = if in_time_order {
+        let time = crate::forecast::time_column(table, &features, cfg.time_column.as_deref())?;
+        crate::forecast::split_by_time(table, &time, cfg.validation_split)?
+    } else {
+        split(table.rows(), cfg.validation_split, cfg.seed)?
+    };
     if let Algorithm::NaiveBayes(p) = &cfg.algorithm {
         return train_text(table, cfg, &features, p, train_rows, validation_rows);
     }
@@ -228,8 +257,8 @@ pub fn train(table: &Table, cfg: &TrainConfig) -> Result<Trained> {
     let inputs: Vec<Field> =
         features.iter().map(|f| Field { name: f.clone(), ty: table.column(f).expect("encoded").ty() }).collect();
     // Checked above; the arms for algorithms of other model types say so again rather than guess.
-    let misfit = || Err(cfg.algorithm.name().misfit(cfg.model_type));
-    let (estimator, classes, iterations) = match cfg.model_type {
+    let misfit = || Err(cfg.algorithm.name().misfit(task));
+    let (estimator, classes, iterations) = match task {
         Task::Regression => {
             let c = table.column(tname).expect("checked");
             if c.ty() == ColumnType::Str {
@@ -267,7 +296,8 @@ pub fn train(table: &Table, cfg: &TrainConfig) -> Result<Trained> {
                     Estimator::GradientBoostingRegressor { learning_rate: p.learning_rate, init, trees }
                 }
                 Algorithm::HistGradientBoosting(p) => {
-                    let fitted = hist_fit(&x, &y, &encoder, crate::hist::Loss::SquaredError, p, cfg.seed)?;
+                    let loss = crate::hist::Loss::SquaredError;
+                    let fitted = hist_fit(&x, &y, &encoder, loss, p, cfg.seed, in_time_order)?;
                     Estimator::HistGradientBoostingRegressor {
                         baseline: fitted.baseline[0],
                         trees: fitted.rounds.into_iter().flatten().collect(),
@@ -312,7 +342,7 @@ pub fn train(table: &Table, cfg: &TrainConfig) -> Result<Trained> {
                     let loss =
                         if k == 2 { crate::hist::Loss::Binary } else { crate::hist::Loss::Softmax { classes: k } };
                     let yf: Vec<f64> = y.iter().map(|c| *c as f64).collect();
-                    let fitted = hist_fit(&x, &yf, &encoder, loss, p, cfg.seed)?;
+                    let fitted = hist_fit(&x, &yf, &encoder, loss, p, cfg.seed, false)?;
                     let iterations = fitted.rounds.len();
                     (
                         Estimator::HistGradientBoostingClassifier { baseline: fitted.baseline, rounds: fitted.rounds },
@@ -336,7 +366,7 @@ pub fn train(table: &Table, cfg: &TrainConfig) -> Result<Trained> {
     let model = Model {
         format: FORMAT.into(),
         version: FORMAT_VERSION,
-        signature: Signature { task: cfg.model_type, inputs, target: target.map(str::to_string), classes },
+        signature: Signature { task, inputs, target: target.map(str::to_string), classes },
         hyperparameters: cfg.algorithm.hyperparameters(),
         encoder,
         estimator,
@@ -434,7 +464,8 @@ fn boost_params(p: &GradientBoostingParams, seed: u64) -> BoostParams {
     }
 }
 
-/// Histogram gradient boosting of `loss` on the natively encoded `x`.
+/// Histogram gradient boosting of `loss` on the natively encoded `x`;
+/// `in_time_order` rows hold out their latest share for early stopping.
 fn hist_fit(
     x: &crate::Encoded,
     y: &[f64],
@@ -442,6 +473,7 @@ fn hist_fit(
     loss: crate::hist::Loss,
     p: &HistGradientBoostingParams,
     seed: u64,
+    in_time_order: bool,
 ) -> Result<crate::hist::Fitted> {
     let levels = encoder.category_levels();
     for (f, n) in encoder.features.iter().zip(&levels) {
@@ -469,6 +501,7 @@ fn hist_fit(
         n_iter_no_change: p.n_iter_no_change,
         tol: p.tol,
         seed,
+        in_time_order,
         threads: berth_data::cores().min(HIST_THREADS),
         parallel_cells: crate::hist::PARALLEL_CELLS,
     };
@@ -570,7 +603,10 @@ mod tests {
     }
 
     fn draft(task: Task, algorithm: &str, target: &str) -> TrainConfigDraft {
-        TrainConfigDraft { target: Some(target.into()), ..TrainConfigDraft::new(task, algorithm.parse().unwrap()) }
+        TrainConfigDraft {
+            target: Some(target.into()),
+            ..TrainConfigDraft::new(task.into(), algorithm.parse().unwrap())
+        }
     }
 
     fn checked(d: TrainConfigDraft) -> Result<TrainConfig> {
@@ -699,7 +735,7 @@ mod ensemble_tests {
     ) -> (Trained, f64) {
         let t = generate(kind, &SynthOptions { rows: 3000, classes, features: 6, ..Default::default() }).unwrap();
         let cfg = TrainConfig {
-            model_type: task,
+            model_type: task.into(),
             algorithm: Algorithm::new(
                 algorithm.parse().unwrap(),
                 &hyper.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
@@ -710,6 +746,7 @@ mod ensemble_tests {
             validation_split: 0.25,
             seed: 3,
             data: None,
+            time_column: None,
         };
         let trained = train(&t, &cfg).unwrap();
         let val = t.take(&trained.validation_rows);
@@ -754,13 +791,14 @@ mod ensemble_tests {
     fn naive_bayes_classifies_synthetic_sentiment() {
         let t = generate(Kind::Text, &SynthOptions { rows: 2000, ..Default::default() }).unwrap();
         let mut cfg = TrainConfig {
-            model_type: Task::Classification,
+            model_type: ModelType::Classification,
             algorithm: Algorithm::with_defaults(AlgorithmName::NaiveBayes),
             features: None,
             target: Some("label".into()),
             validation_split: 0.25,
             seed: 1,
             data: None,
+            time_column: None,
         };
         let trained = train(&t, &cfg).unwrap();
         let val = t.take(&trained.validation_rows);
@@ -781,7 +819,7 @@ mod ensemble_tests {
         )
         .unwrap();
         let cfg = TrainConfig {
-            model_type: Task::Anomaly,
+            model_type: ModelType::Anomaly,
             algorithm: Algorithm::IsolationForest(crate::IsolationForestParams {
                 contamination: 0.05,
                 ..Default::default()
@@ -791,6 +829,7 @@ mod ensemble_tests {
             validation_split: 0.0,
             seed: 5,
             data: None,
+            time_column: None,
         };
         let trained = train(&t, &cfg).unwrap();
         let p = trained.model.predict(&t).unwrap();
@@ -804,7 +843,7 @@ mod ensemble_tests {
         assert!(scores.iter().all(|s| *s > 0.0 && *s <= 1.0));
         assert_eq!(Model::from_bytes(&trained.model.to_bytes()).unwrap(), trained.model);
         let mut no_target = cfg.clone();
-        no_target.model_type = Task::Classification;
+        no_target.model_type = ModelType::Classification;
         no_target.algorithm = Algorithm::with_defaults(AlgorithmName::RandomForest);
         assert!(train(&t, &no_target).unwrap_err().to_string().contains("needs a target"));
     }
@@ -831,13 +870,14 @@ mod ensemble_tests {
         ])
         .unwrap();
         let mut c = TrainConfig {
-            model_type: Task::Classification,
+            model_type: ModelType::Classification,
             algorithm: Algorithm::with_defaults(AlgorithmName::HistGradientBoosting),
             features: None,
             target: Some("y".into()),
             validation_split: 0.25,
             seed: 3,
             data: None,
+            time_column: None,
         };
         let trained = train(&t, &c).unwrap();
         let bytes = trained.model.to_bytes();

@@ -93,6 +93,7 @@ fn config(task: Task, target: &str) -> TrainConfig {
         validation_split: 0.0,
         seed: 1,
         data: None,
+        time_column: None,
     }
 }
 
@@ -189,13 +190,14 @@ fn time_a_fit_on_80k_rows() {
     let (train_t, test_t) = (t.take(&(0..80_000).collect::<Vec<_>>()), t.take(&(80_000..t.rows()).collect::<Vec<_>>()));
     for name in [AlgorithmName::HistGradientBoosting, AlgorithmName::GradientBoosting] {
         let cfg = TrainConfig {
-            model_type: Task::Classification,
+            model_type: Task::Classification.into(),
             algorithm: Algorithm::with_defaults(name),
             features: None,
             target: Some("y".into()),
             validation_split: 0.0,
             seed: 1,
             data: None,
+            time_column: None,
         };
         let started = Instant::now();
         let trained = train(&train_t, &cfg).unwrap();

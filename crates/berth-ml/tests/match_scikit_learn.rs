@@ -35,6 +35,7 @@ fn fit(
         validation_split: 0.0,
         seed: 1,
         data: None,
+        time_column: None,
     };
     let m = train(&t, &cfg).unwrap().model;
     (m.predict(&t).unwrap(), t)

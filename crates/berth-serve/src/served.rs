@@ -116,7 +116,7 @@ pub fn sample_row(scorer: &Scorer, inputs: &Inputs) -> Table {
         .map(|f| {
             let known = features.iter().find(|x| x.name == f.name).map(|x| &x.kind);
             let mean = match known {
-                Some(FeatureKind::Numeric { mean, .. }) => *mean,
+                Some(FeatureKind::Numeric { mean, .. } | FeatureKind::Time { mean, .. }) => *mean,
                 _ => 0.0,
             };
             match f.ty {

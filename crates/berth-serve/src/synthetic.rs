@@ -31,7 +31,7 @@ pub fn train(signature: Option<&Signature>) -> Result<Model, String> {
     };
     let features: Vec<String> = table.names().into_iter().filter(|n| n != TARGET).collect();
     let cfg = TrainConfig {
-        model_type: task,
+        model_type: task.into(),
         algorithm: Algorithm::with_defaults(match task {
             Task::Classification => AlgorithmName::LogisticRegression,
             Task::Regression => AlgorithmName::Ridge,
@@ -42,6 +42,7 @@ pub fn train(signature: Option<&Signature>) -> Result<Model, String> {
         validation_split: 0.2,
         seed: 7,
         data: None,
+        time_column: None,
     };
     let mut model = berth_ml::train(&table, &cfg).map_err(|e| e.to_string())?.model;
     if let Some(s) = signature {

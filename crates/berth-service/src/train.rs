@@ -139,7 +139,7 @@ pub fn train(req: &TrainRequest) -> Result<TrainReport> {
     let eval = table.take(eval_rows);
     let pred = trained.model.predict(&eval).map_err(ml_error)?;
     let target = req.config.target.as_deref().filter(|t| !t.is_empty()).and_then(|t| eval.column(t));
-    let metrics = match (req.config.model_type, target) {
+    let metrics = match (req.config.task(), target) {
         (Task::Regression, Some(target)) => {
             let y: Vec<f64> = (0..eval.rows()).map(|i| target.as_f64(i).unwrap_or(f64::NAN)).collect();
             berth_gate::metrics::regression(&y, pred.values.as_deref().unwrap_or_default())
@@ -287,7 +287,7 @@ pub fn load_train_config(path: &Path) -> Result<TrainConfigDraft> {
         ServiceError::input(
             format!("{}: {}", path.display(), e.message()),
             Some(
-                "keys: model_type, algorithm, target, features, validation_split, seed, data, [hyperparameters]".into(),
+                "keys: model_type, algorithm, target, features, validation_split, seed, data, time_column, [hyperparameters]".into(),
             ),
         )
     })

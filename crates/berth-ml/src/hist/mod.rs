@@ -35,6 +35,9 @@ pub(crate) struct Params {
     pub n_iter_no_change: usize,
     pub tol: f64,
     pub seed: u64,
+    /// The rows are in time order: early stopping holds out the latest
+    /// ones rather than a shuffled share.
+    pub in_time_order: bool,
     /// Workers for histogram building; the result does not depend on it.
     pub threads: usize,
     /// Histograms of at least this many cells (rows × features) are built
@@ -111,8 +114,11 @@ pub(crate) fn fit(x: &Encoded, y: &[f64], levels: &[Option<usize>], loss: Loss, 
     // Early stopping needs rows on both sides of its split.
     let n_val = (x.rows as f64 * p.validation_fraction).round() as usize;
     let split = p.early_stopping && n_val >= 1 && x.rows - n_val.min(x.rows) >= 2;
-    let (train_rows, val_rows) =
-        if split { holdout(y, p.validation_fraction, classify, p.seed) } else { ((0..x.rows).collect(), Vec::new()) };
+    let (train_rows, val_rows) = match (split, p.in_time_order) {
+        (false, _) => ((0..x.rows).collect(), Vec::new()),
+        (true, true) => ((0..x.rows - n_val).collect(), (x.rows - n_val..x.rows).collect()),
+        (true, false) => holdout(y, p.validation_fraction, classify, p.seed),
+    };
     let owned;
     let (xt, yt): (&Encoded, Vec<f64>) = if split {
         owned = take(x, &train_rows);
@@ -183,6 +189,7 @@ mod tests {
             max_bins: 255,
             early_stopping: false,
             validation_fraction: 0.1,
+            in_time_order: false,
             n_iter_no_change: 10,
             tol: 1e-7,
             seed: 1,
