@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Training benchmark against scikit-learn: bench/train.sh [ROWS=100000] [FEATURES=20]
+# Training benchmark against scikit-learn and LightGBM (and a forecast): bench/train.sh [ROWS=100000] [FEATURES=20]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/berth/target}"

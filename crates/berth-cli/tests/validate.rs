@@ -493,8 +493,8 @@ fn the_subject_and_the_metrics_are_decided_where_the_arguments_enter() {
         (with(&["--min", "accuracy=0.5"]), "metric \"accuracy\" does not apply to a regression model"),
         (vec!["validate", "--predictions", "preds.csv", "--data", "truth.csv"], "say the task"),
         (
-            vec!["validate", "--predictions", "preds.csv", "--data", "truth.csv", "--task", "forecast"],
-            "[possible values: classification, regression, anomaly]",
+            vec!["validate", "--predictions", "preds.csv", "--data", "truth.csv", "--task", "ranking"],
+            "[possible values: classification, regression, anomaly, forecast]",
         ),
         (with(&["model.berth"]), "cannot be used with"),
         (vec!["validate", "--endpoint", "staging:8080", "--data", "truth.csv"], "must start with http:// or https://"),

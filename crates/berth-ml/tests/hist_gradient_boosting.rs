@@ -86,7 +86,7 @@ fn features() -> Vec<String> {
 
 fn config(task: Task, target: &str) -> TrainConfig {
     TrainConfig {
-        model_type: task,
+        model_type: task.into(),
         algorithm: Algorithm::with_defaults(AlgorithmName::HistGradientBoosting),
         features: Some(features()),
         target: Some(target.into()),

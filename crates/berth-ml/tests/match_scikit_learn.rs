@@ -28,7 +28,7 @@ fn fit(
     let t = read_table(&data(file), &ReadOptions::default()).unwrap();
     let hyper = hyper.iter().map(|(k, v)| (k.to_string(), *v)).collect::<BTreeMap<_, _>>();
     let cfg = TrainConfig {
-        model_type: task,
+        model_type: task.into(),
         algorithm: Algorithm::new(algorithm.parse().unwrap(), &hyper).unwrap(),
         features: None,
         target: Some(target.into()),
