@@ -6,11 +6,14 @@ arithmetic, so berth's test (crates/berth-ml/tests/hist_gradient_boosting.rs)
 regenerates the same rows bit for bit instead of reading a large CSV:
 20,000 rows, 8 uniform features x0..x7 in [-1, 1] (x0 10% and x3 15%
 missing), one text column c (levels a..f, 5% missing), and three targets:
-y_bin (two classes), y_multi (three classes) and y_reg (a value). The first
+y_bin (two classes), y_multi (three classes) and y_reg (a value), plus
+y_pos = exp(y_reg / 4) (a positive value, for the Poisson loss). The first
 16,000 rows train, the last 4,000 are held out. Writes
 crates/berth-ml/tests/data/hist_gradient_boosting.json with the held-out
 accuracy / R² of each library at its defaults (scikit-learn stops early on
-a random tenth of the training rows) and without early stopping.
+a random tenth of the training rows) and without early stopping, and the
+held-out mean absolute error of the absolute-error loss on y_reg and mean
+Poisson deviance of the Poisson loss on y_pos.
 
     pip install scikit-learn==1.9.1 lightgbm==4.7.0 numpy pandas
     python3 scripts/reference_hist_gradient_boosting.py
@@ -89,10 +92,18 @@ def r2(y, p):
     return float(1.0 - ((y - p) ** 2).sum() / ((y - y.mean()) ** 2).sum())
 
 
+def mean_poisson_deviance(y, mu):
+    y, mu = np.asarray(y), np.asarray(mu)
+    term = np.where(y > 0, y * np.log(np.where(y > 0, y, 1.0) / mu), 0.0)
+    return float(np.mean(2.0 * (term - y + mu)))
+
+
 def reference():
     import lightgbm
+    from sklearn.metrics import mean_poisson_deviance as sk_poisson
 
     df = generate()
+    df["y_pos"] = np.exp(df["y_reg"] / 4.0)
     features = [f"x{j}" for j in range(8)] + ["c"]
     train, test = df.iloc[:TRAIN], df.iloc[TRAIN:]
     out = {
@@ -123,6 +134,14 @@ def reference():
                 m[f"{target}_accuracy"] = float((model.predict(test[features]) == test[target]).mean())
             model = reg(**kw).fit(train[features], train["y_reg"])
             m["y_reg_r2"] = r2(test["y_reg"], model.predict(test[features]))
+            losses = {"scikit-learn": ("absolute_error", "poisson", "loss"), "lightgbm": ("l1", "poisson", "objective")}
+            absolute, poisson, key = losses[name]
+            model = reg(**kw, **{key: absolute}).fit(train[features], train["y_reg"])
+            m["y_reg_mae"] = float(np.mean(np.abs(test["y_reg"] - model.predict(test[features]))))
+            model = reg(**kw, **{key: poisson}).fit(train[features], train["y_pos"])
+            mu = model.predict(test[features])
+            m["y_pos_poisson_deviance"] = mean_poisson_deviance(test["y_pos"], mu)
+            assert abs(m["y_pos_poisson_deviance"] - sk_poisson(test["y_pos"], mu)) < 1e-9
             out[run][name] = m
     path = pathlib.Path(__file__).resolve().parent.parent / "crates/berth-ml/tests/data/hist_gradient_boosting.json"
     path.write_text(json.dumps(out, indent=2) + "\n")

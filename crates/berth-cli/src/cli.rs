@@ -683,7 +683,7 @@ pub struct TrainArgs {
     pub features: Option<Vec<String>>,
     /// A hyperparameter (repeatable), e.g. --set C=0.5.
     #[arg(long = "set", value_name = "NAME=VALUE", value_parser = hyperparameter)]
-    pub hyperparameters: Vec<(String, f64)>,
+    pub hyperparameters: Vec<(String, berth_ml::Hyper)>,
     #[arg(long)]
     pub validation_split: Option<f64>,
     #[arg(long)]
@@ -732,17 +732,19 @@ fn store_url(s: &str) -> Result<String, String> {
         .map_err(|e| with_hint(e, Some("write a directory, file:///abs/path or s3://bucket/prefix".into())))
 }
 
-/// `--set NAME=VALUE`: hyperparameters are numbers. Which names the
-/// algorithm takes is checked with the rest of the training config.
-fn hyperparameter(s: &str) -> Result<(String, f64), String> {
+/// `--set NAME=VALUE`: a number, or a name for the few hyperparameters that
+/// choose among options (`--set loss=poisson`). Which names the algorithm
+/// takes, and which values each, is checked with the rest of the training
+/// config.
+fn hyperparameter(s: &str) -> Result<(String, berth_ml::Hyper), String> {
     let kv = KeyValue::parse(s).map_err(|e| e.to_string())?;
-    match kv.value.trim().parse::<f64>() {
-        Ok(x) => Ok((kv.key, x)),
-        Err(_) => Err(with_hint(
-            format!("hyperparameter {} = {:?} is not a number", kv.key, kv.value),
+    if kv.value.trim().is_empty() {
+        return Err(with_hint(
+            format!("hyperparameter {} has no value", kv.key),
             Some(format!("write it as --set {}=0.5", kv.key)),
-        )),
+        ));
     }
+    Ok((kv.key, berth_ml::Hyper::parse(&kv.value)))
 }
 
 /// A duration that may not be zero, e.g. `10s` (a zero timeout would close
@@ -805,7 +807,7 @@ mod tests {
             panic!("not train")
         };
         assert_eq!((t.model_type, t.algorithm), (Some(TaskArg::Regression), Some(AlgorithmName::Ridge)));
-        assert_eq!(t.hyperparameters, [("alpha".to_string(), 0.5)]);
+        assert_eq!(t.hyperparameters, [("alpha".to_string(), berth_ml::Hyper::Number(0.5))]);
         let Command::Data(DataCommand::Drift(d)) = parse(&[
             "data",
             "drift",
@@ -842,7 +844,7 @@ mod tests {
             (&["promote", "m@1", "--to", "latest"], "--to <ENV>", "reserved"),
             (&["push", "m.bin", "-m", "m", "--param", "novalue"], "--param <KEY=VALUE>", "expected KEY=VALUE"),
             (&["tag", "m@1", "=v"], "<KEY=VALUE>", "no key"),
-            (&["train", "--set", "C=x"], "--set <NAME=VALUE>", "is not a number"),
+            (&["train", "--set", "C="], "--set <NAME=VALUE>", "has no value"),
             (&["train", "--algorithm", "svm"], "--algorithm <ALGORITHM>", "valid: logistic_regression"),
             (&["train", "--algorithm", "xgboost"], "--algorithm <ALGORITHM>", "onnxmltools"),
             (&["train", "--model-type", "regr"], "--model-type <MODEL_TYPE>", "regression"),

@@ -80,7 +80,7 @@ async fn train_and_push(
     data: &Path,
     out: &Path,
 ) -> Result<u64> {
-    let given = hyper.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+    let given = hyper.iter().map(|(k, v)| (k.to_string(), berth_ml::Hyper::Number(*v))).collect();
     let config = TrainConfig {
         model_type: Task::Classification.into(),
         algorithm: Algorithm::new(algorithm, &given).map_err(|e| failed(&e.to_string()))?,

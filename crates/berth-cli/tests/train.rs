@@ -384,3 +384,44 @@ fn a_forecast_sees_the_hour_of_day_and_meets_the_seeds_thresholds_at_defaults() 
     let e = p.berth(&["train", "--config", "bad.toml", "--data", "train.csv", "-o", "y"]).fails(2).stderr;
     assert!(e.contains("model_type = \"forecast\""), "{e}");
 }
+
+/// hist_gradient_boosting's loss is a name, from a config or `--set`; a
+/// name it does not take, a number where a name belongs (and the reverse),
+/// a classifier given a regression loss and a negative target for Poisson
+/// are each refused with what to write instead.
+#[test]
+fn hist_gradient_boosting_takes_its_loss_by_name() {
+    let p = Project::new();
+    p.berth(&["data", "synth", "--kind", "forecast", "--rows", "3000", "-o", "f.csv"]).ok();
+    p.berth(&["data", "synth", "--kind", "regression", "--rows", "500", "-o", "r.csv"]).ok();
+    p.berth(&["data", "synth", "--kind", "classification", "--rows", "500", "-o", "c.csv"]).ok();
+    p.write(
+        "ae.toml",
+        b"model_type = \"forecast\"\nalgorithm = \"hist_gradient_boosting\"\ntarget = \"load\"\n\
+          [hyperparameters]\nloss = \"absolute_error\"\nmax_iter = 50\n",
+    );
+    let r = p.berth(&["train", "--config", "ae.toml", "--data", "f.csv", "-o", "ae", "--json"]).ok().json();
+    assert!(r["train"]["metrics"]["r2"].as_f64().unwrap() > 0.8, "{r}");
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(p.path().join("ae/training_summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["hyperparameters"]["loss"], "absolute_error");
+    assert_eq!(summary["config"]["hyperparameters"]["max_iter"], 50.0);
+    let train = |data: &str, task: &str, target: &str, set: &str| {
+        p.berth(&[
+            "train", "--data", data, "--model-type", task, "--algorithm", "hist_gradient_boosting", "--target", target,
+            "--set", set, "-o", "out", "--force", "--json",
+        ])
+    };
+    let r = train("f.csv", "regression", "load", "loss=poisson").ok().json();
+    assert!(r["train"]["metrics"]["r2"].as_f64().unwrap() > 0.8, "{r}");
+    for (data, task, target, set, needle) in [
+        ("f.csv", "regression", "load", "loss=huber", "must be one of auto, squared_error, absolute_error, poisson"),
+        ("f.csv", "regression", "load", "loss=1", "must be a name"),
+        ("f.csv", "regression", "load", "max_iter=many", "max_iter = many: must be a number"),
+        ("c.csv", "classification", "target", "loss=poisson", "is a regression loss; a classifier minimises log_loss"),
+        ("r.csv", "regression", "target", "loss=poisson", "needs a target that is never negative"),
+    ] {
+        let e = train(data, task, target, set).fails(2).stderr;
+        assert!(e.contains(needle), "{set}: {e}");
+    }
+}

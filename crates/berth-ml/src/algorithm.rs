@@ -11,6 +11,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::hyperparameter::{EarlyStopping, HistLoss, Hyper, Value};
 use crate::model::Task;
 use crate::{MlError, Result};
 
@@ -170,102 +171,7 @@ impl<'de> Deserialize<'de> for AlgorithmName {
     }
 }
 
-/// How a hyperparameter's value is written in a config (a number) and what
-/// the trainer takes.
-trait Value: Copy {
-    fn from_number(x: f64) -> std::result::Result<Self, &'static str>;
-    fn to_number(self) -> f64;
-}
-
-impl Value for f64 {
-    fn from_number(x: f64) -> std::result::Result<f64, &'static str> {
-        Ok(x)
-    }
-    fn to_number(self) -> f64 {
-        self
-    }
-}
-
-/// Counts are whole numbers; the bound keeps every count exact as an f64.
-impl Value for usize {
-    fn from_number(x: f64) -> std::result::Result<usize, &'static str> {
-        if !(x.is_finite() && x >= 0.0 && x.fract() == 0.0) {
-            return Err("must be a whole number, 0 or more");
-        }
-        if x > f64::from(u32::MAX) {
-            return Err("is too large; counts go up to 4294967295");
-        }
-        Ok(x as usize)
-    }
-    fn to_number(self) -> f64 {
-        self as f64
-    }
-}
-
-/// Early stopping is on, off, or on for large training sets only.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EarlyStopping {
-    /// On when the training rows number more than [`EarlyStopping::AUTO_ROWS`]
-    /// (scikit-learn's "auto"); written -1.
-    Auto,
-    /// Written 1.
-    On,
-    /// Written 0.
-    Off,
-}
-
-impl EarlyStopping {
-    pub const AUTO_ROWS: usize = 10_000;
-
-    /// Whether it applies to a fit on `rows` training rows.
-    pub fn applies(self, rows: usize) -> bool {
-        match self {
-            EarlyStopping::Auto => rows > EarlyStopping::AUTO_ROWS,
-            EarlyStopping::On => true,
-            EarlyStopping::Off => false,
-        }
-    }
-}
-
-impl Value for EarlyStopping {
-    fn from_number(x: f64) -> std::result::Result<EarlyStopping, &'static str> {
-        if x == -1.0 {
-            Ok(EarlyStopping::Auto)
-        } else if x == 1.0 {
-            Ok(EarlyStopping::On)
-        } else if x == 0.0 {
-            Ok(EarlyStopping::Off)
-        } else {
-            Err("must be 1 (on), 0 (off) or -1 (auto: on above 10000 training rows)")
-        }
-    }
-    fn to_number(self) -> f64 {
-        match self {
-            EarlyStopping::Auto => -1.0,
-            EarlyStopping::On => 1.0,
-            EarlyStopping::Off => 0.0,
-        }
-    }
-}
-
-/// Switches are written 1 (on) or 0 (off), as numbers like every other
-/// hyperparameter.
-impl Value for bool {
-    fn from_number(x: f64) -> std::result::Result<bool, &'static str> {
-        if x == 1.0 {
-            Ok(true)
-        } else if x == 0.0 {
-            Ok(false)
-        } else {
-            Err("must be 1 (on) or 0 (off)")
-        }
-    }
-    fn to_number(self) -> f64 {
-        if self { 1.0 } else { 0.0 }
-    }
-}
-
-fn bad(name: &str, value: f64, reason: &str) -> MlError {
+fn bad(name: &str, value: impl fmt::Display, reason: &str) -> MlError {
     MlError::BadHyperparameter { name: name.to_string(), value: value.to_string(), reason: reason.to_string() }
 }
 
@@ -297,19 +203,19 @@ macro_rules! hyperparameters {
 
             /// The defaults with `given` laid over them; names are checked
             /// against [`Self::NAMES`] before this.
-            fn from_numbers(given: &BTreeMap<String, f64>) -> Result<Self> {
+            fn from_values(given: &BTreeMap<String, Hyper>) -> Result<Self> {
                 let mut p = $ty::default();
                 $(
-                    if let Some(&x) = given.get($key) {
-                        p.$field = Value::from_number(x).map_err(|reason| bad($key, x, reason))?;
+                    if let Some(x) = given.get($key) {
+                        p.$field = Value::from_hyper(x).map_err(|reason| bad($key, x, reason))?;
                     }
                 )*
                 Ok(p)
             }
 
             /// Every hyperparameter by name, defaults included.
-            fn numbers(&self) -> BTreeMap<String, f64> {
-                BTreeMap::from([$(($key.to_string(), Value::to_number(self.$field))),*])
+            fn values(&self) -> BTreeMap<String, Hyper> {
+                BTreeMap::from([$(($key.to_string(), Value::to_hyper(self.$field))),*])
             }
         }
     };
@@ -397,6 +303,11 @@ hyperparameters! {
         n_iter_no_change: usize = 10 => "n_iter_no_change",
         /// The improvement in held-out loss that counts.
         tol: f64 = 1e-7 => "tol",
+        /// What boosting minimises: "auto" is log loss for a classifier and
+        /// squared error for a regressor; a regressor also takes
+        /// "absolute_error" and "poisson" (a log link, for counts and other
+        /// non-negative targets).
+        loss: HistLoss = HistLoss::Auto => "loss",
     }
 }
 
@@ -438,7 +349,7 @@ impl Algorithm {
     /// `name` with `given` hyperparameters laid over its defaults. A
     /// hyperparameter it does not have is refused with the ones it has; a
     /// value out of range is refused with the range.
-    pub fn new(name: AlgorithmName, given: &BTreeMap<String, f64>) -> Result<Algorithm> {
+    pub fn new(name: AlgorithmName, given: &BTreeMap<String, Hyper>) -> Result<Algorithm> {
         let names = name.hyperparameter_names();
         if let Some(k) = given.keys().find(|k| !names.contains(&k.as_str())) {
             return Err(MlError::UnknownHyperparameter {
@@ -448,19 +359,17 @@ impl Algorithm {
             });
         }
         let algorithm = match name {
-            AlgorithmName::Ridge => Algorithm::Ridge(RidgeParams::from_numbers(given)?),
+            AlgorithmName::Ridge => Algorithm::Ridge(RidgeParams::from_values(given)?),
             AlgorithmName::LogisticRegression => {
-                Algorithm::LogisticRegression(LogisticRegressionParams::from_numbers(given)?)
+                Algorithm::LogisticRegression(LogisticRegressionParams::from_values(given)?)
             }
-            AlgorithmName::RandomForest => Algorithm::RandomForest(RandomForestParams::from_numbers(given)?),
-            AlgorithmName::GradientBoosting => {
-                Algorithm::GradientBoosting(GradientBoostingParams::from_numbers(given)?)
-            }
+            AlgorithmName::RandomForest => Algorithm::RandomForest(RandomForestParams::from_values(given)?),
+            AlgorithmName::GradientBoosting => Algorithm::GradientBoosting(GradientBoostingParams::from_values(given)?),
             AlgorithmName::HistGradientBoosting => {
-                Algorithm::HistGradientBoosting(HistGradientBoostingParams::from_numbers(given)?)
+                Algorithm::HistGradientBoosting(HistGradientBoostingParams::from_values(given)?)
             }
-            AlgorithmName::NaiveBayes => Algorithm::NaiveBayes(NaiveBayesParams::from_numbers(given)?),
-            AlgorithmName::IsolationForest => Algorithm::IsolationForest(IsolationForestParams::from_numbers(given)?),
+            AlgorithmName::NaiveBayes => Algorithm::NaiveBayes(NaiveBayesParams::from_values(given)?),
+            AlgorithmName::IsolationForest => Algorithm::IsolationForest(IsolationForestParams::from_values(given)?),
         };
         algorithm.check()?;
         Ok(algorithm)
@@ -495,15 +404,15 @@ impl Algorithm {
 
     /// Every hyperparameter by name, defaults included: what a config of
     /// this algorithm says and what its model records.
-    pub fn hyperparameters(&self) -> BTreeMap<String, f64> {
+    pub fn hyperparameters(&self) -> BTreeMap<String, Hyper> {
         match self {
-            Algorithm::Ridge(p) => p.numbers(),
-            Algorithm::LogisticRegression(p) => p.numbers(),
-            Algorithm::RandomForest(p) => p.numbers(),
-            Algorithm::GradientBoosting(p) => p.numbers(),
-            Algorithm::HistGradientBoosting(p) => p.numbers(),
-            Algorithm::NaiveBayes(p) => p.numbers(),
-            Algorithm::IsolationForest(p) => p.numbers(),
+            Algorithm::Ridge(p) => p.values(),
+            Algorithm::LogisticRegression(p) => p.values(),
+            Algorithm::RandomForest(p) => p.values(),
+            Algorithm::GradientBoosting(p) => p.values(),
+            Algorithm::HistGradientBoosting(p) => p.values(),
+            Algorithm::NaiveBayes(p) => p.values(),
+            Algorithm::IsolationForest(p) => p.values(),
         }
     }
 
@@ -577,8 +486,8 @@ impl fmt::Display for Algorithm {
 mod tests {
     use super::*;
 
-    fn given(pairs: &[(&str, f64)]) -> BTreeMap<String, f64> {
-        pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+    fn given(pairs: &[(&str, f64)]) -> BTreeMap<String, Hyper> {
+        pairs.iter().map(|(k, v)| (k.to_string(), Hyper::Number(*v))).collect()
     }
 
     #[test]
@@ -638,6 +547,9 @@ mod tests {
                 ("n_iter_no_change", 10.0),
                 ("tol", 1e-7),
             ])
+            .into_iter()
+            .chain([("loss".to_string(), Hyper::Name("auto".into()))])
+            .collect()
         );
         assert_eq!(defaults(AlgorithmName::NaiveBayes), given(&[("alpha", 1.0), ("max_features", 0.0)]));
         assert_eq!(

@@ -10,6 +10,7 @@ mod error;
 mod features;
 mod forecast;
 mod hist;
+mod hyperparameter;
 mod iforest;
 mod linalg;
 mod model;
@@ -19,13 +20,14 @@ mod train;
 mod tree;
 
 pub use algorithm::{
-    Algorithm, AlgorithmName, EarlyStopping, GradientBoostingParams, HistGradientBoostingParams, IsolationForestParams,
+    Algorithm, AlgorithmName, GradientBoostingParams, HistGradientBoostingParams, IsolationForestParams,
     LogisticRegressionParams, NaiveBayesParams, RandomForestParams, RidgeParams,
 };
 pub use error::MlError;
 pub use features::{Encoded, FeatureEncoder, FeatureKind, TimePart};
 pub use forecast::ModelType;
 pub use hist::HistTree;
+pub use hyperparameter::{EarlyStopping, HistLoss, Hyper};
 pub use model::{Estimator, MAX_MODEL_BYTES, Model, Prediction, Predictor, Signature, Task};
 pub use onnx::OnnxModel;
 pub use text::NaiveBayes;

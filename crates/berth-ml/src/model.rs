@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::features::FeatureEncoder;
 use crate::hist::HistTree;
+use crate::hyperparameter::Hyper;
 use crate::tree::Tree;
 use crate::{MlError, Result};
 
@@ -85,10 +86,13 @@ pub enum Estimator {
         rounds: Vec<Vec<Tree>>,
     },
     /// Histogram gradient boosting: the value is `baseline` plus every
-    /// tree's leaf (the learning rate is in the leaves).
+    /// tree's leaf (the learning rate is in the leaves), or with `log_link`
+    /// (the Poisson loss) the exponential of that sum.
     HistGradientBoostingRegressor {
         baseline: f64,
         trees: Vec<HistTree>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        log_link: bool,
     },
     /// Histogram gradient boosting: one tree per iteration for two classes
     /// (log-odds of the second class), one per class per iteration
@@ -113,7 +117,7 @@ pub struct Model {
     pub format: String,
     pub version: u32,
     pub signature: Signature,
-    pub hyperparameters: BTreeMap<String, f64>,
+    pub hyperparameters: BTreeMap<String, Hyper>,
     pub encoder: FeatureEncoder,
     pub estimator: Estimator,
 }
@@ -354,9 +358,10 @@ impl Predictor for Model {
             Estimator::GradientBoostingRegressor { learning_rate, init, trees } => {
                 regression(&|row| init + learning_rate * trees.iter().map(|t| t.output(row)[0]).sum::<f64>())
             }
-            Estimator::HistGradientBoostingRegressor { baseline, trees } => {
-                regression(&|row| baseline + trees.iter().map(|t| t.predict(row)).sum::<f64>())
-            }
+            Estimator::HistGradientBoostingRegressor { baseline, trees, log_link } => regression(&|row| {
+                let raw = baseline + trees.iter().map(|t| t.predict(row)).sum::<f64>();
+                if *log_link { raw.exp() } else { raw }
+            }),
             Estimator::HistGradientBoostingClassifier { baseline, rounds } => classification(&|row| {
                 let mut z = crate::hist::raw_scores(baseline, rounds, row);
                 if z.len() == 1 {

@@ -15,6 +15,7 @@ use crate::algorithm::{
 use crate::ensemble::{BoostParams, ForestParams};
 use crate::features::FeatureEncoder;
 use crate::forecast::ModelType;
+use crate::hyperparameter::{HistLoss, Hyper};
 use crate::linalg::{cholesky_solve, lbfgs};
 use crate::model::{Estimator, FORMAT, FORMAT_VERSION, Model, Signature, Task};
 use crate::tree::{Target, TreeParams};
@@ -59,7 +60,7 @@ pub struct TrainConfigDraft {
     pub model_type: ModelType,
     pub algorithm: AlgorithmName,
     #[serde(default)]
-    pub hyperparameters: BTreeMap<String, f64>,
+    pub hyperparameters: BTreeMap<String, Hyper>,
     #[serde(default)]
     pub features: Option<Vec<String>>,
     #[serde(default)]
@@ -296,11 +297,12 @@ pub fn train(table: &Table, cfg: &TrainConfig) -> Result<Trained> {
                     Estimator::GradientBoostingRegressor { learning_rate: p.learning_rate, init, trees }
                 }
                 Algorithm::HistGradientBoosting(p) => {
-                    let loss = crate::hist::Loss::SquaredError;
+                    let loss = regression_loss(p.loss, tname, &y, &train_rows)?;
                     let fitted = hist_fit(&x, &y, &encoder, loss, p, cfg.seed, in_time_order)?;
                     Estimator::HistGradientBoostingRegressor {
                         baseline: fitted.baseline[0],
                         trees: fitted.rounds.into_iter().flatten().collect(),
+                        log_link: loss == crate::hist::Loss::Poisson,
                     }
                 }
                 Algorithm::LogisticRegression(_) | Algorithm::NaiveBayes(_) | Algorithm::IsolationForest(_) => {
@@ -339,6 +341,14 @@ pub fn train(table: &Table, cfg: &TrainConfig) -> Result<Trained> {
                     (Estimator::GradientBoostingClassifier { learning_rate: p.learning_rate, init, rounds }, 1)
                 }
                 Algorithm::HistGradientBoosting(p) => {
+                    if !matches!(p.loss, HistLoss::Auto | HistLoss::LogLoss) {
+                        return Err(MlError::BadHyperparameter {
+                            name: "loss".into(),
+                            value: p.loss.as_str().into(),
+                            reason: "is a regression loss; a classifier minimises log_loss (write auto or log_loss)"
+                                .into(),
+                        });
+                    }
                     let loss =
                         if k == 2 { crate::hist::Loss::Binary } else { crate::hist::Loss::Softmax { classes: k } };
                     let yf: Vec<f64> = y.iter().map(|c| *c as f64).collect();
@@ -508,6 +518,36 @@ fn hist_fit(
     Ok(crate::hist::fit(x, y, &levels, loss, &params))
 }
 
+/// The boosting loss a regressor's `loss` names; Poisson needs a target
+/// that is never negative and not all zero (`y` holds `rows` of `target`).
+fn regression_loss(loss: HistLoss, target: &str, y: &[f64], rows: &[usize]) -> Result<crate::hist::Loss> {
+    use crate::hist::Loss;
+    match loss {
+        HistLoss::Auto | HistLoss::SquaredError => Ok(Loss::SquaredError),
+        HistLoss::AbsoluteError => Ok(Loss::AbsoluteError),
+        HistLoss::Poisson => {
+            if let Some(k) = y.iter().position(|v| *v < 0.0) {
+                return Err(MlError::Invalid(format!(
+                    "loss = poisson needs a target that is never negative, and {target:?} is {} at row {}; \
+                     use squared_error or absolute_error",
+                    y[k], rows[k]
+                )));
+            }
+            if y.iter().all(|v| *v == 0.0) {
+                return Err(MlError::Invalid(format!(
+                    "loss = poisson needs a target that is not all zero, and {target:?} is 0 in every training row"
+                )));
+            }
+            Ok(Loss::Poisson)
+        }
+        HistLoss::LogLoss => Err(MlError::BadHyperparameter {
+            name: "loss".into(),
+            value: "log_loss".into(),
+            reason: "is a classification loss; a regressor takes squared_error, absolute_error or poisson".into(),
+        }),
+    }
+}
+
 /// The most workers histogram gradient boosting uses.
 const HIST_THREADS: usize = 8;
 
@@ -649,11 +689,11 @@ mod tests {
         let e = "svm".parse::<AlgorithmName>().unwrap_err().to_string();
         assert!(e.contains("valid: logistic_regression"), "{e}");
         let mut d = draft(Task::Classification, "logistic_regression", "target");
-        d.hyperparameters.insert("depth".into(), 3.0);
+        d.hyperparameters.insert("depth".into(), 3.0.into());
         let e = checked(d).unwrap_err().to_string();
         assert!(e.contains("valid: C, max_iter, tol"), "{e}");
         let mut d = draft(Task::Classification, "logistic_regression", "target");
-        d.hyperparameters.insert("C".into(), -1.0);
+        d.hyperparameters.insert("C".into(), (-1.0).into());
         assert!(checked(d).unwrap_err().to_string().contains("must be above 0"));
         let e = checked(draft(Task::Regression, "logistic_regression", "target")).unwrap_err().to_string();
         assert!(e.contains("logistic_regression trains classification models, not regression models"), "{e}");
@@ -738,7 +778,7 @@ mod ensemble_tests {
             model_type: task.into(),
             algorithm: Algorithm::new(
                 algorithm.parse().unwrap(),
-                &hyper.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+                &hyper.iter().map(|(k, v)| (k.to_string(), Hyper::Number(*v))).collect(),
             )
             .unwrap(),
             features: None,

@@ -26,7 +26,7 @@ fn fit(
     hyper: &[(&str, f64)],
 ) -> (berth_ml::Prediction, berth_data::Table) {
     let t = read_table(&data(file), &ReadOptions::default()).unwrap();
-    let hyper = hyper.iter().map(|(k, v)| (k.to_string(), *v)).collect::<BTreeMap<_, _>>();
+    let hyper = hyper.iter().map(|(k, v)| (k.to_string(), berth_ml::Hyper::Number(*v))).collect::<BTreeMap<_, _>>();
     let cfg = TrainConfig {
         model_type: task.into(),
         algorithm: Algorithm::new(algorithm.parse().unwrap(), &hyper).unwrap(),

@@ -98,11 +98,12 @@ fn score(g: f64, h: f64, l2: f64) -> f64 {
     g * g / (h + l2)
 }
 
-/// A tree as grown, with its leaves' rows: `(start, end, value)` ranges of
+/// A tree as grown, with its leaves: row ranges of
 /// [`Grower::rows`].
 pub(crate) struct Grown {
     pub tree: HistTree,
-    pub leaves: Vec<(usize, usize, f64)>,
+    /// `(start, end, value, node)`: the rows, the value and the leaf's node in `tree`.
+    pub leaves: Vec<(usize, usize, f64, usize)>,
 }
 
 /// Grows trees on one binned training set, reusing its buffers.
@@ -452,7 +453,7 @@ impl<'a> Grower<'a> {
                 None => {
                     let value = -p.shrinkage * node.sums.g / (node.sums.h + p.l2 + 1e-15);
                     tree.push_leaf(value);
-                    leaves.push((node.start, node.end, value));
+                    leaves.push((node.start, node.end, value, me));
                 }
                 Some((l, r)) => {
                     let s = node.split.as_ref().expect("a split node keeps its split");

@@ -110,7 +110,7 @@ fn should_stop(scores: &[f64], n: usize, tol: f64) -> bool {
 /// classification losses). `levels[f]` is `Some(n)` when feature f is
 /// categorical with codes 0..n. Returns the model and its iteration count.
 pub(crate) fn fit(x: &Encoded, y: &[f64], levels: &[Option<usize>], loss: Loss, p: &Params) -> Fitted {
-    let classify = !matches!(loss, Loss::SquaredError);
+    let classify = loss.classifies();
     // Early stopping needs rows on both sides of its split.
     let n_val = (x.rows as f64 * p.validation_fraction).round() as usize;
     let split = p.early_stopping && n_val >= 1 && x.rows - n_val.min(x.rows) >= 2;
@@ -154,8 +154,19 @@ pub(crate) fn fit(x: &Encoded, y: &[f64], levels: &[Option<usize>], loss: Loss, 
                 g[i] = grad[i * w + c];
                 h[i] = hess[i * w + c];
             }
-            let grown = grower.grow(&g, &h);
-            for &(start, end, v) in &grown.leaves {
+            let mut grown = grower.grow(&g, &h);
+            if loss.leaf_medians() {
+                // As scikit-learn: a leaf's value is the median of its rows'
+                // residuals, times the learning rate.
+                let mut residuals = Vec::new();
+                for leaf in &mut grown.leaves {
+                    residuals.clear();
+                    residuals.extend(grower.rows(leaf.0, leaf.1).iter().map(|&r| yt[r as usize] - raw[r as usize]));
+                    leaf.2 = p.learning_rate * loss::median(&mut residuals);
+                    grown.tree.value[leaf.3] = leaf.2;
+                }
+            }
+            for &(start, end, v, _) in &grown.leaves {
                 grower.rows(start, end).iter().for_each(|&r| raw[r as usize * w + c] += v);
             }
             for i in 0..xv.rows {
