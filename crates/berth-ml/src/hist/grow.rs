@@ -444,9 +444,9 @@ impl<'a> Grower<'a> {
         let p = &self.params;
         let mut stack = vec![(0usize, usize::MAX)];
         while let Some((id, parent)) = stack.pop() {
-            let me = tree.feature.len();
+            let me = tree.len();
             if parent != usize::MAX {
-                tree.right[parent] = me as u32;
+                tree.set_right(parent, me);
             }
             let node = &nodes[id];
             match node.children {

@@ -163,7 +163,7 @@ pub(crate) fn fit(x: &Encoded, y: &[f64], levels: &[Option<usize>], loss: Loss, 
                     residuals.clear();
                     residuals.extend(grower.rows(leaf.0, leaf.1).iter().map(|&r| yt[r as usize] - raw[r as usize]));
                     leaf.2 = p.learning_rate * loss::median(&mut residuals);
-                    grown.tree.value[leaf.3] = leaf.2;
+                    grown.tree.set_leaf_value(leaf.3, leaf.2);
                 }
             }
             for &(start, end, v, _) in &grown.leaves {

@@ -17,16 +17,28 @@ use serde::{Deserialize, Serialize};
 
 use super::bins::category_code;
 
-/// A fitted tree of histogram gradient boosting.
+/// A fitted tree of histogram gradient boosting, held as one record per
+/// node so a prediction walks one array.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct HistTree {
-    pub feature: Vec<i32>,
-    pub threshold: Vec<f64>,
-    pub right: Vec<u32>,
-    pub missing_left: Vec<bool>,
-    /// The category codes a categorical split sends left.
-    pub categories: Vec<Option<[u64; 4]>>,
-    pub value: Vec<f64>,
+    nodes: Vec<Node>,
+    /// The category codes each categorical split sends left (bit c for code c).
+    sets: Vec<[u64; 4]>,
+}
+
+/// One node: 24 bytes, so a path through a tree touches few cache lines.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Node {
+    /// A numeric split's threshold, or a leaf's value.
+    value: f64,
+    /// The feature a split reads; -1 for a leaf.
+    feature: i32,
+    /// A split's right child (its left child is the next node).
+    right: u32,
+    /// A categorical split's index in `sets`.
+    set: u32,
+    /// [`MISSING_LEFT`] and [`CATEGORICAL`].
+    flags: u8,
 }
 
 const MISSING_LEFT: u8 = 1;
@@ -34,59 +46,73 @@ const CATEGORICAL: u8 = 2;
 
 impl HistTree {
     pub(crate) fn push_leaf(&mut self, value: f64) {
-        self.push(-1, 0.0, false, None, value);
+        self.nodes.push(Node { value, feature: -1, right: 0, set: 0, flags: 0 });
     }
 
     pub(crate) fn push_split(&mut self, feature: usize, threshold: f64, missing_left: bool, set: Option<[u64; 4]>) {
-        self.push(feature as i32, threshold, missing_left, set, 0.0);
+        let mut flags = if missing_left { MISSING_LEFT } else { 0 };
+        let index = match set {
+            Some(words) => {
+                flags |= CATEGORICAL;
+                self.sets.push(words);
+                self.sets.len() as u32 - 1
+            }
+            None => 0,
+        };
+        // A categorical split has no threshold.
+        let value = if set.is_some() { 0.0 } else { threshold };
+        self.nodes.push(Node { value, feature: feature as i32, right: 0, set: index, flags });
     }
 
-    fn push(&mut self, feature: i32, threshold: f64, missing_left: bool, set: Option<[u64; 4]>, value: f64) {
-        self.feature.push(feature);
-        self.threshold.push(threshold);
-        self.right.push(0);
-        self.missing_left.push(missing_left);
-        self.categories.push(set);
-        self.value.push(value);
+    /// The number of nodes.
+    pub(crate) fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Points split `node` at its right child.
+    pub(crate) fn set_right(&mut self, node: usize, right: usize) {
+        self.nodes[node].right = right as u32;
+    }
+
+    /// Replaces leaf `node`'s value.
+    pub(crate) fn set_leaf_value(&mut self, node: usize, value: f64) {
+        debug_assert!(self.nodes[node].feature < 0, "node {node} is a split");
+        self.nodes[node].value = value;
     }
 
     /// The value of the leaf `row` reaches.
     pub fn predict(&self, row: &[f64]) -> f64 {
         let mut i = 0;
-        while self.feature[i] >= 0 {
-            let x = row[self.feature[i] as usize];
+        loop {
+            let n = &self.nodes[i];
+            if n.feature < 0 {
+                return n.value;
+            }
+            let x = row[n.feature as usize];
             let left = if x.is_nan() {
-                self.missing_left[i]
-            } else if let Some(set) = &self.categories[i] {
+                n.flags & MISSING_LEFT != 0
+            } else if n.flags & CATEGORICAL != 0 {
+                let set = &self.sets[n.set as usize];
                 category_code(x, 256).is_some_and(|c| set[c / 64] >> (c % 64) & 1 == 1)
             } else {
-                x <= self.threshold[i]
+                x <= n.value
             };
-            i = if left { i + 1 } else { self.right[i] as usize };
+            i = if left { i + 1 } else { n.right as usize };
         }
-        self.value[i]
     }
 
-    /// Checks the structure of a tree read from a file: every array has a
-    /// value per node, features are in range and children point forward, so
-    /// prediction always terminates.
+    /// Checks the structure of a tree read from a file: features are in
+    /// range, children point forward and sets exist, so prediction always
+    /// terminates.
     pub fn is_well_formed(&self, n_features: usize) -> bool {
-        let n = self.feature.len();
+        let n = self.nodes.len();
         n > 0
-            && [
-                self.threshold.len(),
-                self.right.len(),
-                self.missing_left.len(),
-                self.categories.len(),
-                self.value.len(),
-            ]
-            .iter()
-            .all(|l| *l == n)
-            && (0..n).all(|i| {
-                self.feature[i] < 0
-                    || ((self.feature[i] as usize) < n_features
-                        && (self.right[i] as usize) < n
-                        && self.right[i] as usize > i + 1)
+            && self.nodes.iter().enumerate().all(|(i, node)| {
+                node.feature < 0
+                    || ((node.feature as usize) < n_features
+                        && (node.right as usize) < n
+                        && node.right as usize > i + 1
+                        && (node.flags & CATEGORICAL == 0 || (node.set as usize) < self.sets.len()))
             })
     }
 }
@@ -107,23 +133,21 @@ impl Serialize for HistTree {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut b: [Vec<u8>; 6] = Default::default();
         let [feature, threshold, right, flags, categories, value] = &mut b;
-        for i in 0..self.feature.len() {
-            feature.extend_from_slice(&self.feature[i].to_le_bytes());
-            if self.feature[i] < 0 {
-                value.extend_from_slice(&self.value[i].to_le_bytes());
+        for n in &self.nodes {
+            feature.extend_from_slice(&n.feature.to_le_bytes());
+            if n.feature < 0 {
+                value.extend_from_slice(&n.value.to_le_bytes());
                 continue;
             }
-            threshold.extend_from_slice(&self.threshold[i].to_le_bytes());
-            right.extend_from_slice(&self.right[i].to_le_bytes());
-            let mut flag = if self.missing_left[i] { MISSING_LEFT } else { 0 };
-            if let Some(set) = &self.categories[i] {
-                flag |= CATEGORICAL;
-                set.iter().for_each(|w| categories.extend_from_slice(&w.to_le_bytes()));
+            threshold.extend_from_slice(&n.value.to_le_bytes());
+            right.extend_from_slice(&n.right.to_le_bytes());
+            if n.flags & CATEGORICAL != 0 {
+                self.sets[n.set as usize].iter().for_each(|w| categories.extend_from_slice(&w.to_le_bytes()));
             }
-            flags.push(flag);
+            flags.push(n.flags);
         }
         Repr {
-            nodes: self.feature.len(),
+            nodes: self.nodes.len(),
             feature: B64.encode(feature),
             threshold: B64.encode(threshold),
             right: B64.encode(right),
@@ -169,7 +193,7 @@ impl<'de> Deserialize<'de> for HistTree {
         let (mut split, mut leaf, mut cat) = (0, 0, 0);
         for f in feature {
             if f < 0 {
-                t.push(f, 0.0, false, None, value[leaf]);
+                t.push_leaf(value[leaf]);
                 leaf += 1;
                 continue;
             }
@@ -177,8 +201,10 @@ impl<'de> Deserialize<'de> for HistTree {
                 cat += 4;
                 [categories[cat - 4], categories[cat - 3], categories[cat - 2], categories[cat - 1]]
             });
-            t.push(f, threshold[split], flags[split] & MISSING_LEFT != 0, set, 0.0);
-            *t.right.last_mut().expect("just pushed") = right[split];
+            // A negative feature is a leaf, so the cast keeps the value.
+            t.push_split(f as usize, threshold[split], flags[split] & MISSING_LEFT != 0, set);
+            let me = t.len() - 1;
+            t.set_right(me, right[split] as usize);
             split += 1;
         }
         Ok(t)
