@@ -408,8 +408,21 @@ fn hist_gradient_boosting_takes_its_loss_by_name() {
     assert_eq!(summary["config"]["hyperparameters"]["max_iter"], 50.0);
     let train = |data: &str, task: &str, target: &str, set: &str| {
         p.berth(&[
-            "train", "--data", data, "--model-type", task, "--algorithm", "hist_gradient_boosting", "--target", target,
-            "--set", set, "-o", "out", "--force", "--json",
+            "train",
+            "--data",
+            data,
+            "--model-type",
+            task,
+            "--algorithm",
+            "hist_gradient_boosting",
+            "--target",
+            target,
+            "--set",
+            set,
+            "-o",
+            "out",
+            "--force",
+            "--json",
         ])
     };
     let r = train("f.csv", "regression", "load", "loss=poisson").ok().json();
