@@ -103,13 +103,15 @@ pub async fn train(a: &TrainArgs, dir: &Path, json: bool, quiet: bool, bars: &Ba
         render::json(&serde_json::json!({"train": report, "push": pushed}));
         return Ok(());
     }
+    let split = if report.metrics_on == "validation" {
+        format!("{} for training, {} for validation", report.train_rows, report.validation_rows)
+    } else {
+        "all for training; the metrics are on the training rows".to_string()
+    };
     println!(
-        "trained {} on {} rows ({} for training, {} for {}) in {:.2}s -> {}",
+        "trained {} on {} rows ({split}) in {:.2}s -> {}",
         report.config.algorithm,
         report.rows,
-        report.train_rows,
-        if report.metrics_on == "validation" { report.validation_rows } else { report.train_rows },
-        report.metrics_on,
         report.seconds,
         report.out_dir.display()
     );
