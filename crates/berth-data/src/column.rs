@@ -261,6 +261,12 @@ impl Table {
         self.columns.iter().find(|c| c.name == name)
     }
 
+    /// The column `name`, or the error that names it and the columns there are.
+    pub fn required(&self, name: &str) -> Result<&Column> {
+        self.column(name)
+            .ok_or_else(|| DataError::MissingColumns { missing: vec![name.to_string()], available: self.names() })
+    }
+
     pub fn names(&self) -> Vec<String> {
         self.columns.iter().map(|c| c.name.clone()).collect()
     }

@@ -55,12 +55,7 @@ impl std::fmt::Display for ModelType {
 /// among the features.
 pub(crate) fn time_column(table: &Table, features: &[String], named: Option<&str>) -> Result<String> {
     if let Some(name) = named {
-        let c = table.column(name).ok_or_else(|| {
-            MlError::Data(berth_data::DataError::MissingColumns {
-                missing: vec![name.to_string()],
-                available: table.names(),
-            })
-        })?;
+        let c = table.required(name)?;
         if c.ty() != ColumnType::Timestamp {
             return Err(MlError::WrongType {
                 column: name.to_string(),

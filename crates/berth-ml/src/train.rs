@@ -222,12 +222,8 @@ pub fn train(table: &Table, cfg: &TrainConfig) -> Result<Trained> {
     if target.is_none() && task != Task::Anomaly {
         return Err(MlError::Invalid(format!("a {} model needs a target column (set `target`)", cfg.model_type)));
     }
-    if let Some(t) = target
-        && table.column(t).is_none()
-    {
-        return Err(
-            berth_data::DataError::MissingColumns { missing: vec![t.to_string()], available: table.names() }.into()
-        );
+    if let Some(t) = target {
+        table.required(t)?;
     }
     let tname = target.unwrap_or_default();
     let features: Vec<String> = match &cfg.features {
@@ -406,9 +402,7 @@ fn train_text(
             "naive_bayes reads exactly one text column; the features are {features:?} (set features = [\"text\"])"
         )));
     };
-    let c = table.column(column).ok_or_else(|| {
-        MlError::Data(berth_data::DataError::MissingColumns { missing: vec![column.clone()], available: table.names() })
-    })?;
+    let c = table.required(column)?;
     if c.ty() != ColumnType::Str {
         return Err(MlError::WrongType {
             column: column.clone(),
