@@ -89,7 +89,7 @@ pub(crate) fn split_by_time(table: &Table, time: &str, fraction: f64) -> Result<
     if !(0.0..0.9).contains(&fraction) {
         return Err(MlError::Invalid(format!("validation_split is {fraction}; use a value from 0 to 0.9")));
     }
-    let c = table.column(time).expect("checked by time_column");
+    let c = table.required(time)?;
     if let Some(first_row) = (0..c.len()).find(|&i| c.is_null(i)) {
         return Err(MlError::BadValues { column: time.to_string(), what: "null", count: c.null_count(), first_row });
     }

@@ -17,6 +17,7 @@ mod model;
 mod onnx;
 mod text;
 mod train;
+mod train_hist;
 mod tree;
 
 pub use algorithm::{

@@ -9,13 +9,12 @@ use berth_data::{ColumnType, Field, Rng, Table};
 use serde::{Deserialize, Serialize};
 
 use crate::algorithm::{
-    Algorithm, AlgorithmName, GradientBoostingParams, HistGradientBoostingParams, IsolationForestParams,
-    NaiveBayesParams, RandomForestParams,
+    Algorithm, AlgorithmName, GradientBoostingParams, IsolationForestParams, NaiveBayesParams, RandomForestParams,
 };
 use crate::ensemble::{BoostParams, ForestParams};
 use crate::features::FeatureEncoder;
 use crate::forecast::ModelType;
-use crate::hyperparameter::{HistLoss, Hyper};
+use crate::hyperparameter::Hyper;
 use crate::linalg::{cholesky_solve, lbfgs};
 use crate::model::{Estimator, FORMAT, FORMAT_VERSION, Model, Signature, Task};
 use crate::tree::{Target, TreeParams};
@@ -293,8 +292,8 @@ pub fn train(table: &Table, cfg: &TrainConfig) -> Result<Trained> {
                     Estimator::GradientBoostingRegressor { learning_rate: p.learning_rate, init, trees }
                 }
                 Algorithm::HistGradientBoosting(p) => {
-                    let loss = regression_loss(p.loss, tname, &y, &train_rows)?;
-                    let fitted = hist_fit(&x, &y, &encoder, loss, p, cfg.seed, in_time_order)?;
+                    let loss = crate::train_hist::regression_loss(p.loss, tname, &y, &train_rows)?;
+                    let fitted = crate::train_hist::fit(&x, &y, &encoder, loss, p, cfg.seed, in_time_order)?;
                     Estimator::HistGradientBoostingRegressor {
                         baseline: fitted.baseline[0],
                         trees: fitted.rounds.into_iter().flatten().collect(),
@@ -337,18 +336,9 @@ pub fn train(table: &Table, cfg: &TrainConfig) -> Result<Trained> {
                     (Estimator::GradientBoostingClassifier { learning_rate: p.learning_rate, init, rounds }, 1)
                 }
                 Algorithm::HistGradientBoosting(p) => {
-                    if !matches!(p.loss, HistLoss::Auto | HistLoss::LogLoss) {
-                        return Err(MlError::BadHyperparameter {
-                            name: "loss".into(),
-                            value: p.loss.as_str().into(),
-                            reason: "is a regression loss; a classifier minimises log_loss (write auto or log_loss)"
-                                .into(),
-                        });
-                    }
-                    let loss =
-                        if k == 2 { crate::hist::Loss::Binary } else { crate::hist::Loss::Softmax { classes: k } };
+                    let loss = crate::train_hist::classification_loss(p.loss, k)?;
                     let yf: Vec<f64> = y.iter().map(|c| *c as f64).collect();
-                    let fitted = hist_fit(&x, &yf, &encoder, loss, p, cfg.seed, false)?;
+                    let fitted = crate::train_hist::fit(&x, &yf, &encoder, loss, p, cfg.seed, false)?;
                     let iterations = fitted.rounds.len();
                     (
                         Estimator::HistGradientBoostingClassifier { baseline: fitted.baseline, rounds: fitted.rounds },
@@ -467,83 +457,6 @@ fn boost_params(p: &GradientBoostingParams, seed: u64) -> BoostParams {
         seed,
     }
 }
-
-/// Histogram gradient boosting of `loss` on the natively encoded `x`;
-/// `in_time_order` rows hold out their latest share for early stopping.
-fn hist_fit(
-    x: &crate::Encoded,
-    y: &[f64],
-    encoder: &FeatureEncoder,
-    loss: crate::hist::Loss,
-    p: &HistGradientBoostingParams,
-    seed: u64,
-    in_time_order: bool,
-) -> Result<crate::hist::Fitted> {
-    let levels = encoder.category_levels();
-    for (f, n) in encoder.features.iter().zip(&levels) {
-        if let Some(n) = *n
-            && n > p.max_bins
-        {
-            return Err(MlError::Invalid(format!(
-                "column {:?} has {n} text levels; hist_gradient_boosting splits on at most max_bins = {} levels \
-                 (255 at most): group rare levels together, or leave the column out of the features",
-                f.name, p.max_bins
-            )));
-        }
-    }
-    let unlimited = |v: usize| if v == 0 { usize::MAX } else { v };
-    let params = crate::hist::Params {
-        max_iter: p.max_iter,
-        learning_rate: p.learning_rate,
-        max_leaf_nodes: unlimited(p.max_leaf_nodes),
-        max_depth: unlimited(p.max_depth),
-        min_samples_leaf: p.min_samples_leaf,
-        l2_regularization: p.l2_regularization,
-        max_bins: p.max_bins,
-        early_stopping: p.early_stopping.applies(x.rows),
-        validation_fraction: p.validation_fraction,
-        n_iter_no_change: p.n_iter_no_change,
-        tol: p.tol,
-        seed,
-        in_time_order,
-        threads: berth_data::cores().min(HIST_THREADS),
-        parallel_cells: crate::hist::PARALLEL_CELLS,
-    };
-    Ok(crate::hist::fit(x, y, &levels, loss, &params))
-}
-
-/// The boosting loss a regressor's `loss` names; Poisson needs a target
-/// that is never negative and not all zero (`y` holds `rows` of `target`).
-fn regression_loss(loss: HistLoss, target: &str, y: &[f64], rows: &[usize]) -> Result<crate::hist::Loss> {
-    use crate::hist::Loss;
-    match loss {
-        HistLoss::Auto | HistLoss::SquaredError => Ok(Loss::SquaredError),
-        HistLoss::AbsoluteError => Ok(Loss::AbsoluteError),
-        HistLoss::Poisson => {
-            if let Some(k) = y.iter().position(|v| *v < 0.0) {
-                return Err(MlError::Invalid(format!(
-                    "loss = poisson needs a target that is never negative, and {target:?} is {} at row {}; \
-                     use squared_error or absolute_error",
-                    y[k], rows[k]
-                )));
-            }
-            if y.iter().all(|v| *v == 0.0) {
-                return Err(MlError::Invalid(format!(
-                    "loss = poisson needs a target that is not all zero, and {target:?} is 0 in every training row"
-                )));
-            }
-            Ok(Loss::Poisson)
-        }
-        HistLoss::LogLoss => Err(MlError::BadHyperparameter {
-            name: "loss".into(),
-            value: "log_loss".into(),
-            reason: "is a classification loss; a regressor takes squared_error, absolute_error or poisson".into(),
-        }),
-    }
-}
-
-/// The most workers histogram gradient boosting uses.
-const HIST_THREADS: usize = 8;
 
 /// Ridge regression with an unpenalised intercept (as scikit-learn's `Ridge`).
 fn ridge(x: &crate::Encoded, y: &[f64], alpha: f64) -> Result<Estimator> {
