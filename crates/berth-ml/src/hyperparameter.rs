@@ -24,13 +24,6 @@ impl Hyper {
             Err(_) => Hyper::Name(t.to_string()),
         }
     }
-
-    pub fn as_number(&self) -> Option<f64> {
-        match self {
-            Hyper::Number(x) => Some(*x),
-            Hyper::Name(_) => None,
-        }
-    }
 }
 
 impl From<f64> for Hyper {
