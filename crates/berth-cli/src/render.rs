@@ -276,6 +276,9 @@ pub fn gc(r: &GcReport) {
     if r.log_segments > 0 {
         println!("kept {} prediction-log segment(s) in the store", r.log_segments);
     }
+    if r.staged_files > 0 {
+        println!("kept {} staged file(s) (uploaded through the hub, e.g. MLflow artifacts)", r.staged_files);
+    }
 }
 
 pub fn fsck(r: &FsckReport) {
@@ -300,6 +303,9 @@ pub fn fsck(r: &FsckReport) {
     }
     if r.log_segments > 0 {
         println!("{} blob(s) are prediction-log segments", r.log_segments);
+    }
+    if r.staged_files > 0 {
+        println!("{} blob(s) are staged files (uploaded through the hub, e.g. MLflow artifacts)", r.staged_files);
     }
     let verdict = if r.ok { "ok" } else { "DAMAGED" };
     let repaired = match r.repaired.len() {

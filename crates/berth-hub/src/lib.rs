@@ -13,10 +13,12 @@ mod accept;
 mod auth;
 mod blobs;
 mod body;
+mod credentials;
 mod error;
 mod lfs;
 mod log_segments;
 mod metrics;
+mod mlflow;
 mod monitor;
 mod openapi;
 mod rollouts;
@@ -70,6 +72,7 @@ pub fn router(hub: Arc<Hub>) -> Router {
         // The seeds' dashboards read live performance at their own path too.
         .merge(authenticated(&hub, Router::new().route("/models/{model}/performance", get(monitor::performance))))
         .merge(lfs::router(&hub))
+        .merge(mlflow::router(&hub))
         .route("/api/v1/openapi.json", get(openapi::serve))
         .route("/livez", get(livez))
         .route("/readyz", get(readyz))

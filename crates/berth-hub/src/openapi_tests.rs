@@ -85,6 +85,7 @@ fn every_error_code_the_hub_answers_is_in_the_schema() {
         include_str!("error.rs"),
         include_str!("body.rs"),
         include_str!("auth.rs"),
+        include_str!("credentials.rs"),
         include_str!("routes.rs"),
         include_str!("seed.rs"),
         include_str!("blobs.rs"),
@@ -209,6 +210,55 @@ async fn every_git_lfs_route_asks_for_credentials_in_git_lfs_terms() {
         assert!(lower.contains("content-type: application/vnd.git-lfs+json"), "{method} {path}\n{text}");
         assert!(text.contains("\"message\""), "{method} {path}\n{text}");
     }
+}
+
+/// MLflow's routes speak MLflow's REST API, which MLflow documents; like
+/// the Git LFS routes they are listed in `mlflow::ROUTES` instead of the
+/// document, and that list must be exactly what the MLflow router routes.
+#[test]
+fn the_mlflow_routes_are_listed_apart_from_the_document() {
+    let routed: BTreeSet<(String, String)> = routes_in(include_str!("mlflow/mod.rs"), "")
+        .into_iter()
+        .map(|(m, p)| {
+            let full = if p.starts_with("/registered-models") || p.starts_with("/model-versions") {
+                format!("/api/2.0/mlflow{p}")
+            } else {
+                format!("/api/2.0/mlflow-artifacts/artifacts{}", p.trim_end_matches('/'))
+            };
+            (m, full)
+        })
+        .collect();
+    let listed: BTreeSet<(String, String)> =
+        crate::mlflow::ROUTES.iter().map(|(m, p)| (m.to_string(), p.to_string())).collect();
+    assert_eq!(routed, listed, "mlflow::ROUTES against the MLflow router");
+    let documented = documented();
+    assert!(routed.is_disjoint(&documented), "MLflow routes in OPERATIONS: {:?}", routed.intersection(&documented));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_mlflow_route_asks_for_credentials_in_mlflow_terms() {
+    let dir = tempfile::tempdir().unwrap();
+    berth_service::init(dir.path(), None, None, &|_| None).unwrap();
+    let config = Config::discover(dir.path(), &|_| None).unwrap();
+    let berth = Berth::open(config, "hub".into()).await.unwrap();
+    let hub = crate::Hub::new(berth, Arc::new(SystemClock));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, crate::router(hub)).await });
+    for (method, route) in crate::mlflow::ROUTES {
+        let path = concrete(route);
+        let (status, text) = request(addr, &method.to_uppercase(), &path).await;
+        assert_eq!(status, 401, "{method} {path}\n{text}");
+        assert!(text.contains("\"error_code\":\"UNAUTHENTICATED\""), "{method} {path}\n{text}");
+        assert!(
+            text.to_ascii_lowercase().contains("www-authenticate: basic realm=\"berth\""),
+            "{method} {path}\n{text}"
+        );
+    }
+    // A call berth does not offer gets MLflow's own answer for that, token or not.
+    let (status, text) = request(addr, "POST", "/api/2.0/mlflow/runs/create").await;
+    assert_eq!(status, 404, "{text}");
+    assert!(text.contains("ENDPOINT_NOT_FOUND") && text.contains("experiments and runs"), "{text}");
 }
 
 #[tokio::test]

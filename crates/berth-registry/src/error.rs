@@ -12,6 +12,8 @@ pub enum RegistryError {
     NothingToRollBack { model: String, env: String, current: Option<u64>, moves: usize },
     #[error("moving {model}@{env} to version {version} refused: {reason}")]
     MoveRefused { model: String, env: String, version: u64, reason: String },
+    #[error("model {model:?} has {versions} version(s); berth deletes only a model without versions")]
+    ModelHasVersions { model: String, versions: u64 },
     #[error("token {0:?} does not exist")]
     TokenNotFound(String),
     #[error("a garbage collection is running on {url}")]
@@ -60,6 +62,7 @@ impl Exit for RegistryError {
             | RegistryError::TokenNotFound(_)
             | RegistryError::Url { .. } => ErrorClass::Input,
             RegistryError::MoveRefused { .. } => ErrorClass::Failed,
+            RegistryError::ModelHasVersions { .. } => ErrorClass::Input,
             _ => ErrorClass::Infra,
         }
     }
@@ -71,6 +74,10 @@ impl Exit for RegistryError {
             RegistryError::AliasNotFound { model, .. } => Some(format!("run `berth show {model}` to see its aliases")),
             RegistryError::NothingToRollBack { model, env, .. } => Some(format!(
                 "name the version with --to N; `berth deployments {model} --env {env}` shows what it pointed at"
+            )),
+            RegistryError::ModelHasVersions { model, .. } => Some(format!(
+                "versions are kept for rollbacks and the audit trail, so only a model created without any can be \
+                 deleted; `berth versions {model}` lists what {model} holds"
             )),
             RegistryError::TokenNotFound(_) => Some("run `berth token list` to see the tokens and their ids".into()),
             RegistryError::GcRunning { .. } => Some("wait for `berth gc` to finish, then retry".into()),

@@ -5,7 +5,7 @@
 //! PostgreSQL with the same SQL; one test suite runs against both. The SQL
 //! is split by aggregate (`versions.rs`, `aliases.rs`, `gate_reports.rs`,
 //! `monitor_reports.rs`, `audit.rs`, `leases.rs`, `approvals.rs`, `deliveries.rs`, `tokens.rs`,
-//! `policies.rs`, `migrate.rs`); what differs between the engines is in
+//! `policies.rs`, `notes.rs`, `staged.rs`, `migrate.rs`); what differs between the engines is in
 //! `engine.rs`, and how each is opened in `sqlite.rs` and `postgres.rs`. The registry stores digests,
 //! never bytes: it must not depend on the blob store.
 
@@ -25,11 +25,13 @@ mod lfs;
 mod log_segments;
 mod migrate;
 mod monitor_reports;
+mod notes;
 mod policies;
 mod postgres;
 mod registry;
 mod rows;
 mod sqlite;
+mod staged;
 mod tokens;
 mod versions;
 
@@ -49,8 +51,10 @@ pub use deploy::{ApprovalFilter, DeliveryUpdate, Deploy, DeployTarget, MoveFacts
 pub use error::RegistryError;
 pub use lfs::LfsObject;
 pub use log_segments::LogSegment;
+pub use notes::{ModelNotes, NoteEdit};
 pub use postgres::PgRegistry;
 pub use sqlite::SqliteRegistry;
+pub use staged::StagedFile;
 
 pub type Result<T, E = RegistryError> = std::result::Result<T, E>;
 
@@ -277,6 +281,46 @@ pub trait Registry: Access + Send + Sync {
     /// Every prediction-log segment's blob, with one model that recorded it:
     /// live for garbage collection.
     async fn log_segment_blobs(&self) -> Result<BTreeMap<Digest, ModelName>>;
+
+    /// Creates `model` without versions, with a description and tags
+    /// (audited as `model.create`); false when the model exists already.
+    async fn create_model(
+        &self,
+        model: &ModelName,
+        description: Option<&str>,
+        tags: &BTreeMap<String, String>,
+        actor: &Actor,
+    ) -> Result<bool>;
+
+    /// A model's description and tags.
+    async fn model_notes(&self, model: &ModelName) -> Result<ModelNotes>;
+
+    /// Changes a model's description or one of its tags.
+    async fn edit_model(&self, model: &ModelName, edit: &NoteEdit, actor: &Actor) -> Result<ModelNotes>;
+
+    /// Changes a version's description or one of its tags.
+    async fn edit_version(&self, model: &ModelName, n: u64, edit: &NoteEdit, actor: &Actor) -> Result<VersionRecord>;
+
+    /// Deletes a model that has no versions ([`RegistryError::ModelHasVersions`] otherwise).
+    async fn delete_model(&self, model: &ModelName, actor: &Actor) -> Result<()>;
+
+    /// Stages blob `digest` (`size` bytes) at `path` under `model`, replacing
+    /// what the path held; audited as `file.stage`.
+    async fn stage_file(
+        &self,
+        model: &ModelName,
+        path: &str,
+        digest: &Digest,
+        size: u64,
+        actor: &Actor,
+    ) -> Result<StagedFile>;
+
+    /// The files staged under `model`, in path order.
+    async fn staged_files(&self, model: &ModelName) -> Result<Vec<StagedFile>>;
+
+    /// Every staged file's blob, with one model that staged it: live for
+    /// garbage collection whether or not a version references it.
+    async fn staged_blobs(&self) -> Result<BTreeMap<Digest, ModelName>>;
 
     /// Registers the blobs a push is about to reference. Fails with
     /// [`RegistryError::GcRunning`] if a garbage collection is running.

@@ -206,6 +206,25 @@ CREATE TABLE log_segments (
 );
 CREATE INDEX log_segments_by_digest ON log_segments (digest);
 "#,
+    r#"
+ALTER TABLE models ADD COLUMN description TEXT;
+CREATE TABLE model_tags (
+    model TEXT NOT NULL REFERENCES models(name),
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (model, key)
+);
+CREATE TABLE staged_files (
+    model TEXT NOT NULL,
+    path TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    size BIGINT NOT NULL,
+    created_by TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (model, path)
+);
+CREATE INDEX staged_files_by_digest ON staged_files (digest);
+"#,
 ];
 
 const SCHEMA_TABLE: &str =

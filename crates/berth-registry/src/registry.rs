@@ -181,6 +181,57 @@ impl<E> Registry for SqlRegistry<E> {
         self.db.log_segment_blobs().await
     }
 
+    async fn create_model(
+        &self,
+        model: &ModelName,
+        description: Option<&str>,
+        tags: &BTreeMap<String, String>,
+        actor: &Actor,
+    ) -> Result<bool> {
+        self.db.create_model(model, description, tags, actor).await
+    }
+
+    async fn model_notes(&self, model: &ModelName) -> Result<crate::ModelNotes> {
+        self.db.model_notes(model).await
+    }
+
+    async fn edit_model(&self, model: &ModelName, edit: &crate::NoteEdit, actor: &Actor) -> Result<crate::ModelNotes> {
+        self.db.edit_model(model, edit, actor).await
+    }
+
+    async fn edit_version(
+        &self,
+        model: &ModelName,
+        n: u64,
+        edit: &crate::NoteEdit,
+        actor: &Actor,
+    ) -> Result<VersionRecord> {
+        self.db.edit_version(model, n, edit, actor).await
+    }
+
+    async fn delete_model(&self, model: &ModelName, actor: &Actor) -> Result<()> {
+        self.db.delete_model(model, actor).await
+    }
+
+    async fn stage_file(
+        &self,
+        model: &ModelName,
+        path: &str,
+        digest: &Digest,
+        size: u64,
+        actor: &Actor,
+    ) -> Result<crate::StagedFile> {
+        self.db.stage_file(model, path, digest, size, actor).await
+    }
+
+    async fn staged_files(&self, model: &ModelName) -> Result<Vec<crate::StagedFile>> {
+        self.db.staged_files(model).await
+    }
+
+    async fn staged_blobs(&self) -> Result<BTreeMap<Digest, ModelName>> {
+        self.db.staged_blobs().await
+    }
+
     async fn begin_upload(&self, blobs: &[Digest], ttl: Duration) -> Result<LeaseId> {
         self.db.begin_upload(blobs, ttl).await
     }

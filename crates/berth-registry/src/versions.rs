@@ -311,17 +311,7 @@ impl Db {
         self.lock_model(&mut tx, model).await?;
         let before = self.version_in(&mut tx, model, n).await?.meta.tags;
         for (k, v) in tags {
-            sqlx::query(
-                "INSERT INTO version_tags (model, version, key, value) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (model, version, key) DO UPDATE SET value = excluded.value",
-            )
-            .bind(model.as_str())
-            .bind(n as i64)
-            .bind(k)
-            .bind(v)
-            .execute(&mut *tx)
-            .await
-            .map_err(self.err())?;
+            self.put_version_tag(&mut tx, model, n, k, v).await?;
         }
         let rec = self.version_in(&mut tx, model, n).await?;
         let audit = AuditRow {
@@ -336,6 +326,29 @@ impl Db {
         self.insert_audit(&mut tx, audit).await?;
         tx.commit().await.map_err(self.err())?;
         Ok(rec)
+    }
+
+    /// Sets one tag of a version on `conn`, inside the caller's transaction.
+    pub(crate) async fn put_version_tag(
+        &self,
+        conn: &mut AnyConnection,
+        model: &ModelName,
+        n: u64,
+        key: &str,
+        value: &str,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO version_tags (model, version, key, value) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (model, version, key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(model.as_str())
+        .bind(n as i64)
+        .bind(key)
+        .bind(value)
+        .execute(conn)
+        .await
+        .map_err(self.err())?;
+        Ok(())
     }
 
     /// One version read on `conn` (inside a transaction, or not).

@@ -11,7 +11,8 @@ use berth_core::{
 };
 use berth_registry::{
     Actor, ApprovalFilter, AuditFilter, DeliveryUpdate, Deploy, DeployTarget, MonitorFilter, MoveFacts, MoveGuard,
-    NewDelivery, NewGateReport, NewMonitorReport, NewToken, PgRegistry, Registry, RegistryError, SqliteRegistry,
+    NewDelivery, NewGateReport, NewMonitorReport, NewToken, NoteEdit, PgRegistry, Registry, RegistryError,
+    SqliteRegistry,
 };
 use berth_testkit::PgDatabase;
 
@@ -109,6 +110,9 @@ suite!(
     lfs_objects_are_recorded_once_per_repository_and_audited,
     monitor_reports_return_their_predecessor_and_list_newest_first,
     log_segments_are_recorded_once_per_name_and_listed_in_name_order,
+    models_are_created_described_tagged_and_deleted_only_without_versions,
+    versions_are_described_and_untagged,
+    staged_files_are_replaced_by_path_and_live_for_gc,
 );
 
 fn name(s: &str) -> ModelName {
@@ -876,4 +880,84 @@ async fn monitor_reports_return_their_predecessor_and_list_newest_first(e: Engin
     let ghost = name("ghost");
     let bad = NewMonitorReport { model: &ghost, ..m(&prod, false, false, None) };
     assert!(matches!(r.add_monitor_report(bad, &actor()).await, Err(RegistryError::ModelNotFound(_))));
+}
+
+async fn models_are_created_described_tagged_and_deleted_only_without_versions(e: Engine) {
+    let r = e.registry().await;
+    let churn = name("churn");
+    let tags = BTreeMap::from([("team".to_string(), "growth".to_string())]);
+    assert!(r.create_model(&churn, Some("who leaves"), &tags, &actor()).await.unwrap(), "created");
+    assert!(!r.create_model(&churn, None, &BTreeMap::new(), &actor()).await.unwrap(), "exists");
+    let notes = r.model_notes(&churn).await.unwrap();
+    assert_eq!((notes.description.as_deref(), notes.tags.clone()), (Some("who leaves"), tags));
+    let summary = r.models().await.unwrap();
+    assert_eq!((summary.len(), summary[0].versions, summary[0].latest), (1, 0, None), "a model without versions");
+
+    let set = NoteEdit::SetTag { key: "tier".into(), value: "1".into() };
+    r.edit_model(&churn, &set, &actor()).await.unwrap();
+    r.edit_model(&churn, &NoteEdit::RemoveTag { key: "team".into() }, &actor()).await.unwrap();
+    let notes = r.edit_model(&churn, &NoteEdit::Describe(None), &actor()).await.unwrap();
+    assert_eq!(notes.description, None);
+    assert_eq!(notes.tags, BTreeMap::from([("tier".to_string(), "1".to_string())]));
+    assert!(matches!(
+        r.edit_model(&name("nope"), &set, &actor()).await,
+        Err(RegistryError::ModelNotFound(m)) if m == "nope"
+    ));
+
+    let v = r.create_version(new_version("churn", 1), &[], None).await.unwrap();
+    assert_eq!(v.version, 1, "the first version of a model created empty is 1");
+    assert!(matches!(r.delete_model(&churn, &actor()).await, Err(RegistryError::ModelHasVersions { versions: 1, .. })));
+    r.create_model(&name("draft"), None, &BTreeMap::from([("a".into(), "b".into())]), &actor()).await.unwrap();
+    r.delete_model(&name("draft"), &actor()).await.unwrap();
+    assert!(matches!(r.model_notes(&name("draft")).await, Err(RegistryError::ModelNotFound(_))));
+    assert!(r.create_model(&name("draft"), None, &BTreeMap::new(), &actor()).await.unwrap(), "the name is free again");
+    assert!(r.model_notes(&name("draft")).await.unwrap().tags.is_empty(), "its tags went with it");
+    let audit = r.audit(&AuditFilter { model: None, limit: None }).await.unwrap();
+    let actions: Vec<&str> =
+        audit.iter().rev().map(|a| a.action.as_str()).filter(|a| a.starts_with("model.")).collect();
+    assert_eq!(
+        actions,
+        ["model.create", "model.tag", "model.untag", "model.describe", "model.create", "model.delete", "model.create"]
+    );
+}
+
+async fn versions_are_described_and_untagged(e: Engine) {
+    let r = e.registry().await;
+    let churn = name("churn");
+    r.create_version(new_version("churn", 1), &[], None).await.unwrap();
+    let set = NoteEdit::SetTag { key: "stage".into(), value: "candidate".into() };
+    let v = r.edit_version(&churn, 1, &set, &actor()).await.unwrap();
+    assert_eq!(v.meta.tags.get("stage").map(String::as_str), Some("candidate"));
+    let v = r.edit_version(&churn, 1, &NoteEdit::Describe(Some("first cut".into())), &actor()).await.unwrap();
+    assert_eq!(v.meta.description.as_deref(), Some("first cut"));
+    let v = r.edit_version(&churn, 1, &NoteEdit::RemoveTag { key: "stage".into() }, &actor()).await.unwrap();
+    assert!(!v.meta.tags.contains_key("stage"));
+    let again = r.resolve(&Ref::parse("churn@1").unwrap()).await.unwrap();
+    assert_eq!((again.meta.description.as_deref(), again.meta.tags.contains_key("stage")), (Some("first cut"), false));
+    assert!(matches!(
+        r.edit_version(&churn, 7, &set, &actor()).await,
+        Err(RegistryError::VersionNotFound { version: 7, .. })
+    ));
+    let audit = r.audit(&AuditFilter { model: Some(churn), limit: None }).await.unwrap();
+    let actions: Vec<&str> = audit.iter().rev().map(|a| a.action.as_str()).collect();
+    assert!(actions.ends_with(&["version.tag", "version.describe", "version.untag"]), "{actions:?}");
+}
+
+async fn staged_files_are_replaced_by_path_and_live_for_gc(e: Engine) {
+    let r = e.registry().await;
+    let churn = name("churn");
+    let (a, b) = (Digest::of(b"staged a"), Digest::of(b"staged b"));
+    r.stage_file(&churn, "run-1/model/model.onnx", &a, 8, &actor()).await.unwrap();
+    r.stage_file(&churn, "run-1/model/MLmodel", &b, 8, &actor()).await.unwrap();
+    let again = r.stage_file(&churn, "run-1/model/model.onnx", &b, 8, &actor()).await.unwrap();
+    assert_eq!((again.digest, again.created_by.as_str()), (b, "bob"), "staging a path again replaces it");
+    r.stage_file(&name("fraud"), "x/model.onnx", &a, 8, &actor()).await.unwrap();
+    let paths: Vec<String> = r.staged_files(&churn).await.unwrap().into_iter().map(|f| f.path).collect();
+    assert_eq!(paths, ["run-1/model/MLmodel", "run-1/model/model.onnx"], "per model, in path order");
+    let blobs = r.staged_blobs().await.unwrap();
+    assert_eq!(blobs.len(), 2);
+    assert_eq!(blobs[&b], churn);
+    let audit = r.audit(&AuditFilter { model: Some(churn), limit: None }).await.unwrap();
+    assert_eq!(audit.iter().filter(|a| a.action == "file.stage").count(), 3, "{audit:?}");
+    assert!(r.models().await.unwrap().is_empty(), "staging creates no model");
 }

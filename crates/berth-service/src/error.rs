@@ -145,7 +145,7 @@ fn registry_kind(e: &RegistryError) -> ErrorKind {
         | RegistryError::AliasNotFound { .. } => ErrorKind::NotFound,
         RegistryError::TokenNotFound(_) => ErrorKind::NotFound,
         RegistryError::MoveRefused { .. } => ErrorKind::Denied,
-        RegistryError::NothingToRollBack { .. } => ErrorKind::Conflict,
+        RegistryError::NothingToRollBack { .. } | RegistryError::ModelHasVersions { .. } => ErrorKind::Conflict,
         RegistryError::GcRunning { .. }
         | RegistryError::Locked { .. }
         | RegistryError::Unreachable { .. }
@@ -245,6 +245,7 @@ mod tests {
                 },
                 ErrorKind::Conflict,
             ),
+            (RegistryError::ModelHasVersions { model: model.clone(), versions: 2 }, ErrorKind::Conflict),
             (RegistryError::GcRunning { url: url.clone() }, ErrorKind::Unavailable),
             (
                 RegistryError::Unreachable {

@@ -45,6 +45,8 @@ pub struct FsckReport {
     pub lfs_objects: usize,
     /// Prediction-log segments kept in the store (kept by `berth gc`, never orphaned).
     pub log_segments: usize,
+    /// Blobs of files staged under models (kept by `berth gc`, never orphaned).
+    pub staged_files: usize,
     /// Temporary files of interrupted writes (never visible as blobs; removed by `berth gc`).
     pub partials: Vec<String>,
     /// Blobs restored by `--repair` (verified in the store afterwards).
@@ -159,6 +161,12 @@ impl Berth {
                 missing.push((*d, format!("not in the store (a prediction-log segment of {model})")));
             }
         }
+        let staged = self.registry.staged_blobs().await?;
+        for (d, model) in staged.iter().filter(|(d, _)| !listed_set.contains(d) && !referenced.contains_key(d)) {
+            if !lfs.contains_key(d) && !segments.contains_key(d) {
+                missing.push((*d, format!("not in the store (a file staged under {model})")));
+            }
+        }
         let damaged: BTreeSet<Digest> =
             missing.iter().chain(&corrupt).map(|(d, _)| *d).filter(|d| referenced.contains_key(d)).collect();
         let mut refs = self.referrers(&damaged).await?;
@@ -174,7 +182,7 @@ impl Berth {
         let mut missing: Vec<FsckProblem> = missing.into_iter().map(problem).collect();
         corrupt.sort_by_key(|p| p.digest);
         missing.sort_by_key(|p| p.digest);
-        let kept = |d: &Digest| lfs.contains_key(d) || segments.contains_key(d);
+        let kept = |d: &Digest| lfs.contains_key(d) || segments.contains_key(d) || staged.contains_key(d);
         let orphaned = listed_set.iter().filter(|d| !referenced.contains_key(d) && !leased.contains(d) && !kept(d));
         let orphaned = orphaned.copied().collect();
         let partials = self.store.partials().await?.into_iter().map(|p| p.path).collect();
@@ -187,6 +195,7 @@ impl Berth {
             orphaned,
             lfs_objects: lfs.len(),
             log_segments: segments.len(),
+            staged_files: staged.len(),
             partials,
             repaired: Vec::new(),
         };

@@ -42,6 +42,8 @@ pub struct GcReport {
     pub lfs_objects: usize,
     /// Blobs kept because they hold prediction-log segments in the store.
     pub log_segments: usize,
+    /// Blobs kept because they hold files staged under models.
+    pub staged_files: usize,
 }
 
 /// What can be known of the process behind a `host:pid` (a lease holder or
@@ -169,12 +171,15 @@ impl Berth {
         let leased: BTreeSet<Digest> = self.registry.leased_blobs().await?.into_iter().collect();
         let lfs = self.registry.lfs_blobs().await?;
         let segments = self.registry.log_segment_blobs().await?;
+        let staged = self.registry.staged_blobs().await?;
         let blobs = self.store.list().await?;
         let mut removed = Vec::new();
         let mut bytes_removed = 0;
         for b in &blobs {
             let live = referenced.contains_key(&b.digest) || leased.contains(&b.digest);
-            if live || lfs.contains_key(&b.digest) || segments.contains_key(&b.digest) {
+            let recorded =
+                lfs.contains_key(&b.digest) || segments.contains_key(&b.digest) || staged.contains_key(&b.digest);
+            if live || recorded {
                 continue;
             }
             if !dry_run {
@@ -199,6 +204,7 @@ impl Berth {
             stale_leases_released: released,
             lfs_objects: lfs.len(),
             log_segments: segments.len(),
+            staged_files: staged.len(),
         })
     }
 }

@@ -24,6 +24,7 @@ pub mod log_store;
 mod metrics_file;
 pub mod monitor;
 mod monitor_reports;
+mod notes;
 mod policy;
 mod predict;
 pub mod prediction_log;
@@ -32,6 +33,7 @@ mod push;
 mod seam;
 mod service;
 mod smoke;
+mod staged;
 #[cfg(test)]
 mod testing;
 mod train;
@@ -67,7 +69,10 @@ pub use validate::{Subject, ValidateRequest, model_arg, needs_project, validate}
 // Values callers pass in or get back that the store and registry define:
 // re-exported so that callers depend on this crate alone.
 pub use berth_gate::Report as GateReport;
-pub use berth_registry::{ApprovalFilter, LfsObject, LogSegment, ModelSummary, PolicyRecord, RegistryUrl, TokenRecord};
+pub use berth_registry::{
+    ApprovalFilter, LfsObject, LogSegment, ModelNotes, ModelSummary, NoteEdit, PolicyRecord, RegistryUrl, StagedFile,
+    TokenRecord,
+};
 pub use berth_store::{Hashed, Progress, StoreUrl};
 
 pub type Result<T, E = ServiceError> = std::result::Result<T, E>;
