@@ -44,14 +44,19 @@ fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../berth-ml/tests/data/onnx").join(name)
 }
 
-/// The fixture's reference rows as CSV, one column per feature.
-fn rows_csv() -> String {
+/// The fixture's reference rows as CSV, one column per feature, and with
+/// onnxruntime's label as `y` when `labelled`.
+fn rows_csv(labelled: bool) -> String {
     let reference: Value = serde_json::from_slice(&std::fs::read(fixture("logistic_binary.json")).unwrap()).unwrap();
     let rows = reference["input"].as_array().unwrap();
-    let mut csv = String::from("x0,x1,x2,x3\n");
-    for r in rows.iter().take(40) {
-        let cells: Vec<String> =
+    let labels = reference["outputs"]["output_label"].as_array().unwrap();
+    let mut csv = String::from(if labelled { "x0,x1,x2,x3,y\n" } else { "x0,x1,x2,x3\n" });
+    for (r, label) in rows.iter().zip(labels).take(40) {
+        let mut cells: Vec<String> =
             r.as_array().unwrap().iter().map(|v| format!("{:?}", v.as_f64().unwrap() as f32)).collect();
+        if labelled {
+            cells.push(label.to_string());
+        }
         csv.push_str(&cells.join(","));
         csv.push('\n');
     }
@@ -74,7 +79,7 @@ fn the_mlflow_client_registers_loads_and_is_governed_through_the_hub() {
         "reader": token(json!({"principal": "bob", "role": "reader", "models": "churn"})),
     });
     p.write("tokens.json", tokens.to_string().as_bytes());
-    p.write("rows.csv", rows_csv().as_bytes());
+    p.write("rows.csv", rows_csv(false).as_bytes());
 
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mlflow_client.py");
     let out = Command::new(&python)
@@ -129,8 +134,23 @@ fn the_mlflow_client_registers_loads_and_is_governed_through_the_hub() {
     }
     assert_eq!(n, 40, "{berth}");
 
-    // The refused move is in the audit log as nothing: production points nowhere.
+    // The refused move moved nothing; once the gate has passed on the version,
+    // the same MLflow call promotes it, recorded as a promotion.
     let shown = p.berth(&["show", "churn@1", "--json"]).ok().json();
     assert!(shown["aliases"].as_array().is_none_or(|a| a.is_empty()), "{shown}");
+    p.write("labelled.csv", rows_csv(true).as_bytes());
+    p.write("quality.toml", b"[metrics]\naccuracy = { min = 0.9 }\n");
+    let gate = ["validate", "churn@1", "--data", "labelled.csv", "--target", "y", "--gate", "quality.toml", "--json"];
+    let report = p.berth(&gate).ok().json();
+    assert_eq!(report["passed"], true, "{report}");
+    let auth = format!("Bearer {}", tokens["deployer"].as_str().unwrap());
+    let body = json!({"name": "churn", "alias": "production", "version": "1"}).to_string();
+    let headers = [("Content-Type", "application/json"), ("Authorization", auth.as_str())];
+    let r = support::http::send(port, "POST", "/api/2.0/mlflow/registered-models/alias", body.as_bytes(), &headers);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let moves = p.berth(&["deployments", "churn", "--env", "production", "--json"]).ok().json();
+    let latest = moves.as_array().unwrap().last().unwrap();
+    assert_eq!((latest["to"].as_u64(), latest["kind"].as_str()), (Some(1), Some("promote")), "{moves}");
+    assert_eq!(latest["actor"], "cd", "{moves}");
     assert!(!hub.log().contains("panicked"), "the hub panicked:\n{}", hub.log());
 }
