@@ -232,6 +232,29 @@ pub enum Command {
     /// Git LFS through the hub: `berth lfs install MODEL` points a repository's large files at it.
     #[command(subcommand)]
     Lfs(LfsCommand),
+    /// What stands between this project and shipping models safely: model files tracked in git
+    /// or in its history (the largest blobs), the size of .git, Git LFS and its quota, .gitignore
+    /// coverage, the registry and store reachable and sound, policies that guard the road.
+    /// Each finding with the command that fixes it. Exit 1 when a finding is an error.
+    Doctor,
+    /// Move model files out of git: each commit that changed files matching GLOB (oldest first)
+    /// becomes a version of MODEL holding them, with the commit's lineage (commit, author, date,
+    /// message); commits imported before are skipped. Then prints the history rewrite that
+    /// removes them (`git filter-repo`), or runs it with --rewrite.
+    #[command(name = "import-git")]
+    ImportGit {
+        /// Git pathspec glob from the repository's top, e.g. 'models/*.joblib'.
+        glob: String,
+        #[arg(long)]
+        model: ModelName,
+        /// Run the history rewrite too (needs git-filter-repo; rewrites every commit: push the
+        /// result with --force, and everyone re-clones).
+        #[arg(long)]
+        rewrite: bool,
+    },
+    /// CI pipelines: `berth ci init github|gitlab` writes the one this project needs.
+    #[command(subcommand)]
+    Ci(crate::cli_ci::CiCommand),
     /// Smoke-test a running server with real requests: health, each row of a sample, one batch,
     /// well-formed predictions, latency. Exit 0 passed, 1 failed, 2 bad input.
     Smoke {
@@ -247,6 +270,13 @@ pub enum Command {
         /// Fail when the p99 of the single-row requests is above this.
         #[arg(long, value_name = "MS")]
         max_latency_ms: Option<f64>,
+        /// Wait until the server serves this version (NAME@N), as one that follows an
+        /// environment does within its poll interval after a promotion; fail if it does not.
+        #[arg(long, value_name = "NAME@N", value_parser = exact_version)]
+        expect: Option<Ref>,
+        /// How long --expect waits for the version.
+        #[arg(long, value_name = "SECONDS", default_value_t = 120)]
+        expect_wait: u64,
     },
     /// Tabular data: synthesize, profile, show the schema.
     #[command(subcommand)]
@@ -710,6 +740,15 @@ fn with_hint(message: impl std::fmt::Display, hint: Option<String>) -> String {
 }
 
 /// `--endpoint`: a berth server's address.
+/// A ref that names one version by number: `NAME@N`.
+fn exact_version(s: &str) -> Result<Ref, String> {
+    let r = Ref::parse(s).map_err(|e| e.to_string())?;
+    match r.selector {
+        berth_core::Selector::Version(_) => Ok(r),
+        _ => Err(format!("{s:?} does not name a version by number: write NAME@N, e.g. churn@3")),
+    }
+}
+
 fn endpoint_url(s: &str) -> Result<EndpointUrl, String> {
     EndpointUrl::parse(s).map_err(|e| {
         let hint = e.hint();

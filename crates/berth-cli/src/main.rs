@@ -1,7 +1,10 @@
 //! The `berth` binary: parses arguments, calls the service layer, prints.
 //! No business logic lives here.
 
+mod actions;
+mod ci;
 mod cli;
+mod cli_ci;
 mod cli_hub;
 mod cli_lfs;
 mod data;

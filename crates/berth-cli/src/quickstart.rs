@@ -263,6 +263,8 @@ pub async fn run(dir: Option<PathBuf>, json: bool) -> Result<()> {
         data: holdout_csv.clone(),
         rows: 20,
         max_latency_ms: Some(250.0),
+        expect: None,
+        wait: std::time::Duration::ZERO,
     })
     .await?;
     for c in &smoke.checks {

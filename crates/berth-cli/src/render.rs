@@ -342,3 +342,47 @@ pub fn smoke(r: &SmokeReport) {
         println!("  error: {e}");
     }
 }
+
+pub fn doctor(r: &berth_service::DoctorReport) {
+    if let Some(g) = &r.git {
+        println!(
+            "git: {} (.git {:.1} MiB, {} file(s) in Git LFS)",
+            g.repo,
+            g.git_dir_bytes as f64 / 1048576.0,
+            g.lfs_files
+        );
+        if !g.largest_models.is_empty() {
+            println!("  largest model files in history:");
+            for b in &g.largest_models {
+                let at = if b.at_head { "tracked" } else { "history only" };
+                println!("    {:>10.1} MiB  {}  ({at})", b.size as f64 / 1048576.0, b.path);
+            }
+        }
+    }
+    for f in &r.findings {
+        let mark = match f.severity {
+            berth_service::Severity::Error => "error",
+            berth_service::Severity::Warning => "warning",
+            berth_service::Severity::Info => "info",
+        };
+        println!("{mark}: {}", f.message);
+        if let Some(fix) = &f.fix {
+            println!("  fix: {fix}");
+        }
+    }
+    let errors = r.findings.iter().filter(|f| f.severity == berth_service::Severity::Error).count();
+    let warnings = r.findings.iter().filter(|f| f.severity == berth_service::Severity::Warning).count();
+    println!("{errors} error(s), {warnings} warning(s)");
+}
+
+pub fn import_git(r: &berth_service::ImportReport) {
+    for c in &r.commits {
+        let short = &c.commit[..c.commit.len().min(12)];
+        match &c.reference {
+            Some(v) => println!("{short} -> {v} ({})", c.files.join(", ")),
+            None => println!("{short}    imported before ({})", c.files.join(", ")),
+        }
+    }
+    let made = r.commits.iter().filter(|c| c.reference.is_some()).count();
+    println!("{made} version(s) of {} from {} commit(s) touching {}", r.model, r.commits.len(), r.glob);
+}

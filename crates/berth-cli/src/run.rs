@@ -118,6 +118,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
             let opts =
                 PushOptions { follow_symlinks: a.follow_symlinks, if_changed: a.if_changed, from_lfs: a.from_lfs };
             let r = b.push_files(req, &opts, &bars).await?;
+            crate::actions::output("ref", &r.reference);
             if json { render::json(&r) } else { render::push(&r, quiet) }
         }
         Command::Pull(a) => {
@@ -260,12 +261,60 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::Token(cmd) => crate::hub::token(cmd, &dir, json).await?,
         Command::Policy(cmd) => crate::hub::policy(cmd, &dir, json).await?,
         Command::Lfs(cmd) => crate::lfs::run(cmd, &dir, json).await?,
-        Command::Smoke { endpoint, data, rows, max_latency_ms } => {
+        Command::Ci(cmd) => return crate::ci::run(cmd, &dir, json),
+        Command::ImportGit { glob, model, rewrite } => {
+            let b = ops(&dir).await?;
+            let r = berth_service::import_git(&*b, &dir, glob, model).await?;
+            if json {
+                render::json(&r);
+            } else {
+                render::import_git(&r);
+            }
+            if *rewrite {
+                rewrite_history(&dir, glob)?;
+            } else if !json {
+                println!("to remove them from every commit (rewrites history; everyone re-clones):\n  {}", r.rewrite);
+            }
+        }
+        Command::Doctor => {
+            let (facts, mut findings) = berth_service::git_findings(&dir);
+            match hub_url(&dir) {
+                Some(url) => findings.push(berth_service::Finding {
+                    severity: berth_service::Severity::Info,
+                    code: "berth.hub",
+                    message: format!("the registry and store are the hub's ({url}); its operator checks them"),
+                    fix: None,
+                }),
+                None if Config::discover(&dir, &env).is_ok() => {
+                    findings.extend(berth_service::berth_findings(&open_here(&dir).await?).await)
+                }
+                None => findings.push(berth_service::Finding {
+                    severity: berth_service::Severity::Info,
+                    code: "berth.none",
+                    message: format!("{} is not in a berth project", dir.display()),
+                    fix: Some("berth init".into()),
+                }),
+            }
+            let report = berth_service::DoctorReport::new(facts, findings);
+            if json {
+                render::json(&report)
+            } else {
+                render::doctor(&report)
+            }
+            return Ok(if report.ok { 0 } else { 1 });
+        }
+        Command::Smoke { endpoint, data, rows, max_latency_ms, expect, expect_wait } => {
+            let expect = expect.as_ref().and_then(|r| match r.selector {
+                berth_core::Selector::Version(n) => Some((r.model.clone(), n)),
+                _ => None,
+            });
             let req = berth_service::SmokeRequest {
                 endpoint: endpoint.to_string(),
                 data: dir.join(data),
                 rows: *rows,
                 max_latency_ms: *max_latency_ms,
+                expect,
+                wait: std::time::Duration::from_secs(*expect_wait),
             };
             let r = berth_service::smoke(&req).await?;
             if json {
@@ -280,4 +329,21 @@ pub async fn run(cli: Cli) -> Result<u8> {
         }
     }
     Ok(0)
+}
+
+/// Runs `git filter-repo` to drop the files `glob` matches from history.
+fn rewrite_history(dir: &Path, glob: &str) -> Result<()> {
+    let status = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["filter-repo", "--force", "--invert-paths", "--path-glob", glob])
+        .status()
+        .map_err(|e| ServiceError::input(format!("cannot run git: {e}"), None))?;
+    if !status.success() {
+        return Err(ServiceError::input(
+            format!("git filter-repo did not rewrite the history ({status})"),
+            Some("install it (pip install git-filter-repo, or apt-get install git-filter-repo) and run again".into()),
+        ));
+    }
+    Ok(())
 }

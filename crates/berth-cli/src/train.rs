@@ -95,7 +95,9 @@ pub async fn train(a: &TrainArgs, dir: &Path, json: bool, quiet: bool, bars: &Ba
     let pushed = match pushing {
         Some((m, b)) => {
             let lineage = detect_lineage(dir, &|k| std::env::var(k).ok());
-            Some(b.push_training(&report, m, lineage, bars).await?)
+            let p = b.push_training(&report, m, lineage, bars).await?;
+            crate::actions::output("ref", &p.reference);
+            Some(p)
         }
         None => None,
     };

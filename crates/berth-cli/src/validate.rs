@@ -126,7 +126,7 @@ fn write(path: &Path, text: &str) -> Result<()> {
 pub async fn run(a: &ValidateArgs, dir: &Path, json: bool) -> Result<u8> {
     // The gate first: its mistakes are worth fixing whatever the subject.
     let (gate, gate_name) = gate_from(a)?;
-    let mut req = ValidateRequest::new(subject(a)?, a.data.clone(), gate, gate_name)?;
+    let mut req = ValidateRequest::new(subject(a)?, a.data.clone(), gate, gate_name.clone())?;
     req.target = a.target.clone();
     req.features = a.features.clone();
     req.store = !a.no_store;
@@ -140,17 +140,8 @@ pub async fn run(a: &ValidateArgs, dir: &Path, json: bool) -> Result<u8> {
     if let Some(p) = &a.report_md {
         write(p, &md)?;
     }
-    if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|s| !s.is_empty()) {
-        use std::io::Write;
-        let appended = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&summary)
-            .and_then(|mut f| f.write_all(md.as_bytes()));
-        if let Err(e) = appended {
-            eprintln!("warning: cannot append to $GITHUB_STEP_SUMMARY ({}): {e}", Path::new(&summary).display());
-        }
-    }
+    crate::actions::summary(&md);
+    crate::actions::annotate_failures(&gate_name, &report);
     if let Some(p) = &a.junit {
         write(p, &report.to_junit())?;
     }

@@ -207,6 +207,11 @@ impl Endpoint {
     }
 
     /// "churn@3 at http://…", for reports.
+    /// The server's address as given.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
     pub fn shown(&self) -> String {
         format!("{}@{} at {}", self.name, self.version, self.url)
     }

@@ -21,6 +21,11 @@ pub struct SmokeRequest {
     pub rows: usize,
     /// p99 of the single-row requests may not exceed this.
     pub max_latency_ms: Option<f64>,
+    /// The version the server must be serving (`NAME@N`): after a promotion
+    /// a server that follows the environment swaps it in within its poll
+    /// interval, so the smoke test waits up to `wait` for it.
+    pub expect: Option<(berth_core::ModelName, u64)>,
+    pub wait: std::time::Duration,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -94,13 +99,34 @@ pub async fn smoke(req: &SmokeRequest) -> Result<SmokeReport> {
         checks: Vec::new(),
         errors: Vec::new(),
     };
-    let e = match Endpoint::connect(&req.endpoint).await {
-        Ok(e) => e,
-        Err(err @ ServiceError::Input { .. }) => return Err(err),
-        Err(err) => {
-            report.check("health", false, err.to_string());
+    let deadline = Instant::now() + req.wait;
+    let e = loop {
+        let e = match Endpoint::connect(&req.endpoint).await {
+            Ok(e) => e,
+            Err(err @ ServiceError::Input { .. }) => return Err(err),
+            Err(err) => {
+                report.check("health", false, err.to_string());
+                return Ok(report);
+            }
+        };
+        let Some((model, n)) = &req.expect else { break e };
+        let serving = e.name == model.as_str() && (e.version == n.to_string() || e.version == format!("{model}@{n}"));
+        if serving {
+            report.check("version", true, format!("{} serves {model}@{n}", e.url()));
+            break e;
+        }
+        if Instant::now() >= deadline {
+            let why = format!(
+                "{} still serves {}@{} after {}s, not {model}@{n}",
+                e.url(),
+                e.name,
+                e.version,
+                req.wait.as_secs()
+            );
+            report.check("version", false, why);
             return Ok(report);
         }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     };
     let missing: Vec<&String> = e.inputs.iter().filter(|n| table.column(n).is_none()).collect();
     if !missing.is_empty() {
