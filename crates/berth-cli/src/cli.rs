@@ -252,6 +252,19 @@ pub enum Command {
         #[arg(long)]
         rewrite: bool,
     },
+    /// Shell completions, printed: `berth completions bash > /etc/bash_completion.d/berth`,
+    /// `berth completions zsh > "${fpath[1]}/_berth"`, `berth completions fish >
+    /// ~/.config/fish/completions/berth.fish`.
+    Completions {
+        #[arg(value_enum)]
+        shell: crate::completions::ShellArg,
+    },
+    /// The manual page (roff), printed (`berth man | man -l -`); with --dir, one page per
+    /// command written there (berth.1, berth-push.1, berth-alias-set.1, …).
+    Man {
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// CI pipelines: `berth ci init github|gitlab` writes the one this project needs.
     #[command(subcommand)]
     Ci(crate::cli_ci::CiCommand),

@@ -7,6 +7,7 @@ mod cli;
 mod cli_ci;
 mod cli_hub;
 mod cli_lfs;
+mod completions;
 mod data;
 mod deploy;
 mod hub;

@@ -262,6 +262,8 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::Policy(cmd) => crate::hub::policy(cmd, &dir, json).await?,
         Command::Lfs(cmd) => crate::lfs::run(cmd, &dir, json).await?,
         Command::Ci(cmd) => return crate::ci::run(cmd, &dir, json),
+        Command::Completions { shell } => crate::completions::completions(*shell),
+        Command::Man { dir: out } => crate::completions::man(out.as_ref().map(|d| dir.join(d)).as_deref())?,
         Command::ImportGit { glob, model, rewrite } => {
             let b = ops(&dir).await?;
             let r = berth_service::import_git(&*b, &dir, glob, model).await?;
