@@ -3,8 +3,9 @@
 usage: mlflow_pyfunc.py BERTH_BIN MODEL_ONNX RUNS
 
 Both servers get the same directory (model.onnx and its MLmodel) through the
-same client calls: upload through the artifact proxy, create the version,
-set the alias `champion`. Each timed run is one `load_model` (resolve the
+same client: uploaded through the artifact proxy (under the model on berth,
+under a run on mlflow server, which wants one), made a version, aliased
+`champion`. Each timed run is one `load_model` (resolve the
 alias, list and download the files into a fresh directory, open the ONNX
 session) and one `predict` of 100 rows, in this process with mlflow already
 imported, so the figure is what the server and the transfer cost.
@@ -93,24 +94,32 @@ try:
     inp = session.get_inputs()[0]
     rows = np.random.default_rng(7).normal(size=(100, inp.shape[1])).astype("float32")
 
-    def register(url, token, name):
-        os.environ["MLFLOW_TRACKING_URI"] = url
+    def point_at(url, token):
+        # The client reads the URI set in-process before the environment's.
+        mlflow.set_tracking_uri(url)
+        mlflow.set_registry_uri(url)
         if token:
             os.environ["MLFLOW_TRACKING_TOKEN"] = token
         else:
             os.environ.pop("MLFLOW_TRACKING_TOKEN", None)
+
+    def register(url, token, name):
+        point_at(url, token)
         client = MlflowClient()
         client.create_registered_model(name)
-        get_artifact_repository(f"mlflow-artifacts:/{name}/run-1/model").log_artifacts(src)
-        mv = client.create_model_version(name, f"mlflow-artifacts:/{name}/run-1/model")
+        if token:
+            # berth: files uploaded under the model, then made a version.
+            get_artifact_repository(f"mlflow-artifacts:/{name}/run-1/model").log_artifacts(src)
+            mv = client.create_model_version(name, f"mlflow-artifacts:/{name}/run-1/model")
+        else:
+            # mlflow server wants the files to belong to a run.
+            with mlflow.start_run() as run:
+                mlflow.log_artifacts(src, artifact_path="model")
+            mv = client.create_model_version(name, f"{run.info.artifact_uri}/model", run_id=run.info.run_id)
         client.set_registered_model_alias(name, "champion", mv.version)
 
     def timed(url, token, name):
-        os.environ["MLFLOW_TRACKING_URI"] = url
-        if token:
-            os.environ["MLFLOW_TRACKING_TOKEN"] = token
-        else:
-            os.environ.pop("MLFLOW_TRACKING_TOKEN", None)
+        point_at(url, token)
         out = []
         for _ in range(runs):
             dst = tempfile.mkdtemp(dir=work)
@@ -119,14 +128,16 @@ try:
             pred = m.predict({inp.name: rows})
             out.append(time.perf_counter() - start)
             shutil.rmtree(dst)
-        return out, pred
+        return out, pred, MlflowClient().get_model_version_download_uri(name, "1")
 
     register(hub_url, hub_token, "bench")
     register(ml_url, None, "bench")
     timed(hub_url, hub_token, "bench")  # warm both once
     timed(ml_url, None, "bench")
-    ours, p_ours = timed(hub_url, hub_token, "bench")
-    theirs, p_theirs = timed(ml_url, None, "bench")
+    ours, p_ours, src_ours = timed(hub_url, hub_token, "bench")
+    theirs, p_theirs, src_theirs = timed(ml_url, None, "bench")
+    # Each side was asked of its own server: berth names versions by model, mlflow by run.
+    assert src_ours == "mlflow-artifacts:/bench/versions/1" and src_ours != src_theirs, (src_ours, src_theirs)
     for k in p_ours:
         a, b = np.asarray(p_ours[k]), np.asarray(p_theirs[k])
         if a.dtype != object and not np.array_equal(a, b):

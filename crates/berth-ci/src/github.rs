@@ -16,7 +16,7 @@
 //!
 //! Secrets are named, never written: `BERTH_TOKEN` and `BERTH_HUB_URL`.
 
-use crate::{Pipeline, block, shell_word, yaml_string};
+use crate::{Pipeline, block, env_var, shell_word, yaml_string};
 
 /// The steps every job starts with: the checkout, the cached binary, and
 /// installing the pinned release when the cache had none.
@@ -32,18 +32,14 @@ fn setup_steps() -> String {
         .to_string()
 }
 
-fn env_var(env: &str) -> String {
-    let upper: String =
-        env.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect();
-    format!("BERTH_{upper}_URL")
-}
-
 pub(crate) fn workflow(p: &Pipeline) -> String {
     let paths: Vec<String> = p.paths.iter().map(|s| yaml_string(s)).collect();
     let paths = format!("[{}]", paths.join(", "));
     let env_names: Vec<String> = p.environments.iter().map(|e| e.name.clone()).collect();
     let default_env = env_names.first().cloned().unwrap_or_else(|| "staging".into());
     let mut y = String::new();
+    y.push_str("# Notifications (gate results, promotions awaiting approval, promotions) come from berth.toml's\n");
+    y.push_str("# [[notifiers]]; give the production environment required reviewers in the repository's settings.\n");
     y.push_str("name: berth\n\n");
     y.push_str("on:\n");
     y.push_str(&format!("  push:\n    branches: [{}]\n    paths: {paths}\n", p.branch));

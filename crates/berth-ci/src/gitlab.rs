@@ -13,13 +13,7 @@
 //! policy. `BERTH_HUB_URL` and `BERTH_TOKEN` are the project's CI/CD
 //! variables, never written here.
 
-use crate::{Pipeline, shell_word, yaml_string};
-
-fn env_var(env: &str) -> String {
-    let upper: String =
-        env.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect();
-    format!("BERTH_{upper}_URL")
-}
+use crate::{Pipeline, env_var, shell_word, yaml_string};
 
 /// A YAML list item of a script, quoted.
 fn line(cmd: &str) -> String {
@@ -29,6 +23,8 @@ fn line(cmd: &str) -> String {
 pub(crate) fn pipeline(p: &Pipeline) -> String {
     let paths: Vec<String> = p.paths.iter().map(|s| yaml_string(s)).collect();
     let mut y = String::new();
+    y.push_str("# Notifications (gate results, promotions awaiting approval, promotions) come from berth.toml's\n");
+    y.push_str("# [[notifiers]]; BERTH_HUB_URL and BERTH_TOKEN are the project's masked CI/CD variables.\n");
     y.push_str("workflow:\n  rules:\n");
     y.push_str("    - if: $CI_COMMIT_MESSAGE =~ /\\[skip ci\\]/\n      when: never\n");
     y.push_str("    - if: $CI_PIPELINE_SOURCE == \"merge_request_event\"\n");

@@ -128,6 +128,13 @@ impl Pipeline {
     }
 }
 
+/// The CI variable that names an environment's server: `BERTH_STAGING_URL`.
+pub(crate) fn env_var(env: &str) -> String {
+    let upper: String =
+        env.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect();
+    format!("BERTH_{upper}_URL")
+}
+
 /// A shell word: left bare when it is one already, else in single quotes.
 pub(crate) fn shell_word(s: &str) -> String {
     if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./@=:".contains(c)) {

@@ -5,6 +5,7 @@ mod actions;
 mod ci;
 mod cli;
 mod cli_ci;
+mod cli_data;
 mod cli_hub;
 mod cli_lfs;
 mod completions;

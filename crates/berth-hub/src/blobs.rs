@@ -139,24 +139,47 @@ async fn put_blob(
     let (upload, expected) = (upload_id(&u)?, digest(&d)?);
     // Refused before a byte of the body is read.
     b.upload_accepts(upload, &expected).await?;
-    let limit = hub.uploads().max_blob;
-    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit) {
-        return Err(too_large(limit));
-    }
-    let dir = hub.spool().await?;
-    let spooled = tempfile::NamedTempFile::new_in(&dir).map_err(|e| spool_error(&dir, e))?;
-    let actual = receive(req, &spooled, limit).await?;
+    let spooled = spool_body(&hub, &headers, req).await?;
+    let actual = spooled.digest;
     if actual != expected {
         return Err(ApiError::bad_input(
             format!("the body sent as blob {expected} hashes to {actual}; nothing was stored"),
             "send the blob's exact bytes: the digest in the path must be the SHA-256 of the body",
         ));
     }
-    let size = spooled.as_file().metadata().map_err(|e| spool_error(&dir, e))?.len();
-    let put = b.put_received_blob(upload, Hashed { path: spooled.path(), digest: actual, size }).await?;
+    let put = b.put_received_blob(upload, spooled.hashed()).await?;
     let status = if put.written { StatusCode::CREATED } else { StatusCode::OK };
     Ok(body::json(status, &put))
+}
+
+/// A request body spooled to a file in the hub's spool directory, hashed
+/// on the way in; the file is removed when this is dropped, unless a local
+/// store took it.
+pub(crate) struct Spooled {
+    pub file: tempfile::NamedTempFile,
+    pub digest: Digest,
+    pub size: u64,
+}
+
+impl Spooled {
+    pub fn hashed(&self) -> Hashed<'_> {
+        Hashed { path: self.file.path(), digest: self.digest, size: self.size }
+    }
+}
+
+/// Spools `body` within the hub's blob limit: a declared length over it is
+/// refused before a byte is read, a body that grows past it as it arrives.
+pub(crate) async fn spool_body(hub: &Hub, headers: &HeaderMap, body: Body) -> Result<Spooled, ApiError> {
+    let limit = hub.uploads().max_blob;
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large(limit));
+    }
+    let dir = hub.spool().await?;
+    let file = tempfile::NamedTempFile::new_in(&dir).map_err(|e| spool_error(&dir, e))?;
+    let digest = receive(body, &file, limit).await?;
+    let size = file.as_file().metadata().map_err(|e| spool_error(&dir, e))?.len();
+    Ok(Spooled { file, digest, size })
 }
 
 /// How much of a body is gathered before it is written to the spool.

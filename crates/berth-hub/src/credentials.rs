@@ -4,9 +4,23 @@
 //! ignored, and a token given as the user name with no password is taken
 //! too). Parsed here once for the Git LFS and MLflow routes.
 
+use axum::extract::Request;
 use axum::http::{HeaderMap, StatusCode, header};
 
+use crate::Hub;
+use crate::auth::Caller;
 use crate::error::ApiError;
+
+/// `req` with the service acting as its caller attached, from a bearer
+/// token or Basic credentials; or why not, for the route's own error shape.
+pub(crate) async fn attach_caller(hub: &Hub, mut req: Request) -> Result<Request, ApiError> {
+    let caller = match credential(req.headers()) {
+        Ok(secret) => hub.caller_with(Ok(&secret)).await,
+        Err(e) => hub.caller_with(Err(e)).await,
+    }?;
+    req.extensions_mut().insert(Caller(caller));
+    Ok(req)
+}
 
 fn unauthenticated(message: &str) -> ApiError {
     ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", message, None)

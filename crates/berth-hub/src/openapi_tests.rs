@@ -136,6 +136,19 @@ fn concrete(route: &str) -> String {
         .join("/")
 }
 
+/// A hub on a fresh embedded project, serving on a loopback port.
+async fn serve_hub() -> (tempfile::TempDir, std::net::SocketAddr) {
+    let dir = tempfile::tempdir().unwrap();
+    berth_service::init(dir.path(), None, None, &|_| None).unwrap();
+    let config = Config::discover(dir.path(), &|_| None).unwrap();
+    let berth = Berth::open(config, "hub".into()).await.unwrap();
+    let hub = crate::Hub::new(berth, Arc::new(SystemClock));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, crate::router(hub)).await });
+    (dir, addr)
+}
+
 async fn request(addr: std::net::SocketAddr, method: &str, path: &str) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
@@ -150,14 +163,7 @@ async fn request(addr: std::net::SocketAddr, method: &str, path: &str) -> (u16, 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_documented_operation_is_served_by_the_router() {
-    let dir = tempfile::tempdir().unwrap();
-    berth_service::init(dir.path(), None, None, &|_| None).unwrap();
-    let config = Config::discover(dir.path(), &|_| None).unwrap();
-    let berth = Berth::open(config, "hub".into()).await.unwrap();
-    let hub = crate::Hub::new(berth, Arc::new(SystemClock));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, crate::router(hub)).await });
+    let (_dir, addr) = serve_hub().await;
 
     for op in OPERATIONS {
         let path = concrete(op.path);
@@ -193,14 +199,7 @@ fn the_git_lfs_routes_are_listed_apart_from_the_document() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_git_lfs_route_asks_for_credentials_in_git_lfs_terms() {
-    let dir = tempfile::tempdir().unwrap();
-    berth_service::init(dir.path(), None, None, &|_| None).unwrap();
-    let config = Config::discover(dir.path(), &|_| None).unwrap();
-    let berth = Berth::open(config, "hub".into()).await.unwrap();
-    let hub = crate::Hub::new(berth, Arc::new(SystemClock));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, crate::router(hub)).await });
+    let (_dir, addr) = serve_hub().await;
     for (method, route) in crate::lfs::ROUTES {
         let path = concrete(route);
         let (status, text) = request(addr, &method.to_uppercase(), &path).await;
@@ -237,14 +236,7 @@ fn the_mlflow_routes_are_listed_apart_from_the_document() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_mlflow_route_asks_for_credentials_in_mlflow_terms() {
-    let dir = tempfile::tempdir().unwrap();
-    berth_service::init(dir.path(), None, None, &|_| None).unwrap();
-    let config = Config::discover(dir.path(), &|_| None).unwrap();
-    let berth = Berth::open(config, "hub".into()).await.unwrap();
-    let hub = crate::Hub::new(berth, Arc::new(SystemClock));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, crate::router(hub)).await });
+    let (_dir, addr) = serve_hub().await;
     for (method, route) in crate::mlflow::ROUTES {
         let path = concrete(route);
         let (status, text) = request(addr, &method.to_uppercase(), &path).await;

@@ -12,20 +12,12 @@ use axum::response::{IntoResponse, Response};
 
 use super::LfsError;
 use crate::Hub;
-use crate::auth::Caller;
-use crate::credentials::credential;
+use crate::credentials::attach_caller;
 
 /// Authenticates every request of the Git LFS routes.
-pub(crate) async fn authenticate(State(hub): State<Arc<Hub>>, mut req: Request, next: Next) -> Response {
-    let caller = match credential(req.headers()) {
-        Ok(secret) => hub.caller_with(Ok(&secret)).await,
-        Err(e) => hub.caller_with(Err(e)).await,
-    };
-    match caller {
-        Ok(b) => {
-            req.extensions_mut().insert(Caller(b));
-            next.run(req).await
-        }
+pub(crate) async fn authenticate(State(hub): State<Arc<Hub>>, req: Request, next: Next) -> Response {
+    match attach_caller(&hub, req).await {
+        Ok(req) => next.run(req).await,
         Err(e) => LfsError::from(e).into_response(),
     }
 }

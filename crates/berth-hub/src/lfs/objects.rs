@@ -32,14 +32,8 @@ pub(crate) async fn upload(
     let (repo, oid) = (super::repo(&r)?, super::oid(&o)?);
     // Refused before a byte of the body is read.
     b.lfs_may_upload(&repo)?;
-    let limit = hub.uploads().max_blob;
-    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit) {
-        return Err(blobs::too_large(limit).into());
-    }
-    let dir = hub.spool().await?;
-    let spooled = tempfile::NamedTempFile::new_in(&dir).map_err(|e| blobs::spool_error(&dir, e))?;
-    let actual = blobs::receive(req, &spooled, limit).await?;
+    let spooled = blobs::spool_body(&hub, &headers, req).await?;
+    let actual = spooled.digest;
     if actual != oid {
         return Err(LfsError::unprocessable(format!(
             "the body sent as object {} hashes to {}; nothing was stored. Send the object's exact bytes: \
@@ -48,7 +42,7 @@ pub(crate) async fn upload(
             actual.hex()
         )));
     }
-    let put = b.lfs_put(&repo, &oid, spooled.path()).await?;
+    let put = b.lfs_put(&repo, &oid, spooled.file.path()).await?;
     Ok(lfs_json(StatusCode::OK, &json!({"oid": oid.hex(), "size": put.object.size, "written": put.written})))
 }
 

@@ -22,9 +22,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
 use berth_core::{Manifest, ModelName, Ref, RelPath, VersionRecord};
-use berth_service::{Berth, Hashed};
 use serde_json::json;
-use tokio::io::AsyncWriteExt;
 
 use super::request::Fields;
 use super::{Answer, MlflowError, empty};
@@ -192,6 +190,18 @@ fn not_there(path: &str) -> MlflowError {
     MlflowError::missing(format!("no artifact at {path:?}: list its directory with ?path= to see what is there"))
 }
 
+/// Files up to this size are read whole (verified) and sent from memory;
+/// larger ones are spooled to a file and streamed.
+const IN_MEMORY: u64 = 4 << 20;
+
+fn octets(body: Body, len: u64) -> Response {
+    let mut answer = Response::new(body);
+    let h = answer.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    answer
+}
+
 /// `GET …/artifacts/P`: one file, verified as it is read.
 pub(crate) async fn download(
     State(hub): State<std::sync::Arc<Hub>>,
@@ -202,7 +212,26 @@ pub(crate) async fn download(
     let spool = tempfile::TempDir::new_in(&dir).map_err(|e| blobs::spool_error(&dir, e))?;
     let dest = spool.path().join("file");
     let found = match Place::of_path(&path)? {
-        Place::Version { model, version, path: file } => open_version_file(&b, model, version, &file, &dest).await?,
+        Place::Version { model, version, path: file } => {
+            let v = b.resolve(&Ref::version(model, version)).await?;
+            let manifest = b.manifest(&v).await?;
+            match manifest.files.iter().find(|(p, _)| p.as_str() == file) {
+                // Small files (an MLmodel, most ONNX exports) go out from memory.
+                Some((_, e)) if e.size <= IN_MEMORY => {
+                    let bytes = b.version_file(&v, &file).await?.ok_or_else(|| not_there(&path))?;
+                    return Ok(octets(Body::from(bytes), e.size));
+                }
+                Some(_) => {
+                    b.open_version_file(&Ref::version(v.model.clone(), v.version), &file, &dest).await?.is_some()
+                }
+                None if file == MLMODEL => {
+                    let text = generated_mlmodel(&v, &manifest).ok_or_else(|| not_there(&path))?;
+                    let len = text.len() as u64;
+                    return Ok(octets(Body::from(text), len));
+                }
+                None => false,
+            }
+        }
         Place::Staged { model, path: file } => b.open_staged_file(&model, &file, &dest).await?.is_some(),
         _ => false,
     };
@@ -211,34 +240,7 @@ pub(crate) async fn download(
     }
     let file = tokio::fs::File::open(&dest).await.map_err(|e| blobs::spool_error(&dir, e))?;
     let len = file.metadata().await.map_err(|e| blobs::spool_error(&dir, e))?.len();
-    let mut answer = Response::new(Body::from_stream(blobs::stream_file(file, len, spool)));
-    let h = answer.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
-    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
-    Ok(answer)
-}
-
-/// Copies a version's file (or its generated `MLmodel`) to `dest`; false when there is none.
-async fn open_version_file(
-    b: &Berth,
-    model: ModelName,
-    version: u64,
-    file: &str,
-    dest: &std::path::Path,
-) -> Result<bool, MlflowError> {
-    let r = Ref::version(model, version);
-    if b.open_version_file(&r, file, dest).await?.is_some() {
-        return Ok(true);
-    }
-    if file != MLMODEL {
-        return Ok(false);
-    }
-    let v = b.resolve(&r).await?;
-    let Some(text) = generated_mlmodel(&v, &b.manifest(&v).await?) else { return Ok(false) };
-    let mut out = tokio::fs::File::create(dest).await.map_err(|e| blobs::spool_error(dest, e))?;
-    out.write_all(text.as_bytes()).await.map_err(|e| blobs::spool_error(dest, e))?;
-    out.flush().await.map_err(|e| blobs::spool_error(dest, e))?;
-    Ok(true)
+    Ok(octets(Body::from_stream(blobs::stream_file(file, len, spool)), len))
 }
 
 /// `PUT …/artifacts/MODEL/DIR/FILE`: stages one file, spooled and hashed
@@ -267,16 +269,8 @@ pub(crate) async fn upload(
     let rel = RelPath::parse(&file).map_err(|e| MlflowError::invalid(format!("artifact path {path:?}: {e}")))?;
     // Refused before a byte of the body is read.
     b.may_stage(&model)?;
-    let limit = hub.uploads().max_blob;
-    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit) {
-        return Err(blobs::too_large(limit).into());
-    }
-    let dir = hub.spool().await?;
-    let spooled = tempfile::NamedTempFile::new_in(&dir).map_err(|e| blobs::spool_error(&dir, e))?;
-    let digest = blobs::receive(req, &spooled, limit).await?;
-    let size = spooled.as_file().metadata().map_err(|e| blobs::spool_error(&dir, e))?.len();
-    b.stage_file(&model, &rel, Hashed { path: spooled.path(), digest, size }).await?;
+    let spooled = blobs::spool_body(&hub, &headers, req).await?;
+    b.stage_file(&model, &rel, spooled.hashed()).await?;
     Ok(empty())
 }
 

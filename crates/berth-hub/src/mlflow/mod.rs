@@ -40,8 +40,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 
 use crate::Hub;
-use crate::auth::Caller;
-use crate::credentials::credential;
+use crate::credentials::attach_caller;
 pub(crate) use error::MlflowError;
 use request::Fields;
 
@@ -135,16 +134,9 @@ async fn no_endpoint(req: Request) -> MlflowError {
 }
 
 /// Authenticates every MLflow request; a refusal is MLflow's 401.
-async fn authenticate(State(hub): State<Arc<Hub>>, mut req: Request, next: Next) -> Response {
-    let caller = match credential(req.headers()) {
-        Ok(secret) => hub.caller_with(Ok(&secret)).await,
-        Err(e) => hub.caller_with(Err(e)).await,
-    };
-    match caller {
-        Ok(b) => {
-            req.extensions_mut().insert(Caller(b));
-            next.run(req).await
-        }
+async fn authenticate(State(hub): State<Arc<Hub>>, req: Request, next: Next) -> Response {
+    match attach_caller(&hub, req).await {
+        Ok(req) => next.run(req).await,
         Err(e) => MlflowError::from(e).into_response(),
     }
 }
