@@ -126,6 +126,23 @@ pub(crate) fn workflow(p: &Pipeline) -> String {
         y.push('\n');
         previous = job;
     }
+    if let Some(tag) = p.image_tag() {
+        let registry = tag.split('/').next().unwrap_or("docker.io");
+        y.push_str("  serving-image:\n    name: Build and push the serving image\n    needs: gate\n");
+        y.push_str("    if: ${{ github.event_name == 'push' && vars.BERTH_BUILD_IMAGE != 'false' }}\n");
+        y.push_str("    runs-on: ubuntu-latest\n    permissions:\n      contents: read\n      packages: write\n");
+        y.push_str(&format!("    env:\n      IMAGE: {}\n", yaml_string(&tag)));
+        y.push_str("    steps:\n      - uses: actions/checkout@v4\n");
+        y.push_str(&format!(
+            "      - uses: docker/login-action@v3\n        with:\n          registry: {registry}\n          \
+             username: ${{{{ secrets.BERTH_IMAGE_USERNAME || github.actor }}}}\n          \
+             password: ${{{{ secrets.BERTH_IMAGE_PASSWORD || secrets.GITHUB_TOKEN }}}}\n"
+        ));
+        y.push_str(&format!(
+            "      - name: Build and push\n        run: docker build -f {} -t \"$IMAGE\" . && docker push \"$IMAGE\"\n",
+            crate::DOCKERFILE
+        ));
+    }
     y.trim_end().to_string() + "\n"
 }
 
@@ -146,6 +163,9 @@ mod tests {
             "berth smoke --endpoint \"$URL\" --data test.csv --rows 20 --expect \"$REF\"",
             "BERTH_TOKEN: ${{ secrets.BERTH_TOKEN }}",
             "options: [staging, production]",
+            "docker build -f Dockerfile.berth -t \"$IMAGE\" . && docker push \"$IMAGE\"",
+            "IMAGE: \"ghcr.io/acme/churn-server:0.1.0\"",
+            "registry: ghcr.io\n",
         ] {
             assert!(y.contains(want), "missing {want:?} in\n{y}");
         }

@@ -96,6 +96,21 @@ pub(crate) fn pipeline(p: &Pipeline) -> String {
         y.push('\n');
         previous = job;
     }
+    if let Some(tag) = p.image_tag() {
+        y.push_str(
+            "serving-image:\n  stage: gate\n  needs: [gate]\n  image: docker:27\n  services: [docker:27-dind]\n",
+        );
+        y.push_str(&format!("  variables:\n    IMAGE: {}\n", yaml_string(&tag)));
+        y.push_str(
+            "  rules:\n    - if: $CI_PIPELINE_SOURCE == \"merge_request_event\" || $BERTH_BUILD_IMAGE == \"false\"\n",
+        );
+        y.push_str("      when: never\n    - when: on_success\n");
+        y.push_str("  before_script: []\n  script:\n");
+        y.push_str(&line(
+            "echo \"$CI_REGISTRY_PASSWORD\" | docker login -u \"$CI_REGISTRY_USER\" --password-stdin \"$CI_REGISTRY\"",
+        ));
+        y.push_str(&line(&format!("docker build -f {} -t \"$IMAGE\" . && docker push \"$IMAGE\"", crate::DOCKERFILE)));
+    }
     y.trim_end().to_string() + "\n"
 }
 

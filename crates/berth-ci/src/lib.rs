@@ -68,7 +68,13 @@ pub struct Pipeline {
     pub branch: String,
     /// The paths whose changes start the pipeline.
     pub paths: Vec<String>,
+    /// Where the pipeline pushes a container image of `berth serve` (built from
+    /// [`DOCKERFILE`]'s text at [`Pipeline::dockerfile`]), if anywhere.
+    pub image: Option<String>,
 }
+
+/// Where `berth ci init --image` writes the image's Dockerfile.
+pub const DOCKERFILE: &str = "Dockerfile.berth";
 
 impl Pipeline {
     /// Orders environment names for promotion: production (or prod) last,
@@ -90,6 +96,36 @@ impl Pipeline {
             Ci::GitLab => gitlab::pipeline(self),
         };
         stamp(&body)
+    }
+
+    /// The Dockerfile of the image the pipeline builds: the pinned berth
+    /// release, installed in a build stage, run in a small Debian image as an
+    /// unprivileged user, serving on :8080 with a health check on /readyz;
+    /// it serves whatever `berth serve NAME@ENV` follows through the hub.
+    pub fn dockerfile(&self) -> String {
+        stamp(&format!(
+            "FROM rust:1-bookworm AS build\n\
+             RUN cargo install --locked berth-cli --version {v} --root /opt/berth\n\n\
+             FROM debian:bookworm-slim\n\
+             RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates curl \\\n    \
+             && rm -rf /var/lib/apt/lists/* && useradd --system --uid 10001 --create-home berth\n\
+             COPY --from=build /opt/berth/bin/berth /usr/local/bin/berth\n\
+             USER berth\n\
+             WORKDIR /home/berth\n\
+             ENV BERTH_SERVE_ADDR=0.0.0.0:8080\n\
+             EXPOSE 8080\n\
+             HEALTHCHECK --interval=10s --timeout=3s --start-period=30s \\\n    \
+             CMD curl -fsS http://127.0.0.1:8080/readyz >/dev/null || exit 1\n\
+             ENTRYPOINT [\"berth\"]\n\
+             CMD [\"serve\", \"{model}@production\"]\n",
+            v = self.berth_version,
+            model = self.model,
+        ))
+    }
+
+    /// The image's name, and the tag the pipeline gives it: berth's version.
+    fn image_tag(&self) -> Option<String> {
+        self.image.as_ref().map(|i| format!("{i}:{}", self.berth_version))
     }
 
     /// The command that makes the version, in a shell step.
@@ -176,6 +212,7 @@ pub(crate) fn example() -> Pipeline {
         berth_version: "0.1.0".into(),
         branch: "main".into(),
         paths: vec!["train.toml".into(), "gates/**".into(), "train.csv".into(), "test.csv".into()],
+        image: Some("ghcr.io/acme/churn-server".into()),
     }
 }
 

@@ -89,8 +89,19 @@ fn environments(dir: &Path) -> Result<Vec<berth_ci::Environment>> {
 }
 
 pub fn run(cmd: &CiCommand, dir: &Path, json: bool) -> Result<u8> {
-    let CiCommand::Init { ci, model, train_config, push, train_command, gates: named, data, branch, dry_run, force } =
-        cmd;
+    let CiCommand::Init {
+        ci,
+        model,
+        train_config,
+        push,
+        train_command,
+        gates: named,
+        data,
+        image,
+        branch,
+        dry_run,
+        force,
+    } = cmd;
     let ci = match ci {
         CiKind::Github => Ci::GitHub,
         CiKind::Gitlab => Ci::GitLab,
@@ -131,22 +142,36 @@ pub fn run(cmd: &CiCommand, dir: &Path, json: bool) -> Result<u8> {
         berth_version: env!("CARGO_PKG_VERSION").to_string(),
         branch: branch.clone(),
         paths,
+        image: image.clone(),
     };
-    let text = pipeline.render(ci);
-    let target = dir.join(ci.path());
-    let existing = match std::fs::read_to_string(&target) {
+    if image.is_some() {
+        write_stamped(dir, berth_ci::DOCKERFILE, &pipeline.dockerfile(), *dry_run, *force, json)?;
+    }
+    write_stamped(dir, ci.path(), &pipeline.render(ci), *dry_run, *force, json)?;
+    if !json && !*dry_run {
+        println!("  secrets it reads by name: BERTH_HUB_URL, BERTH_TOKEN (a publisher's token for the train job)");
+    }
+    Ok(0)
+}
+
+/// Writes `text` to `rel` under `dir` unless it is there already or was
+/// edited since berth wrote it (then only with `force`); with `dry_run`
+/// prints what would change instead.
+fn write_stamped(dir: &Path, rel: &str, text: &str, dry_run: bool, force: bool, json: bool) -> Result<()> {
+    let target = &dir.join(rel);
+    let existing = match std::fs::read_to_string(target) {
         Ok(s) => Some(s),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(bad(format!("cannot read {}: {e}", target.display()), "check its permissions")),
     };
-    let decision = berth_ci::decide(existing.as_deref(), &text, *force);
-    if *dry_run {
+    let decision = berth_ci::decide(existing.as_deref(), text, force);
+    if dry_run {
         match &existing {
-            Some(old) if decision != Decision::Unchanged => print!("{}", berth_ci::diff(old, &text)),
+            Some(old) if decision != Decision::Unchanged => print!("{}", berth_ci::diff(old, text)),
             Some(_) => println!("{} is up to date", target.display()),
             None => print!("{text}"),
         }
-        return Ok(0);
+        return Ok(());
     }
     let verb = match decision {
         Decision::Unchanged => "unchanged",
@@ -161,18 +186,15 @@ pub fn run(cmd: &CiCommand, dir: &Path, json: bool) -> Result<u8> {
                 std::fs::create_dir_all(parent)
                     .map_err(|e| bad(format!("cannot create {}: {e}", parent.display()), "check the permissions"))?;
             }
-            std::fs::write(&target, &text)
+            std::fs::write(target, text)
                 .map_err(|e| bad(format!("cannot write {}: {e}", target.display()), "check the permissions"))?;
             if decision == Decision::Create { "wrote" } else { "rewrote" }
         }
     };
     if json {
-        crate::render::json(&serde_json::json!({"path": ci.path(), "action": verb}));
+        crate::render::json(&serde_json::json!({"path": rel, "action": verb}));
     } else {
-        println!("{verb} {}", ci.path());
-        if verb != "unchanged" {
-            println!("  secrets it reads by name: BERTH_HUB_URL, BERTH_TOKEN (a publisher's token for the train job)");
-        }
+        println!("{verb} {rel}");
     }
-    Ok(0)
+    Ok(())
 }

@@ -36,6 +36,11 @@ pub enum CiCommand {
         /// The labelled data the gates score, in the repository.
         #[arg(long, value_name = "FILE", default_value = "test.csv")]
         data: PathBuf,
+        /// Also build and push a container image of `berth serve` on pushes to the branch, e.g.
+        /// ghcr.io/acme/churn-server (tagged with berth's version), from a Dockerfile.berth
+        /// written beside the pipeline.
+        #[arg(long, value_name = "NAME")]
+        image: Option<String>,
         /// The branch pushes to which run the pipeline.
         #[arg(long, default_value = "main")]
         branch: String,

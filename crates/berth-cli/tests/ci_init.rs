@@ -178,31 +178,40 @@ fn printed(result: &Value, job: &str) -> String {
 #[test]
 fn the_github_workflow_runs_the_road_to_production() {
     let p = repository();
-    let wrote = p.berth(&["ci", "init", "github", "--model", "churn"]).ok();
+    let init = ["ci", "init", "github", "--model", "churn", "--image", "ghcr.io/acme/churn-server"];
+    let wrote = p.berth(&init).ok();
     assert!(wrote.stdout.contains("wrote .github/workflows/berth.yml"), "{}", wrote.stdout);
+    assert!(wrote.stdout.contains("wrote Dockerfile.berth"), "{}", wrote.stdout);
+    let image = std::fs::read_to_string(p.path().join("Dockerfile.berth")).unwrap();
+    for want in ["cargo install --locked berth-cli --version", "USER berth", "ENTRYPOINT [\"berth\"]", "/readyz"] {
+        assert!(image.contains(want), "{want} missing:\n{image}");
+    }
     let file = p.path().join(".github/workflows/berth.yml");
     check_schema(&file, "vendor.github-workflows");
     git(p.path(), &["add", "-A"]);
     git(p.path(), &["commit", "-q", "-m", "the pipeline"]);
 
     // Written again: unchanged. Edited: kept, a diff shown, replaced with --force.
-    let again = p.berth(&["ci", "init", "github", "--model", "churn"]).ok();
-    assert!(again.stdout.contains("unchanged"), "{}", again.stdout);
+    let again = p.berth(&init).ok();
+    assert!(again.stdout.contains("unchanged .github/workflows/berth.yml"), "{}", again.stdout);
     let text = std::fs::read_to_string(&file).unwrap();
     std::fs::write(&file, text.replace("name: berth\n", "name: our pipeline\n")).unwrap();
-    let kept = p.berth(&["ci", "init", "github", "--model", "churn"]).fails(2);
+    let kept = p.berth(&init).fails(2);
     assert!(kept.stderr.contains("was edited") && kept.stderr.contains("--force"), "{}", kept.stderr);
-    let diff = p.berth(&["ci", "init", "github", "--model", "churn", "--dry-run"]).ok();
+    let diff = p.berth(&[&init[..], &["--dry-run"]].concat()).ok();
     assert!(diff.stdout.contains("- name: our pipeline") && diff.stdout.contains("+ name: berth"), "{}", diff.stdout);
-    p.berth(&["ci", "init", "github", "--model", "churn", "--force"]).ok();
+    p.berth(&[&init[..], &["--force"]].concat()).ok();
     assert_eq!(std::fs::read_to_string(&file).unwrap(), text);
 
     // A push to main: train, gate, staging (smoke-tested), production refused for want of approval.
     let staging = staging_server(&p);
+    // The image job builds with docker: run where an engine answers, off where none does.
+    let engine = Command::new("docker").arg("info").output().is_ok_and(|o| o.status.success());
     let context = json!({
         "event": "push",
         "github_event": {"head_commit": {"message": "retrain"}},
-        "vars": {"BERTH_STAGING_URL": format!("http://127.0.0.1:{}", staging.port)},
+        "vars": {"BERTH_STAGING_URL": format!("http://127.0.0.1:{}", staging.port),
+                 "BERTH_BUILD_IMAGE": if engine { "true" } else { "false" }},
         "secrets": {"BERTH_TOKEN": "", "BERTH_HUB_URL": ""},
     });
     let r = run(&p, "github", context.clone());
@@ -216,6 +225,12 @@ fn the_github_workflow_runs_the_road_to_production() {
     assert!(printed(&r, "promote-production").contains("approval"), "{}", printed(&r, "promote-production"));
     let shown = p.berth(&["show", "churn@staging", "--json"]).ok().json();
     assert_eq!(shown["version"], 2, "{shown}");
+    assert_eq!(
+        status(&r, "serving-image"),
+        if engine { "success" } else { "skipped" },
+        "{}",
+        printed(&r, "serving-image")
+    );
 
     // A worse model on a pull request: the gate fails the job, annotates the
     // failed check, and the comment posted is the gate's Markdown report.
@@ -286,14 +301,14 @@ fn form_decode(s: &str) -> String {
 #[test]
 fn the_gitlab_pipeline_runs_the_road_to_production() {
     let p = repository();
-    p.berth(&["ci", "init", "gitlab", "--model", "churn"]).ok();
+    p.berth(&["ci", "init", "gitlab", "--model", "churn", "--image", "registry.gitlab.com/acme/churn-server"]).ok();
     check_schema(&p.path().join(".gitlab-ci.yml"), "vendor.gitlab-ci");
     let dir = p.path().display().to_string();
     let staging = staging_server(&p);
     let vars = json!({
         "CI_PIPELINE_SOURCE": "push", "CI_COMMIT_BRANCH": "main", "CI_COMMIT_MESSAGE": "retrain",
         "CI_PROJECT_DIR": dir, "CI_PIPELINE_ID": "41",
-        "BERTH_STAGING_URL": format!("http://127.0.0.1:{}", staging.port),
+        "BERTH_STAGING_URL": format!("http://127.0.0.1:{}", staging.port), "BERTH_BUILD_IMAGE": "false",
     });
     let r = run(&p, "gitlab", json!({"variables": vars}));
     assert_eq!(status(&r, "train"), "success", "{}", printed(&r, "train"));
@@ -302,6 +317,7 @@ fn the_gitlab_pipeline_runs_the_road_to_production() {
     assert_eq!(status(&r, "promote-staging"), "success", "{}", printed(&r, "promote-staging"));
     assert!(printed(&r, "promote-staging").contains("serves churn@2"), "{}", printed(&r, "promote-staging"));
     assert_eq!(status(&r, "promote-production"), "manual", "production waits for someone to start it");
+    assert_eq!(status(&r, "serving-image"), "skipped", "no image is built without a container engine");
 
     // `[skip ci]` starts nothing.
     let skip = json!({"variables": {"CI_PIPELINE_SOURCE": "push", "CI_COMMIT_BRANCH": "main",
