@@ -146,4 +146,29 @@ fn import_git_makes_a_version_of_each_commit_with_its_lineage_and_bytes() {
     let none = p.berth(&["import-git", "weights/*.pt", "--model", "churn"]).fails(2);
     assert!(none.stderr.contains("no commit") && none.stderr.contains("models/*.joblib"), "{}", none.stderr);
     assert!(Path::new(&p.path().join("models/churn.joblib")).exists(), "the work tree is untouched");
+
+    // --rewrite runs git filter-repo (from the virtualenv .ci/run makes): the files leave
+    // every commit of the history; the versions keep their bytes.
+    let mut rewrite = p.command(&["import-git", "models/*.joblib", "--model", "churn", "--rewrite"]);
+    let path = format!("{}:{}", filter_repo_dir().display(), std::env::var("PATH").unwrap_or_default());
+    rewrite.env("PATH", path).env("HOME", p.path().join(".git-home"));
+    let r: support::Run = rewrite.output().unwrap().into();
+    let r = r.ok();
+    assert!(r.stdout.contains("5 version(s)") || r.stdout.contains("0 version(s)"), "{}", r.stdout);
+    assert_eq!(git(&p, &["log", "--all", "--format=%H", "--", "models/churn.joblib"]), "", "gone from history");
+    assert_eq!(git(&p, &["log", "--all", "--oneline"]).lines().count(), 5, "the other commits stay");
+    let out = p.path().join("after-rewrite");
+    p.berth(&["pull", "churn@5", "-o", out.to_str().unwrap()]).ok();
+    assert!(out.join("models/churn.joblib").exists(), "the version still holds the file");
+}
+
+/// Where `git-filter-repo` is: beside the Python `.ci/run` installs for these tests.
+fn filter_repo_dir() -> std::path::PathBuf {
+    let python = std::env::var_os("BERTH_CI_PYTHON").map(std::path::PathBuf::from).unwrap_or_else(|| {
+        let home = std::env::var_os("HOME").map(std::path::PathBuf::from).unwrap_or_default();
+        home.join(".cache/berth/venv-ci/bin/python")
+    });
+    let dir = python.parent().map(Path::to_path_buf).unwrap_or_default();
+    assert!(dir.join("git-filter-repo").is_file(), "git-filter-repo is not in {}; run .ci/run", dir.display());
+    dir
 }
