@@ -152,5 +152,12 @@ fn the_mlflow_client_registers_loads_and_is_governed_through_the_hub() {
     let latest = moves.as_array().unwrap().last().unwrap();
     assert_eq!((latest["to"].as_u64(), latest["kind"].as_str()), (Some(1), Some("promote")), "{moves}");
     assert_eq!(latest["actor"], "cd", "{moves}");
+    // Removing a governed environment through MLflow's alias call is refused as `berth alias rm` is.
+    let body = json!({"name": "churn", "alias": "production"}).to_string();
+    let r = support::http::send(port, "DELETE", "/api/2.0/mlflow/registered-models/alias", body.as_bytes(), &headers);
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.json()["message"].as_str().unwrap().contains("is an environment with a policy"), "{}", r.body);
+    let shown = p.berth(&["show", "churn@production", "--json"]).ok().json();
+    assert_eq!(shown["version"], 1, "production still points at churn@1: {shown}");
     assert!(!hub.log().contains("panicked"), "the hub panicked:\n{}", hub.log());
 }
