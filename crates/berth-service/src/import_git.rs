@@ -48,7 +48,7 @@ fn pathspec(glob: &str) -> String {
 }
 
 /// The history rewrite that removes the files `glob` matches.
-pub fn rewrite_command(glob: &str) -> String {
+fn rewrite_command(glob: &str) -> String {
     format!("git filter-repo --invert-paths --path-glob '{glob}'")
 }
 

@@ -53,7 +53,7 @@ pub use fsck::{FsckProblem, FsckReport, RepairedBlob};
 pub use gc::GcReport;
 pub use gitignore::GitWarning;
 pub use hub_client::HubClient;
-pub use import_git::{ImportReport, ImportedCommit, import_git, rewrite_command};
+pub use import_git::{ImportReport, ImportedCommit, import_git};
 pub use lfs::{LfsObjectState, LfsOperation, LfsPut, lfs_oid, lfs_url};
 pub use lineage::{Env, detect_actor, detect_lineage};
 pub use log_store::{LogSegmentPut, SegmentSync, download_segments, upload_segments};
