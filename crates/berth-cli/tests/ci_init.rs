@@ -60,17 +60,7 @@ fn python() -> PathBuf {
 }
 
 fn git(dir: &Path, args: &[&str]) {
-    let o = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_AUTHOR_NAME", "Tess Ter")
-        .env("GIT_AUTHOR_EMAIL", "tess@example.com")
-        .env("GIT_COMMITTER_NAME", "Tess Ter")
-        .env("GIT_COMMITTER_EMAIL", "tess@example.com")
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    support::git(dir, args);
 }
 
 /// A berth project in a git repository: data, a training config, a gate, a policy.

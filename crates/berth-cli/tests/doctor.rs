@@ -14,22 +14,7 @@ use serde_json::Value;
 use support::Project;
 
 fn git(p: &Project, args: &[&str]) -> String {
-    let home = p.path().join(".git-home");
-    std::fs::create_dir_all(&home).unwrap();
-    let o = Command::new("git")
-        .args(args)
-        .current_dir(p.path())
-        .env("HOME", &home)
-        .env("GIT_CONFIG_GLOBAL", home.join("gitconfig"))
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_AUTHOR_NAME", "Tess Ter")
-        .env("GIT_AUTHOR_EMAIL", "tess@example.com")
-        .env("GIT_COMMITTER_NAME", "Tess Ter")
-        .env("GIT_COMMITTER_EMAIL", "tess@example.com")
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&o.stderr));
-    String::from_utf8_lossy(&o.stdout).trim().to_string()
+    support::git(p.path(), args)
 }
 
 fn codes(report: &Value, severity: &str) -> Vec<String> {

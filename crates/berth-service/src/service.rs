@@ -272,6 +272,12 @@ impl Berth {
     /// A file of a version (verified), or `None` when the version has no such file.
     pub async fn version_file(&self, v: &VersionRecord, path: &str) -> Result<Option<Vec<u8>>> {
         let manifest = self.manifest(v).await?;
+        self.version_file_of(v, &manifest, path).await
+    }
+
+    /// [`Berth::version_file`] with the version's manifest already read.
+    pub async fn version_file_of(&self, v: &VersionRecord, manifest: &Manifest, path: &str) -> Result<Option<Vec<u8>>> {
+        self.allow(Role::Reader, Some(&v.model), None)?;
         match manifest.files.iter().find(|(p, _)| p.as_str() == path) {
             Some((_, e)) => Ok(Some(self.store.get_bytes(&e.digest, 1 << 30).await?.to_vec())),
             None => Ok(None),

@@ -163,3 +163,26 @@ pub fn instances(p: &Project, file: &str) -> Vec<serde_json::Value> {
         })
         .collect()
 }
+
+/// Runs git in `dir` with a configuration of its own (a HOME and global
+/// config under `dir/.git-home`, never the machine's) and a fixed author;
+/// panics with git's stderr on failure, returns its trimmed stdout.
+#[track_caller]
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let home = dir.join(".git-home");
+    std::fs::create_dir_all(&home).unwrap();
+    let o = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("HOME", &home)
+        .env("GIT_CONFIG_GLOBAL", home.join("gitconfig"))
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_AUTHOR_NAME", "Tess Ter")
+        .env("GIT_AUTHOR_EMAIL", "tess@example.com")
+        .env("GIT_COMMITTER_NAME", "Tess Ter")
+        .env("GIT_COMMITTER_EMAIL", "tess@example.com")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}

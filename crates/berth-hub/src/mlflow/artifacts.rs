@@ -218,7 +218,7 @@ pub(crate) async fn download(
             match manifest.files.iter().find(|(p, _)| p.as_str() == file) {
                 // Small files (an MLmodel, most ONNX exports) go out from memory.
                 Some((_, e)) if e.size <= IN_MEMORY => {
-                    let bytes = b.version_file(&v, &file).await?.ok_or_else(|| not_there(&path))?;
+                    let bytes = b.version_file_of(&v, &manifest, &file).await?.ok_or_else(|| not_there(&path))?;
                     return Ok(octets(Body::from(bytes), e.size));
                 }
                 Some(_) => {
